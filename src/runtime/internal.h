@@ -1,0 +1,82 @@
+/* internal.h -- structures shared by the runtime's own files only. */
+#ifndef DISPATCHD_RT_INTERNAL_H
+#define DISPATCHD_RT_INTERNAL_H
+
+#include <pthread.h>
+
+#include "runtime.h"
+
+#define RT_MAX_SUBSCRIBERS 64
+
+typedef struct rt_worker rt_worker_t;
+
+typedef struct rt_subscriber {
+    rt_actor_t *actor;
+    uint64_t tag;
+} rt_subscriber_t;
+
+struct rt_actor {
+    rt_mpscq_node_t sched_node;   /* link in a worker's run queue */
+    rt_mpscq_t mailbox;
+    /* Messages reserved (counted before their push) and not yet handled. The
+     * sender that raises it from 0 schedules the actor: that single step is
+     * what keeps an actor off two threads at once. */
+    int count;
+    int pressured;                /* 1 between high and low watermark */
+    int running;                  /* exclusivity guard, checked every activation */
+    int capacity, high, low, batch;
+    rt_handler_fn handler;
+    rt_finalizer_fn finalizer;
+    void *state;
+    char name[32];
+    rt_runtime_t *rt;
+    rt_worker_t *home;            /* a dedicated actor's own worker */
+    pthread_mutex_t sub_lock;
+    int nsubs;
+    rt_subscriber_t subs[RT_MAX_SUBSCRIBERS];
+    rt_actor_t *registry_next;
+};
+
+struct rt_worker {
+    rt_mpscq_t runq;
+    rt_runtime_t *rt;
+    int index;
+    bool dedicated;
+    int idle;                     /* looking for work */
+    int sleeping;                 /* parked on cond; cleared by the waker */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+    rt_stats_t stats;
+    rt_worker_t *next_dedicated;
+};
+
+typedef struct rt_timers rt_timers_t;
+
+struct rt_runtime {
+    int nworkers;
+    rt_worker_t *workers;
+    rt_worker_t *dedicated;       /* list, guarded by registry_lock */
+    unsigned rr;                  /* round robin for outside threads */
+    int accepting;                /* outside sends allowed */
+    int stopping;                 /* workers exit when idle */
+    pthread_mutex_t registry_lock;
+    rt_actor_t *registry;
+    rt_timers_t *timers;
+};
+
+/* sched.c */
+void rt_schedule(rt_actor_t *a);
+rt_worker_t *rt_current_worker(void);
+int rt_worker_start(rt_worker_t *w);
+
+/* timer.c */
+rt_timers_t *rt_timers_create(rt_runtime_t *rt);
+void rt_timers_stop(rt_timers_t *t);
+void rt_timers_destroy(rt_timers_t *t);
+
+/* actor.c */
+void rt_actor_check_low(rt_actor_t *a, int depth);
+void rt_actor_destroy(rt_actor_t *a);
+
+#endif

@@ -1,0 +1,80 @@
+/* rt_test.h -- shared by the runtime tests: a latch the main thread waits on
+ * until actors report they are done. */
+#ifndef DISPATCHD_RT_TEST_H
+#define DISPATCHD_RT_TEST_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "runtime.h"
+
+typedef struct latch {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int remaining;
+} latch_t;
+
+static inline void latch_init(latch_t *l, int n)
+{
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
+    l->remaining = n;
+}
+
+static inline void latch_count_down(latch_t *l)
+{
+    pthread_mutex_lock(&l->lock);
+    if (--l->remaining <= 0)
+        pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Returns true if the latch opened before timeout_ms. */
+static inline bool latch_wait(latch_t *l, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->lock);
+    int rc = 0;
+    while (l->remaining > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+    bool open = l->remaining <= 0;
+    pthread_mutex_unlock(&l->lock);
+    return open;
+}
+
+typedef struct int_msg {
+    rt_msg_t hdr;
+    int a, b;
+} int_msg_t;
+
+static inline int_msg_t *int_msg(uint32_t type, int a, int b)
+{
+    int_msg_t *m = rt_msg_new(sizeof(*m), type);
+    m->a = a;
+    m->b = b;
+    return m;
+}
+
+/* Send from a plain thread, waiting politely while the mailbox is full. */
+static inline void send_retry(rt_actor_t *to, void *m)
+{
+    while (rt_send(to, m) == RT_FULL) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+#endif
