@@ -1,0 +1,359 @@
+/*
+ * partition.c -- the partition-consumer actor: one per assigned partition.
+ *
+ * It takes records in offset order, validates them, and releases them
+ * downstream under the configured ordering: `key` (a record waits while an
+ * earlier record with its key is in flight; other keys run concurrently),
+ * `partition` (one at a time) or `unordered`. Completions come back in any
+ * order; the offset stored for commit is the one after the highest record
+ * below which everything finished, so a crash never skips an unfinished
+ * record. When too many records are pending, or a downstream mailbox is
+ * over its high watermark, it asks the poller to pause the partition.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "strmap.h"
+
+enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2 };
+
+typedef struct pending_offset {
+    int64_t offset;
+    bool done;
+} pending_offset_t;
+
+/* Records waiting behind an in-flight record with the same key. */
+typedef struct key_queue {
+    record_t **items;
+    size_t head, count, cap;
+} key_queue_t;
+
+typedef struct partition_state {
+    pipeline_t *p;
+    int32_t partition;
+    uint64_t generation;
+    bool assigned;
+    pending_offset_t *ring;        /* taken, not yet finished: sorted by offset */
+    size_t ring_cap, ring_head, ring_count;
+    int64_t stored_next;           /* last offset handed to rd_kafka_offsets_store */
+    strmap_t keys;                 /* key -> key_queue_t* (present while a key is busy) */
+    int inflight;                  /* released downstream, not done */
+    int pause_reasons;
+    bool paused;
+} partition_state_t;
+
+static void ring_push(partition_state_t *s, int64_t offset)
+{
+    if (s->ring_count == s->ring_cap) {
+        size_t ncap = s->ring_cap ? s->ring_cap * 2 : 256;
+        pending_offset_t *n = malloc(ncap * sizeof(*n));
+        if (n == NULL)
+            abort();
+        for (size_t i = 0; i < s->ring_count; i++)
+            n[i] = s->ring[(s->ring_head + i) % s->ring_cap];
+        free(s->ring);
+        s->ring = n;
+        s->ring_cap = ncap;
+        s->ring_head = 0;
+    }
+    s->ring[(s->ring_head + s->ring_count) % s->ring_cap] = (pending_offset_t){offset, false};
+    s->ring_count++;
+}
+
+static pending_offset_t *ring_at(partition_state_t *s, size_t i)
+{
+    return &s->ring[(s->ring_head + i) % s->ring_cap];
+}
+
+/* Offsets are taken in increasing order, so the ring is sorted. */
+static bool ring_mark_done(partition_state_t *s, int64_t offset)
+{
+    size_t lo = 0, hi = s->ring_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int64_t o = ring_at(s, mid)->offset;
+        if (o == offset) {
+            ring_at(s, mid)->done = true;
+            return true;
+        }
+        if (o < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static void store_offset(partition_state_t *s, int64_t next)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, s->partition)->offset = next;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->p->consumer, l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn("partition", "partition %d: storing offset %lld: %s", s->partition, (long long)next,
+                 rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    s->stored_next = next;
+}
+
+static void advance_commit_point(partition_state_t *s)
+{
+    int64_t next = -1;
+    while (s->ring_count > 0 && ring_at(s, 0)->done) {
+        next = ring_at(s, 0)->offset + 1;
+        s->ring_head = (s->ring_head + 1) % s->ring_cap;
+        s->ring_count--;
+    }
+    if (next >= 0)
+        store_offset(s, next);
+}
+
+static void request_pause(partition_state_t *s)
+{
+    bool want = s->pause_reasons != 0;
+    if (want == s->paused || !s->assigned)
+        return;
+    s->paused = want;
+    partition_ctl_msg_t *m = rt_msg_new(sizeof(*m), MSG_PARTITION_CTL);
+    m->partition = s->partition;
+    m->pause = want;
+    rt_send_force(s->p->poller, m);
+}
+
+static bool downstream_pressured(const pipeline_t *p)
+{
+    return rt_actor_pressured(p->classifier) || rt_actor_pressured(p->storage) ||
+           rt_actor_pressured(p->publisher);
+}
+
+static void update_pause(partition_state_t *s)
+{
+    int max = s->p->cfg->max_inflight;
+    if ((int)s->ring_count >= max)
+        s->pause_reasons |= PAUSE_INFLIGHT;
+    else if ((int)s->ring_count <= max / 2)
+        s->pause_reasons &= ~PAUSE_INFLIGHT;
+    if (downstream_pressured(s->p))
+        s->pause_reasons |= PAUSE_DOWNSTREAM;
+    else
+        s->pause_reasons &= ~PAUSE_DOWNSTREAM;
+    request_pause(s);
+}
+
+static void release(partition_state_t *s, record_t *r)
+{
+    s->inflight++;
+    r->hdr.type = MSG_CLASSIFY;
+    rt_send_force(s->p->classifier, r);
+}
+
+static const char *order_key(const partition_state_t *s, const record_t *r)
+{
+    return s->p->ordering == ORDER_PARTITION ? "" : r->key;
+}
+
+static void key_queue_push(key_queue_t *q, record_t *r)
+{
+    if (q->count == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 4;
+        record_t **n = malloc(ncap * sizeof(*n));
+        if (n == NULL)
+            abort();
+        for (size_t i = 0; i < q->count; i++)
+            n[i] = q->items[(q->head + i) % q->cap];
+        free(q->items);
+        q->items = n;
+        q->cap = ncap;
+        q->head = 0;
+    }
+    q->items[(q->head + q->count) % q->cap] = r;
+    q->count++;
+}
+
+static record_t *key_queue_pop(key_queue_t *q)
+{
+    if (q->count == 0)
+        return NULL;
+    record_t *r = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    return r;
+}
+
+static void admit(partition_state_t *s, record_t *r)
+{
+    if (s->p->ordering == ORDER_UNORDERED) {
+        release(s, r);
+        return;
+    }
+    const char *k = order_key(s, r);
+    key_queue_t *q = strmap_get(&s->keys, k);
+    if (q != NULL) {
+        key_queue_push(q, r);   /* an earlier record of this key is in flight */
+        return;
+    }
+    q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        abort();
+    strmap_put(&s->keys, k, q);
+    release(s, r);
+}
+
+/* The record with this key finished: release the next one, or free the key. */
+static void key_finished(partition_state_t *s, const char *k)
+{
+    if (s->p->ordering == ORDER_UNORDERED)
+        return;
+    key_queue_t *q = strmap_get(&s->keys, k);
+    if (q == NULL)
+        return;
+    record_t *next = key_queue_pop(q);
+    if (next != NULL) {
+        release(s, next);
+        return;
+    }
+    strmap_remove(&s->keys, k);
+    free(q->items);
+    free(q);
+}
+
+static void on_record(partition_state_t *s, record_t *r)
+{
+    if (!s->assigned || r->generation != s->generation) {
+        record_free(r);   /* fetched before a revoke: the new owner reads it again */
+        return;
+    }
+    r->owner = rt_current_actor();
+    r->taken_us = now_us();
+    ring_push(s, r->offset);
+    gauge_add(&g_metrics.inflight, 1);
+
+    char err[256];
+    const rd_kafka_message_t *m = r->rkm;
+    if (issue_event_parse(&r->event, m->payload, m->len, (size_t)s->p->cfg->max_message_bytes, err,
+                          sizeof(err)) != 0) {
+        log_warn("partition", "partition %d offset %lld to DLQ: %s", s->partition, (long long)r->offset, err);
+        s->inflight++;
+        pipeline_dead_letter(s->p, r, ERROR_PERMANENT, err);
+    } else {
+        if (m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key)) {
+            memcpy(r->key, m->key, m->key_len);
+            r->key[m->key_len] = '\0';
+        } else {
+            issue_event_key(&r->event, r->key, sizeof(r->key));
+        }
+        admit(s, r);
+    }
+    update_pause(s);
+}
+
+static void on_done(partition_state_t *s, record_t *r)
+{
+    if (r->generation != s->generation || !s->assigned) {
+        /* Finished after its partition moved on: the offset is no longer
+         * ours to store; the idempotent sink absorbs the replay. */
+        gauge_add(&g_metrics.inflight, -1);
+        metric_add(&g_metrics.records[r->result], 1);
+        record_free(r);
+        return;
+    }
+    s->inflight--;
+    gauge_add(&g_metrics.inflight, -1);
+    metric_add(&g_metrics.records[r->result], 1);
+    if (r->result == RESULT_OK && r->kafka_ts_ms > 0) {
+        int64_t lat = (int64_t)now_us() - r->kafka_ts_ms * 1000;
+        histogram_observe_us(&g_metrics.end_to_end, lat > 0 ? (uint64_t)lat : 0);
+    }
+    ring_mark_done(s, r->offset);
+    if (r->event.root != NULL)
+        key_finished(s, order_key(s, r));
+    record_free(r);
+    advance_commit_point(s);
+    update_pause(s);
+}
+
+static void drop_waiting(partition_state_t *s)
+{
+    for (size_t i = 0; i < s->keys.cap; i++) {
+        strmap_entry_t *e = &s->keys.slots[i];
+        if (e->key == NULL || e->value == NULL)
+            continue;
+        key_queue_t *q = e->value;
+        record_t *r;
+        while ((r = key_queue_pop(q)) != NULL) {
+            gauge_add(&g_metrics.inflight, -1);
+            record_free(r);
+        }
+        free(q->items);
+        free(q);
+    }
+    strmap_free(&s->keys);
+    strmap_init(&s->keys);
+}
+
+static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
+{
+    partition_state_t *s = rt_actor_state(self);
+    switch (msg->type) {
+    case MSG_RECORD:
+        on_record(s, (record_t *)msg);
+        return;
+    case MSG_DONE:
+        on_done(s, (record_t *)msg);
+        return;
+    case MSG_ASSIGN:
+        s->generation = ((assign_msg_t *)msg)->generation;
+        s->assigned = true;
+        s->ring_count = 0;
+        s->ring_head = 0;
+        s->stored_next = -1;
+        s->inflight = 0;
+        s->paused = false;
+        s->pause_reasons = 0;
+        break;
+    case MSG_REVOKE:
+        /* Records still in flight finish and are dropped by generation;
+         * those waiting on a key never start. */
+        s->assigned = false;
+        drop_waiting(s);
+        s->ring_count = 0;
+        break;
+    case RT_MSG_PRESSURE:
+        if (s->assigned)
+            update_pause(s);
+        break;
+    default:
+        break;
+    }
+    rt_msg_free(msg);
+}
+
+static void partition_finalize(rt_actor_t *self)
+{
+    partition_state_t *s = rt_actor_state(self);
+    drop_waiting(s);
+    strmap_free(&s->keys);
+    free(s->ring);
+    free(s);
+}
+
+rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
+{
+    partition_state_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    s->p = p;
+    s->partition = partition;
+    s->stored_next = -1;
+    strmap_init(&s->keys);
+    /* The mailbox is bounded by max_inflight through pausing; its capacity
+     * only matters for rt_send, which nobody uses towards this actor. */
+    rt_actor_opts_t o = {.name = "partition-consumer", .capacity = 1 << 20, .finalizer = partition_finalize};
+    rt_actor_t *a = rt_spawn(p->rt, partition_handler, s, &o);
+    rt_subscribe_pressure(p->classifier, a, (uint64_t)partition);
+    rt_subscribe_pressure(p->storage, a, (uint64_t)partition);
+    rt_subscribe_pressure(p->publisher, a, (uint64_t)partition);
+    return a;
+}

@@ -1,0 +1,97 @@
+/*
+ * pipeline.c -- builds the pipeline's clients and actors, and takes them
+ * down in the order that loses nothing: stop intake, drain, commit, flush.
+ */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static ordering_t parse_ordering(const char *s)
+{
+    if (strcmp(s, "partition") == 0)
+        return ORDER_PARTITION;
+    if (strcmp(s, "unordered") == 0)
+        return ORDER_UNORDERED;
+    return ORDER_KEY;
+}
+
+pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, size_t errlen, int *code)
+{
+    pipeline_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        abort();
+    p->cfg = cfg;
+    p->kenv = kenv;
+    p->ordering = parse_ordering(cfg->ordering);
+    *code = 2;
+    rd_kafka_conf_t *pconf = kafka_conf(cfg, kenv, KAFKA_PRODUCER, err, errlen);
+    if (pconf == NULL)
+        goto fail;
+    rd_kafka_conf_t *cconf = kafka_conf(cfg, kenv, KAFKA_CONSUMER, err, errlen);
+    if (cconf == NULL) {
+        rd_kafka_conf_destroy(pconf);
+        goto fail;
+    }
+    *code = 1;
+    p->rt = rt_create(cfg->threads);
+    publisher_install_delivery_cb(p, pconf);
+    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen);
+    if (p->producer == NULL) {
+        rd_kafka_conf_destroy(cconf);
+        goto fail;
+    }
+    p->storage = storage_spawn(p, err, errlen);
+    if (p->storage == NULL) {
+        rd_kafka_conf_destroy(cconf);
+        goto fail;
+    }
+    p->classifier = classifier_spawn(p);
+    p->publisher = publisher_spawn(p);
+    p->poller = poller_spawn(p, cconf, err, errlen);
+    if (p->poller == NULL)
+        goto fail;
+    log_info("pipeline", "consuming %s as group %s (ordering %s, max_inflight %d, %d threads)", cfg->topic_raw,
+             cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(p->rt));
+    return p;
+fail:
+    if (p->publisher)
+        publisher_stop(p);
+    if (p->rt)
+        rt_destroy(p->rt);
+    if (p->producer)
+        rd_kafka_destroy(p->producer);
+    free(p);
+    return NULL;
+}
+
+void pipeline_stop(pipeline_t *p)
+{
+    __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+    rt_send_force(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
+    uint64_t deadline = rt_now_ms() + (uint64_t)p->cfg->drain_timeout_ms;
+    while (__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED) > 0 && rt_now_ms() < deadline)
+        usleep(10000);
+    long left = (long)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED);
+    if (left > 0)
+        log_warn("pipeline", "drain timed out with %ld records in flight; they will be redelivered", left);
+    else
+        log_info("pipeline", "drained");
+    /* Closing commits the stored offsets and leaves the group. */
+    rt_future_t *f = rt_future_new();
+    rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
+    rt_msg_t *closed = rt_future_wait(f, 60000);
+    if (closed == NULL)
+        log_warn("pipeline", "consumer close did not finish within 60 s");
+    else
+        rt_msg_free(closed);
+    publisher_stop(p);
+    rt_destroy(p->rt);
+    rd_kafka_destroy(p->consumer);
+    rd_kafka_destroy(p->producer);
+    free(p);
+}

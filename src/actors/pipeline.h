@@ -1,0 +1,61 @@
+/*
+ * pipeline.h -- the actors of `dispatchd run` and what they share.
+ *
+ *   poller (dedicated: rd_kafka_consumer_poll, rebalances, pause/resume)
+ *     -> partition-consumer, one per partition (ordering, offsets, DLQ)
+ *       -> classifier -> storage (dedicated: libpq, batched)
+ *         -> publisher (enriched / DLQ produce; delivery reports)
+ *           -> partition-consumer (done: store offset)
+ */
+#ifndef DISPATCHD_PIPELINE_H
+#define DISPATCHD_PIPELINE_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "kafka.h"
+#include "record.h"
+#include "runtime.h"
+
+#define PIPELINE_MAX_PARTITIONS 1024
+
+typedef enum { ORDER_PARTITION, ORDER_KEY, ORDER_UNORDERED } ordering_t;
+
+typedef struct pipeline {
+    const config_t *cfg;
+    kafka_env_t *kenv;
+    rt_runtime_t *rt;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    ordering_t ordering;
+    rt_actor_t *poller;
+    rt_actor_t *classifier;
+    rt_actor_t *storage;
+    rt_actor_t *publisher;
+    rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
+    int stopping;                       /* intake stopped (atomic) */
+    int db_ok;                          /* last storage contact succeeded (atomic) */
+} pipeline_t;
+
+/* Builds clients and actors; NULL with a message on failure. The exit code
+ * for the failure (2 configuration, 1 other) goes to *code. */
+pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, size_t errlen, int *code);
+/* Stops intake, waits up to drain_timeout_ms for in-flight records, commits
+ * and tears everything down. */
+void pipeline_stop(pipeline_t *p);
+
+/* Actor factories (each file owns its actor). */
+rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition);
+/* Creates the consumer from conf (consumed), subscribes and starts polling. */
+rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t errlen);
+rt_actor_t *classifier_spawn(pipeline_t *p);
+rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen);
+rt_actor_t *publisher_spawn(pipeline_t *p);
+void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);
+void publisher_stop(pipeline_t *p);
+
+/* Sends a record that failed for good to the DLQ via the publisher. */
+void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error);
+
+#endif

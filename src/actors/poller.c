@@ -1,0 +1,230 @@
+/*
+ * poller.c -- the consumer poller: a dedicated actor that owns the
+ * rd_kafka_t consumer. Each MSG_POLL it polls one batch and hands records to
+ * their partition-consumer actors, then queues the next MSG_POLL behind any
+ * pause/resume requests, so those are served between batches. Polling goes
+ * on while partitions are paused, so max.poll.interval.ms is never exceeded.
+ * Rebalance callbacks run here too (inside rd_kafka_consumer_poll).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pipeline.h"
+
+#define POLL_BATCH 500
+#define POLL_WAIT_MS 50
+
+typedef struct poller_state {
+    pipeline_t *p;
+    uint64_t generation[PIPELINE_MAX_PARTITIONS];
+    bool paused[PIPELINE_MAX_PARTITIONS];
+    bool assigned[PIPELINE_MAX_PARTITIONS];
+    bool stopped;
+} poller_state_t;
+
+
+static void set_paused(poller_state_t *s, int32_t partition, bool pause)
+{
+    if (partition < 0 || partition >= PIPELINE_MAX_PARTITIONS || !s->assigned[partition] ||
+        s->paused[partition] == pause)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, partition);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->p->consumer, l)
+                                  : rd_kafka_resume_partitions(s->p->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_warn("poller", "%s partition %d: %s", pause ? "pause" : "resume", partition, rd_kafka_err2str(e));
+        return;
+    }
+    s->paused[partition] = pause;
+    gauge_add(&g_metrics.partitions_paused, pause ? 1 : -1);
+    log_debug("poller", "%s partition %d", pause ? "paused" : "resumed", partition);
+}
+
+static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
+{
+    pipeline_t *p = s->p;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t part = parts->elems[i].partition;
+        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, p->cfg->topic_raw))
+            continue;
+        if (p->partitions[part] == NULL)
+            p->partitions[part] = partition_actor_spawn(p, part);
+        assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
+        m->generation = ++s->generation[part];
+        rt_send_force(p->partitions[part], m);
+        s->assigned[part] = true;
+        s->paused[part] = false;
+        log_info("poller", "assigned %s [%d]", parts->elems[i].topic, part);
+    }
+}
+
+static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts, bool lost)
+{
+    pipeline_t *p = s->p;
+    if (!lost) {
+        /* Commit what finished before letting go. */
+        rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, NULL, 0);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_warn("poller", "commit on revoke: %s", rd_kafka_err2str(e));
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t part = parts->elems[i].partition;
+        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || p->partitions[part] == NULL)
+            continue;
+        if (s->paused[part])
+            gauge_add(&g_metrics.partitions_paused, -1);
+        s->paused[part] = false;
+        s->assigned[part] = false;
+        s->generation[part]++;
+        rt_send_force(p->partitions[part], rt_msg_new(sizeof(rt_msg_t), MSG_REVOKE));
+        log_info("poller", "%s %s [%d]", lost ? "lost" : "revoked", parts->elems[i].topic, part);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    poller_state_t *s = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    metric_add(&g_metrics.rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(s, parts);
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                log_error("poller", "incremental assign: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+    } else {
+        on_revoke(s, parts, rd_kafka_assignment_lost(rk));
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+            if (e) {
+                log_error("poller", "incremental unassign: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, NULL);
+        }
+    }
+}
+
+static void dispatch(poller_state_t *s, rd_kafka_message_t *m)
+{
+    pipeline_t *p = s->p;
+    int32_t part = m->partition;
+    if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || p->partitions[part] == NULL || !s->assigned[part]) {
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    record_t *r = rt_msg_new(sizeof(*r), MSG_RECORD);
+    memset((char *)r + sizeof(rt_msg_t), 0, sizeof(*r) - sizeof(rt_msg_t));
+    r->partition = part;
+    r->offset = m->offset;
+    r->rkm = m;
+    r->generation = s->generation[part];
+    rd_kafka_timestamp_type_t tst;
+    r->kafka_ts_ms = rd_kafka_message_timestamp(m, &tst);
+    kafka_header(m, "correlation_id", r->correlation_id, sizeof(r->correlation_id));
+    kafka_header(m, "sync_id", r->sync_id, sizeof(r->sync_id));
+    kafka_header(m, "user_id", r->user_id, sizeof(r->user_id));
+    /* Forced: the partition pauses itself at max_inflight, so at most one
+     * poll batch overshoots. */
+    rt_send_force(p->partitions[part], r);
+}
+
+static void poll_batch(poller_state_t *s)
+{
+    rd_kafka_t *rk = s->p->consumer;
+    for (int i = 0; i < POLL_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, i == 0 ? POLL_WAIT_MS : 0);
+        if (m == NULL)
+            return;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_warn("poller", "consume: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        dispatch(s, m);
+    }
+}
+
+static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
+{
+    poller_state_t *s = rt_actor_state(self);
+    switch (msg->type) {
+    case MSG_POLL:
+        if (!s->stopped) {
+            poll_batch(s);
+            rt_send_force(self, msg);
+            return;
+        }
+        break;
+    case MSG_PARTITION_CTL: {
+        partition_ctl_msg_t *c = (partition_ctl_msg_t *)msg;
+        set_paused(s, c->partition, c->pause);
+        break;
+    }
+    case MSG_STOP_INTAKE:
+        s->stopped = true;
+        break;
+    case MSG_CLOSE: {
+        /* On this thread, since the rebalance callback runs inside it. */
+        s->stopped = true;
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->p->consumer);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn("poller", "consumer close: %s", rd_kafka_err2str(e));
+        rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE));
+        break;
+    }
+    default:
+        break;
+    }
+    rt_msg_free(msg);
+}
+
+static void poller_finalize(rt_actor_t *self)
+{
+    free(rt_actor_state(self));
+}
+
+rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+    poller_state_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    s->p = p;
+    rd_kafka_conf_set_opaque(conf, s);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (p->consumer == NULL) {
+        free(s);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(p->consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, p->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka: subscribe to %s: %s", p->cfg->topic_raw, rd_kafka_err2str(e));
+        rd_kafka_destroy(p->consumer);
+        p->consumer = NULL;
+        free(s);
+        return NULL;
+    }
+    /* One message per activation: the self-sent MSG_POLL then never hides
+     * a queued pause request behind a run of polls. */
+    rt_actor_opts_t o = {.name = "poller", .dedicated = true, .batch = 1, .finalizer = poller_finalize};
+    rt_actor_t *a = rt_spawn(p->rt, poller_handler, s, &o);
+    rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
+    return a;
+}

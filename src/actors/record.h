@@ -1,0 +1,77 @@
+/*
+ * record.h -- one Kafka record on its way through the pipeline, and the
+ * message types the pipeline's actors exchange.
+ *
+ * A record is a single allocation that travels as the message itself:
+ * poller -> partition-consumer -> classifier -> storage -> publisher ->
+ * partition-consumer (done). Each stage sets the type and forwards it, so a
+ * record costs one malloc however many hops it makes.
+ */
+#ifndef DISPATCHD_RECORD_H
+#define DISPATCHD_RECORD_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "classification.h"
+#include "event.h"
+#include "metrics.h"
+#include "runtime.h"
+
+enum pipeline_msg {
+    MSG_RECORD = RT_MSG_USER + 1,   /* poller -> partition: a fetched record */
+    MSG_CLASSIFY,                   /* partition -> classifier */
+    MSG_STORE,                      /* classifier -> storage */
+    MSG_PUBLISH,                    /* storage/partition -> publisher (enriched or DLQ) */
+    MSG_DONE,                       /* publisher -> partition: effects durable */
+    MSG_POLL,                       /* poller -> itself */
+    MSG_PARTITION_CTL,              /* partition -> poller: pause or resume */
+    MSG_ASSIGN,                     /* poller -> partition: (re)assigned, new generation */
+    MSG_REVOKE,                     /* poller -> partition: revoked or lost */
+    MSG_STOP_INTAKE,                /* shutdown: stop polling */
+    MSG_CLOSE,                      /* shutdown: close the consumer (request) */
+    MSG_STATUS,                     /* request for a status snapshot */
+};
+
+typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
+
+typedef struct record {
+    rt_msg_t hdr;
+    rt_actor_t *owner;            /* the partition-consumer that tracks it */
+    uint64_t generation;          /* owner's assignment generation */
+    int32_t partition;
+    int64_t offset;
+    rd_kafka_message_t *rkm;      /* owns the payload, key and headers */
+    int64_t kafka_ts_ms;
+    uint64_t taken_us;            /* when the partition-consumer took it */
+    char key[320];
+    char correlation_id[64];
+    char sync_id[64];
+    char user_id[64];
+    issue_event_t event;          /* parsed; event.root NULL if invalid */
+    classification_t cls;
+    enum record_result result;
+    bool publish;                 /* storage found a new issue version */
+    error_class_t error_class;
+    int attempts;
+    char error[256];
+} record_t;
+
+void record_free(record_t *r);
+uint64_t now_us(void);
+
+/* partition -> poller */
+typedef struct partition_ctl_msg {
+    rt_msg_t hdr;
+    int32_t partition;
+    bool pause;
+} partition_ctl_msg_t;
+
+/* poller -> partition */
+typedef struct assign_msg {
+    rt_msg_t hdr;
+    uint64_t generation;
+} assign_msg_t;
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * storage.c -- the storage actor: a dedicated thread that owns one libpq
+ * connection (libpq blocks; scheduler threads never do).
+ *
+ * Records are batched by count (storage_batch_size) and time
+ * (storage_batch_window_ms) and written in one transaction. Each issue is
+ * upserted on github_issue_id, a newer updated_at winning and an older one
+ * never overwriting; its classification is upserted once per issue version.
+ * Whether a new version was stored decides whether the publisher emits an
+ * enriched event, so a replay publishes nothing twice. A batch that fails on
+ * a row is retried row by row, so only the bad row goes to the DLQ. When the
+ * database is unreachable the batch is kept and retried with capped
+ * exponential backoff; the mailbox fills, and the partitions pause.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "schema.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+
+typedef struct storage_state {
+    pipeline_t *p;
+    PGconn *conn;
+    record_t **batch;
+    int nbatch, cap;
+    uint64_t window_timer;        /* pending flush timer, 0 if none */
+    uint64_t retry_timer;
+    int backoff_ms;
+} storage_state_t;
+
+static const char *UPSERT_SQL =
+    "WITH up AS ("
+    " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
+    "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
+    "  sync_source, pulled_by_user_id, processed_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14::jsonb, $15, $16, now())"
+    " ON CONFLICT (github_issue_id) DO UPDATE SET repository_owner = EXCLUDED.repository_owner,"
+    "  repository_name = EXCLUDED.repository_name, issue_number = EXCLUDED.issue_number,"
+    "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
+    "  assignees = EXCLUDED.assignees, author = EXCLUDED.author, created_at = EXCLUDED.created_at,"
+    "  updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at, raw_data = EXCLUDED.raw_data,"
+    "  processed_at = now()"
+    " WHERE dispatchai.issues.updated_at IS NULL OR EXCLUDED.updated_at IS NULL"
+    "  OR dispatchai.issues.updated_at <= EXCLUDED.updated_at"
+    " RETURNING id),"
+    " en AS ("
+    " INSERT INTO dispatchai.enriched_issues (issue_id, classification, category, priority, severity,"
+    "  estimated_effort, component, confidence_score, tags, summary, ai_reasoning, processing_model,"
+    "  provider, cost_usd, source_updated_at, processed_at)"
+    " SELECT id, $17::jsonb, $18, $19, $20, $21, $22, $23::numeric, $24::text[], $25, $26, $27, $28,"
+    "  $29::numeric, $12::timestamptz, now() FROM up"
+    " ON CONFLICT (issue_id) DO UPDATE SET classification = EXCLUDED.classification,"
+    "  category = EXCLUDED.category, priority = EXCLUDED.priority, severity = EXCLUDED.severity,"
+    "  estimated_effort = EXCLUDED.estimated_effort, component = EXCLUDED.component,"
+    "  confidence_score = EXCLUDED.confidence_score, tags = EXCLUDED.tags, summary = EXCLUDED.summary,"
+    "  ai_reasoning = EXCLUDED.ai_reasoning, processing_model = EXCLUDED.processing_model,"
+    "  provider = EXCLUDED.provider, cost_usd = EXCLUDED.cost_usd,"
+    "  source_updated_at = EXCLUDED.source_updated_at, processed_at = now()"
+    " WHERE dispatchai.enriched_issues.source_updated_at IS DISTINCT FROM EXCLUDED.source_updated_at"
+    " RETURNING issue_id)"
+    " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM en)";
+
+#define NPARAMS 29
+
+/* A PostgreSQL text[] literal of the tags. */
+static char *text_array(const classification_t *c)
+{
+    size_t cap = 3;
+    for (int i = 0; i < c->ntags; i++)
+        cap += strlen(c->tags[i]) * 2 + 3;
+    char *out = malloc(cap);
+    if (out == NULL)
+        abort();
+    size_t o = 0;
+    out[o++] = '{';
+    for (int i = 0; i < c->ntags; i++) {
+        if (i)
+            out[o++] = ',';
+        out[o++] = '"';
+        for (const char *t = c->tags[i]; *t; t++) {
+            if (*t == '"' || *t == '\\')
+                out[o++] = '\\';
+            out[o++] = *t;
+        }
+        out[o++] = '"';
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return out;
+}
+
+static bool connected(storage_state_t *s)
+{
+    if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+        return true;
+    if (s->conn != NULL) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+        metric_add(&g_metrics.db_reconnects, 1);
+    }
+    char err[256];
+    s->conn = pg_connect(s->p->cfg->database_url, err, sizeof(err));
+    if (s->conn == NULL) {
+        log_warn("storage", "%s", err);
+        return false;
+    }
+    PGresult *r = PQprepare(s->conn, "upsert", UPSERT_SQL, NPARAMS, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_error("storage", "prepare: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    if (!ok) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+    return ok;
+}
+
+/* SQLSTATE classes that mean "try again", not "this row is bad". */
+static bool transient_error(const PGresult *res, PGconn *conn)
+{
+    if (PQstatus(conn) != CONNECTION_OK)
+        return true;
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (st == NULL)
+        return true;
+    return strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 || strncmp(st, "53", 2) == 0 ||
+           strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
+}
+
+typedef enum { ROW_OK, ROW_BAD, ROW_RETRY } row_status_t;
+
+static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t errlen)
+{
+    const issue_event_t *e = &r->event;
+    const classification_t *c = &r->cls;
+    char id[24], num[24], conf[16], cost[32];
+    snprintf(id, sizeof(id), "%lld", (long long)e->issue_id);
+    snprintf(num, sizeof(num), "%lld", (long long)e->number);
+    snprintf(conf, sizeof(conf), "%.4f", c->confidence);
+    snprintf(cost, sizeof(cost), "%.6f", c->cost_usd);
+    char *labels = e->labels ? json_dumps(e->labels, JSON_COMPACT) : strdup("[]");
+    char *assignees = e->assignees ? json_dumps(e->assignees, JSON_COMPACT) : strdup("[]");
+    json_t *cj = cls_to_json(c);
+    char *cls_json = json_dumps(cj, JSON_COMPACT);
+    json_decref(cj);
+    char *tags = text_array(c);
+    char *raw = strndup(r->rkm->payload, r->rkm->len);
+    const char *v[NPARAMS] = {
+        id, e->owner, e->repo, num, e->title, e->body, e->state, labels, assignees, e->author,
+        e->created_at, e->updated_at, e->closed_at, raw, e->sync_source,
+        r->user_id[0] ? r->user_id : NULL, cls_json, c->category, c->priority, c->severity,
+        c->estimated_effort, c->component, conf, tags, c->summary, c->reasoning, c->model_version,
+        c->provider, cost,
+    };
+    PGresult *res = PQexecPrepared(s->conn, "upsert", NPARAMS, v, NULL, NULL, 0);
+    row_status_t st;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        bool stored = atoi(PQgetvalue(res, 0, 0)) > 0;
+        bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
+        r->publish = stored && classified;
+        r->result = r->publish ? RESULT_OK : RESULT_SKIPPED;
+        st = ROW_OK;
+    } else {
+        const char *m = PQresultErrorMessage(res);
+        snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
+        st = transient_error(res, s->conn) ? ROW_RETRY : ROW_BAD;
+    }
+    PQclear(res);
+    free(labels);
+    free(assignees);
+    free(cls_json);
+    free(tags);
+    free(raw);
+    return st;
+}
+
+static bool exec_simple(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+static void forward(storage_state_t *s, record_t *r)
+{
+    r->hdr.type = MSG_PUBLISH;
+    rt_send_force(s->p->publisher, r);
+}
+
+/* One transaction for the whole batch. Returns ROW_OK, ROW_RETRY (connection
+ * trouble: keep the batch), or ROW_BAD (some row is bad: isolate). */
+static row_status_t write_batch(storage_state_t *s)
+{
+    char err[512];
+    if (!exec_simple(s->conn, "BEGIN"))
+        return ROW_RETRY;
+    for (int i = 0; i < s->nbatch; i++) {
+        row_status_t st = write_row(s, s->batch[i], err, sizeof(err));
+        if (st != ROW_OK) {
+            exec_simple(s->conn, "ROLLBACK");
+            return st;
+        }
+    }
+    if (!exec_simple(s->conn, "COMMIT"))
+        return transient_error(NULL, s->conn) ? ROW_RETRY : ROW_BAD;
+    return ROW_OK;
+}
+
+/* Row by row, each its own transaction: bad rows go to the DLQ with the
+ * database's error, the rest commit. Returns false on connection trouble,
+ * keeping the unwritten rest of the batch. */
+static bool write_isolated(storage_state_t *s)
+{
+    char err[512];
+    int kept = 0;
+    for (int i = 0; i < s->nbatch; i++) {
+        record_t *r = s->batch[i];
+        row_status_t st = write_row(s, r, err, sizeof(err));
+        if (st == ROW_OK) {
+            forward(s, r);
+        } else if (st == ROW_BAD) {
+            log_warn("storage", "partition %d offset %lld to DLQ: %s", r->partition, (long long)r->offset, err);
+            pipeline_dead_letter(s->p, r, ERROR_PERMANENT, err);
+        } else {
+            s->batch[kept++] = r;
+        }
+    }
+    s->nbatch = kept;
+    return kept == 0;
+}
+
+static void schedule_retry(storage_state_t *s, rt_actor_t *self)
+{
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (s->backoff_ms > BACKOFF_MAX_MS)
+        s->backoff_ms = BACKOFF_MAX_MS;
+    __atomic_store_n(&s->p->db_ok, 0, __ATOMIC_RELAXED);
+    if (s->retry_timer == 0)
+        s->retry_timer = rt_timer_start(self, (uint64_t)s->backoff_ms, 0, &s->retry_timer);
+}
+
+static void flush(storage_state_t *s, rt_actor_t *self)
+{
+    if (s->nbatch == 0 || s->retry_timer != 0)
+        return;
+    if (!connected(s)) {
+        schedule_retry(s, self);
+        return;
+    }
+    uint64_t t0 = now_us();
+    row_status_t st = write_batch(s);
+    if (st == ROW_BAD) {
+        if (!write_isolated(s)) {
+            schedule_retry(s, self);
+            return;
+        }
+    } else if (st == ROW_RETRY) {
+        log_warn("storage", "batch of %d deferred: %s", s->nbatch, PQerrorMessage(s->conn));
+        schedule_retry(s, self);
+        return;
+    } else {
+        histogram_observe_us(&g_metrics.db_write, now_us() - t0);
+        metric_add(&g_metrics.db_batches, 1);
+        metric_add(&g_metrics.db_rows, (uint64_t)s->nbatch);
+        for (int i = 0; i < s->nbatch; i++)
+            forward(s, s->batch[i]);
+        s->nbatch = 0;
+    }
+    s->backoff_ms = 0;
+    __atomic_store_n(&s->p->db_ok, 1, __ATOMIC_RELAXED);
+}
+
+static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
+{
+    storage_state_t *s = rt_actor_state(self);
+    if (msg->type == RT_MSG_TIMER) {
+        rt_timer_msg_t *t = (rt_timer_msg_t *)msg;
+        if (t->arg == &s->retry_timer)
+            s->retry_timer = 0;
+        else if (t->timer_id == s->window_timer)
+            s->window_timer = 0;
+        rt_msg_free(msg);
+        flush(s, self);
+        return;
+    }
+    if (msg->type != MSG_STORE) {
+        rt_msg_free(msg);
+        return;
+    }
+    if (s->nbatch == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->batch = realloc(s->batch, (size_t)s->cap * sizeof(*s->batch));
+        if (s->batch == NULL)
+            abort();
+    }
+    s->batch[s->nbatch++] = (record_t *)msg;
+    const config_t *cfg = s->p->cfg;
+    if (s->nbatch >= cfg->storage_batch_size) {
+        flush(s, self);
+    } else if (s->window_timer == 0 && s->retry_timer == 0) {
+        if (cfg->storage_batch_window_ms == 0)
+            flush(s, self);
+        else
+            s->window_timer = rt_timer_start(self, (uint64_t)cfg->storage_batch_window_ms, 0, NULL);
+    }
+}
+
+static void storage_finalize(rt_actor_t *self)
+{
+    storage_state_t *s = rt_actor_state(self);
+    for (int i = 0; i < s->nbatch; i++)
+        record_free(s->batch[i]);
+    free(s->batch);
+    if (s->conn)
+        PQfinish(s->conn);
+    free(s);
+}
+
+rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen)
+{
+    storage_state_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    s->p = p;
+    /* Connect and check the schema up front so `run` fails fast. */
+    s->conn = pg_connect(p->cfg->database_url, err, errlen);
+    if (s->conn == NULL) {
+        free(s);
+        return NULL;
+    }
+    int v = schema_current_version(s->conn, err, errlen);
+    if (v < schema_latest_version()) {
+        if (v >= 0)
+            snprintf(err, errlen, "database schema is at version %d, this dispatchd needs %d: run `dispatchd migrate`",
+                     v, schema_latest_version());
+        PQfinish(s->conn);
+        free(s);
+        return NULL;
+    }
+    PQfinish(s->conn);
+    s->conn = NULL;
+    if (!connected(s)) {
+        snprintf(err, errlen, "database: cannot prepare statements");
+        free(s);
+        return NULL;
+    }
+    __atomic_store_n(&p->db_ok, 1, __ATOMIC_RELAXED);
+    rt_actor_opts_t o = {.name = "storage", .dedicated = true, .capacity = 65536, .high_watermark = 8192,
+                         .low_watermark = 2048, .batch = 256, .finalizer = storage_finalize};
+    return rt_spawn(p->rt, storage_handler, s, &o);
+}

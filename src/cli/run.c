@@ -1,0 +1,76 @@
+/* run.c -- `dispatchd run`: the worker. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kafka.h"
+#include "log.h"
+#include "pipeline.h"
+#include "server.h"
+
+static const char *USAGE =
+    "usage: dispatchd run [--config FILE]\n"
+    "Consumes issues.raw, classifies, stores to PostgreSQL, publishes issues.enriched,\n"
+    "and serves the control plane, until SIGINT or SIGTERM; then drains and exits 0.\n";
+
+int cmd_run(int argc, char **argv)
+{
+    config_t cfg;
+    int used = 0;
+    int rc = cli_load_config(argc, argv, USAGE, &cfg, &used);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    if (used < argc) {
+        cli_error("run: unexpected argument '%s'", argv[used]);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    /* Block the stop signals in every thread; this one waits for them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    kafka_env_t kenv;
+    if (kafka_env_open(&kenv, &cfg, true, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        config_free(&cfg);
+        return 1;
+    }
+    if (kafka_topics_ensure(&cfg, &kenv, false, err, sizeof(err)) < 0) {
+        cli_error("%s", err);
+        kafka_env_close(&kenv);
+        config_free(&cfg);
+        return 1;
+    }
+    int code = 1;
+    pipeline_t *p = pipeline_start(&cfg, &kenv, err, sizeof(err), &code);
+    if (p == NULL) {
+        cli_error("%s", err);
+        kafka_env_close(&kenv);
+        config_free(&cfg);
+        return code;
+    }
+    http_server_t *http = http_start(&cfg, p, err, sizeof(err));
+    if (http == NULL) {
+        cli_error("%s", err);
+        pipeline_stop(p);
+        kafka_env_close(&kenv);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    log_info("run", "dispatchd %s running", DISPATCHD_VERSION);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("run", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    pipeline_stop(p);
+    http_stop(http);
+    kafka_env_close(&kenv);
+    config_free(&cfg);
+    log_info("run", "stopped");
+    return 0;
+}

@@ -1,0 +1,254 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum cfg_type { T_STR, T_INT, T_DOUBLE };
+
+typedef struct cfg_desc {
+    const char *section;
+    const char *key;
+    const char *env;           /* NULL: file only */
+    enum cfg_type type;
+    size_t offset;
+    const char *def;           /* NULL: unset */
+    long min, max;             /* for T_INT */
+    const char *choices;       /* for T_STR: "a|b|c" or NULL */
+    const char *help;
+} cfg_desc_t;
+
+#define F(field) offsetof(config_t, field)
+
+static const cfg_desc_t DESCS[] = {
+    {"kafka", "bootstrap.servers", "KAFKA_BOOTSTRAP_SERVERS", T_STR, F(kafka_bootstrap), "embedded", 0, 0, NULL,
+     "brokers, or `embedded` for an in-process mock cluster"},
+    {"consumer", "group_id", "DISPATCHD_GROUP_ID", T_STR, F(group_id), "dispatchai-classifier", 0, 0, NULL,
+     "consumer group"},
+    {"topics", "raw", NULL, T_STR, F(topic_raw), "issues.raw", 0, 0, NULL, "input topic"},
+    {"topics", "enriched", NULL, T_STR, F(topic_enriched), "issues.enriched", 0, 0, NULL, "output topic"},
+    {"topics", "dlq", NULL, T_STR, F(topic_dlq), "issues.raw.dlq", 0, 0, NULL, "dead-letter topic"},
+    {"topics", "control", NULL, T_STR, F(topic_control), "dispatchd.control", 0, 0, NULL, "fleet command topic"},
+    {"topics", "partitions", NULL, T_INT, F(topic_partitions), "3", 1, 10000, NULL,
+     "partitions of created data topics"},
+    {"database", "url", "DATABASE_URL", T_STR, F(database_url), "dbname=dispatchai", 0, 0, NULL,
+     "libpq connection string or URI"},
+    {"classifier", "provider", "CLASSIFIER", T_STR, F(classifier), NULL, 0, 0, "local|rules|openai|cascade",
+     "default: local if the model file exists, else rules"},
+    {"classifier", "model_file", "DISPATCHD_MODEL", T_STR, F(model_file), "config/model.bin", 0, 0, NULL,
+     "local classifier model"},
+    {"classifier", "rate_limit", "CLASSIFY_RATE_LIMIT", T_INT, F(classify_rate_limit), "600", 1, 100000000, NULL,
+     "LLM calls per minute, whole group"},
+    {"classifier", "daily_limit", "DAILY_CLASSIFICATION_LIMIT", T_INT, F(daily_limit), "1000", 0, 1000000000, NULL,
+     "LLM classifications per UTC day, whole group"},
+    {"openai", "api_key", "OPENAI_API_KEY", T_STR, F(openai_api_key), NULL, 0, 0, NULL, "LLM API key"},
+    {"openai", "base_url", "OPENAI_BASE_URL", T_STR, F(openai_base_url), "https://api.openai.com/v1", 0, 0, NULL,
+     "OpenAI-compatible endpoint"},
+    {"openai", "model", "OPENAI_MODEL", T_STR, F(openai_model), "gpt-4o-mini", 0, 0, NULL, "LLM model name"},
+    {"sync", "large_threshold", "LARGE_SYNC_THRESHOLD", T_INT, F(large_sync_threshold), "100", 0, 100000000, NULL,
+     "issues above which a sync needs confirmation"},
+    {"sync", "cost_per_issue", "COST_PER_ISSUE", T_DOUBLE, F(cost_per_issue), "0.01", 0, 0, NULL,
+     "estimated USD per issue for confirmations"},
+    {"github", "webhook_secret", "GITHUB_WEBHOOK_SECRET", T_STR, F(webhook_secret), NULL, 0, 0, NULL,
+     "HMAC-SHA256 secret for /webhook/github"},
+    {"github", "token", "GITHUB_TOKEN", T_STR, F(github_token), NULL, 0, 0, NULL, "GitHub API token"},
+    {"github", "api_url", "GITHUB_API_URL", T_STR, F(github_api_url), "https://api.github.com", 0, 0, NULL,
+     "GitHub REST API"},
+    {"http", "addr", "DISPATCHD_HTTP_ADDR", T_STR, F(http_addr), "127.0.0.1:8080", 0, 0, NULL,
+     "control plane listen address"},
+    {"http", "admin_token", "DISPATCHD_ADMIN_TOKEN", T_STR, F(admin_token), NULL, 0, 0, NULL,
+     "bearer token for admin paths"},
+    {"http", "jwt_secret", "DISPATCHD_JWT_SECRET", T_STR, F(jwt_secret), NULL, 0, 0, NULL,
+     "HS256 secret for user tokens"},
+    {"runtime", "threads", "DISPATCHD_THREADS", T_INT, F(threads), "0", 0, 1024, NULL,
+     "scheduler threads; 0 = cores"},
+    {"runtime", "log", "DISPATCHD_LOG", T_STR, F(log_level), "info", 0, 0, "debug|info|warn|error", "log level"},
+    {"pipeline", "ordering", "DISPATCHD_ORDERING", T_STR, F(ordering), "key", 0, 0, "partition|key|unordered",
+     "per-partition processing order"},
+    {"pipeline", "max_inflight", "DISPATCHD_MAX_INFLIGHT", T_INT, F(max_inflight), "1000", 1, 1000000, NULL,
+     "records in flight per partition"},
+    {"pipeline", "max_message_bytes", NULL, T_INT, F(max_message_bytes), "1048576", 1024, 100000000, NULL,
+     "larger records go to the DLQ"},
+    {"pipeline", "storage_batch_size", NULL, T_INT, F(storage_batch_size), "256", 1, 100000, NULL,
+     "rows per database transaction at most"},
+    {"pipeline", "storage_batch_window_ms", NULL, T_INT, F(storage_batch_window_ms), "5", 0, 60000, NULL,
+     "how long a partial batch waits for company"},
+    {"pipeline", "drain_timeout_ms", NULL, T_INT, F(drain_timeout_ms), "30000", 0, 3600000, NULL,
+     "how long shutdown waits for in-flight records"},
+    {"pipeline", "state_dir", "DISPATCHD_STATE_DIR", T_STR, F(state_dir), "var/run", 0, 0, NULL,
+     "where run writes its embedded broker address"},
+};
+
+#define NDESCS (sizeof(DESCS) / sizeof(DESCS[0]))
+
+static int set_value(config_t *cfg, const cfg_desc_t *d, const char *value, const char *origin,
+                     char *err, size_t errlen)
+{
+    void *field = (char *)cfg + d->offset;
+    switch (d->type) {
+    case T_STR: {
+        if (d->choices != NULL) {
+            char buf[128];
+            snprintf(buf, sizeof(buf), "|%s|", d->choices);
+            char needle[64];
+            snprintf(needle, sizeof(needle), "|%s|", value);
+            if (value[0] == '\0' || strstr(buf, needle) == NULL) {
+                snprintf(err, errlen, "%s: %s.%s must be one of %s, not '%s'", origin, d->section, d->key,
+                         d->choices, value);
+                return -1;
+            }
+        }
+        char **s = field;
+        free(*s);
+        *s = strdup(value);
+        return 0;
+    }
+    case T_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < d->min || v > d->max) {
+            snprintf(err, errlen, "%s: %s.%s must be an integer in [%ld, %ld], not '%s'", origin, d->section,
+                     d->key, d->min, d->max, value);
+            return -1;
+        }
+        *(int *)field = (int)v;
+        return 0;
+    }
+    case T_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end != '\0' || v < 0) {
+            snprintf(err, errlen, "%s: %s.%s must be a non-negative number, not '%s'", origin, d->section,
+                     d->key, value);
+            return -1;
+        }
+        *(double *)field = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+typedef struct ini_ctx {
+    config_t *cfg;
+    const char *file;
+    char *err;
+    size_t errlen;
+    int failed;
+} ini_ctx_t;
+
+static void add_kafka_prop(config_t *cfg, const char *key, const char *value)
+{
+    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+        if (strcmp(cfg->kafka_props[i].key, key) == 0) {
+            free(cfg->kafka_props[i].value);
+            cfg->kafka_props[i].value = strdup(value);
+            return;
+        }
+    }
+    cfg->kafka_props = realloc(cfg->kafka_props, (cfg->n_kafka_props + 1) * sizeof(kv_t));
+    cfg->kafka_props[cfg->n_kafka_props].key = strdup(key);
+    cfg->kafka_props[cfg->n_kafka_props].value = strdup(value);
+    cfg->n_kafka_props++;
+}
+
+static int on_ini(void *user, const char *section, const char *key, const char *value)
+{
+    ini_ctx_t *c = user;
+    if (c->failed)
+        return 0;
+    for (size_t i = 0; i < NDESCS; i++) {
+        if (strcmp(DESCS[i].section, section) == 0 && strcmp(DESCS[i].key, key) == 0) {
+            if (set_value(c->cfg, &DESCS[i], value, c->file, c->err, c->errlen) != 0) {
+                c->failed = 1;
+                return 0;
+            }
+            return 1;
+        }
+    }
+    if (strcmp(section, "kafka") == 0) {
+        add_kafka_prop(c->cfg, key, value);
+        return 1;
+    }
+    snprintf(c->err, c->errlen, "%s: unknown key '%s' in section [%s]", c->file, key, section);
+    c->failed = 1;
+    return 0;
+}
+
+int config_load(config_t *cfg, const char *file, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NDESCS; i++)
+        if (DESCS[i].def != NULL && set_value(cfg, &DESCS[i], DESCS[i].def, "default", err, errlen) != 0)
+            return -1;
+
+    if (file != NULL) {
+        FILE *f = fopen(file, "r");
+        if (f == NULL) {
+            snprintf(err, errlen, "--config: cannot open '%s': %s", file, strerror(errno));
+            return -1;
+        }
+        ini_ctx_t c = {cfg, file, err, errlen, 0};
+        int rc = ini_parse_file(f, on_ini, &c);
+        fclose(f);
+        if (c.failed)
+            return -1;
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%d: not valid INI syntax", file, rc);
+            return -1;
+        }
+    }
+
+    for (size_t i = 0; i < NDESCS; i++) {
+        const char *v = DESCS[i].env ? getenv(DESCS[i].env) : NULL;
+        if (v != NULL && set_value(cfg, &DESCS[i], v, DESCS[i].env, err, errlen) != 0)
+            return -1;
+    }
+
+    if (cfg->classifier == NULL)
+        cfg->classifier = strdup(access(cfg->model_file, R_OK) == 0 ? "local" : "rules");
+    return 0;
+}
+
+const char *config_kafka_prop(const config_t *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->n_kafka_props; i++)
+        if (strcmp(cfg->kafka_props[i].key, key) == 0)
+            return cfg->kafka_props[i].value;
+    return NULL;
+}
+
+void config_free(config_t *cfg)
+{
+    for (size_t i = 0; i < NDESCS; i++)
+        if (DESCS[i].type == T_STR) {
+            char **s = (char **)((char *)cfg + DESCS[i].offset);
+            free(*s);
+            *s = NULL;
+        }
+    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+        free(cfg->kafka_props[i].key);
+        free(cfg->kafka_props[i].value);
+    }
+    free(cfg->kafka_props);
+    cfg->kafka_props = NULL;
+    cfg->n_kafka_props = 0;
+}
+
+void config_print_reference(void)
+{
+    printf("%-34s %-28s %s\n", "[section] key", "environment", "default -- meaning");
+    for (size_t i = 0; i < NDESCS; i++) {
+        char sk[64];
+        snprintf(sk, sizeof(sk), "[%s] %s", DESCS[i].section, DESCS[i].key);
+        printf("%-34s %-28s %s -- %s\n", sk, DESCS[i].env ? DESCS[i].env : "-",
+               DESCS[i].def ? DESCS[i].def : "(unset)", DESCS[i].help);
+    }
+    printf("%-34s %-28s %s\n", "[kafka] any.librdkafka.property", "-", "passed to librdkafka as-is");
+}

@@ -1,0 +1,69 @@
+/*
+ * config.h -- dispatchd's configuration: an INI file and the environment,
+ * the environment winning. Every key has one descriptor (config.c) naming its
+ * section, key, environment variable, type and default. Unknown keys are an
+ * error; every key of [kafka] goes to librdkafka as-is.
+ */
+#ifndef DISPATCHD_CONFIG_H
+#define DISPATCHD_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct kv {
+    char *key;
+    char *value;
+} kv_t;
+
+typedef struct config {
+    /* [kafka] */
+    char *kafka_bootstrap;         /* KAFKA_BOOTSTRAP_SERVERS; "embedded" = mock cluster */
+    kv_t *kafka_props;             /* other librdkafka properties, in file order */
+    size_t n_kafka_props;
+    char *group_id;
+    char *topic_raw, *topic_enriched, *topic_dlq, *topic_control;
+    int topic_partitions;
+
+    /* [database] */
+    char *database_url;
+
+    /* [classifier], [openai] */
+    char *classifier;              /* local, rules, openai, cascade */
+    char *model_file;
+    char *openai_api_key, *openai_base_url, *openai_model;
+    int classify_rate_limit;
+    int daily_limit;
+
+    /* [sync], [github] */
+    int large_sync_threshold;
+    double cost_per_issue;
+    char *webhook_secret, *github_token, *github_api_url;
+
+    /* [http] */
+    char *http_addr, *admin_token, *jwt_secret;
+
+    /* [runtime] */
+    int threads;
+    char *log_level;
+
+    /* [pipeline] */
+    char *ordering;                /* partition, key, unordered */
+    int max_inflight;              /* records in flight per partition */
+    int max_message_bytes;
+    int storage_batch_size;
+    int storage_batch_window_ms;
+    int drain_timeout_ms;
+    char *state_dir;               /* where `run` leaves the embedded broker's address */
+} config_t;
+
+/* Loads defaults, then FILE (may be NULL: config/dispatchd.conf is NOT read
+ * implicitly), then the environment. On error returns -1 with a one-line
+ * message naming the key in err. */
+int config_load(config_t *cfg, const char *file, char *err, size_t errlen);
+void config_free(config_t *cfg);
+/* The number of librdkafka properties a property list can hold. */
+const char *config_kafka_prop(const config_t *cfg, const char *key);
+
+/* A hook for `--help`: prints every key, its env name and default. */
+void config_print_reference(void);
+
+#endif

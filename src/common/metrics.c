@@ -1,0 +1,156 @@
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+metrics_t g_metrics;
+
+/* Upper bounds in microseconds: 0.5 ms .. 60 s. */
+static const uint64_t BOUNDS_US[HIST_BUCKETS] = {
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+    250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000,
+};
+
+void histogram_observe_us(histogram_t *h, uint64_t us)
+{
+    int i = 0;
+    while (i < HIST_BUCKETS && us > BOUNDS_US[i])
+        i++;
+    __atomic_fetch_add(&h->counts[i], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->sum_us, us, __ATOMIC_RELAXED);
+}
+
+const char *record_result_name(enum record_result r)
+{
+    static const char *n[] = {"ok", "retry", "dlq", "skipped"};
+    return n[r];
+}
+
+const char *provider_name(enum provider p)
+{
+    static const char *n[] = {"rules", "local", "openai"};
+    return n[p];
+}
+
+#define MAX_HOOKS 16
+#define MAX_HTTP_SERIES 128
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { metrics_hook_fn fn; void *ctx; } hooks[MAX_HOOKS];
+static int nhooks;
+static struct { char path[48]; int status; uint64_t n; } http_series[MAX_HTTP_SERIES];
+static int nhttp;
+
+void metrics_add_hook(metrics_hook_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    if (nhooks < MAX_HOOKS) {
+        hooks[nhooks].fn = fn;
+        hooks[nhooks].ctx = ctx;
+        nhooks++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void metrics_clear_hooks(void)
+{
+    pthread_mutex_lock(&lock);
+    nhooks = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+/* path_label is a route template ("/repos/{owner}/{repo}/sync"), never a
+ * raw path, so the series stay few. */
+void metrics_http_request(const char *path_label, int status)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < nhttp; i++) {
+        if (http_series[i].status == status && strcmp(http_series[i].path, path_label) == 0) {
+            http_series[i].n++;
+            pthread_mutex_unlock(&lock);
+            return;
+        }
+    }
+    if (nhttp < MAX_HTTP_SERIES) {
+        strncpy(http_series[nhttp].path, path_label, sizeof(http_series[nhttp].path) - 1);
+        http_series[nhttp].status = status;
+        http_series[nhttp].n = 1;
+        nhttp++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static int64_t lds(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+static void render_histogram(strbuf_t *out, const char *name, const char *labels, const histogram_t *h)
+{
+    uint64_t cum = 0;
+    const char *sep = labels[0] ? "," : "";
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        cum += ld(&h->counts[i]);
+        sb_printf(out, "%s_bucket{%s%sle=\"%g\"} %lu\n", name, labels, sep, (double)BOUNDS_US[i] / 1e6,
+                  (unsigned long)cum);
+    }
+    cum += ld(&h->counts[HIST_BUCKETS]);
+    sb_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %lu\n", name, labels, sep, (unsigned long)cum);
+    sb_printf(out, "%s_sum{%s} %.6f\n", name, labels, (double)ld(&h->sum_us) / 1e6);
+    sb_printf(out, "%s_count{%s} %lu\n", name, labels, (unsigned long)ld(&h->count));
+}
+
+static void family(strbuf_t *out, const char *name, const char *type, const char *help)
+{
+    sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_render(strbuf_t *out)
+{
+    metrics_t *m = &g_metrics;
+    family(out, "dispatchd_records_processed_total", "counter", "Records finished, by result.");
+    for (int r = 0; r < RESULT_COUNT; r++)
+        sb_printf(out, "dispatchd_records_processed_total{result=\"%s\"} %lu\n", record_result_name(r),
+                  (unsigned long)ld(&m->records[r]));
+    family(out, "dispatchd_inflight_records", "gauge", "Records taken from Kafka and not yet finished.");
+    sb_printf(out, "dispatchd_inflight_records %ld\n", (long)lds(&m->inflight));
+    family(out, "dispatchd_partitions_paused", "gauge", "Assigned partitions currently paused.");
+    sb_printf(out, "dispatchd_partitions_paused %ld\n", (long)lds(&m->partitions_paused));
+    family(out, "dispatchd_rebalances_total", "counter", "Partition assignment changes.");
+    sb_printf(out, "dispatchd_rebalances_total %lu\n", (unsigned long)ld(&m->rebalances));
+
+    family(out, "dispatchd_classify_duration_seconds", "histogram", "Time to classify one record.");
+    for (int p = 0; p < PROVIDER_COUNT; p++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "provider=\"%s\"", provider_name(p));
+        render_histogram(out, "dispatchd_classify_duration_seconds", labels, &m->classify[p]);
+    }
+    family(out, "dispatchd_db_write_duration_seconds", "histogram", "One database batch transaction.");
+    render_histogram(out, "dispatchd_db_write_duration_seconds", "", &m->db_write);
+    family(out, "dispatchd_end_to_end_latency_seconds", "histogram",
+           "From the record's Kafka timestamp to its enriched event acknowledged.");
+    render_histogram(out, "dispatchd_end_to_end_latency_seconds", "", &m->end_to_end);
+    family(out, "dispatchd_db_rows_written_total", "counter", "Issue rows written.");
+    sb_printf(out, "dispatchd_db_rows_written_total %lu\n", (unsigned long)ld(&m->db_rows));
+    family(out, "dispatchd_db_batches_total", "counter", "Database batch transactions committed.");
+    sb_printf(out, "dispatchd_db_batches_total %lu\n", (unsigned long)ld(&m->db_batches));
+    family(out, "dispatchd_db_reconnects_total", "counter", "Database reconnections.");
+    sb_printf(out, "dispatchd_db_reconnects_total %lu\n", (unsigned long)ld(&m->db_reconnects));
+    family(out, "dispatchd_llm_cost_usd_total", "counter", "Money spent on LLM calls.");
+    sb_printf(out, "dispatchd_llm_cost_usd_total %.9f\n", (double)ld(&m->llm_cost_nano_usd) / 1e9);
+    family(out, "dispatchd_produced_total", "counter", "Events acknowledged by Kafka (enriched and DLQ).");
+    sb_printf(out, "dispatchd_produced_total %lu\n", (unsigned long)ld(&m->produced));
+    family(out, "dispatchd_produce_errors_total", "counter", "Produce attempts that failed.");
+    sb_printf(out, "dispatchd_produce_errors_total %lu\n", (unsigned long)ld(&m->produce_errors));
+    family(out, "dispatchd_ws_clients", "gauge", "Connected WebSocket clients.");
+    sb_printf(out, "dispatchd_ws_clients %ld\n", (long)lds(&m->ws_clients));
+
+    pthread_mutex_lock(&lock);
+    family(out, "dispatchd_http_requests_total", "counter", "HTTP requests by route and status.");
+    for (int i = 0; i < nhttp; i++)
+        sb_printf(out, "dispatchd_http_requests_total{path=\"%s\",code=\"%d\"} %lu\n", http_series[i].path,
+                  http_series[i].status, (unsigned long)http_series[i].n);
+    for (int i = 0; i < nhooks; i++)
+        hooks[i].fn(out, hooks[i].ctx);
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,59 @@
+/*
+ * metrics.h -- the process's Prometheus metrics (CONTRACT section 6).
+ *
+ * Counters and histograms are plain atomics in one global struct, updated
+ * from any thread. Gauges whose truth lives elsewhere (mailbox depths,
+ * consumer lag) are read at scrape time through hooks.
+ */
+#ifndef DISPATCHD_METRICS_H
+#define DISPATCHD_METRICS_H
+
+#include <stdint.h>
+
+#include "strbuf.h"
+
+enum record_result { RESULT_OK, RESULT_RETRY, RESULT_DLQ, RESULT_SKIPPED, RESULT_COUNT };
+enum provider { PROVIDER_RULES, PROVIDER_LOCAL, PROVIDER_OPENAI, PROVIDER_COUNT };
+
+#define HIST_BUCKETS 16
+
+typedef struct histogram {
+    uint64_t counts[HIST_BUCKETS + 1];   /* last one is +Inf */
+    uint64_t count;
+    uint64_t sum_us;
+} histogram_t;
+
+typedef struct metrics {
+    uint64_t records[RESULT_COUNT];
+    int64_t inflight;
+    int64_t partitions_paused;
+    uint64_t rebalances;
+    histogram_t classify[PROVIDER_COUNT];
+    histogram_t db_write;
+    histogram_t end_to_end;
+    uint64_t db_rows;
+    uint64_t db_batches;
+    uint64_t db_reconnects;
+    uint64_t llm_cost_nano_usd;
+    uint64_t produced;
+    uint64_t produce_errors;
+    int64_t ws_clients;
+} metrics_t;
+
+extern metrics_t g_metrics;
+
+static inline void metric_add(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
+static inline void gauge_add(int64_t *g, int64_t n) { __atomic_fetch_add(g, n, __ATOMIC_RELAXED); }
+void histogram_observe_us(histogram_t *h, uint64_t us);
+const char *record_result_name(enum record_result r);
+const char *provider_name(enum provider p);
+
+void metrics_http_request(const char *path_label, int status);
+
+/* Hooks append their own families at scrape time. */
+typedef void (*metrics_hook_fn)(strbuf_t *out, void *ctx);
+void metrics_add_hook(metrics_hook_fn fn, void *ctx);
+void metrics_clear_hooks(void);
+void metrics_render(strbuf_t *out);
+
+#endif

@@ -1,0 +1,188 @@
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+} migration_t;
+
+static const migration_t MIGRATIONS[] = {
+    {1, "issues, enriched_issues, repository_syncs",
+     "CREATE SCHEMA IF NOT EXISTS dispatchai;"
+     "CREATE TABLE dispatchai.issues ("
+     "  id bigserial PRIMARY KEY,"
+     "  github_issue_id bigint UNIQUE NOT NULL,"
+     "  repository_owner varchar(255) NOT NULL,"
+     "  repository_name varchar(255) NOT NULL,"
+     "  issue_number integer NOT NULL,"
+     "  title text NOT NULL,"
+     "  body text,"
+     "  state varchar(20) NOT NULL DEFAULT 'open',"
+     "  labels jsonb NOT NULL DEFAULT '[]',"
+     "  assignees jsonb NOT NULL DEFAULT '[]',"
+     "  author varchar(255),"
+     "  created_at timestamptz,"
+     "  updated_at timestamptz,"
+     "  closed_at timestamptz,"
+     "  raw_data jsonb,"
+     "  sync_source varchar(20) NOT NULL DEFAULT 'webhook'"
+     "    CHECK (sync_source IN ('webhook', 'manual_pull')),"
+     "  pulled_by_user_id varchar(255),"
+     "  processed_at timestamptz NOT NULL DEFAULT now(),"
+     "  UNIQUE (repository_owner, repository_name, issue_number));"
+     "CREATE TABLE dispatchai.enriched_issues ("
+     "  id bigserial PRIMARY KEY,"
+     "  issue_id bigint UNIQUE NOT NULL REFERENCES dispatchai.issues(id) ON DELETE CASCADE,"
+     "  classification jsonb NOT NULL,"
+     "  category varchar(20),"
+     "  priority varchar(20),"
+     "  severity varchar(20),"
+     "  estimated_effort varchar(20),"
+     "  component varchar(100),"
+     "  confidence_score numeric(5,4) CHECK (confidence_score >= 0 AND confidence_score <= 1),"
+     "  tags text[],"
+     "  summary text,"
+     "  ai_reasoning text,"
+     "  processing_model varchar(100),"
+     "  provider varchar(20),"
+     "  cost_usd numeric(12,6) NOT NULL DEFAULT 0,"
+     "  source_updated_at timestamptz,"  /* the issue version this classifies */
+     "  processed_at timestamptz NOT NULL DEFAULT now());"
+     "CREATE INDEX ON dispatchai.enriched_issues (category);"
+     "CREATE INDEX ON dispatchai.enriched_issues (priority);"
+     "CREATE TABLE dispatchai.repository_syncs ("
+     "  id bigserial PRIMARY KEY,"
+     "  user_id varchar(255) NOT NULL,"
+     "  repository_owner varchar(255) NOT NULL,"
+     "  repository_name varchar(255) NOT NULL,"
+     "  sync_id varchar(64) NOT NULL,"
+     "  sync_status varchar(20) NOT NULL DEFAULT 'pending'"
+     "    CHECK (sync_status IN ('pending', 'syncing', 'completed', 'cancelled', 'failed')),"
+     "  issues_total integer NOT NULL DEFAULT 0,"
+     "  issues_synced integer NOT NULL DEFAULT 0,"
+     "  issues_classified integer NOT NULL DEFAULT 0,"
+     "  error_message text,"
+     "  created_at timestamptz NOT NULL DEFAULT now(),"
+     "  updated_at timestamptz NOT NULL DEFAULT now(),"
+     "  UNIQUE (user_id, repository_owner, repository_name));"
+     "CREATE INDEX ON dispatchai.repository_syncs (sync_id);"},
+};
+
+#define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
+/* Any constant: serialises concurrent `migrate` runs. */
+#define MIGRATE_LOCK_KEY "7306374829184"
+
+int schema_latest_version(void)
+{
+    return MIGRATIONS[NMIGRATIONS - 1].version;
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+PGconn *pg_connect(const char *url, char *err, size_t errlen)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(c);
+        snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
+    return c;
+}
+
+static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *m = PQresultErrorMessage(r);
+        snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int schema_current_version(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(conn, "SELECT to_regclass('dispatchai.schema_migrations') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "database: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    int exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!exists)
+        return 0;
+    r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM dispatchai.schema_migrations");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "database: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    int v = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+int schema_migrate(PGconn *conn, char *err, size_t errlen)
+{
+    if (exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) != 0)
+        return -1;
+    int rc = -1;
+    if (exec_ok(conn,
+                "CREATE SCHEMA IF NOT EXISTS dispatchai;"
+                "CREATE TABLE IF NOT EXISTS dispatchai.schema_migrations ("
+                "  version integer PRIMARY KEY, name text NOT NULL,"
+                "  applied_at timestamptz NOT NULL DEFAULT now())",
+                err, errlen) != 0)
+        goto out;
+    int current = schema_current_version(conn, err, errlen);
+    if (current < 0)
+        goto out;
+    if (current > schema_latest_version()) {
+        snprintf(err, errlen, "database schema is at version %d, newer than this dispatchd (%d)", current,
+                 schema_latest_version());
+        goto out;
+    }
+    for (size_t i = 0; i < NMIGRATIONS; i++) {
+        const migration_t *m = &MIGRATIONS[i];
+        if (m->version <= current)
+            continue;
+        if (exec_ok(conn, "BEGIN", err, errlen) != 0)
+            goto out;
+        char record[256];
+        snprintf(record, sizeof(record),
+                 "INSERT INTO dispatchai.schema_migrations (version, name) VALUES (%d, '%s')", m->version,
+                 m->name);
+        if (exec_ok(conn, m->sql, err, errlen) != 0 || exec_ok(conn, record, err, errlen) != 0) {
+            char keep[512];
+            snprintf(keep, sizeof(keep), "migration %d (%s): %s", m->version, m->name, err);
+            snprintf(err, errlen, "%s", keep);
+            PGresult *r = PQexec(conn, "ROLLBACK");
+            PQclear(r);
+            goto out;
+        }
+        if (exec_ok(conn, "COMMIT", err, errlen) != 0)
+            goto out;
+        printf("migrate: applied %d (%s)\n", m->version, m->name);
+    }
+    printf("migrate: schema at version %d\n", schema_latest_version());
+    rc = 0;
+out:;
+    PGresult *r = PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
+    PQclear(r);
+    return rc;
+}

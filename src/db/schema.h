@@ -1,0 +1,22 @@
+/*
+ * schema.h -- the database schema (CONTRACT section 4), as numbered
+ * migrations applied in order by `dispatchd migrate`.
+ */
+#ifndef DISPATCHD_SCHEMA_H
+#define DISPATCHD_SCHEMA_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* The version this build of dispatchd needs. */
+int schema_latest_version(void);
+/* Applies every migration above the current version, one transaction each,
+ * under an advisory lock so concurrent runs are safe. Prints what it did. */
+int schema_migrate(PGconn *conn, char *err, size_t errlen);
+/* The applied version, 0 for an empty database, -1 on error. */
+int schema_current_version(PGconn *conn, char *err, size_t errlen);
+
+/* Opens a connection; NULL with the server's message in err. */
+PGconn *pg_connect(const char *url, char *err, size_t errlen);
+
+#endif

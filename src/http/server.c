@@ -1,0 +1,151 @@
+#define H2O_USE_LIBUV 0
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <h2o.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "routes.h"
+
+struct http_server {
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    pthread_t thread;
+    pthread_t health_thread;
+    int stop;
+    int port;
+    http_app_t app;
+};
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    http_server_t *s = *(http_server_t **)(self + 1);
+    return routes_dispatch(&s->app, req);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(listener->data, sock);
+}
+
+static int parse_addr(const char *addr, struct sockaddr_in *sa)
+{
+    char host[128];
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (host[0] == '\0' || strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static void *loop_main(void *arg)
+{
+    http_server_t *s = arg;
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+        h2o_evloop_run(s->ctx.loop, 100);
+    return NULL;
+}
+
+/* Readiness needs network round trips; refresh it off the event loop. */
+static void *health_main(void *arg)
+{
+    http_server_t *s = arg;
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+        routes_refresh_health(&s->app);
+        for (int i = 0; i < 20 && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE); i++)
+            usleep(100000);
+    }
+    return NULL;
+}
+
+http_server_t *http_start(const config_t *cfg, pipeline_t *p, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    if (parse_addr(cfg->http_addr, &sa) != 0) {
+        snprintf(err, errlen, "DISPATCHD_HTTP_ADDR: '%s' is not host:port", cfg->http_addr);
+        return NULL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, SOMAXCONN) != 0) {
+        snprintf(err, errlen, "DISPATCHD_HTTP_ADDR: cannot listen on %s: %s", cfg->http_addr, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+
+    http_server_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    s->port = ntohs(sa.sin_port);
+    s->app.cfg = cfg;
+    s->app.p = p;
+    routes_init(&s->app);
+    h2o_config_init(&s->config);
+    h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *h = h2o_create_handler(path, sizeof(*h) + sizeof(http_server_t *));
+    h->on_req = on_req;
+    *(http_server_t **)(h + 1) = s;
+    h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
+    s->accept_ctx.ctx = &s->ctx;
+    s->accept_ctx.hosts = s->config.hosts;
+    s->listener = h2o_evloop_socket_create(s->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    s->listener->data = &s->accept_ctx;
+    h2o_socket_read_start(s->listener, on_accept);
+    routes_refresh_health(&s->app);
+    pthread_create(&s->thread, NULL, loop_main, s);
+    pthread_create(&s->health_thread, NULL, health_main, s);
+    log_info("http", "control plane on http://%s:%d", inet_ntoa(sa.sin_addr), s->port);
+    return s;
+}
+
+int http_port(const http_server_t *s)
+{
+    return s->port;
+}
+
+void http_stop(http_server_t *s)
+{
+    if (s == NULL)
+        return;
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(s->thread, NULL);
+    pthread_join(s->health_thread, NULL);
+    h2o_socket_close(s->listener);
+    h2o_context_dispose(&s->ctx);
+    h2o_evloop_destroy(s->ctx.loop);
+    h2o_config_dispose(&s->config);
+    routes_free(&s->app);
+    free(s);
+}

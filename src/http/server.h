@@ -1,0 +1,21 @@
+/*
+ * server.h -- the h2o control plane: one event-loop thread serving JSON,
+ * Prometheus text and the status page. Handlers never block: what needs a
+ * slow check (readiness) is refreshed by a background thread.
+ */
+#ifndef DISPATCHD_HTTP_SERVER_H
+#define DISPATCHD_HTTP_SERVER_H
+
+#include <stddef.h>
+
+struct pipeline;
+struct config;
+
+typedef struct http_server http_server_t;
+
+http_server_t *http_start(const struct config *cfg, struct pipeline *p, char *err, size_t errlen);
+/* The port actually bound (for addr ":0"). */
+int http_port(const http_server_t *s);
+void http_stop(http_server_t *s);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * classification.h -- the classification of one issue (CONTRACT section 3),
+ * with every text field already validated: enumerations hold one of their
+ * allowed values and free text fits its column.
+ */
+#ifndef DISPATCHD_CLASSIFICATION_H
+#define DISPATCHD_CLASSIFICATION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define CLS_MAX_TAGS 8
+
+typedef struct classification {
+    char category[24];        /* bug feature_request enhancement documentation question security */
+    char priority[12];        /* low medium high critical */
+    char severity[12];        /* low medium high critical */
+    char estimated_effort[12];/* small medium large */
+    char component[48];
+    double confidence;        /* 0..1 */
+    char tags[CLS_MAX_TAGS][32];
+    int ntags;
+    char summary[512];
+    char reasoning[512];
+    char model_version[64];
+    char provider[16];        /* rules local openai */
+    double cost_usd;
+} classification_t;
+
+bool cls_valid_category(const char *s);
+bool cls_valid_level(const char *s);      /* priority and severity */
+bool cls_valid_effort(const char *s);
+/* Copies src into dst (size n), cut at a UTF-8 character boundary. */
+void cls_copy_text(char *dst, size_t n, const char *src);
+void cls_add_tag(classification_t *c, const char *tag);
+
+/* The `classification` object of an enriched event. */
+json_t *cls_to_json(const classification_t *c);
+
+/* Input of the rule-based classifier. */
+typedef struct cls_input {
+    const char *title;
+    const char *body;
+    json_t *labels;           /* array of {name} or NULL */
+} cls_input_t;
+
+void classify_rules(const cls_input_t *in, classification_t *out);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * event.h -- an `issues.raw` event, parsed and validated.
+ *
+ * The fields point into `root` (a jansson object the event owns); nothing is
+ * copied. Validation reports the first problem as a sentence fit for the DLQ
+ * `error` header, naming the field but never quoting titles or bodies.
+ */
+#ifndef DISPATCHD_EVENT_H
+#define DISPATCHD_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct issue_event {
+    json_t *root;
+    const char *event_type;      /* "issue", "issues", "issue_comment" */
+    const char *action;
+    const char *owner, *repo, *full_name;
+    int64_t issue_id;
+    int64_t number;
+    const char *title, *body, *state;
+    json_t *labels;              /* array of {name,color} */
+    json_t *assignees;           /* array or NULL */
+    const char *author;
+    const char *created_at, *updated_at, *closed_at;
+    const char *sync_source;     /* "webhook" or "manual_pull" */
+    const char *comment_body;    /* issue_comment events */
+    char owner_buf[256];         /* owner taken from full_name when absent */
+} issue_event_t;
+
+/* Parses `len` bytes. Returns 0, or -1 with a message in err. On success the
+ * caller frees with issue_event_free(). */
+int issue_event_parse(issue_event_t *ev, const char *data, size_t len, size_t max_bytes,
+                      char *err, size_t errlen);
+void issue_event_free(issue_event_t *ev);
+
+/* "owner/repo:event_type:number", the message key of CONTRACT section 3. */
+int issue_event_key(const issue_event_t *ev, char *out, size_t outlen);
+
+/* Checks an ISO 8601 UTC timestamp such as 2024-05-01T12:00:00Z. */
+bool iso8601_valid(const char *s);
+
+#endif

@@ -1,0 +1,277 @@
+#include "kafka.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+int kafka_topic_specs(const config_t *cfg, topic_spec_t *s)
+{
+    s[0] = (topic_spec_t){cfg->topic_raw, cfg->topic_partitions, 7 * DAY_MS, "delete"};
+    s[1] = (topic_spec_t){cfg->topic_enriched, cfg->topic_partitions, 30 * DAY_MS, "delete"};
+    s[2] = (topic_spec_t){cfg->topic_dlq, cfg->topic_partitions, 30 * DAY_MS, "delete"};
+    s[3] = (topic_spec_t){cfg->topic_control, 1, 1 * DAY_MS, "delete"};
+    return 4;
+}
+
+static int mkdirs(const char *path)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int start_mock(kafka_env_t *env, const config_t *cfg, char *err, size_t errlen)
+{
+    char e[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", e, sizeof(e));
+    env->mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
+    if (env->mock_owner == NULL) {
+        snprintf(err, errlen, "embedded kafka: %s", e);
+        return -1;
+    }
+    env->mock = rd_kafka_mock_cluster_new(env->mock_owner, 1);
+    if (env->mock == NULL) {
+        snprintf(err, errlen, "embedded kafka: cannot start the mock cluster");
+        return -1;
+    }
+    topic_spec_t specs[4];
+    int n = kafka_topic_specs(cfg, specs);
+    for (int i = 0; i < n; i++)
+        rd_kafka_mock_topic_create(env->mock, specs[i].name, specs[i].partitions, 1);
+    snprintf(env->bootstrap, sizeof(env->bootstrap), "%s", rd_kafka_mock_cluster_bootstraps(env->mock));
+
+    if (mkdirs(cfg->state_dir) != 0) {
+        snprintf(err, errlen, "state_dir: cannot create '%s': %s", cfg->state_dir, strerror(errno));
+        return -1;
+    }
+    snprintf(env->state_file, sizeof(env->state_file), "%s/embedded.bootstrap", cfg->state_dir);
+    FILE *f = fopen(env->state_file, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "state_dir: cannot write '%s': %s", env->state_file, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%s\n", env->bootstrap);
+    fclose(f);
+    log_info("kafka", "embedded mock cluster on %s (at most ~100k messages per partition: not for benchmarks)",
+             env->bootstrap);
+    return 0;
+}
+
+int kafka_env_open(kafka_env_t *env, const config_t *cfg, bool host_mock, char *err, size_t errlen)
+{
+    memset(env, 0, sizeof(*env));
+    if (strcmp(cfg->kafka_bootstrap, "embedded") != 0) {
+        snprintf(env->bootstrap, sizeof(env->bootstrap), "%s", cfg->kafka_bootstrap);
+        return 0;
+    }
+    env->embedded = true;
+    if (host_mock)
+        return start_mock(env, cfg, err, errlen);
+
+    char path[512];
+    snprintf(path, sizeof(path), "%s/embedded.bootstrap", cfg->state_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(env->bootstrap, sizeof(env->bootstrap), f) == NULL) {
+        if (f)
+            fclose(f);
+        snprintf(err, errlen,
+                 "KAFKA_BOOTSTRAP_SERVERS=embedded: no running `dispatchd run` published its embedded broker "
+                 "in %s; start it first or point KAFKA_BOOTSTRAP_SERVERS at a real cluster", path);
+        return -1;
+    }
+    fclose(f);
+    env->bootstrap[strcspn(env->bootstrap, "\r\n")] = '\0';
+    return 0;
+}
+
+void kafka_env_close(kafka_env_t *env)
+{
+    if (env->state_file[0])
+        unlink(env->state_file);
+    if (env->mock)
+        rd_kafka_mock_cluster_destroy(env->mock);
+    if (env->mock_owner)
+        rd_kafka_destroy(env->mock_owner);
+    memset(env, 0, sizeof(*env));
+}
+
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+    char e[256];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka.%s: %s", k, e);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_role_t role,
+                            char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int bad = set(conf, "bootstrap.servers", env->bootstrap, err, errlen);
+    bad |= set(conf, "client.id", "dispatchd", err, errlen);
+    bad |= set(conf, "log_level", "4", err, errlen);
+    if (role == KAFKA_PRODUCER) {
+        bad |= set(conf, "enable.idempotence", "true", err, errlen);
+        bad |= set(conf, "acks", "all", err, errlen);
+        bad |= set(conf, "linger.ms", "5", err, errlen);
+        bad |= set(conf, "compression.type", "lz4", err, errlen);
+    } else if (role == KAFKA_CONSUMER) {
+        bad |= set(conf, "group.id", cfg->group_id, err, errlen);
+        bad |= set(conf, "enable.auto.commit", "true", err, errlen);
+        bad |= set(conf, "auto.commit.interval.ms", "1000", err, errlen);
+        bad |= set(conf, "auto.offset.reset", "earliest", err, errlen);
+        bad |= set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen);
+    }
+    if (bad)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+        const kv_t *p = &cfg->kafka_props[i];
+        if (strcmp(p->key, "bootstrap.servers") == 0)
+            continue;
+        /* The section serves producers and consumers alike: librdkafka
+         * accepts a key meant for the other role and ignores it. */
+        char e[256];
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, p->key, p->value, e, sizeof(e));
+        if (r == RD_KAFKA_CONF_UNKNOWN) {
+            snprintf(err, errlen, "kafka.%s: unknown librdkafka property", p->key);
+            goto fail;
+        }
+        if (r != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "kafka.%s: %s", p->key, e);
+            goto fail;
+        }
+    }
+    if (role == KAFKA_CONSUMER) {
+        /* Offsets are stored only after a record's effects are durable. */
+        char v[16];
+        size_t vl = sizeof(v);
+        if (rd_kafka_conf_get(conf, "enable.auto.offset.store", v, &vl) == RD_KAFKA_CONF_OK &&
+            strcmp(v, "true") == 0 && config_kafka_prop(cfg, "enable.auto.offset.store") != NULL) {
+            snprintf(err, errlen, "kafka.enable.auto.offset.store: must stay false; dispatchd stores offsets "
+                                  "after each record's effects are durable");
+            goto fail;
+        }
+        if (set(conf, "enable.auto.offset.store", "false", err, errlen))
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t buflen)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val;
+    size_t size;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    if (rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || val == NULL)
+        return NULL;
+    if (size >= buflen)
+        size = buflen - 1;
+    memcpy(buf, val, size);
+    buf[size] = '\0';
+    return buf;
+}
+
+int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbose, char *err, size_t errlen)
+{
+    topic_spec_t specs[4];
+    int n = kafka_topic_specs(cfg, specs);
+    if (env->mock != NULL) {
+        if (verbose)
+            for (int i = 0; i < n; i++)
+                printf("topics: %s ok (embedded, %d partitions)\n", specs[i].name, specs[i].partitions);
+        return 0;
+    }
+    rd_kafka_conf_t *conf = kafka_conf(cfg, env, KAFKA_ADMIN, err, errlen);
+    if (conf == NULL)
+        return -1;
+    char e[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
+    if (rk == NULL) {
+        snprintf(err, errlen, "kafka: %s", e);
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka: cannot read metadata from %s: %s", env->bootstrap, rd_kafka_err2str(me));
+        rd_kafka_destroy(rk);
+        return -1;
+    }
+    int problems = 0;
+    rd_kafka_NewTopic_t *create[4];
+    int ncreate = 0;
+    for (int i = 0; i < n; i++) {
+        int found = -1;
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (strcmp(md->topics[t].topic, specs[i].name) == 0)
+                found = md->topics[t].partition_cnt;
+        if (found < 0) {
+            rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions, 1, e, sizeof(e));
+            char ret[32];
+            snprintf(ret, sizeof(ret), "%lld", specs[i].retention_ms);
+            rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
+            rd_kafka_NewTopic_set_config(nt, "cleanup.policy", specs[i].cleanup_policy);
+            create[ncreate++] = nt;
+        } else if (found != specs[i].partitions) {
+            printf("topics: %s has %d partitions, configured %d (left unchanged)\n", specs[i].name, found,
+                   specs[i].partitions);
+            problems++;
+        } else if (verbose) {
+            printf("topics: %s ok (%d partitions)\n", specs[i].name, found);
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    if (ncreate > 0) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_CreateTopics(rk, create, (size_t)ncreate, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        if (res == NULL) {
+            snprintf(err, errlen, "kafka: CreateTopics got no answer");
+            problems = -1;
+        } else {
+            size_t cnt;
+            const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+            for (size_t i = 0; i < cnt; i++) {
+                rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+                if (te == RD_KAFKA_RESP_ERR_NO_ERROR || te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                    printf("topics: %s created\n", rd_kafka_topic_result_name(tr[i]));
+                } else {
+                    snprintf(err, errlen, "kafka: creating %s: %s", rd_kafka_topic_result_name(tr[i]),
+                             rd_kafka_err2str(te));
+                    problems = -1;
+                }
+            }
+        }
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        for (int i = 0; i < ncreate; i++)
+            rd_kafka_NewTopic_destroy(create[i]);
+    }
+    rd_kafka_destroy(rk);
+    return problems;
+}

@@ -1,0 +1,53 @@
+/*
+ * kafka.h -- librdkafka set-up shared by every command: where the brokers
+ * are (a real cluster, or the in-process mock cluster for `embedded`), client
+ * configuration from the [kafka] section, and topic creation.
+ */
+#ifndef DISPATCHD_KAFKA_H
+#define DISPATCHD_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+typedef struct kafka_env {
+    char bootstrap[512];
+    bool embedded;
+    rd_kafka_t *mock_owner;            /* keeps the mock cluster alive */
+    rd_kafka_mock_cluster_t *mock;
+    char state_file[512];
+} kafka_env_t;
+
+typedef enum { KAFKA_PRODUCER, KAFKA_CONSUMER, KAFKA_ADMIN } kafka_role_t;
+
+/* With `embedded`, `host_mock` starts a mock cluster in this process and
+ * publishes its address in the state directory; otherwise the address of a
+ * running `dispatchd run`'s mock cluster is read from there. */
+int kafka_env_open(kafka_env_t *env, const config_t *cfg, bool host_mock, char *err, size_t errlen);
+void kafka_env_close(kafka_env_t *env);
+
+/* A configuration for one client. NULL on a bad [kafka] property, with a
+ * message naming it; the caller exits 2 then. */
+rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_role_t role,
+                            char *err, size_t errlen);
+
+/* Topic specification of CONTRACT section 3. */
+typedef struct topic_spec {
+    const char *name;
+    int partitions;
+    long long retention_ms;
+    const char *cleanup_policy;
+} topic_spec_t;
+
+/* Fills specs (at most 4) from the configuration; returns how many. */
+int kafka_topic_specs(const config_t *cfg, topic_spec_t *specs);
+/* Creates missing topics; reports (never changes) existing ones whose
+ * partition count differs. Returns the number of problems, -1 on error. */
+int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbose, char *err, size_t errlen);
+
+/* Header helpers. */
+const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t buflen);
+
+#endif
