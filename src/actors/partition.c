@@ -348,9 +348,12 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
     s->partition = partition;
     s->stored_next = -1;
     strmap_init(&s->keys);
-    /* The mailbox is bounded by max_inflight through pausing; its capacity
-     * only matters for rt_send, which nobody uses towards this actor. */
-    rt_actor_opts_t o = {.name = "partition-consumer", .capacity = 1 << 20, .finalizer = partition_finalize};
+    /* The poller forwards with rt_send_force and pauses the partition when
+     * this mailbox passes its high watermark, so the bound is max_inflight
+     * plus one poll batch; capacity only guards rt_send. */
+    int hi = p->cfg->max_inflight;
+    rt_actor_opts_t o = {.name = "partition-consumer", .capacity = 1 << 20, .high_watermark = hi,
+                         .low_watermark = hi / 4 > 0 ? hi / 4 : 1, .finalizer = partition_finalize};
     rt_actor_t *a = rt_spawn(p->rt, partition_handler, s, &o);
     rt_subscribe_pressure(p->classifier, a, (uint64_t)partition);
     rt_subscribe_pressure(p->storage, a, (uint64_t)partition);

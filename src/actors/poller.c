@@ -19,16 +19,21 @@
 typedef struct poller_state {
     pipeline_t *p;
     uint64_t generation[PIPELINE_MAX_PARTITIONS];
-    bool paused[PIPELINE_MAX_PARTITIONS];
+    bool paused[PIPELINE_MAX_PARTITIONS];      /* as librdkafka has it */
+    bool wants_pause[PIPELINE_MAX_PARTITIONS]; /* asked by the partition-consumer */
     bool assigned[PIPELINE_MAX_PARTITIONS];
     bool stopped;
 } poller_state_t;
 
 
-static void set_paused(poller_state_t *s, int32_t partition, bool pause)
+/* A partition is paused while its consumer asks for it or its mailbox is
+ * over the high watermark (records fetched faster than it takes them). */
+static void apply_pause(poller_state_t *s, int32_t partition)
 {
-    if (partition < 0 || partition >= PIPELINE_MAX_PARTITIONS || !s->assigned[partition] ||
-        s->paused[partition] == pause)
+    if (partition < 0 || partition >= PIPELINE_MAX_PARTITIONS || !s->assigned[partition])
+        return;
+    bool pause = s->wants_pause[partition] || rt_actor_pressured(s->p->partitions[partition]);
+    if (s->paused[partition] == pause)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, partition);
@@ -51,13 +56,18 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         int32_t part = parts->elems[i].partition;
         if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, p->cfg->topic_raw))
             continue;
-        if (p->partitions[part] == NULL)
+        if (p->partitions[part] == NULL) {
             p->partitions[part] = partition_actor_spawn(p, part);
+            rt_subscribe_pressure(p->partitions[part], rt_current_actor(), (uint64_t)part);
+        }
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
         rt_send_force(p->partitions[part], m);
+        if (!s->assigned[part])
+            gauge_add(&g_metrics.partitions_assigned, 1);
         s->assigned[part] = true;
         s->paused[part] = false;
+        s->wants_pause[part] = false;
         log_info("poller", "assigned %s [%d]", parts->elems[i].topic, part);
     }
 }
@@ -77,6 +87,8 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
             continue;
         if (s->paused[part])
             gauge_add(&g_metrics.partitions_paused, -1);
+        if (s->assigned[part])
+            gauge_add(&g_metrics.partitions_assigned, -1);
         s->paused[part] = false;
         s->assigned[part] = false;
         s->generation[part]++;
@@ -170,9 +182,15 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
         break;
     case MSG_PARTITION_CTL: {
         partition_ctl_msg_t *c = (partition_ctl_msg_t *)msg;
-        set_paused(s, c->partition, c->pause);
+        if (c->partition >= 0 && c->partition < PIPELINE_MAX_PARTITIONS) {
+            s->wants_pause[c->partition] = c->pause;
+            apply_pause(s, c->partition);
+        }
         break;
     }
+    case RT_MSG_PRESSURE:
+        apply_pause(s, (int32_t)((rt_pressure_msg_t *)msg)->tag);
+        break;
     case MSG_STOP_INTAKE:
         s->stopped = true;
         break;

@@ -127,9 +127,18 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     pipeline_t *p = opaque;
-    record_t *r = m->_private;
-    if (r == NULL)
+    rt_msg_t *opaque_msg = m->_private;
+    if (opaque_msg == NULL)
         return;
+    if (opaque_msg->type == MSG_EXTERNAL_ACK) {
+        external_ack_t *ack = (external_ack_t *)opaque_msg;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            metric_add(&g_metrics.produced, 1);
+        ack->done(ack->ctx, m->err);
+        rt_msg_free(ack);
+        return;
+    }
+    record_t *r = (record_t *)opaque_msg;
     if (m->err) {
         /* The idempotent producer has already retried what it could: try
          * the whole produce again later rather than lose the record. */

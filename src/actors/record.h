@@ -32,6 +32,7 @@ enum pipeline_msg {
     MSG_STOP_INTAKE,                /* shutdown: stop polling */
     MSG_CLOSE,                      /* shutdown: close the consumer (request) */
     MSG_STATUS,                     /* request for a status snapshot */
+    MSG_EXTERNAL_ACK,               /* a produce by a non-pipeline caller (webhooks) */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
@@ -60,6 +61,15 @@ typedef struct record {
 
 void record_free(record_t *r);
 uint64_t now_us(void);
+
+/* The opaque of a message produced on the pipeline's producer by someone
+ * other than the pipeline (the webhook endpoint): its delivery report calls
+ * done(ctx, err) on the producer's poll thread, then frees it. */
+typedef struct external_ack {
+    rt_msg_t hdr;
+    void (*done)(void *ctx, rd_kafka_resp_err_t err);
+    void *ctx;
+} external_ack_t;
 
 /* partition -> poller */
 typedef struct partition_ctl_msg {

@@ -135,57 +135,71 @@ static bool transient_error(const PGresult *res, PGconn *conn)
 
 typedef enum { ROW_OK, ROW_BAD, ROW_RETRY } row_status_t;
 
-static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t errlen)
+/* The statement's parameters for one record; free with row_params_free(). */
+typedef struct row_params {
+    char id[24], num[24], conf[16], cost[32];
+    char *labels, *assignees, *cls_json, *tags, *raw;
+    const char *v[NPARAMS];
+} row_params_t;
+
+static void row_params_build(row_params_t *rp, const record_t *r)
 {
     const issue_event_t *e = &r->event;
     const classification_t *c = &r->cls;
-    char id[24], num[24], conf[16], cost[32];
-    snprintf(id, sizeof(id), "%lld", (long long)e->issue_id);
-    snprintf(num, sizeof(num), "%lld", (long long)e->number);
-    snprintf(conf, sizeof(conf), "%.4f", c->confidence);
-    snprintf(cost, sizeof(cost), "%.6f", c->cost_usd);
-    char *labels = e->labels ? json_dumps(e->labels, JSON_COMPACT) : strdup("[]");
-    char *assignees = e->assignees ? json_dumps(e->assignees, JSON_COMPACT) : strdup("[]");
+    snprintf(rp->id, sizeof(rp->id), "%lld", (long long)e->issue_id);
+    snprintf(rp->num, sizeof(rp->num), "%lld", (long long)e->number);
+    snprintf(rp->conf, sizeof(rp->conf), "%.4f", c->confidence);
+    snprintf(rp->cost, sizeof(rp->cost), "%.6f", c->cost_usd);
+    rp->labels = e->labels ? json_dumps(e->labels, JSON_COMPACT) : strdup("[]");
+    rp->assignees = e->assignees ? json_dumps(e->assignees, JSON_COMPACT) : strdup("[]");
     json_t *cj = cls_to_json(c);
-    char *cls_json = json_dumps(cj, JSON_COMPACT);
+    rp->cls_json = json_dumps(cj, JSON_COMPACT);
     json_decref(cj);
-    char *tags = text_array(c);
-    char *raw = strndup(r->rkm->payload, r->rkm->len);
+    rp->tags = text_array(c);
+    rp->raw = strndup(r->rkm->payload, r->rkm->len);
     const char *v[NPARAMS] = {
-        id, e->owner, e->repo, num, e->title, e->body, e->state, labels, assignees, e->author,
-        e->created_at, e->updated_at, e->closed_at, raw, e->sync_source,
-        r->user_id[0] ? r->user_id : NULL, cls_json, c->category, c->priority, c->severity,
-        c->estimated_effort, c->component, conf, tags, c->summary, c->reasoning, c->model_version,
-        c->provider, cost,
+        rp->id, e->owner, e->repo, rp->num, e->title, e->body, e->state, rp->labels, rp->assignees,
+        e->author, e->created_at, e->updated_at, e->closed_at, rp->raw, e->sync_source,
+        r->user_id[0] ? r->user_id : NULL, rp->cls_json, c->category, c->priority, c->severity,
+        c->estimated_effort, c->component, rp->conf, rp->tags, c->summary, c->reasoning, c->model_version,
+        c->provider, rp->cost,
     };
-    PGresult *res = PQexecPrepared(s->conn, "upsert", NPARAMS, v, NULL, NULL, 0);
-    row_status_t st;
+    memcpy(rp->v, v, sizeof(v));
+}
+
+static void row_params_free(row_params_t *rp)
+{
+    free(rp->labels);
+    free(rp->assignees);
+    free(rp->cls_json);
+    free(rp->tags);
+    free(rp->raw);
+}
+
+/* Reads one upsert's result into the record. */
+static row_status_t row_result(storage_state_t *s, record_t *r, PGresult *res, char *err, size_t errlen)
+{
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         bool stored = atoi(PQgetvalue(res, 0, 0)) > 0;
         bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
         r->publish = stored && classified;
         r->result = r->publish ? RESULT_OK : RESULT_SKIPPED;
-        st = ROW_OK;
-    } else {
-        const char *m = PQresultErrorMessage(res);
-        snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
-        st = transient_error(res, s->conn) ? ROW_RETRY : ROW_BAD;
+        return ROW_OK;
     }
-    PQclear(res);
-    free(labels);
-    free(assignees);
-    free(cls_json);
-    free(tags);
-    free(raw);
-    return st;
+    const char *m = PQresultErrorMessage(res);
+    snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
+    return transient_error(res, s->conn) ? ROW_RETRY : ROW_BAD;
 }
 
-static bool exec_simple(PGconn *c, const char *sql)
+static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok;
+    row_params_t rp;
+    row_params_build(&rp, r);
+    PGresult *res = PQexecPrepared(s->conn, "upsert", NPARAMS, rp.v, NULL, NULL, 0);
+    row_status_t st = row_result(s, r, res, err, errlen);
+    PQclear(res);
+    row_params_free(&rp);
+    return st;
 }
 
 static void forward(storage_state_t *s, record_t *r)
@@ -194,23 +208,65 @@ static void forward(storage_state_t *s, record_t *r)
     rt_send_force(s->p->publisher, r);
 }
 
-/* One transaction for the whole batch. Returns ROW_OK, ROW_RETRY (connection
+/* One transaction for the whole batch, sent in libpq pipeline mode: every
+ * statement goes out before the first result is read, so a batch costs one
+ * round trip, not one per row. Returns ROW_OK, ROW_RETRY (connection
  * trouble: keep the batch), or ROW_BAD (some row is bad: isolate). */
 static row_status_t write_batch(storage_state_t *s)
 {
-    char err[512];
-    if (!exec_simple(s->conn, "BEGIN"))
+    PGconn *c = s->conn;
+    if (PQenterPipelineMode(c) != 1)
         return ROW_RETRY;
-    for (int i = 0; i < s->nbatch; i++) {
-        row_status_t st = write_row(s, s->batch[i], err, sizeof(err));
-        if (st != ROW_OK) {
-            exec_simple(s->conn, "ROLLBACK");
-            return st;
-        }
+    bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    for (int i = 0; i < s->nbatch && sent; i++) {
+        row_params_t rp;
+        row_params_build(&rp, s->batch[i]);
+        sent = PQsendQueryPrepared(c, "upsert", NPARAMS, rp.v, NULL, NULL, 0) == 1;
+        row_params_free(&rp);
     }
-    if (!exec_simple(s->conn, "COMMIT"))
-        return transient_error(NULL, s->conn) ? ROW_RETRY : ROW_BAD;
-    return ROW_OK;
+    sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    sent = sent && PQpipelineSync(c) == 1;
+
+    /* Results: BEGIN, one per row, COMMIT, then the sync point. After an
+     * error the rest come back PGRES_PIPELINE_ABORTED and the server rolls
+     * the transaction back at the sync. */
+    row_status_t st = sent ? ROW_OK : ROW_RETRY;
+    char err[512];
+    int expect = s->nbatch + 2;
+    for (int i = 0; i < expect && sent; i++) {
+        PGresult *res = PQgetResult(c);
+        if (res == NULL) {
+            st = ROW_RETRY;
+            break;
+        }
+        ExecStatusType rs = PQresultStatus(res);
+        if (i >= 1 && i <= s->nbatch && rs == PGRES_TUPLES_OK) {
+            row_result(s, s->batch[i - 1], res, err, sizeof(err));
+        } else if (rs == PGRES_FATAL_ERROR) {
+            if (st == ROW_OK)
+                st = transient_error(res, c) ? ROW_RETRY : ROW_BAD;
+        } else if (rs == PGRES_PIPELINE_ABORTED) {
+            if (st == ROW_OK)
+                st = ROW_RETRY;
+        }
+        PQclear(res);
+        PQclear(PQgetResult(c));   /* the NULL that ends each statement's results */
+    }
+    /* Drain to the sync point so the connection is usable again. */
+    for (;;) {
+        PGresult *res = PQgetResult(c);
+        if (res == NULL) {
+            if (PQstatus(c) != CONNECTION_OK)
+                break;
+            continue;
+        }
+        ExecStatusType rs = PQresultStatus(res);
+        PQclear(res);
+        if (rs == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    PQexitPipelineMode(c);
+    return st;
 }
 
 /* Row by row, each its own transaction: bad rows go to the DLQ with the

@@ -116,6 +116,8 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_inflight_records %ld\n", (long)lds(&m->inflight));
     family(out, "dispatchd_partitions_paused", "gauge", "Assigned partitions currently paused.");
     sb_printf(out, "dispatchd_partitions_paused %ld\n", (long)lds(&m->partitions_paused));
+    family(out, "dispatchd_partitions_assigned", "gauge", "Partitions this process owns.");
+    sb_printf(out, "dispatchd_partitions_assigned %ld\n", (long)lds(&m->partitions_assigned));
     family(out, "dispatchd_rebalances_total", "counter", "Partition assignment changes.");
     sb_printf(out, "dispatchd_rebalances_total %lu\n", (unsigned long)ld(&m->rebalances));
 

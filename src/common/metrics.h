@@ -27,6 +27,7 @@ typedef struct metrics {
     uint64_t records[RESULT_COUNT];
     int64_t inflight;
     int64_t partitions_paused;
+    int64_t partitions_assigned;
     uint64_t rebalances;
     histogram_t classify[PROVIDER_COUNT];
     histogram_t db_write;

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -24,7 +25,7 @@ static const char *reason(int status)
     }
 }
 
-static int respond(h2o_req_t *req, const char *route, int status, const char *ctype, const char *body,
+int http_respond(h2o_req_t *req, const char *route, int status, const char *ctype, const char *body,
                    size_t len)
 {
     req->res.status = status;
@@ -35,20 +36,19 @@ static int respond(h2o_req_t *req, const char *route, int status, const char *ct
     return 0;
 }
 
-static int respond_json(h2o_req_t *req, const char *route, int status, const char *json)
+int http_respond_json(h2o_req_t *req, const char *route, int status, const char *json)
 {
-    return respond(req, route, status, "application/json", json, strlen(json));
+    return http_respond(req, route, status, "application/json", json, strlen(json));
 }
 
-static int respond_error(h2o_req_t *req, const char *route, int status, const char *error, const char *detail)
+int http_respond_error(h2o_req_t *req, const char *route, int status, const char *error, const char *detail)
 {
-    char buf[512];
     json_t *o = json_pack("{s:s, s:s}", "error", error, "detail", detail);
     char *s = json_dumps(o, JSON_COMPACT);
-    snprintf(buf, sizeof(buf), "%s", s);
-    free(s);
     json_decref(o);
-    return respond_json(req, route, status, buf);
+    int rc = http_respond_json(req, route, status, s);
+    free(s);
+    return rc;
 }
 
 static bool is(h2o_req_t *req, const char *method, const char *path)
@@ -90,16 +90,74 @@ static void render_mailboxes(strbuf_t *out, void *ctx)
         sb_printf(out, "dispatchd_mailbox_depth{actor=\"%s\"} %ld\n", acc.names[i], acc.depth[i]);
 }
 
-void routes_init(http_app_t *app)
+struct http_pending {
+    h2o_multithread_message_t msg;
+    http_app_t *app;
+    h2o_req_t *req;               /* NULL once the request is gone */
+    http_pending_t **guard;       /* lives in the request's pool */
+    const char *route;
+    int status;
+    char *body;
+};
+
+static void pending_req_disposed(void *p)
+{
+    http_pending_t **guard = p;
+    if (*guard != NULL) {
+        (*guard)->req = NULL;
+        (*guard)->guard = NULL;
+    }
+}
+
+http_pending_t *http_pending_new(http_app_t *app, h2o_req_t *req, const char *route)
+{
+    http_pending_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        abort();
+    p->app = app;
+    p->req = req;
+    p->route = route;
+    p->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*p->guard), pending_req_disposed);
+    *p->guard = p;
+    return p;
+}
+
+void http_pending_complete(http_pending_t *p, int status, const char *json)
+{
+    p->status = status;
+    p->body = strdup(json);
+    h2o_multithread_send_message(&p->app->receiver, &p->msg);
+}
+
+static void on_pending(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        http_pending_t *p = H2O_STRUCT_FROM_MEMBER(http_pending_t, msg, m);
+        if (p->req != NULL) {
+            *p->guard = NULL;
+            http_respond_json(p->req, p->route, p->status, p->body);
+        }
+        free(p->body);
+        free(p);
+    }
+}
+
+void routes_init(http_app_t *app, h2o_loop_t *loop)
 {
     if (app->p != NULL)
         metrics_add_hook(render_mailboxes, app->p);
+    app->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(app->queue, &app->receiver, on_pending);
 }
 
 void routes_free(http_app_t *app)
 {
-    (void)app;
     metrics_clear_hooks();
+    h2o_multithread_unregister_receiver(app->queue, &app->receiver);
+    h2o_multithread_destroy_queue(app->queue);
 }
 
 void routes_refresh_health(http_app_t *app)
@@ -120,22 +178,27 @@ void routes_refresh_health(http_app_t *app)
 int routes_dispatch(http_app_t *app, h2o_req_t *req)
 {
     if (is(req, "GET", "/health"))
-        return respond_json(req, "/health", 200, "{\"status\":\"ok\"}");
+        return http_respond_json(req, "/health", 200, "{\"status\":\"ok\"}");
     if (is(req, "GET", "/ready")) {
         int k = __atomic_load_n(&app->kafka_ok, __ATOMIC_RELAXED);
         int d = __atomic_load_n(&app->db_ok, __ATOMIC_RELAXED);
         char body[128];
         snprintf(body, sizeof(body), "{\"ready\":%s,\"kafka\":%s,\"database\":%s}", k && d ? "true" : "false",
                  k ? "true" : "false", d ? "true" : "false");
-        return respond_json(req, "/ready", k && d ? 200 : 503, body);
+        return http_respond_json(req, "/ready", k && d ? 200 : 503, body);
     }
     if (is(req, "GET", "/metrics")) {
         strbuf_t sb;
         sb_init(&sb);
         metrics_render(&sb);
-        int rc = respond(req, "/metrics", 200, "text/plain; version=0.0.4", sb.data, sb.len);
+        int rc = http_respond(req, "/metrics", 200, "text/plain; version=0.0.4", sb.data, sb.len);
         sb_free(&sb);
         return rc;
     }
-    return respond_error(req, "other", 404, "not_found", "no such path");
+    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/webhook/github"))) {
+        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+            return http_respond_error(req, "/webhook/github", 405, "method_not_allowed", "use POST");
+        return webhook_github(app, req);
+    }
+    return http_respond_error(req, "other", 404, "not_found", "no such path");
 }

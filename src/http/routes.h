@@ -13,9 +13,27 @@ typedef struct http_app {
     struct pipeline *p;
     int kafka_ok;      /* refreshed by routes_refresh_health (atomic) */
     int db_ok;
+    h2o_multithread_queue_t *queue;      /* answers computed off the loop */
+    h2o_multithread_receiver_t receiver;
 } http_app_t;
 
-void routes_init(http_app_t *app);
+/* Answering a request later, from any thread. http_pending_new() runs on the
+ * loop (in a handler, which then returns 0 without responding);
+ * http_pending_complete() may run anywhere, exactly once. If the client went
+ * away meanwhile the answer is dropped. */
+typedef struct http_pending http_pending_t;
+http_pending_t *http_pending_new(http_app_t *app, h2o_req_t *req, const char *route);
+void http_pending_complete(http_pending_t *pending, int status, const char *json);
+
+/* Shared response helpers for route files. */
+int http_respond(h2o_req_t *req, const char *route, int status, const char *ctype, const char *body, size_t len);
+int http_respond_json(h2o_req_t *req, const char *route, int status, const char *json);
+int http_respond_error(h2o_req_t *req, const char *route, int status, const char *error, const char *detail);
+
+/* webhook.c */
+int webhook_github(http_app_t *app, h2o_req_t *req);
+
+void routes_init(http_app_t *app, h2o_loop_t *loop);
 void routes_free(http_app_t *app);
 int routes_dispatch(http_app_t *app, h2o_req_t *req);
 /* Blocking checks of Kafka and PostgreSQL; called off the event loop. */

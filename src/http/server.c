@@ -110,7 +110,6 @@ http_server_t *http_start(const config_t *cfg, pipeline_t *p, char *err, size_t 
     s->port = ntohs(sa.sin_port);
     s->app.cfg = cfg;
     s->app.p = p;
-    routes_init(&s->app);
     h2o_config_init(&s->config);
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -118,6 +117,7 @@ http_server_t *http_start(const config_t *cfg, pipeline_t *p, char *err, size_t 
     h->on_req = on_req;
     *(http_server_t **)(h + 1) = s;
     h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
+    routes_init(&s->app, s->ctx.loop);
     s->accept_ctx.ctx = &s->ctx;
     s->accept_ctx.hosts = s->config.hosts;
     s->listener = h2o_evloop_socket_create(s->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -143,9 +143,9 @@ void http_stop(http_server_t *s)
     pthread_join(s->thread, NULL);
     pthread_join(s->health_thread, NULL);
     h2o_socket_close(s->listener);
+    routes_free(&s->app);
     h2o_context_dispose(&s->ctx);
     h2o_evloop_destroy(s->ctx.loop);
     h2o_config_dispose(&s->config);
-    routes_free(&s->app);
     free(s);
 }
