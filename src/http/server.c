@@ -145,6 +145,9 @@ void http_stop(http_server_t *s)
     h2o_socket_close(s->listener);
     routes_free(&s->app);
     h2o_context_dispose(&s->ctx);
+    /* evloop frees closed sockets (ours and the context's queue) on its
+     * next turn: give it that turn. */
+    h2o_evloop_run(s->ctx.loop, 0);
     h2o_evloop_destroy(s->ctx.loop);
     h2o_config_dispose(&s->config);
     free(s);

@@ -1,0 +1,46 @@
+# dispatchd -- the README's two commands, and the rest.
+#   make demo   installs what is missing, builds, runs the pipeline demo
+#   make test   installs what is missing, builds three ways, runs every test
+.PHONY: all bootstrap build build-asan build-tsan demo test test-release test-asan test-tsan \
+        bench-runtime clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+build-asan: bootstrap
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan
+
+build-tsan: bootstrap
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan
+
+demo: build
+	@scripts/demo
+
+# Release runs everything, real Kafka and PostgreSQL included; ASan+UBSan
+# runs everything again; TSan runs the runtime's tests.
+test: test-release test-asan test-tsan
+
+test-release: build
+	ctest --test-dir build --output-on-failure
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  ctest --test-dir build-asan --output-on-failure
+
+test-tsan: build-tsan
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -L runtime --output-on-failure
+
+bench-runtime: build
+	@build/bench/bench_runtime
+
+clean:
+	rm -rf build build-asan build-tsan

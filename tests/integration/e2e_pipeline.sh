@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# End to end against the real broker and PostgreSQL (CTest fixtures start
+# them): N issues through `dispatchd sync` and three malformed records give
+# exactly N issue rows, N enriched rows, N enriched events and three DLQ
+# records with their error headers; a second consumer group replaying the
+# topic adds no row and no enriched event.
+#   e2e_pipeline.sh DISPATCHD KTOOL REPO_ROOT
+set -uo pipefail
+bin="$1" ktool="$2" root="$3"
+N=300
+kport="${DISPATCHD_KAFKA_PORT:-19092}"
+pgport="${DISPATCHD_PG_PORT:-15432}"
+bootstrap="127.0.0.1:$kport"
+tag="e2e$$r$RANDOM"
+work="$(mktemp -d)"
+db="dispatchai_$tag"
+admin="postgresql://postgres@127.0.0.1:$pgport/postgres"
+passed=0 failed=0
+check() {   # check DESCRIPTION EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok   - $1"
+  else failed=$((failed + 1)); echo "FAIL - $1: expected '$2', got '$3'"; fi
+}
+run_pid=""
+cleanup() {
+  [ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat > "$work/dispatchd.conf" <<CONF
+[kafka]
+bootstrap.servers = $bootstrap
+[topics]
+raw = $tag.raw
+enriched = $tag.enriched
+dlq = $tag.dlq
+control = $tag.control
+[consumer]
+group_id = $tag-group
+[database]
+url = postgresql://postgres@127.0.0.1:$pgport/$db
+[http]
+addr = 127.0.0.1:0
+[pipeline]
+state_dir = $work/state
+CONF
+unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL DISPATCHD_HTTP_ADDR DISPATCHD_GROUP_ID
+psql -q "$admin" -c "CREATE DATABASE $db" || exit 1
+"$bin" migrate --config "$work/dispatchd.conf" >/dev/null || { echo "migrate failed"; exit 1; }
+out=$("$bin" topics ensure --config "$work/dispatchd.conf")
+check "topics ensure creates the four topics" 4 "$(grep -c created <<<"$out")"
+
+start_run() {   # start_run LOGFILE [ENV=VALUE...]
+  local log="$1"; shift
+  env "$@" "$bin" run --config "$work/dispatchd.conf" 2> "$log" &
+  run_pid=$!
+  for _ in $(seq 1 200); do
+    port=$(grep -o 'control plane on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  metrics="http://127.0.0.1:$port/metrics"
+}
+metric() { python3 "$root/scripts/lib/metric_value.py" "$metrics" "$1"; }
+wait_metric() {   # wait_metric NAME MIN SECONDS
+  local deadline=$((SECONDS + $3))
+  while [ "$(metric "$1")" -lt "$2" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+}
+stop_run() {   # sets run_rc; not in a subshell, which could not wait
+  kill -TERM "$run_pid"; wait "$run_pid"; run_rc=$?; run_pid=""
+}
+
+start_run "$work/run1.log"
+wait_metric dispatchd_partitions_assigned 3 60
+check "the worker owns all three partitions" 3 "$(metric dispatchd_partitions_assigned)"
+
+"$root/scripts/gen-issues" $N > "$work/issues.jsonl"
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync e2e/repo --from "$work/issues.jsonl" --force \
+  --config "$work/dispatchd.conf" >/dev/null 2>&1
+check "sync exits 0" 0 $?
+{
+  printf 'bad-1\tnot json {\n'
+  printf 'bad-2\t{"event_type":"issue","issue":{"id":1,"number":1,"title":"x"}}\n'
+  printf 'bad-3\t{"event_type":"issue","issue":{"title":"\xff\xfe"}}\n'
+} > "$work/bad.txt"
+"$ktool" produce "$bootstrap" "$tag.raw" "$work/bad.txt" >/dev/null
+wait_metric dispatchd_records_processed_total $((N + 3)) 120
+ok=$(python3 - "$metrics" <<'PY'
+import sys, urllib.request
+t = urllib.request.urlopen(sys.argv[1]).read().decode()
+print(" ".join(l.split('"')[1] + "=" + l.rsplit(" ", 1)[1] for l in t.splitlines()
+               if l.startswith("dispatchd_records_processed_total{")))
+PY
+)
+check "records processed by result" "ok=$N retry=0 dlq=3 skipped=0" "$ok"
+stop_run
+check "run exits 0 after SIGTERM" 0 "$run_rc"
+
+dburl="postgresql://postgres@127.0.0.1:$pgport/$db"
+check "issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
+check "enriched rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.enriched_issues')"
+check "rows are manual_pull from the sync user" $N \
+  "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE sync_source='manual_pull' AND pulled_by_user_id='cli'")"
+"$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched.jsonl"
+check "enriched events" "{\"count\":$N}" "$(tail -1 "$work/enriched.jsonl")"
+check "every enriched event keeps its correlation_id" $N "$(grep -c '"correlation_id"' "$work/enriched.jsonl")"
+"$ktool" dump "$bootstrap" "$tag.dlq" 3000 > "$work/dlq.jsonl"
+check "DLQ records" '{"count":3}' "$(tail -1 "$work/dlq.jsonl")"
+check "DLQ: not JSON named" 1 "$(grep -c '"error":"not JSON' "$work/dlq.jsonl")"
+check "DLQ: missing field named" 1 "$(grep -c '"error":"missing field: repository' "$work/dlq.jsonl")"
+check "DLQ: invalid UTF-8 named" 1 "$(grep -c '"error":"invalid UTF-8' "$work/dlq.jsonl")"
+check "DLQ records are permanent with their origin" 3 \
+  "$(grep '"error_class":"permanent"' "$work/dlq.jsonl" | grep "\"original_topic\":\"$tag.raw\"" | grep -c '"original_offset"')"
+check "logs carry no issue text" 0 "$(head -3 "$work/issues.jsonl" | python3 -c '
+import json, sys
+titles = [json.loads(l)["title"] for l in sys.stdin]
+log = open(sys.argv[1]).read()
+print(sum(t in log for t in titles if len(t) > 12))' "$work/run1.log")"
+
+# Replay everything through a second group: idempotent sink, nothing new.
+start_run "$work/run2.log" DISPATCHD_GROUP_ID="$tag-replay"
+wait_metric dispatchd_records_processed_total $((N + 3)) 120
+check "replay: every record skipped as already stored" $N "$(metric 'dispatchd_records_processed_total{result="skipped"}')"
+stop_run
+check "replay run exits 0" 0 "$run_rc"
+check "replay: still N issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
+"$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched2.jsonl"
+check "replay: no second enriched event" "{\"count\":$N}" "$(tail -1 "$work/enriched2.jsonl")"
+
+if [ "$failed" -gt 0 ]; then
+  for log in "$work"/run*.log; do echo "--- last lines of $log"; tail -n 40 "$log"; done
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,152 @@
+/*
+ * ktool.c -- a small Kafka client for tests and benchmarks.
+ *
+ *   ktool produce BOOTSTRAP TOPIC FILE   each line of FILE is one message;
+ *                                        "KEY<TAB>VALUE" sets a key
+ *   ktool dump BOOTSTRAP TOPIC WAIT_MS   prints every message from the
+ *                                        beginning as a JSON line (key,
+ *                                        partition, offset, headers, value
+ *                                        length), stopping after WAIT_MS
+ *                                        without news; last line: count
+ */
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const char *group)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+    rd_kafka_conf_set(c, "log_level", "3", err, sizeof(err));
+    if (type == RD_KAFKA_PRODUCER) {
+        rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof(err));
+        rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err));
+    } else {
+        rd_kafka_conf_set(c, "group.id", group, err, sizeof(err));
+        rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err));
+        rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err));
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
+    if (rk == NULL) {
+        fprintf(stderr, "ktool: %s\n", err);
+        exit(1);
+    }
+    return rk;
+}
+
+static int produce(const char *bootstrap, const char *topic, const char *file)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    if (f == NULL) {
+        perror(file);
+        return 1;
+    }
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long sent = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        char *value = line, *key = NULL;
+        char *tab = strchr(line, '\t');
+        if (tab) {
+            *tab = '\0';
+            key = line;
+            value = tab + 1;
+        }
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(value, strlen(value)),
+                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                fprintf(stderr, "ktool: %s\n", rd_kafka_err2str(e));
+                return 1;
+            }
+            rd_kafka_poll(rk, 50);
+        }
+        sent++;
+        rd_kafka_poll(rk, 0);
+    }
+    int left = rd_kafka_flush(rk, 30000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
+    printf("{\"produced\":%ld}\n", sent);
+    rd_kafka_destroy(rk);
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return left;
+}
+
+static int dump(const char *bootstrap, const char *topic, int wait_ms)
+{
+    char group[64];
+    snprintf(group, sizeof(group), "ktool-%ld-%d", (long)time(NULL), rand());
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    long count = 0;
+    struct timespec last;
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (m == NULL || m->err) {
+            if (m)
+                rd_kafka_message_destroy(m);
+            long idle = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+            if (idle > wait_ms)
+                break;
+            continue;
+        }
+        last = now;
+        json_t *o = json_object();
+        json_object_set_new(o, "key", m->key ? json_stringn(m->key, m->key_len) : json_null());
+        json_object_set_new(o, "partition", json_integer(m->partition));
+        json_object_set_new(o, "offset", json_integer(m->offset));
+        json_object_set_new(o, "value_len", json_integer((json_int_t)m->len));
+        json_t *h = json_object();
+        rd_kafka_headers_t *hdrs;
+        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char *name;
+            const void *val;
+            size_t size;
+            for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+                 i++)
+                json_object_set_new(h, name, val ? json_stringn(val, size) : json_null());
+        }
+        json_object_set_new(o, "headers", h);
+        char *s = json_dumps(o, JSON_COMPACT);
+        puts(s);
+        free(s);
+        json_decref(o);
+        count++;
+        rd_kafka_message_destroy(m);
+    }
+    printf("{\"count\":%ld}\n", count);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    srand((unsigned)time(NULL) ^ (unsigned)clock());
+    if (argc == 5 && strcmp(argv[1], "produce") == 0)
+        return produce(argv[2], argv[3], argv[4]);
+    if (argc == 5 && strcmp(argv[1], "dump") == 0)
+        return dump(argv[2], argv[3], atoi(argv[4]));
+    fprintf(stderr, "usage: ktool produce BOOTSTRAP TOPIC FILE | ktool dump BOOTSTRAP TOPIC WAIT_MS\n");
+    return 2;
+}

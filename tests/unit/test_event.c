@@ -1,0 +1,98 @@
+/* Raw event validation: what is accepted, and the error each bad input gets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "event.h"
+
+static const char *GOOD =
+    "{\"event_type\":\"issue\",\"action\":\"opened\",\"repository\":{\"id\":1,\"name\":\"repo\","
+    "\"full_name\":\"org/repo\",\"private\":false},\"issue\":{\"id\":42,\"number\":7,\"title\":\"T\","
+    "\"body\":null,\"state\":\"open\",\"labels\":[{\"name\":\"bug\"}],\"user\":{\"login\":\"u\"},"
+    "\"created_at\":\"2024-01-02T03:04:05Z\",\"updated_at\":\"2024-01-02T03:04:06Z\"}}";
+
+static int parse(const char *s, char *err)
+{
+    issue_event_t ev;
+    int rc = issue_event_parse(&ev, s, strlen(s), 1 << 20, err, 256);
+    if (rc == 0)
+        issue_event_free(&ev);
+    return rc;
+}
+
+static void test_good_event(void **state)
+{
+    (void)state;
+    issue_event_t ev;
+    char err[256], key[128];
+    assert_int_equal(issue_event_parse(&ev, GOOD, strlen(GOOD), 1 << 20, err, sizeof(err)), 0);
+    assert_string_equal(ev.owner, "org");
+    assert_string_equal(ev.repo, "repo");
+    assert_int_equal(ev.issue_id, 42);
+    assert_int_equal(ev.number, 7);
+    assert_null(ev.body);
+    assert_string_equal(ev.sync_source, "webhook");
+    assert_string_equal(ev.updated_at, "2024-01-02T03:04:06Z");
+    assert_int_equal(issue_event_key(&ev, key, sizeof(key)), 0);
+    assert_string_equal(key, "org/repo:issue:7");
+    issue_event_free(&ev);
+}
+
+static void test_bad_inputs_named(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(parse("not json", err), -1);
+    assert_non_null(strstr(err, "not JSON"));
+    assert_int_equal(parse("[1,2]", err), -1);
+    assert_non_null(strstr(err, "JSON object"));
+    assert_int_equal(parse("{\"event_type\":\"issue\"}", err), -1);
+    assert_string_equal(err, "missing field: repository");
+    assert_int_equal(parse("{\"event_type\":\"push\"}", err), -1);
+    assert_non_null(strstr(err, "unsupported event_type"));
+    assert_int_equal(parse("{\"event_type\":\"issue\",\"repository\":{\"full_name\":\"a/b\"},"
+                           "\"issue\":{\"id\":\"x\",\"number\":1,\"title\":\"t\"}}", err), -1);
+    assert_string_equal(err, "wrong type: issue.id must be a positive integer");
+    assert_int_equal(parse("{\"event_type\":\"issue\",\"repository\":{\"full_name\":\"nope\"},"
+                           "\"issue\":{\"id\":1,\"number\":1,\"title\":\"t\"}}", err), -1);
+    assert_non_null(strstr(err, "owner/name"));
+    assert_int_equal(parse("{\"event_type\":\"issue\",\"repository\":{\"full_name\":\"a/b\"},"
+                           "\"issue\":{\"id\":1,\"number\":1,\"title\":\"t\",\"updated_at\":\"yesterday\"}}", err), -1);
+    assert_non_null(strstr(err, "issue.updated_at must be an ISO 8601"));
+    assert_int_equal(parse("{\"event_type\":\"issue\",\"x\":\"\xff\"}", err), -1);
+    assert_non_null(strstr(err, "invalid UTF-8"));
+}
+
+static void test_oversized(void **state)
+{
+    (void)state;
+    issue_event_t ev;
+    char err[256];
+    assert_int_equal(issue_event_parse(&ev, GOOD, strlen(GOOD), 100, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "oversized"));
+}
+
+static void test_iso8601(void **state)
+{
+    (void)state;
+    assert_true(iso8601_valid("2024-01-02T03:04:05Z"));
+    assert_true(iso8601_valid("2024-01-02T03:04:05.123Z"));
+    assert_true(iso8601_valid("2024-01-02T03:04:05+02:00"));
+    assert_false(iso8601_valid("2024-01-02 03:04:05"));
+    assert_false(iso8601_valid("2024-01-02T03:04:05"));
+    assert_false(iso8601_valid(""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_event),
+        cmocka_unit_test(test_bad_inputs_named),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_iso8601),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
