@@ -40,7 +40,7 @@ test-tsan: build-tsan
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -L runtime --output-on-failure
 
 bench-runtime: build
-	@build/bench/bench_runtime
+	@bench/runtime/compare.py build/bench/savina_dispatchd build/bench/savina_caf
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -7,14 +7,22 @@
 
 #include "atomics.h"
 #include "internal.h"
+#include "pool.h"
 
 void *rt_msg_new(size_t size, uint32_t type)
 {
     if (size < sizeof(rt_msg_t))
         size = sizeof(rt_msg_t);
-    rt_msg_t *m = malloc(size);
-    if (m == NULL)
-        abort();
+    struct rt_pool *pool = NULL;
+    int cls = 0;
+    rt_msg_t *m = rt_pool_alloc(size, &pool, &cls);
+    if (m == NULL) {
+        m = malloc(size);
+        if (m == NULL)
+            abort();
+    }
+    m->pool = pool;
+    m->pool_class = cls;
     m->type = type;
     m->size = (uint32_t)size;
     m->reply_actor = NULL;
@@ -25,7 +33,11 @@ void *rt_msg_new(size_t size, uint32_t type)
 
 void rt_msg_free(void *msg)
 {
-    free(msg);
+    rt_msg_t *m = msg;
+    if (m->pool != NULL)
+        rt_pool_free(m, m->pool, m->pool_class);
+    else
+        free(m);
 }
 
 rt_actor_t *rt_spawn(rt_runtime_t *rt, rt_handler_fn handler, void *state,
@@ -34,9 +46,7 @@ rt_actor_t *rt_spawn(rt_runtime_t *rt, rt_handler_fn handler, void *state,
     rt_actor_opts_t o = {0};
     if (opts != NULL)
         o = *opts;
-    rt_actor_t *a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        abort();
+    rt_actor_t *a = rt_calloc_lines(1, sizeof(*a));
     rt_mpscq_init(&a->mailbox);
     a->capacity = o.capacity > 0 ? o.capacity : 4096;
     a->high = o.high_watermark > 0 ? o.high_watermark : a->capacity * 3 / 4;
@@ -54,12 +64,11 @@ rt_actor_t *rt_spawn(rt_runtime_t *rt, rt_handler_fn handler, void *state,
     pthread_mutex_init(&a->sub_lock, NULL);
 
     if (o.dedicated) {
-        rt_worker_t *w = calloc(1, sizeof(*w));
-        if (w == NULL)
-            abort();
+        rt_worker_t *w = rt_calloc_lines(1, sizeof(*w));
         rt_mpscq_init(&w->runq);
         w->rt = rt;
         w->index = -1;
+        w->pool = rt_pool_create();
         w->dedicated = true;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);

@@ -41,6 +41,9 @@ static inline bool rt_cas_int(int *p, int expect, int desired)
     return __atomic_compare_exchange_n(p, &expect, desired, false,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
+/* On failure *expect receives the current value. */
+#define rt_cas_ptr(p, expect, desired) \
+    __atomic_compare_exchange_n((p), (expect), (desired), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
 
 #else
 
@@ -60,6 +63,8 @@ static inline bool rt_cas_int(int *p, int expect, int desired)
 {
     return ck_pr_cas_int(p, expect, desired);
 }
+/* On failure *expect receives the current value. */
+#define rt_cas_ptr(p, expect, desired) ck_pr_cas_ptr_value((p), *(expect), (desired), (expect))
 
 #endif
 

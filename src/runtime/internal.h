@@ -3,6 +3,8 @@
 #define DISPATCHD_RT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "runtime.h"
 
@@ -15,15 +17,13 @@ typedef struct rt_subscriber {
     uint64_t tag;
 } rt_subscriber_t;
 
+/* Layout: read-mostly fields first; the mailbox's producer and consumer ends
+ * on lines of their own; the count on a third line, which senders touch on
+ * every send but the activation only once per batch. Putting the count
+ * beside the consumer's tail made every send and every pop fight for one
+ * line. */
 struct rt_actor {
     rt_mpscq_node_t sched_node;   /* link in a worker's run queue */
-    rt_mpscq_t mailbox;
-    /* Messages reserved (counted before their push) and not yet handled. The
-     * sender that raises it from 0 schedules the actor: that single step is
-     * what keeps an actor off two threads at once. */
-    int count;
-    int pressured;                /* 1 between high and low watermark */
-    int running;                  /* exclusivity guard, checked every activation */
     int capacity, high, low, batch;
     rt_handler_fn handler;
     rt_finalizer_fn finalizer;
@@ -35,6 +35,13 @@ struct rt_actor {
     int nsubs;
     rt_subscriber_t subs[RT_MAX_SUBSCRIBERS];
     rt_actor_t *registry_next;
+    rt_mpscq_t mailbox;
+    /* Messages reserved (counted before their push) and not yet handled. The
+     * sender that raises it from 0 schedules the actor: that single step is
+     * what keeps an actor off two threads at once. */
+    _Alignas(64) int count;
+    int pressured;                /* 1 between high and low watermark */
+    _Alignas(64) int running;     /* exclusivity guard, checked every activation */
 };
 
 struct rt_worker {
@@ -48,6 +55,10 @@ struct rt_worker {
     pthread_cond_t cond;
     pthread_t thread;
     rt_stats_t stats;
+    uint64_t backlog_since_ns;    /* run queue non-empty since (owner only) */
+    uint64_t window_ns, window_msgs; /* handling time under a backlog */
+    uint64_t msg_cost_ns;         /* per message, over the last window */
+    struct rt_pool *pool;         /* messages made on this thread */
     rt_worker_t *next_dedicated;
 };
 
@@ -64,6 +75,18 @@ struct rt_runtime {
     rt_actor_t *registry;
     rt_timers_t *timers;
 };
+
+/* Zeroed memory on a cache-line boundary, for structs with _Alignas(64)
+ * members (calloc only promises 16). Freed with free(). */
+static inline void *rt_calloc_lines(size_t n, size_t size)
+{
+    size_t bytes = (n * size + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (p == NULL)
+        abort();
+    memset(p, 0, bytes);
+    return p;
+}
 
 /* sched.c */
 void rt_schedule(rt_actor_t *a);

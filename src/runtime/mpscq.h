@@ -16,10 +16,10 @@ typedef struct rt_mpscq_node {
     struct rt_mpscq_node *next;
 } rt_mpscq_node_t;
 
+/* Producers and the consumer write different cache lines. */
 typedef struct rt_mpscq {
-    rt_mpscq_node_t *head;          /* producers' end, exchanged */
-    char pad[64 - sizeof(void *)];  /* keep producers off the consumer's line */
-    rt_mpscq_node_t *tail;          /* consumer's end */
+    _Alignas(64) rt_mpscq_node_t *head;   /* producers' end, exchanged */
+    _Alignas(64) rt_mpscq_node_t *tail;   /* consumer's end */
     rt_mpscq_node_t stub;
 } rt_mpscq_t;
 

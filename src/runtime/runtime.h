@@ -9,7 +9,8 @@
  *
  * Messages are heap blocks whose first member is rt_msg_t. The receiver owns
  * a delivered message: it frees it (rt_msg_free), forwards it or replies
- * with it.
+ * with it. Messages made on worker threads come from those workers' pools:
+ * free every message before rt_destroy().
  */
 #ifndef DISPATCHD_RT_RUNTIME_H
 #define DISPATCHD_RT_RUNTIME_H
@@ -31,10 +32,14 @@ enum {
     RT_MSG_USER = 64,
 };
 
+struct rt_pool;
+
 typedef struct rt_msg {
     rt_mpscq_node_t node;
     uint32_t type;
     uint32_t size;
+    struct rt_pool *pool;         /* owning worker's pool; NULL: malloc */
+    int pool_class;
     /* Request/reply routing; zero for plain sends. */
     rt_actor_t *reply_actor;
     rt_future_t *reply_future;
