@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End to end against the real broker and PostgreSQL (CTest fixtures start
-# them): N issues through `dispatchd sync` and three malformed records give
-# exactly N issue rows, N enriched rows, N enriched events and three DLQ
-# records with their error headers; a second consumer group replaying the
-# topic adds no row and no enriched event.
+# them): N issues through `dispatchd sync`, two signed webhook deliveries and
+# three malformed records give exactly N+2 issue rows, N+2 enriched rows,
+# N+2 enriched events and three DLQ records with their error headers; bad
+# webhook deliveries are refused with the reason; a second consumer group
+# replaying the topic adds no row and no enriched event.
 #   e2e_pipeline.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -71,7 +72,7 @@ stop_run() {   # sets run_rc; not in a subshell, which could not wait
   kill -TERM "$run_pid"; wait "$run_pid"; run_rc=$?; run_pid=""
 }
 
-start_run "$work/run1.log"
+start_run "$work/run1.log" GITHUB_WEBHOOK_SECRET=e2e-secret
 wait_metric dispatchd_partitions_assigned 3 60
 check "the worker owns all three partitions" 3 "$(metric dispatchd_partitions_assigned)"
 
@@ -85,6 +86,39 @@ check "sync exits 0" 0 $?
   printf 'bad-3\t{"event_type":"issue","issue":{"title":"\xff\xfe"}}\n'
 } > "$work/bad.txt"
 "$ktool" produce "$bootstrap" "$tag.raw" "$work/bad.txt" >/dev/null
+
+# Webhooks: two good deliveries, then the refusals.
+python3 - "$work/hooks.json" <<'PY'
+import json, sys
+def delivery(n):
+    return {"action": "opened",
+            "issue": {"id": 7_000_000 + n, "number": 5000 + n, "title": "Webhook issue %d crashes" % n,
+                      "body": "stack trace", "state": "open", "labels": [], "user": {"login": "octo"},
+                      "created_at": "2024-02-01T00:00:00Z", "updated_at": "2024-02-01T00:00:0%dZ" % n},
+            "repository": {"id": 1, "name": "repo", "full_name": "e2e/repo", "private": False,
+                           "owner": {"login": "e2e"}},
+            "sender": {"login": "octo"}}
+json.dump([delivery(1), delivery(2)], open(sys.argv[1], "w"))
+PY
+hook="http://127.0.0.1:$port/webhook/github"
+out=$(python3 "$root/scripts/lib/post_webhooks.py" "$hook" e2e-secret issues "$work/hooks.json")
+check "signed webhook deliveries accepted after Kafka's ack" '"accepted": 2, "refused": 0' \
+  "$(grep -o '"accepted": [0-9]*, "refused": [0-9]*' <<<"$out")"
+status() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
+check "webhook with a wrong signature is refused" 401 \
+  "$(status -X POST -H 'X-GitHub-Event: issues' -H 'X-Hub-Signature-256: sha256=00' -d '{}' "$hook")"
+check "webhook without a signature is refused" 401 "$(status -X POST -H 'X-GitHub-Event: issues' -d '{}' "$hook")"
+sign() { printf '%s' "$1" | openssl dgst -sha256 -hmac e2e-secret | sed 's/^.* /sha256=/'; }
+body='{"zen":"hi"}'
+check "ping answered" 200 "$(status -X POST -H 'X-GitHub-Event: ping' -H "X-Hub-Signature-256: $(sign "$body")" -d "$body" "$hook")"
+check "other events ignored with 202" 202 \
+  "$(status -X POST -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: $(sign "$body")" -d "$body" "$hook")"
+body='{"action":"opened","issue":{"number":1,"title":"t"},"repository":{"full_name":"e2e/repo"}}'
+check "an invalid issues payload is refused with 400" 400 \
+  "$(status -X POST -H 'X-GitHub-Event: issues' -H "X-Hub-Signature-256: $(sign "$body")" -d "$body" "$hook")"
+check "the refusal names the field" 1 "$(grep -c 'missing field: issue.id' "$work/body")"
+
+N=$((N + 2))   # the two webhook issues count from here on
 wait_metric dispatchd_records_processed_total $((N + 3)) 120
 ok=$(python3 - "$metrics" <<'PY'
 import sys, urllib.request
@@ -100,11 +134,15 @@ check "run exits 0 after SIGTERM" 0 "$run_rc"
 dburl="postgresql://postgres@127.0.0.1:$pgport/$db"
 check "issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
 check "enriched rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.enriched_issues')"
-check "rows are manual_pull from the sync user" $N \
+check "synced rows are manual_pull from the sync user" $((N - 2)) \
   "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE sync_source='manual_pull' AND pulled_by_user_id='cli'")"
+check "webhook rows are webhook-sourced" 2 \
+  "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE sync_source='webhook'")"
 "$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched.jsonl"
 check "enriched events" "{\"count\":$N}" "$(tail -1 "$work/enriched.jsonl")"
 check "every enriched event keeps its correlation_id" $N "$(grep -c '"correlation_id"' "$work/enriched.jsonl")"
+check "migrate again is a no-op" "migrate: schema at version 1" \
+  "$("$bin" migrate --config "$work/dispatchd.conf" 2>&1)"
 "$ktool" dump "$bootstrap" "$tag.dlq" 3000 > "$work/dlq.jsonl"
 check "DLQ records" '{"count":3}' "$(tail -1 "$work/dlq.jsonl")"
 check "DLQ: not JSON named" 1 "$(grep -c '"error":"not JSON' "$work/dlq.jsonl")"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The command line's contract without any server: exit codes (0 success,
+# 2 usage or configuration error) and one-line messages naming the bad key
+# or flag.   cli_usage.sh DISPATCHD
+set -uo pipefail
+bin="$1"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+expect() {   # expect DESCRIPTION CODE PATTERN -- COMMAND...
+  local what="$1" code="$2" pattern="$3"; shift 4
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = "$code" ] && grep -q -- "$pattern" <<<"$out"; then
+    passed=$((passed + 1)); echo "ok   - $what"
+  else
+    failed=$((failed + 1)); echo "FAIL - $what: exit $rc (want $code), output: $(head -c 300 <<<"$out")"
+  fi
+}
+unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
+expect "--version" 0 "dispatchd [0-9]" -- "$bin" --version
+expect "--help lists commands and keys" 0 "DISPATCHD_HTTP_ADDR" -- "$bin" --help
+expect "run --help" 0 "usage: dispatchd run" -- "$bin" run --help
+expect "no command" 2 "usage:" -- "$bin"
+expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
+printf '[http]\nadress = 1\n' > "$work/bad.conf"
+expect "unknown key named" 2 "unknown key 'adress' in section \[http\]" -- "$bin" migrate --config "$work/bad.conf"
+expect "bad env value named" 2 "DISPATCHD_THREADS" -- env DISPATCHD_THREADS=many "$bin" run
+expect "missing config file" 2 "cannot open" -- "$bin" run --config "$work/none.conf"
+expect "run: stray argument" 2 "unexpected argument 'extra'" -- "$bin" run extra
+expect "topics without ensure" 2 "expected \`ensure\`" -- "$bin" topics
+expect "sync without OWNER/REPO" 2 "expected OWNER/REPO" -- "$bin" sync --from x
+expect "sync with a bad OWNER/REPO" 2 "expected OWNER/REPO" -- "$bin" sync a/b/c --from x
+expect "sync without --from" 2 "\-\-from FILE.jsonl is required" -- "$bin" sync a/b
+expect "sync with a missing file" 2 "cannot open --from" -- "$bin" sync a/b --from "$work/none.jsonl"
+for i in 1 2 3; do echo "{\"id\":$i,\"number\":$i,\"title\":\"t\"}"; done > "$work/three.jsonl"
+expect "large sync asks for --force" 2 '"requires_confirmation":true,"issue_count":3,"estimated_cost_usd":0.03' -- \
+  env LARGE_SYNC_THRESHOLD=2 "$bin" sync a/b --from "$work/three.jsonl"
+expect "embedded sync needs a running worker" 1 "no running \`dispatchd run\`" -- \
+  env DISPATCHD_STATE_DIR="$work/state" "$bin" sync a/b --from "$work/three.jsonl"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
