@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "pipeline.h"
+#include "timefmt.h"
 
 #define RETRY_MS 100
 
@@ -22,21 +22,11 @@ typedef struct publisher_state {
     int stop;
 } publisher_state_t;
 
-static void iso_now(char *buf, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
-}
-
 static char *enriched_json(const record_t *r)
 {
     json_t *root = r->event.root;
-    char at[40];
-    iso_now(at, sizeof(at));
+    char at[ISO8601_LEN];
+    iso8601_now(at, sizeof(at));
     json_object_set_new(root, "classification", cls_to_json(&r->cls));
     json_object_set_new(root, "processing_metadata",
                         json_pack("{s:s, s:I, s:s, s:s, s:f}", "processed_at", at, "processing_time_ms",
@@ -59,8 +49,8 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
     const rd_kafka_message_t *m = r->rkm;
     rd_kafka_resp_err_t e;
     if (r->result == RESULT_DLQ) {
-        char buf[64], at[40];
-        iso_now(at, sizeof(at));
+        char buf[64], at[ISO8601_LEN];
+        iso8601_now(at, sizeof(at));
         rd_kafka_header_add(h, "error", -1, r->error, -1);
         rd_kafka_header_add(h, "error_class", -1, r->error_class == ERROR_TRANSIENT ? "transient" : "permanent", -1);
         snprintf(buf, sizeof(buf), "%d", r->attempts > 0 ? r->attempts : 1);

@@ -13,9 +13,11 @@ int cmd_migrate(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 
-/* Parses `--config FILE` (and --help) from argv, loads the configuration and
- * applies its log level. Returns 0, or an exit code after printing why. */
-int cli_load_config(int argc, char **argv, const char *usage, config_t *cfg, int *consumed);
+/* Parses `--config FILE` and --help from argv (argv[0] is the command's
+ * name), refuses anything else, loads the configuration and applies its log
+ * level. Returns 0 to go on, -1 when --help was served (exit 0), or an exit
+ * code after printing why. */
+int cli_load_config(int argc, char **argv, const char *usage, config_t *cfg);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

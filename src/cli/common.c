@@ -15,7 +15,7 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int cli_load_config(int argc, char **argv, const char *usage, config_t *cfg, int *consumed)
+int cli_load_config(int argc, char **argv, const char *usage, config_t *cfg)
 {
     const char *file = NULL;
     int i = 1;
@@ -32,11 +32,10 @@ int cli_load_config(int argc, char **argv, const char *usage, config_t *cfg, int
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             file = argv[i] + 9;
         } else {
-            break;
+            cli_error("%s: unexpected argument '%s'", argv[0], argv[i]);
+            return EXIT_USAGE;
         }
     }
-    if (consumed)
-        *consumed = i;
     char err[512];
     if (config_load(cfg, file, err, sizeof(err)) != 0) {
         cli_error("%s", err);

@@ -11,15 +11,9 @@ static const char *USAGE =
 int cmd_migrate(int argc, char **argv)
 {
     config_t cfg;
-    int used = 0;
-    int rc = cli_load_config(argc, argv, USAGE, &cfg, &used);
+    int rc = cli_load_config(argc, argv, USAGE, &cfg);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    if (used < argc) {
-        cli_error("migrate: unexpected argument '%s'", argv[used]);
-        config_free(&cfg);
-        return EXIT_USAGE;
-    }
     char err[1024];
     PGconn *c = pg_connect(cfg.database_url, err, sizeof(err));
     if (c == NULL) {

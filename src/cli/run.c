@@ -17,15 +17,9 @@ static const char *USAGE =
 int cmd_run(int argc, char **argv)
 {
     config_t cfg;
-    int used = 0;
-    int rc = cli_load_config(argc, argv, USAGE, &cfg, &used);
+    int rc = cli_load_config(argc, argv, USAGE, &cfg);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    if (used < argc) {
-        cli_error("run: unexpected argument '%s'", argv[used]);
-        config_free(&cfg);
-        return EXIT_USAGE;
-    }
     /* Block the stop signals in every thread; this one waits for them. */
     sigset_t stop;
     sigemptyset(&stop);

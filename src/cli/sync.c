@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "event.h"
 #include "kafka.h"
+#include "timefmt.h"
 #include "uuid.h"
 
 static const char *USAGE =
@@ -34,16 +35,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         s->failed++;
     else
         s->delivered++;
-}
-
-static void iso_now(char *buf, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
 static double now_s(void)
@@ -96,9 +87,9 @@ static json_t *raw_event(json_t *issue, const char *owner, const char *repo, con
         snprintf(err, errlen, "is a pull request, not an issue");
         return NULL;
     }
-    char full[512], ts[40];
+    char full[512], ts[ISO8601_LEN];
     snprintf(full, sizeof(full), "%s/%s", owner, repo);
-    iso_now(ts, sizeof(ts));
+    iso8601_now(ts, sizeof(ts));
     return json_pack("{s:s, s:s, s:s, s:{s:i, s:s, s:s, s:b, s:{s:s}}, s:O, s:{s:s}, s:s}",
                      "event_type", "issue", "action", "synced", "timestamp", ts,
                      "repository", "id", 0, "name", repo, "full_name", full, "private", 0,

@@ -21,15 +21,9 @@ int cmd_topics(int argc, char **argv)
         return EXIT_USAGE;
     }
     config_t cfg;
-    int used = 0;
-    int rc = cli_load_config(argc - 1, argv + 1, USAGE, &cfg, &used);
+    int rc = cli_load_config(argc - 1, argv + 1, USAGE, &cfg);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    if (used < argc - 1) {
-        cli_error("topics ensure: unexpected argument '%s'", argv[used + 1]);
-        config_free(&cfg);
-        return EXIT_USAGE;
-    }
     if (strcmp(cfg.kafka_bootstrap, "embedded") == 0) {
         printf("topics: the embedded broker lives inside `dispatchd run`, which creates its topics\n");
         config_free(&cfg);

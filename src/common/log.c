@@ -1,10 +1,9 @@
 #include "log.h"
+#include "timefmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 static int current_level = LOG_INFO;
 static const char *names[] = {"debug", "info", "warn", "error"};
@@ -47,19 +46,14 @@ void log_write(enum log_level level, const char *component, const char *fmt, ...
 {
     if (!log_enabled(level))
         return;
-    char msg[1024], esc[2048], ts[40];
+    char msg[1024], esc[2048], ts[ISO8601_LEN];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     json_escape(esc, sizeof(esc), msg);
 
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+    iso8601_now(ts, sizeof(ts));
 
     /* One write per line so concurrent threads never interleave. */
     fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",

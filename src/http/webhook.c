@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "event.h"
 #include "pipeline.h"
 #include "routes.h"
+#include "timefmt.h"
 #include "uuid.h"
 
 #define ROUTE "/webhook/github"
@@ -85,11 +85,8 @@ int webhook_github(http_app_t *app, h2o_req_t *req)
         json_decref(root);
         return http_respond_error(req, ROUTE, 400, "bad_payload", "body is not a JSON object");
     }
-    char ts[40];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char ts[ISO8601_LEN];
+    iso8601_now(ts, sizeof(ts));
     json_object_set_new(root, "event_type", json_string(strcmp(event, "issues") == 0 ? "issue" : event));
     json_object_set_new(root, "timestamp", json_string(ts));
     char *value = json_dumps(root, JSON_COMPACT);

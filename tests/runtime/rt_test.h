@@ -68,6 +68,42 @@ static inline int_msg_t *int_msg(uint32_t type, int a, int b)
     return m;
 }
 
+/* An actor state that blocks each handler until the gate opens: a dedicated
+ * actor built on it cannot drain, which lets tests fill its mailbox. */
+typedef struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool open;
+    int handled;
+} gate_t;
+
+static inline void gate_init(gate_t *g, bool open)
+{
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    g->open = open;
+    g->handled = 0;
+}
+
+static inline void gate_open(gate_t *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = true;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static inline void gated_handler(rt_actor_t *self, rt_msg_t *msg)
+{
+    gate_t *g = rt_actor_state(self);
+    pthread_mutex_lock(&g->lock);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    g->handled++;
+    pthread_mutex_unlock(&g->lock);
+    rt_msg_free(msg);
+}
+
 /* Send from a plain thread, waiting politely while the mailbox is full. */
 static inline void send_retry(rt_actor_t *to, void *m)
 {

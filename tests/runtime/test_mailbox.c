@@ -115,31 +115,12 @@ static void test_actor_producers(void **state)
 /* A dedicated actor blocked in its handler cannot drain: the mailbox takes
  * exactly `capacity` messages and then refuses with RT_FULL, keeping the
  * caller's message. */
-typedef struct gated {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool open;
-    int handled;
-} gated_t;
-
-static void gated_handler(rt_actor_t *self, rt_msg_t *msg)
-{
-    gated_t *g = rt_actor_state(self);
-    pthread_mutex_lock(&g->lock);
-    while (!g->open)
-        pthread_cond_wait(&g->cond, &g->lock);
-    g->handled++;
-    pthread_mutex_unlock(&g->lock);
-    rt_msg_free(msg);
-}
-
 static void test_capacity_bound(void **state)
 {
     (void)state;
     rt_runtime_t *rt = rt_create(1);
-    gated_t g = {.open = false};
-    pthread_mutex_init(&g.lock, NULL);
-    pthread_cond_init(&g.cond, NULL);
+    gate_t g;
+    gate_init(&g, false);
     rt_actor_opts_t o = {.name = "gated", .capacity = 16, .dedicated = true};
     rt_actor_t *a = rt_spawn(rt, gated_handler, &g, &o);
     for (int i = 0; i < 16; i++)
@@ -149,10 +130,7 @@ static void test_capacity_bound(void **state)
     assert_int_equal(rt_actor_depth(a), 16);
     rt_msg_free(extra);
 
-    pthread_mutex_lock(&g.lock);
-    g.open = true;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.lock);
+    gate_open(&g);
     rt_shutdown(rt);
     assert_int_equal(g.handled, 16);
     assert_int_equal(rt_actor_depth(a), 0);

@@ -6,24 +6,6 @@
 
 #define MSG_ITEM (RT_MSG_USER + 1)
 
-typedef struct gate {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool open;
-    int handled;
-} gate_t;
-
-static void slow_handler(rt_actor_t *self, rt_msg_t *msg)
-{
-    gate_t *g = rt_actor_state(self);
-    pthread_mutex_lock(&g->lock);
-    while (!g->open)
-        pthread_cond_wait(&g->cond, &g->lock);
-    g->handled++;
-    pthread_mutex_unlock(&g->lock);
-    rt_msg_free(msg);
-}
-
 typedef struct watcher {
     pthread_mutex_t lock;
     int nstates;
@@ -53,12 +35,11 @@ static void test_high_then_low_watermark(void **state)
 {
     (void)state;
     rt_runtime_t *rt = rt_create(2);
-    gate_t g = {.open = false};
-    pthread_mutex_init(&g.lock, NULL);
-    pthread_cond_init(&g.cond, NULL);
+    gate_t g;
+    gate_init(&g, false);
     rt_actor_opts_t so = {.name = "slow", .capacity = 100, .high_watermark = 80,
                           .low_watermark = 20, .dedicated = true};
-    rt_actor_t *slow = rt_spawn(rt, slow_handler, &g, &so);
+    rt_actor_t *slow = rt_spawn(rt, gated_handler, &g, &so);
 
     latch_t on, off;
     latch_init(&on, 1);
@@ -76,10 +57,7 @@ static void test_high_then_low_watermark(void **state)
     assert_true(latch_wait(&on, 5000));
     assert_true(rt_actor_pressured(slow));
 
-    pthread_mutex_lock(&g.lock);
-    g.open = true;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.lock);
+    gate_open(&g);
     assert_true(latch_wait(&off, 5000));
     assert_false(rt_actor_pressured(slow));
 
@@ -96,12 +74,11 @@ static void test_unsubscribed_hears_nothing(void **state)
 {
     (void)state;
     rt_runtime_t *rt = rt_create(1);
-    gate_t g = {.open = true};
-    pthread_mutex_init(&g.lock, NULL);
-    pthread_cond_init(&g.cond, NULL);
+    gate_t g;
+    gate_init(&g, true);
     rt_actor_opts_t so = {.name = "slow", .capacity = 10, .high_watermark = 2,
                           .low_watermark = 1};
-    rt_actor_t *slow = rt_spawn(rt, slow_handler, &g, &so);
+    rt_actor_t *slow = rt_spawn(rt, gated_handler, &g, &so);
     latch_t on, off;
     latch_init(&on, 1);
     latch_init(&off, 1);
