@@ -14,6 +14,49 @@ static const char *USAGE =
     "Consumes issues.raw, classifies, stores to PostgreSQL, publishes issues.enriched,\n"
     "and serves the control plane, until SIGINT or SIGTERM; then drains and exits 0.\n";
 
+/* Runs until a stop signal; returns the exit code. */
+static int serve(const config_t *cfg, sigset_t *stop)
+{
+    char err[512];
+    kafka_env_t kenv;
+    if (kafka_env_open(&kenv, cfg, true, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    int code = 1;
+    pipeline_t *p = NULL;
+    http_server_t *http = NULL;
+    if (kafka_topics_ensure(cfg, &kenv, false, err, sizeof(err)) < 0) {
+        cli_error("%s", err);
+        goto out;
+    }
+    p = pipeline_start(cfg, &kenv, err, sizeof(err), &code);
+    if (p == NULL) {
+        cli_error("%s", err);
+        goto out;
+    }
+    http = http_start(cfg, p, err, sizeof(err));
+    if (http == NULL) {
+        cli_error("%s", err);
+        code = EXIT_USAGE;
+        goto out;
+    }
+    log_info("run", "dispatchd %s running", DISPATCHD_VERSION);
+    int sig = 0;
+    sigwait(stop, &sig);
+    log_info("run", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    code = 0;
+out:
+    /* The control plane goes first: its handlers read the pipeline. */
+    http_stop(http);
+    if (p)
+        pipeline_stop(p);
+    kafka_env_close(&kenv);
+    if (code == 0)
+        log_info("run", "stopped");
+    return code;
+}
+
 int cmd_run(int argc, char **argv)
 {
     config_t cfg;
@@ -27,44 +70,9 @@ int cmd_run(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    char err[512];
-    kafka_env_t kenv;
-    if (kafka_env_open(&kenv, &cfg, true, err, sizeof(err)) != 0) {
-        cli_error("%s", err);
-        config_free(&cfg);
-        return 1;
-    }
-    if (kafka_topics_ensure(&cfg, &kenv, false, err, sizeof(err)) < 0) {
-        cli_error("%s", err);
-        kafka_env_close(&kenv);
-        config_free(&cfg);
-        return 1;
-    }
-    int code = 1;
-    pipeline_t *p = pipeline_start(&cfg, &kenv, err, sizeof(err), &code);
-    if (p == NULL) {
-        cli_error("%s", err);
-        kafka_env_close(&kenv);
-        config_free(&cfg);
-        return code;
-    }
-    http_server_t *http = http_start(&cfg, p, err, sizeof(err));
-    if (http == NULL) {
-        cli_error("%s", err);
-        pipeline_stop(p);
-        kafka_env_close(&kenv);
-        config_free(&cfg);
-        return EXIT_USAGE;
-    }
-    log_info("run", "dispatchd %s running", DISPATCHD_VERSION);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    log_info("run", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    pipeline_stop(p);
-    http_stop(http);
-    kafka_env_close(&kenv);
+    log_start_async();
+    rc = serve(&cfg, &stop);
+    log_stop_async();
     config_free(&cfg);
-    log_info("run", "stopped");
-    return 0;
+    return rc;
 }

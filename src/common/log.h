@@ -18,6 +18,11 @@ int log_enabled(enum log_level level);
 void log_write(enum log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* From here on lines are written by a background thread, so no caller ever
+ * blocks on stderr; log_stop_async() drains and returns to direct writes. */
+void log_start_async(void);
+void log_stop_async(void);
+
 #define log_debug(c, ...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, c, __VA_ARGS__); } while (0)
 #define log_info(c, ...)  log_write(LOG_INFO, c, __VA_ARGS__)
 #define log_warn(c, ...)  log_write(LOG_WARN, c, __VA_ARGS__)
