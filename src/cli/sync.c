@@ -55,8 +55,6 @@ static void progress(long done, long total, double t0, bool tty, long *last_pct)
             bar[i] = i < fill ? '#' : '.';
         bar[40] = '\0';
         fprintf(stderr, "\r[%s] %ld/%ld %3ld%% %8.0f issues/s", bar, done, total, pct, rate);
-        if (done == total && *last_pct != pct)
-            fputc('\n', stderr);
     } else if (pct / 10 != *last_pct / 10) {
         fprintf(stderr, "sync: %ld/%ld (%ld%%)\n", done, total, pct);
     }
@@ -241,6 +239,8 @@ int cmd_sync(int argc, char **argv)
         progress(stats.delivered, total - bad, t0, tty, &last_pct);
     }
     progress(stats.delivered, total - bad, t0, tty, &last_pct);
+    if (tty)
+        fputc('\n', stderr);   /* end the bar's line */
     printf("{\"sync_id\":\"%s\",\"repository\":\"%s/%s\",\"published\":%ld,\"failed\":%ld,\"skipped_lines\":%ld,"
            "\"seconds\":%.2f}\n",
            sync_id, owner, repo, stats.delivered, stats.failed, bad, now_s() - t0);
