@@ -266,6 +266,12 @@ static row_status_t write_batch(storage_state_t *s)
             break;
     }
     PQexitPipelineMode(c);
+    if (st != ROW_OK) {
+        /* A failed statement leaves the explicit transaction aborted past
+         * the sync point; end it, or every later statement fails with
+         * "current transaction is aborted" instead of its own error. */
+        PQclear(PQexec(c, "ROLLBACK"));
+    }
     return st;
 }
 

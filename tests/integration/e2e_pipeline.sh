@@ -119,7 +119,21 @@ check "an invalid issues payload is refused with 400" 400 \
 check "the refusal names the field" 1 "$(grep -c 'missing field: issue.id' "$work/body")"
 
 N=$((N + 2))   # the two webhook issues count from here on
-wait_metric dispatchd_records_processed_total $((N + 3)) 120
+
+# A row the database refuses (a login longer than the column) among good
+# ones: it alone goes to the DLQ, with the database's own error.
+python3 - "$work/mixed.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for n in range(1, 6):
+        f.write(json.dumps({"id": 8_000_000 + n, "number": 9000 + n, "title": "mixed %d" % n,
+                            "user": {"login": "x" * 300 if n == 3 else "ok"},
+                            "created_at": "2024-03-01T00:00:00Z", "updated_at": "2024-03-01T00:00:00Z"}) + "\n")
+PY
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync e2e/mixed --from "$work/mixed.jsonl" \
+  --config "$work/dispatchd.conf" >/dev/null 2>&1
+N=$((N + 4))   # four good rows; the fourth DLQ record is checked below
+wait_metric dispatchd_records_processed_total $((N + 4)) 120
 ok=$(python3 - "$metrics" <<'PY'
 import sys, urllib.request
 t = urllib.request.urlopen(sys.argv[1]).read().decode()
@@ -127,7 +141,7 @@ print(" ".join(l.split('"')[1] + "=" + l.rsplit(" ", 1)[1] for l in t.splitlines
                if l.startswith("dispatchd_records_processed_total{")))
 PY
 )
-check "records processed by result" "ok=$N retry=0 dlq=3 skipped=0" "$ok"
+check "records processed by result" "ok=$N retry=0 dlq=4 skipped=0" "$ok"
 stop_run
 check "run exits 0 after SIGTERM" 0 "$run_rc"
 
@@ -144,11 +158,15 @@ check "every enriched event keeps its correlation_id" $N "$(grep -c '"correlatio
 check "migrate again is a no-op" "migrate: schema at version 1" \
   "$("$bin" migrate --config "$work/dispatchd.conf" 2>&1)"
 "$ktool" dump "$bootstrap" "$tag.dlq" 3000 > "$work/dlq.jsonl"
-check "DLQ records" '{"count":3}' "$(tail -1 "$work/dlq.jsonl")"
+check "DLQ records" '{"count":4}' "$(tail -1 "$work/dlq.jsonl")"
+check "DLQ: the database's own error for the refused row" 1 \
+  "$(grep -c '"error":"database: ERROR:  value too long for type character varying(255)' "$work/dlq.jsonl")"
+check "the refused row's batch-mates are stored" 4 \
+  "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE repository_name = 'mixed'")"
 check "DLQ: not JSON named" 1 "$(grep -c '"error":"not JSON' "$work/dlq.jsonl")"
 check "DLQ: missing field named" 1 "$(grep -c '"error":"missing field: repository' "$work/dlq.jsonl")"
 check "DLQ: invalid UTF-8 named" 1 "$(grep -c '"error":"invalid UTF-8' "$work/dlq.jsonl")"
-check "DLQ records are permanent with their origin" 3 \
+check "DLQ records are permanent with their origin" 4 \
   "$(grep '"error_class":"permanent"' "$work/dlq.jsonl" | grep "\"original_topic\":\"$tag.raw\"" | grep -c '"original_offset"')"
 check "logs carry no issue text" 0 "$(head -3 "$work/issues.jsonl" | python3 -c '
 import json, sys
@@ -158,7 +176,7 @@ print(sum(t in log for t in titles if len(t) > 12))' "$work/run1.log")"
 
 # Replay everything through a second group: idempotent sink, nothing new.
 start_run "$work/run2.log" DISPATCHD_GROUP_ID="$tag-replay"
-wait_metric dispatchd_records_processed_total $((N + 3)) 120
+wait_metric dispatchd_records_processed_total $((N + 4)) 120
 check "replay: every record skipped as already stored" $N "$(metric 'dispatchd_records_processed_total{result="skipped"}')"
 stop_run
 check "replay run exits 0" 0 "$run_rc"
