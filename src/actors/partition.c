@@ -5,19 +5,28 @@
  * downstream under the configured ordering: `key` (a record waits while an
  * earlier record with its key is in flight; other keys run concurrently),
  * `partition` (one at a time) or `unordered`. Completions come back in any
- * order; the offset stored for commit is the one after the highest record
- * below which everything finished, so a crash never skips an unfinished
- * record. When too many records are pending, or a downstream mailbox is
- * over its high watermark, it asks the poller to pause the partition.
+ * order; the offset committed is the one after the highest record below
+ * which everything finished, so a crash never skips an unfinished record,
+ * and the commit's metadata lists the records above it that finished too
+ * (offset_map.h), so a restart or the next owner does not redo them. When
+ * too many records are pending, the offset map nears its size bound, or a
+ * downstream mailbox is over its high watermark, it asks the poller to
+ * pause the partition. On revoke it takes nothing new, waits (bounded) for
+ * what is in flight, and hands the poller its final commit.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "offset_map.h"
 #include "pipeline.h"
 #include "strmap.h"
 
-enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2 };
+enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2, PAUSE_OFFSET_MAP = 4 };
+
+/* Worst case of one finished offset in the map text ("NNNNNN+1,"): pausing
+ * at 75% of the bound on this estimate never lets the map overflow. */
+#define MAP_BYTES_PER_OFFSET 12
 
 typedef struct pending_offset {
     int64_t offset;
@@ -35,13 +44,19 @@ typedef struct partition_state {
     int32_t partition;
     uint64_t generation;
     bool assigned;
-    pending_offset_t *ring;        /* taken, not yet finished: sorted by offset */
+    pending_offset_t *ring;        /* taken, not yet committable: sorted by offset */
     size_t ring_cap, ring_head, ring_count;
-    int64_t stored_next;           /* last offset handed to rd_kafka_offsets_store */
+    int done_above;                /* finished entries in the ring */
+    int64_t commit_next;           /* next offset to commit; -1 before the first */
+    bool commit_dirty;
+    uint64_t commit_timer;
+    offset_map_t skip;             /* finished by an earlier owner (commit metadata) */
     strmap_t keys;                 /* key -> key_queue_t* (present while a key is busy) */
     int inflight;                  /* released downstream, not done */
     int pause_reasons;
     bool paused;
+    rt_msg_t *revoke_req;          /* revoke waiting for in-flight records */
+    uint64_t revoke_timer;
 } partition_state_t;
 
 static void ring_push(partition_state_t *s, int64_t offset)
@@ -86,28 +101,57 @@ static bool ring_mark_done(partition_state_t *s, int64_t offset)
     return false;
 }
 
-static void store_offset(partition_state_t *s, int64_t next)
+/* The commit for this partition now: offset and offset-map metadata. */
+static void commit_state(partition_state_t *s, int64_t *offset, char *meta, size_t metalen)
 {
+    offset_map_t done;
+    offset_map_init(&done);
+    for (size_t i = 0; i < s->ring_count; i++)
+        if (ring_at(s, i)->done)
+            offset_map_add(&done, ring_at(s, i)->offset);
+    *offset = s->commit_next;
+    if (offset_map_encode(&done, s->commit_next, meta, metalen) < 0)
+        meta[0] = '\0';   /* cannot happen while PAUSE_OFFSET_MAP holds */
+    offset_map_free(&done);
+}
+
+static void commit_async(partition_state_t *s)
+{
+    if (s->commit_next < 0 || !s->commit_dirty)
+        return;
+    char meta[OFFSET_MAP_MAX_BYTES];
+    int64_t offset;
+    commit_state(s, &offset, meta, sizeof(meta));
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, s->partition)->offset = next;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->p->consumer, l);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, s->partition);
+    tp->offset = offset;
+    tp->metadata = strdup(meta);
+    tp->metadata_size = strlen(meta);
+    rd_kafka_resp_err_t e = rd_kafka_commit(s->p->consumer, l, 1);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        log_warn("partition", "partition %d: storing offset %lld: %s", s->partition, (long long)next,
-                 rd_kafka_err2str(e));
+        log_warn("partition", "partition %d: commit %lld: %s", s->partition, (long long)offset, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    s->stored_next = next;
+    s->commit_dirty = false;
+    pstat_set(&pipeline_partition_stats(s->p, s->partition)->committed, offset);
+}
+
+static void mark_changed(partition_state_t *s)
+{
+    s->commit_dirty = true;
+    if (s->commit_timer == 0)
+        s->commit_timer = rt_timer_start(rt_current_actor(), (uint64_t)s->p->cfg->commit_interval_ms, 0,
+                                         &s->commit_timer);
 }
 
 static void advance_commit_point(partition_state_t *s)
 {
-    int64_t next = -1;
     while (s->ring_count > 0 && ring_at(s, 0)->done) {
-        next = ring_at(s, 0)->offset + 1;
+        s->commit_next = ring_at(s, 0)->offset + 1;
         s->ring_head = (s->ring_head + 1) % s->ring_cap;
         s->ring_count--;
+        s->done_above--;
     }
-    if (next >= 0)
-        store_offset(s, next);
+    mark_changed(s);
 }
 
 static void request_pause(partition_state_t *s)
@@ -135,6 +179,15 @@ static void update_pause(partition_state_t *s)
         s->pause_reasons |= PAUSE_INFLIGHT;
     else if ((int)s->ring_count <= max / 2)
         s->pause_reasons &= ~PAUSE_INFLIGHT;
+    int map_bytes = s->done_above * MAP_BYTES_PER_OFFSET;
+    if (map_bytes >= OFFSET_MAP_MAX_BYTES * 3 / 4)
+        s->pause_reasons |= PAUSE_OFFSET_MAP;
+    else if (map_bytes <= OFFSET_MAP_MAX_BYTES / 2)
+        s->pause_reasons &= ~PAUSE_OFFSET_MAP;
+    partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
+    pstat_set(&st->incomplete, (int64_t)s->ring_count);
+    pstat_set(&st->inflight, s->inflight);
+    pstat_set(&st->map_bytes, map_bytes);
     if (downstream_pressured(s->p))
         s->pause_reasons |= PAUSE_DOWNSTREAM;
     else
@@ -219,9 +272,11 @@ static void key_finished(partition_state_t *s, const char *k)
     free(q);
 }
 
+static void on_done(partition_state_t *s, record_t *r);
+
 static void on_record(partition_state_t *s, record_t *r)
 {
-    if (!s->assigned || r->generation != s->generation) {
+    if (!s->assigned || s->revoke_req != NULL || r->generation != s->generation) {
         record_free(r);   /* fetched before a revoke: the new owner reads it again */
         return;
     }
@@ -229,6 +284,16 @@ static void on_record(partition_state_t *s, record_t *r)
     r->taken_us = now_us();
     ring_push(s, r->offset);
     gauge_add(&g_metrics.inflight, 1);
+    pstat_set(&pipeline_partition_stats(s->p, s->partition)->taken, r->offset + 1);
+    if (s->commit_next < 0)
+        s->commit_next = r->offset;   /* nothing committed before: start here */
+    if (offset_map_contains(&s->skip, r->offset)) {
+        /* Finished before the last restart or rebalance: not again. */
+        r->result = RESULT_SKIPPED;
+        s->inflight++;
+        on_done(s, r);
+        return;
+    }
 
     char err[256];
     const rd_kafka_message_t *m = r->rkm;
@@ -249,6 +314,8 @@ static void on_record(partition_state_t *s, record_t *r)
     update_pause(s);
 }
 
+static void finish_revoke(partition_state_t *s);
+
 static void on_done(partition_state_t *s, record_t *r)
 {
     if (r->generation != s->generation || !s->assigned) {
@@ -266,12 +333,15 @@ static void on_done(partition_state_t *s, record_t *r)
         int64_t lat = (int64_t)now_us() - r->kafka_ts_ms * 1000;
         histogram_observe_us(&g_metrics.end_to_end, lat > 0 ? (uint64_t)lat : 0);
     }
-    ring_mark_done(s, r->offset);
-    if (r->event.root != NULL)
+    if (ring_mark_done(s, r->offset))
+        s->done_above++;
+    if (r->event.root != NULL && s->revoke_req == NULL)
         key_finished(s, order_key(s, r));
     record_free(r);
     advance_commit_point(s);
     update_pause(s);
+    if (s->revoke_req != NULL && s->inflight == 0)
+        finish_revoke(s);
 }
 
 static void drop_waiting(partition_state_t *s)
@@ -293,6 +363,77 @@ static void drop_waiting(partition_state_t *s)
     strmap_init(&s->keys);
 }
 
+/* Answers the poller's revoke with the final commit and lets go. */
+static void finish_revoke(partition_state_t *s)
+{
+    commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_REVOKE);
+    c->partition = s->partition;
+    commit_state(s, &c->offset, c->metadata, sizeof(c->metadata));
+    if (s->inflight > 0)
+        log_warn("partition", "partition %d: released with %d records still in flight; the next owner redoes them",
+                 s->partition, s->inflight);
+    rt_reply(s->revoke_req, c);
+    rt_msg_free(s->revoke_req);
+    s->revoke_req = NULL;
+    if (s->revoke_timer)
+        rt_timer_cancel(rt_actor_runtime(rt_current_actor()), s->revoke_timer);
+    s->revoke_timer = 0;
+    s->assigned = false;
+    s->ring_count = 0;
+    s->done_above = 0;
+    pstat_set(&pipeline_partition_stats(s->p, s->partition)->assigned, 0);
+}
+
+static void on_assign(partition_state_t *s, assign_msg_t *m)
+{
+    s->generation = m->generation;
+    s->assigned = true;
+    s->ring_count = 0;
+    s->ring_head = 0;
+    s->done_above = 0;
+    s->inflight = 0;
+    s->paused = false;
+    s->pause_reasons = 0;
+    s->commit_dirty = false;
+    s->commit_next = m->committed >= 0 ? m->committed : -1;
+    if (offset_map_decode(&s->skip, m->committed, m->metadata) != 0)
+        log_warn("partition", "partition %d: unreadable offset map in the commit metadata; ignoring it",
+                 s->partition);
+    partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
+    pstat_set(&st->assigned, 1);
+    pstat_set(&st->committed, m->committed);
+    log_info("partition", "partition %d from offset %lld (%zu finished runs above it)", s->partition,
+             (long long)m->committed, s->skip.n);
+}
+
+static void on_revoke(partition_state_t *s, rt_msg_t *msg, bool lost)
+{
+    /* Nothing new starts: records waiting on a key are dropped (the next
+     * owner reads them again); records in flight may finish. */
+    drop_waiting(s);
+    if (lost || !s->assigned) {
+        s->assigned = false;
+        s->ring_count = 0;
+        s->done_above = 0;
+        pstat_set(&pipeline_partition_stats(s->p, s->partition)->assigned, 0);
+        if (msg->reply_future != NULL || msg->reply_actor != NULL) {
+            commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_REVOKE);
+            c->partition = s->partition;
+            c->offset = -1;   /* nothing to commit */
+            c->metadata[0] = '\0';
+            rt_reply(msg, c);
+        }
+        rt_msg_free(msg);
+        return;
+    }
+    s->revoke_req = msg;
+    if (s->inflight == 0)
+        finish_revoke(s);
+    else
+        s->revoke_timer = rt_timer_start(rt_current_actor(), (uint64_t)s->p->cfg->revoke_wait_ms, 0,
+                                         &s->revoke_timer);
+}
+
 static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
 {
     partition_state_t *s = rt_actor_state(self);
@@ -304,22 +445,23 @@ static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
         on_done(s, (record_t *)msg);
         return;
     case MSG_ASSIGN:
-        s->generation = ((assign_msg_t *)msg)->generation;
-        s->assigned = true;
-        s->ring_count = 0;
-        s->ring_head = 0;
-        s->stored_next = -1;
-        s->inflight = 0;
-        s->paused = false;
-        s->pause_reasons = 0;
+        on_assign(s, (assign_msg_t *)msg);
         break;
     case MSG_REVOKE:
-        /* Records still in flight finish and are dropped by generation;
-         * those waiting on a key never start. */
-        s->assigned = false;
-        drop_waiting(s);
-        s->ring_count = 0;
+        on_revoke(s, msg, ((revoke_msg_t *)msg)->lost);
+        return;
+    case RT_MSG_TIMER: {
+        rt_timer_msg_t *t = (rt_timer_msg_t *)msg;
+        if (t->arg == &s->commit_timer) {
+            s->commit_timer = 0;
+            if (s->assigned && s->revoke_req == NULL)
+                commit_async(s);
+        } else if (t->arg == &s->revoke_timer && s->revoke_req != NULL && t->timer_id == s->revoke_timer) {
+            s->revoke_timer = 0;
+            finish_revoke(s);
+        }
         break;
+    }
     case RT_MSG_PRESSURE:
         if (s->assigned)
             update_pause(s);
@@ -335,6 +477,9 @@ static void partition_finalize(rt_actor_t *self)
     partition_state_t *s = rt_actor_state(self);
     drop_waiting(s);
     strmap_free(&s->keys);
+    offset_map_free(&s->skip);
+    if (s->revoke_req)
+        rt_msg_free(s->revoke_req);
     free(s->ring);
     free(s);
 }
@@ -346,8 +491,9 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
         abort();
     s->p = p;
     s->partition = partition;
-    s->stored_next = -1;
+    s->commit_next = -1;
     strmap_init(&s->keys);
+    offset_map_init(&s->skip);
     /* The poller forwards with rt_send_force and pauses the partition when
      * this mailbox passes its high watermark, so the bound is max_inflight
      * plus one poll batch; capacity only guards rt_send. */

@@ -22,6 +22,19 @@
 
 typedef enum { ORDER_PARTITION, ORDER_KEY, ORDER_UNORDERED } ordering_t;
 
+/* Per-partition figures for metrics and the status endpoints: written by the
+ * partition's actor (and the poller), read by the HTTP thread. Plain int64
+ * fields read and written with relaxed atomics. */
+typedef struct partition_stats {
+    int64_t assigned;
+    int64_t committed;            /* last committed offset, -1 none */
+    int64_t taken;                /* one past the highest offset taken */
+    int64_t incomplete;           /* taken, not yet below the commit point */
+    int64_t inflight;
+    int64_t map_bytes;            /* offset-map estimate */
+    int64_t paused;
+} partition_stats_t;
+
 typedef struct pipeline {
     const config_t *cfg;
     kafka_env_t *kenv;
@@ -34,6 +47,7 @@ typedef struct pipeline {
     rt_actor_t *storage;
     rt_actor_t *publisher;
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
+    partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
     int db_ok;                          /* last storage contact succeeded (atomic) */
 } pipeline_t;
@@ -54,6 +68,14 @@ rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *publisher_spawn(pipeline_t *p);
 void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);
 void publisher_stop(pipeline_t *p);
+
+static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t partition)
+{
+    return &p->pstats[partition];
+}
+
+static inline void pstat_set(int64_t *field, int64_t v) { __atomic_store_n(field, v, __ATOMIC_RELAXED); }
+static inline int64_t pstat_get(const int64_t *field) { return __atomic_load_n(field, __ATOMIC_RELAXED); }
 
 /* Sends a record that failed for good to the DLQ via the publisher. */
 void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error);

@@ -46,12 +46,19 @@ static void apply_pause(poller_state_t *s, int32_t partition)
     }
     s->paused[partition] = pause;
     gauge_add(&g_metrics.partitions_paused, pause ? 1 : -1);
+    pstat_set(&s->p->pstats[partition].paused, pause);
     log_debug("poller", "%s partition %d", pause ? "paused" : "resumed", partition);
 }
 
 static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
 {
     pipeline_t *p = s->p;
+    /* Where each partition resumes, and what above that already finished:
+     * the committed offset and its metadata (the offset map). */
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t ce = rd_kafka_committed(p->consumer, committed, 10000);
+    if (ce != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn("poller", "reading committed offsets: %s; starting without offset maps", rd_kafka_err2str(ce));
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
         if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, p->cfg->topic_raw))
@@ -62,6 +69,18 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         }
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
+        m->committed = -1;
+        m->metadata[0] = '\0';
+        rd_kafka_topic_partition_t *c =
+            ce == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_topic_partition_list_find(committed, p->cfg->topic_raw, part)
+                                             : NULL;
+        if (c != NULL && c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0) {
+            m->committed = c->offset;
+            if (c->metadata != NULL && c->metadata_size < sizeof(m->metadata)) {
+                memcpy(m->metadata, c->metadata, c->metadata_size);
+                m->metadata[c->metadata_size] = '\0';
+            }
+        }
         rt_send_force(p->partitions[part], m);
         if (!s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, 1);
@@ -70,31 +89,84 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         s->wants_pause[part] = false;
         log_info("poller", "assigned %s [%d]", parts->elems[i].topic, part);
     }
+    rd_kafka_topic_partition_list_destroy(committed);
 }
 
+/* Revoked: each partition stops taking work, waits (bounded) for what is in
+ * flight and answers with its final commit, which goes out synchronously
+ * before the partitions are released. Lost: no waiting and no commit, since
+ * another member may own them already. */
 static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts, bool lost)
 {
     pipeline_t *p = s->p;
-    if (!lost) {
-        /* Commit what finished before letting go. */
-        rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, NULL, 0);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            log_warn("poller", "commit on revoke: %s", rd_kafka_err2str(e));
-    }
+    rt_future_t *futures[PIPELINE_MAX_PARTITIONS];
+    int32_t which[PIPELINE_MAX_PARTITIONS];
+    int nf = 0;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
         if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || p->partitions[part] == NULL)
             continue;
-        if (s->paused[part])
+        if (s->paused[part]) {
             gauge_add(&g_metrics.partitions_paused, -1);
+            pstat_set(&p->pstats[part].paused, 0);
+        }
         if (s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, -1);
         s->paused[part] = false;
         s->assigned[part] = false;
         s->generation[part]++;
-        rt_send_force(p->partitions[part], rt_msg_new(sizeof(rt_msg_t), MSG_REVOKE));
+        revoke_msg_t *m = rt_msg_new(sizeof(*m), MSG_REVOKE);
+        m->lost = lost;
+        if (lost) {
+            rt_send_force(p->partitions[part], m);
+        } else {
+            futures[nf] = rt_future_new();
+            which[nf] = part;
+            m->hdr.reply_future = futures[nf];
+            m->hdr.reply_actor = NULL;
+            rt_send_force(p->partitions[part], m);
+            nf++;
+        }
         log_info("poller", "%s %s [%d]", lost ? "lost" : "revoked", parts->elems[i].topic, part);
     }
+    if (nf == 0)
+        return;
+    rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(nf);
+    for (int i = 0; i < nf; i++) {
+        commit_state_msg_t *c = (commit_state_msg_t *)rt_future_wait(futures[i], p->cfg->revoke_wait_ms + 5000);
+        if (c == NULL) {
+            log_warn("poller", "partition %d did not answer its revoke; its uncommitted records will be redone",
+                     which[i]);
+            continue;
+        }
+        if (c->offset >= 0) {
+            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(commit, p->cfg->topic_raw, c->partition);
+            tp->offset = c->offset;
+            tp->metadata = strdup(c->metadata);
+            tp->metadata_size = strlen(c->metadata);
+        }
+        rt_msg_free(c);
+    }
+    if (commit->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, commit, 0);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn("poller", "commit on revoke: %s", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(commit);
+}
+
+/* Results of the partitions' asynchronous commits, served by poll here. */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                      void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("poller", "offset commit: %s", rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++)
+        if (offsets->elems[i].err)
+            log_warn("poller", "offset commit [%d]: %s", offsets->elems[i].partition,
+                     rd_kafka_err2str(offsets->elems[i].err));
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
@@ -222,6 +294,7 @@ rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t
     s->p = p;
     rd_kafka_conf_set_opaque(conf, s);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (p->consumer == NULL) {
         free(s);

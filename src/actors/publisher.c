@@ -78,12 +78,6 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
     return e;
 }
 
-static void done(record_t *r)
-{
-    r->hdr.type = MSG_DONE;
-    rt_send_force(r->owner, r);
-}
-
 static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
 {
     publisher_state_t *s = rt_actor_state(self);
@@ -99,7 +93,7 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
         return;
     }
     if (r->result != RESULT_DLQ && !r->publish) {
-        done(r);   /* already-seen issue version: nothing to publish */
+        record_done(r);   /* already-seen issue version: nothing to publish */
         return;
     }
     rd_kafka_resp_err_t e = produce(s->p, r);
@@ -139,7 +133,14 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     metric_add(&g_metrics.produced, 1);
-    done(r);
+    if (r->result == RESULT_DLQ) {
+        record_done(r);
+        return;
+    }
+    /* The database notes the event as published before the offset may be
+     * committed: a replay then knows not to publish it again. */
+    r->hdr.type = MSG_MARK_PUBLISHED;
+    rt_send_force(p->storage, r);
 }
 
 static void *poll_main(void *arg)

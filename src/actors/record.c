@@ -17,3 +17,9 @@ void record_free(record_t *r)
         rd_kafka_message_destroy(r->rkm);
     rt_msg_free(r);
 }
+
+void record_done(record_t *r)
+{
+    r->hdr.type = MSG_DONE;
+    rt_send_force(r->owner, r);
+}

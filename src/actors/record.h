@@ -17,6 +17,7 @@
 #include "classification.h"
 #include "event.h"
 #include "metrics.h"
+#include "offset_map.h"
 #include "runtime.h"
 
 enum pipeline_msg {
@@ -24,7 +25,8 @@ enum pipeline_msg {
     MSG_CLASSIFY,                   /* partition -> classifier */
     MSG_STORE,                      /* classifier -> storage */
     MSG_PUBLISH,                    /* storage/partition -> publisher (enriched or DLQ) */
-    MSG_DONE,                       /* publisher -> partition: effects durable */
+    MSG_MARK_PUBLISHED,             /* publisher -> storage: enriched event acknowledged */
+    MSG_DONE,                       /* storage/publisher -> partition: effects durable */
     MSG_POLL,                       /* poller -> itself */
     MSG_PARTITION_CTL,              /* partition -> poller: pause or resume */
     MSG_ASSIGN,                     /* poller -> partition: (re)assigned, new generation */
@@ -60,6 +62,8 @@ typedef struct record {
 } record_t;
 
 void record_free(record_t *r);
+/* Hands a finished record back to its partition-consumer. */
+void record_done(record_t *r);
 uint64_t now_us(void);
 
 /* The opaque of a message produced on the pipeline's producer by someone
@@ -78,10 +82,26 @@ typedef struct partition_ctl_msg {
     bool pause;
 } partition_ctl_msg_t;
 
-/* poller -> partition */
+/* poller -> partition: the committed position and its offset map */
 typedef struct assign_msg {
     rt_msg_t hdr;
     uint64_t generation;
+    int64_t committed;            /* < 0: nothing committed yet */
+    char metadata[OFFSET_MAP_MAX_BYTES];
 } assign_msg_t;
+
+/* poller -> partition; asked (with a future) unless the partition is lost */
+typedef struct revoke_msg {
+    rt_msg_t hdr;
+    bool lost;
+} revoke_msg_t;
+
+/* partition -> poller: the final commit of a revoked partition */
+typedef struct commit_state_msg {
+    rt_msg_t hdr;
+    int32_t partition;
+    int64_t offset;               /* < 0: nothing to commit */
+    char metadata[OFFSET_MAP_MAX_BYTES];
+} commit_state_msg_t;
 
 #endif

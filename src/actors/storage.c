@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "schema.h"
+#include "strbuf.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -28,6 +29,8 @@ typedef struct storage_state {
     PGconn *conn;
     record_t **batch;
     int nbatch, cap;
+    record_t **marks;             /* acknowledged events to note as published */
+    int nmarks, capmarks;
     uint64_t window_timer;        /* pending flush timer, 0 if none */
     uint64_t retry_timer;
     int backoff_ms;
@@ -63,7 +66,17 @@ static const char *UPSERT_SQL =
     "  source_updated_at = EXCLUDED.source_updated_at, processed_at = now()"
     " WHERE dispatchai.enriched_issues.source_updated_at IS DISTINCT FROM EXCLUDED.source_updated_at"
     " RETURNING issue_id)"
-    " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM en)";
+    " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM en),"
+    /* this version stored before but its event never acknowledged */
+    "  (SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
+    "   WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz"
+    "   AND e.published_at IS NULL)";
+
+static const char *MARK_SQL =
+    "UPDATE dispatchai.enriched_issues e SET published_at = now()"
+    " FROM dispatchai.issues i, unnest($1::bigint[], $2::timestamptz[]) AS v(gid, ver)"
+    " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
+    " AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
 
 #define NPARAMS 29
 
@@ -114,6 +127,13 @@ static bool connected(storage_state_t *s)
     if (!ok)
         log_error("storage", "prepare: %s", PQresultErrorMessage(r));
     PQclear(r);
+    if (ok) {
+        r = PQprepare(s->conn, "mark", MARK_SQL, 2, NULL);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            log_error("storage", "prepare: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
     if (!ok) {
         PQfinish(s->conn);
         s->conn = NULL;
@@ -182,7 +202,8 @@ static row_status_t row_result(storage_state_t *s, record_t *r, PGresult *res, c
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         bool stored = atoi(PQgetvalue(res, 0, 0)) > 0;
         bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
-        r->publish = stored && classified;
+        bool unpublished = atoi(PQgetvalue(res, 0, 2)) > 0;
+        r->publish = (stored && classified) || unpublished;
         r->result = r->publish ? RESULT_OK : RESULT_SKIPPED;
         return ROW_OK;
     }
@@ -308,35 +329,85 @@ static void schedule_retry(storage_state_t *s, rt_actor_t *self)
         s->retry_timer = rt_timer_start(self, (uint64_t)s->backoff_ms, 0, &s->retry_timer);
 }
 
+/* Notes acknowledged events as published, in one statement; false on
+ * database trouble (the marks are kept and retried). */
+static bool write_marks(storage_state_t *s)
+{
+    strbuf_t ids, vers;
+    sb_init(&ids);
+    sb_init(&vers);
+    sb_puts(&ids, "{");
+    sb_puts(&vers, "{");
+    for (int i = 0; i < s->nmarks; i++) {
+        const issue_event_t *e = &s->marks[i]->event;
+        sb_printf(&ids, "%s%lld", i ? "," : "", (long long)e->issue_id);
+        sb_printf(&vers, "%s%s%s%s", i ? "," : "", e->updated_at ? "\"" : "", e->updated_at ? e->updated_at : "NULL",
+                  e->updated_at ? "\"" : "");
+    }
+    sb_puts(&ids, "}");
+    sb_puts(&vers, "}");
+    const char *v[2] = {ids.data, vers.data};
+    PGresult *res = PQexecPrepared(s->conn, "mark", 2, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_warn("storage", "noting %d events as published deferred: %s", s->nmarks, PQresultErrorMessage(res));
+    PQclear(res);
+    sb_free(&ids);
+    sb_free(&vers);
+    return ok;
+}
+
 static void flush(storage_state_t *s, rt_actor_t *self)
 {
-    if (s->nbatch == 0 || s->retry_timer != 0)
+    if ((s->nbatch == 0 && s->nmarks == 0) || s->retry_timer != 0)
         return;
     if (!connected(s)) {
         schedule_retry(s, self);
         return;
     }
-    uint64_t t0 = now_us();
-    row_status_t st = write_batch(s);
-    if (st == ROW_BAD) {
-        if (!write_isolated(s)) {
+    if (s->nbatch > 0) {
+        uint64_t t0 = now_us();
+        row_status_t st = write_batch(s);
+        if (st == ROW_BAD) {
+            if (!write_isolated(s)) {
+                schedule_retry(s, self);
+                return;
+            }
+        } else if (st == ROW_RETRY) {
+            log_warn("storage", "batch of %d deferred: %s", s->nbatch, PQerrorMessage(s->conn));
+            schedule_retry(s, self);
+            return;
+        } else {
+            histogram_observe_us(&g_metrics.db_write, now_us() - t0);
+            metric_add(&g_metrics.db_batches, 1);
+            metric_add(&g_metrics.db_rows, (uint64_t)s->nbatch);
+            for (int i = 0; i < s->nbatch; i++)
+                forward(s, s->batch[i]);
+            s->nbatch = 0;
+        }
+    }
+    if (s->nmarks > 0) {
+        if (!write_marks(s)) {
             schedule_retry(s, self);
             return;
         }
-    } else if (st == ROW_RETRY) {
-        log_warn("storage", "batch of %d deferred: %s", s->nbatch, PQerrorMessage(s->conn));
-        schedule_retry(s, self);
-        return;
-    } else {
-        histogram_observe_us(&g_metrics.db_write, now_us() - t0);
-        metric_add(&g_metrics.db_batches, 1);
-        metric_add(&g_metrics.db_rows, (uint64_t)s->nbatch);
-        for (int i = 0; i < s->nbatch; i++)
-            forward(s, s->batch[i]);
-        s->nbatch = 0;
+        for (int i = 0; i < s->nmarks; i++)
+            record_done(s->marks[i]);
+        s->nmarks = 0;
     }
     s->backoff_ms = 0;
     __atomic_store_n(&s->p->db_ok, 1, __ATOMIC_RELAXED);
+}
+
+static void append(record_t ***arr, int *n, int *cap, record_t *r)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *arr = realloc(*arr, (size_t)*cap * sizeof(**arr));
+        if (*arr == NULL)
+            abort();
+    }
+    (*arr)[(*n)++] = r;
 }
 
 static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
@@ -352,19 +423,16 @@ static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
         flush(s, self);
         return;
     }
-    if (msg->type != MSG_STORE) {
+    if (msg->type == MSG_STORE) {
+        append(&s->batch, &s->nbatch, &s->cap, (record_t *)msg);
+    } else if (msg->type == MSG_MARK_PUBLISHED) {
+        append(&s->marks, &s->nmarks, &s->capmarks, (record_t *)msg);
+    } else {
         rt_msg_free(msg);
         return;
     }
-    if (s->nbatch == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->batch = realloc(s->batch, (size_t)s->cap * sizeof(*s->batch));
-        if (s->batch == NULL)
-            abort();
-    }
-    s->batch[s->nbatch++] = (record_t *)msg;
     const config_t *cfg = s->p->cfg;
-    if (s->nbatch >= cfg->storage_batch_size) {
+    if (s->nbatch >= cfg->storage_batch_size || s->nmarks >= cfg->storage_batch_size) {
         flush(s, self);
     } else if (s->window_timer == 0 && s->retry_timer == 0) {
         if (cfg->storage_batch_window_ms == 0)
@@ -380,6 +448,9 @@ static void storage_finalize(rt_actor_t *self)
     for (int i = 0; i < s->nbatch; i++)
         record_free(s->batch[i]);
     free(s->batch);
+    for (int i = 0; i < s->nmarks; i++)
+        record_free(s->marks[i]);
+    free(s->marks);
     if (s->conn)
         PQfinish(s->conn);
     free(s);

@@ -52,6 +52,9 @@ typedef struct config {
     int storage_batch_size;
     int storage_batch_window_ms;
     int drain_timeout_ms;
+    int commit_interval_ms;        /* offsets and offset maps committed this often */
+    int revoke_wait_ms;            /* a revoked partition waits this long for in-flight records */
+    int hold_ms, hold_jitter_ms;   /* testing and benchmarking: hold each record in the classifier */
     char *state_dir;               /* where `run` leaves the embedded broker's address */
 } config_t;
 

@@ -70,6 +70,12 @@ static const migration_t MIGRATIONS[] = {
      "  updated_at timestamptz NOT NULL DEFAULT now(),"
      "  UNIQUE (user_id, repository_owner, repository_name));"
      "CREATE INDEX ON dispatchai.repository_syncs (sync_id);"},
+    {2, "enriched_issues.published_at",
+     /* When the enriched event of this issue version was acknowledged by
+      * Kafka: a replay after a crash between the database commit and the
+      * acknowledgement publishes it then, instead of never. */
+     "ALTER TABLE dispatchai.enriched_issues ADD COLUMN published_at timestamptz;"
+     "UPDATE dispatchai.enriched_issues SET published_at = processed_at;"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

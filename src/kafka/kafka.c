@@ -135,8 +135,8 @@ rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_r
         bad |= set(conf, "compression.type", "lz4", err, errlen);
     } else if (role == KAFKA_CONSUMER) {
         bad |= set(conf, "group.id", cfg->group_id, err, errlen);
-        bad |= set(conf, "enable.auto.commit", "true", err, errlen);
-        bad |= set(conf, "auto.commit.interval.ms", "1000", err, errlen);
+        /* Commits are explicit: each carries its partition's offset map. */
+        bad |= set(conf, "enable.auto.commit", "false", err, errlen);
         bad |= set(conf, "auto.offset.reset", "earliest", err, errlen);
         bad |= set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen);
     }
@@ -160,7 +160,8 @@ rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_r
         }
     }
     if (role == KAFKA_CONSUMER) {
-        /* Offsets are stored only after a record's effects are durable. */
+        /* Offsets are committed only after a record's effects are durable,
+         * by dispatchd itself: a user's auto-commit settings are overridden. */
         char v[16];
         size_t vl = sizeof(v);
         if (rd_kafka_conf_get(conf, "enable.auto.offset.store", v, &vl) == RD_KAFKA_CONF_OK &&
@@ -169,7 +170,8 @@ rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_r
                                   "after each record's effects are durable");
             goto fail;
         }
-        if (set(conf, "enable.auto.offset.store", "false", err, errlen))
+        if (set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+            set(conf, "enable.auto.commit", "false", err, errlen))
             goto fail;
     }
     return conf;
