@@ -52,6 +52,7 @@ typedef struct partition_state {
     uint64_t commit_timer;
     offset_map_t skip;             /* finished by an earlier owner (commit metadata) */
     strmap_t keys;                 /* key -> key_queue_t* (present while a key is busy) */
+    key_queue_t ready;             /* free to run, waiting for an in-flight slot */
     int inflight;                  /* released downstream, not done */
     int pause_reasons;
     bool paused;
@@ -174,10 +175,12 @@ static bool downstream_pressured(const pipeline_t *p)
 
 static void update_pause(partition_state_t *s)
 {
+    /* Taken but not committable: up to max_inflight running plus as many
+     * ready behind them, so a freed slot never waits for a fetch. */
     int max = s->p->cfg->max_inflight;
-    if ((int)s->ring_count >= max)
+    if ((int)s->ring_count >= 2 * max)
         s->pause_reasons |= PAUSE_INFLIGHT;
-    else if ((int)s->ring_count <= max / 2)
+    else if ((int)s->ring_count <= max)
         s->pause_reasons &= ~PAUSE_INFLIGHT;
     int map_bytes = s->done_above * MAP_BYTES_PER_OFFSET;
     if (map_bytes >= OFFSET_MAP_MAX_BYTES * 3 / 4)
@@ -235,26 +238,34 @@ static record_t *key_queue_pop(key_queue_t *q)
     return r;
 }
 
-static void admit(partition_state_t *s, record_t *r)
+/* Releases ready records while there are in-flight slots. */
+static void pump(partition_state_t *s)
 {
-    if (s->p->ordering == ORDER_UNORDERED) {
+    record_t *r;
+    while (s->inflight < s->p->cfg->max_inflight && (r = key_queue_pop(&s->ready)) != NULL)
         release(s, r);
-        return;
-    }
-    const char *k = order_key(s, r);
-    key_queue_t *q = strmap_get(&s->keys, k);
-    if (q != NULL) {
-        key_queue_push(q, r);   /* an earlier record of this key is in flight */
-        return;
-    }
-    q = calloc(1, sizeof(*q));
-    if (q == NULL)
-        abort();
-    strmap_put(&s->keys, k, q);
-    release(s, r);
 }
 
-/* The record with this key finished: release the next one, or free the key. */
+static void admit(partition_state_t *s, record_t *r)
+{
+    if (s->p->ordering != ORDER_UNORDERED) {
+        const char *k = order_key(s, r);
+        key_queue_t *q = strmap_get(&s->keys, k);
+        if (q != NULL) {
+            key_queue_push(q, r);   /* an earlier record of this key comes first */
+            return;
+        }
+        q = calloc(1, sizeof(*q));
+        if (q == NULL)
+            abort();
+        strmap_put(&s->keys, k, q);   /* this record now holds its key */
+    }
+    key_queue_push(&s->ready, r);
+    pump(s);
+}
+
+/* The record holding this key finished: the next one of the key becomes
+ * ready, or the key is free. */
 static void key_finished(partition_state_t *s, const char *k)
 {
     if (s->p->ordering == ORDER_UNORDERED)
@@ -264,7 +275,7 @@ static void key_finished(partition_state_t *s, const char *k)
         return;
     record_t *next = key_queue_pop(q);
     if (next != NULL) {
-        release(s, next);
+        key_queue_push(&s->ready, next);
         return;
     }
     strmap_remove(&s->keys, k);
@@ -290,6 +301,7 @@ static void on_record(partition_state_t *s, record_t *r)
     if (offset_map_contains(&s->skip, r->offset)) {
         /* Finished before the last restart or rebalance: not again. */
         r->result = RESULT_SKIPPED;
+        metric_add(&g_metrics.offset_map_skips, 1);
         s->inflight++;
         on_done(s, r);
         return;
@@ -335,8 +347,10 @@ static void on_done(partition_state_t *s, record_t *r)
     }
     if (ring_mark_done(s, r->offset))
         s->done_above++;
-    if (r->event.root != NULL && s->revoke_req == NULL)
+    if (r->event.root != NULL && s->revoke_req == NULL) {
         key_finished(s, order_key(s, r));
+        pump(s);
+    }
     record_free(r);
     advance_commit_point(s);
     update_pause(s);
@@ -346,6 +360,11 @@ static void on_done(partition_state_t *s, record_t *r)
 
 static void drop_waiting(partition_state_t *s)
 {
+    record_t *ready;
+    while ((ready = key_queue_pop(&s->ready)) != NULL) {
+        gauge_add(&g_metrics.inflight, -1);
+        record_free(ready);
+    }
     for (size_t i = 0; i < s->keys.cap; i++) {
         strmap_entry_t *e = &s->keys.slots[i];
         if (e->key == NULL || e->value == NULL)
@@ -478,6 +497,7 @@ static void partition_finalize(rt_actor_t *self)
     drop_waiting(s);
     strmap_free(&s->keys);
     offset_map_free(&s->skip);
+    free(s->ready.items);
     if (s->revoke_req)
         rt_msg_free(s->revoke_req);
     free(s->ring);

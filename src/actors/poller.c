@@ -219,9 +219,12 @@ static void dispatch(poller_state_t *s, rd_kafka_message_t *m)
     kafka_header(m, "correlation_id", r->correlation_id, sizeof(r->correlation_id));
     kafka_header(m, "sync_id", r->sync_id, sizeof(r->sync_id));
     kafka_header(m, "user_id", r->user_id, sizeof(r->user_id));
-    /* Forced: the partition pauses itself at max_inflight, so at most one
-     * poll batch overshoots. */
+    /* Forced, then checked: a partition whose mailbox passed its high
+     * watermark is paused right here, which also drops what librdkafka had
+     * prefetched for it, so the overshoot is one message, not a batch. */
     rt_send_force(p->partitions[part], r);
+    if (!s->paused[part] && rt_actor_pressured(p->partitions[part]))
+        apply_pause(s, part);
 }
 
 static void poll_batch(poller_state_t *s)

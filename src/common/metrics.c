@@ -118,6 +118,9 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_partitions_paused %ld\n", (long)lds(&m->partitions_paused));
     family(out, "dispatchd_partitions_assigned", "gauge", "Partitions this process owns.");
     sb_printf(out, "dispatchd_partitions_assigned %ld\n", (long)lds(&m->partitions_assigned));
+    family(out, "dispatchd_offset_map_skips_total", "counter",
+           "Records skipped because the commit metadata says they finished before.");
+    sb_printf(out, "dispatchd_offset_map_skips_total %lu\n", (unsigned long)ld(&m->offset_map_skips));
     family(out, "dispatchd_rebalances_total", "counter", "Partition assignment changes.");
     sb_printf(out, "dispatchd_rebalances_total %lu\n", (unsigned long)ld(&m->rebalances));
 

@@ -29,6 +29,7 @@ typedef struct metrics {
     int64_t partitions_paused;
     int64_t partitions_assigned;
     uint64_t rebalances;
+    uint64_t offset_map_skips;
     histogram_t classify[PROVIDER_COUNT];
     histogram_t db_write;
     histogram_t end_to_end;

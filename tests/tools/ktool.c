@@ -11,6 +11,7 @@
  */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,16 +99,31 @@ static int dump(const char *bootstrap, const char *topic, int wait_ms)
     long count = 0;
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
+    bool assigned = false;
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!assigned) {
+            /* The quiet period starts once the group gave us partitions. */
+            rd_kafka_topic_partition_list_t *a = NULL;
+            if (rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a->cnt > 0) {
+                assigned = true;
+                last = now;
+            }
+            if (a)
+                rd_kafka_topic_partition_list_destroy(a);
+        }
         if (m == NULL || m->err) {
             if (m)
                 rd_kafka_message_destroy(m);
             long idle = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
-            if (idle > wait_ms)
+            if (assigned && idle > wait_ms)
                 break;
+            if (!assigned && idle > 60000) {
+                fprintf(stderr, "ktool: no partitions assigned within 60 s\n");
+                return 1;
+            }
             continue;
         }
         last = now;

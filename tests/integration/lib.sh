@@ -1,0 +1,87 @@
+# Sourced by the integration tests: a scratch database and unique topics per
+# test, dispatchd processes with their control-plane ports, metric reads,
+# and the `check` / summary helpers.
+#   needs: bin ktool root   set by the caller before sourcing
+kport="${DISPATCHD_KAFKA_PORT:-19092}"
+pgport="${DISPATCHD_PG_PORT:-15432}"
+bootstrap="127.0.0.1:$kport"
+tag="it$$r$RANDOM"
+work="$(mktemp -d)"
+db="dispatchai_$tag"
+admin="postgresql://postgres@127.0.0.1:$pgport/postgres"
+dburl="postgresql://postgres@127.0.0.1:$pgport/$db"
+passed=0 failed=0
+declare -A pids ports
+
+check() {   # check DESCRIPTION EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok   - $1"
+  else failed=$((failed + 1)); echo "FAIL - $1: expected '$2', got '$3'"; fi
+}
+check_le() {   # check_le DESCRIPTION ACTUAL LIMIT
+  if [ "$2" -le "$3" ]; then passed=$((passed + 1)); echo "ok   - $1 ($2 <= $3)"
+  else failed=$((failed + 1)); echo "FAIL - $1: $2 > $3"; fi
+}
+cleanup() {
+  for name in "${!pids[@]}"; do kill -9 "${pids[$name]}" 2>/dev/null; done
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+finish() {
+  if [ "$failed" -gt 0 ]; then
+    for log in "$work"/*.log; do echo "--- last lines of $log"; tail -n 30 "$log"; done
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+write_config() {   # write_config [EXTRA_PIPELINE_LINES...]
+  {
+    # A killed member leaves the group after 6 s (the broker's minimum), not 45.
+    printf '[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\nheartbeat.interval.ms = 1000\n' "$bootstrap"
+    printf '[topics]\nraw = %s.raw\nenriched = %s.enriched\ndlq = %s.dlq\ncontrol = %s.control\n' \
+      "$tag" "$tag" "$tag" "$tag"
+    printf '[consumer]\ngroup_id = %s-group\n' "$tag"
+    printf '[database]\nurl = %s\n' "$dburl"
+    printf '[http]\naddr = 127.0.0.1:0\n'
+    printf '[pipeline]\nstate_dir = %s/state\n' "$work"
+    for line in "$@"; do printf '%s\n' "$line"; done
+  } > "$work/dispatchd.conf"
+  unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL DISPATCHD_HTTP_ADDR DISPATCHD_GROUP_ID
+  psql -q "$admin" -c "CREATE DATABASE $db" || exit 1
+  "$bin" migrate --config "$work/dispatchd.conf" >/dev/null || { echo "migrate failed"; exit 1; }
+  "$bin" topics ensure --config "$work/dispatchd.conf" >/dev/null
+}
+
+start_worker() {   # start_worker NAME [ENV=VALUE...]
+  local name="$1"; shift
+  local log="$work/$name.log"
+  env "$@" "$bin" run --config "$work/dispatchd.conf" 2> "$log" &
+  pids[$name]=$!
+  local port=""
+  for _ in $(seq 1 200); do
+    port=$(grep -o 'control plane on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  ports[$name]=$port
+}
+stop_worker() {   # stop_worker NAME -> sets worker_rc
+  kill -TERM "${pids[$1]}"; wait "${pids[$1]}"; worker_rc=$?; unset "pids[$1]"
+}
+kill_worker() {
+  kill -9 "${pids[$1]}"; wait "${pids[$1]}" 2>/dev/null; unset "pids[$1]"
+}
+metric() {   # metric NAME METRIC
+  python3 "$root/scripts/lib/metric_value.py" "http://127.0.0.1:${ports[$1]}/metrics" "$2"
+}
+wait_until() {   # wait_until SECONDS COMMAND... (true within the time?)
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
+}
+sql() { psql -tA "$dburl" -c "$1"; }
+sync_issues() {   # sync_issues COUNT OWNER/REPO
+  "$root/scripts/gen-issues" "$1" > "$work/sync-$1.jsonl"
+  KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync "$2" --from "$work/sync-$1.jsonl" --force \
+    --config "$work/dispatchd.conf" >/dev/null 2>&1
+}
