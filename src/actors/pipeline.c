@@ -90,6 +90,9 @@ void pipeline_stop(pipeline_t *p)
     else
         rt_msg_free(closed);
     publisher_stop(p);
+    log_info("pipeline", "totals: ok=%lu skipped=%lu dlq=%lu rows_written=%lu",
+             (unsigned long)g_metrics.records[RESULT_OK], (unsigned long)g_metrics.records[RESULT_SKIPPED],
+             (unsigned long)g_metrics.records[RESULT_DLQ], (unsigned long)g_metrics.db_rows);
     rt_destroy(p->rt);
     rd_kafka_destroy(p->consumer);
     rd_kafka_destroy(p->producer);

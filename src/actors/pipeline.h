@@ -26,6 +26,7 @@ typedef enum { ORDER_PARTITION, ORDER_KEY, ORDER_UNORDERED } ordering_t;
  * partition's actor (and the poller), read by the HTTP thread. Plain int64
  * fields read and written with relaxed atomics. */
 typedef struct partition_stats {
+    /* all fields: read and written with pstat_get / pstat_set */
     int64_t assigned;
     int64_t committed;            /* last committed offset, -1 none */
     int64_t taken;                /* one past the highest offset taken */
@@ -33,6 +34,7 @@ typedef struct partition_stats {
     int64_t inflight;
     int64_t map_bytes;            /* offset-map estimate */
     int64_t paused;
+    int64_t high_watermark;       /* from the broker, refreshed off the event loop */
 } partition_stats_t;
 
 typedef struct pipeline {

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "log.h"
@@ -147,10 +148,23 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         }
         rt_msg_free(c);
     }
-    if (commit->cnt > 0) {
+    /* The hand-over commit is the one that decides what the next owner
+     * redoes: retry it through a coordinator moving or loading. */
+    for (int attempt = 1; commit->cnt > 0; attempt++) {
         rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, commit, 0);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            log_warn("poller", "commit on revoke: %s", rd_kafka_err2str(e));
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        bool retriable = e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                         e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                         e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                         e == RD_KAFKA_RESP_ERR__TRANSPORT;
+        if (!retriable || attempt == 5) {
+            log_warn("poller", "commit on revoke: %s; the next owner redoes the uncommitted records",
+                     rd_kafka_err2str(e));
+            break;
+        }
+        log_info("poller", "commit on revoke: %s; retrying", rd_kafka_err2str(e));
+        usleep(200000);
     }
     rd_kafka_topic_partition_list_destroy(commit);
 }

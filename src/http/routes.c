@@ -145,10 +145,52 @@ static void on_pending(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     }
 }
 
+/* Per-partition families. Lag is the broker's high watermark minus the
+ * committed offset, so it stays true while a partition is paused (the
+ * consumer's own lag view freezes then). */
+static void render_partitions(strbuf_t *out, void *ctx)
+{
+    pipeline_t *p = ctx;
+    static const struct { const char *name, *type, *help; } fam[] = {
+        {"dispatchd_consumer_lag", "gauge", "Records on the broker past the committed offset."},
+        {"dispatchd_partition_inflight", "gauge", "Records running, by partition."},
+        {"dispatchd_incomplete_offsets", "gauge", "Records taken and not yet below the commit point."},
+        {"dispatchd_commit_lag", "gauge", "Offsets taken past the committed offset."},
+        {"dispatchd_offset_map_bytes", "gauge", "Estimated size of the committed offset map."},
+        {"dispatchd_partition_paused", "gauge", "1 while the partition's fetching is paused."},
+    };
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
+        for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
+            partition_stats_t *st = &p->pstats[i];
+            if (!pstat_get(&st->assigned))
+                continue;
+            int64_t committed = pstat_get(&st->committed), taken = pstat_get(&st->taken);
+            int64_t hw = pstat_get(&st->high_watermark);
+            int64_t v = 0;
+            switch (f) {
+            case 0: v = hw > 0 ? hw - (committed > 0 ? committed : 0) : 0; break;
+            case 1: v = pstat_get(&st->inflight); break;
+            case 2: v = pstat_get(&st->incomplete); break;
+            case 3: v = taken > committed && committed >= 0 ? taken - committed : 0; break;
+            case 4: v = pstat_get(&st->map_bytes); break;
+            default: v = pstat_get(&st->paused); break;
+            }
+            if (f == 0)
+                sb_printf(out, "%s{topic=\"%s\",partition=\"%d\"} %lld\n", fam[f].name, p->cfg->topic_raw, i,
+                          (long long)(v > 0 ? v : 0));
+            else
+                sb_printf(out, "%s{partition=\"%d\"} %lld\n", fam[f].name, i, (long long)v);
+        }
+    }
+}
+
 void routes_init(http_app_t *app, h2o_loop_t *loop)
 {
-    if (app->p != NULL)
+    if (app->p != NULL) {
         metrics_add_hook(render_mailboxes, app->p);
+        metrics_add_hook(render_partitions, app->p);
+    }
     app->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(app->queue, &app->receiver, on_pending);
 }
@@ -173,6 +215,16 @@ void routes_refresh_health(http_app_t *app)
     }
     __atomic_store_n(&app->db_ok, db, __ATOMIC_RELAXED);
     __atomic_store_n(&app->kafka_ok, kafka, __ATOMIC_RELAXED);
+    if (app->p != NULL && app->p->consumer != NULL && kafka) {
+        for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
+            partition_stats_t *st = &app->p->pstats[i];
+            int64_t lo, hi;
+            if (pstat_get(&st->assigned) &&
+                rd_kafka_query_watermark_offsets(app->p->consumer, app->cfg->topic_raw, i, &lo, &hi, 2000) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR)
+                pstat_set(&st->high_watermark, hi);
+        }
+    }
 }
 
 int routes_dispatch(http_app_t *app, h2o_req_t *req)

@@ -80,8 +80,12 @@ wait_until() {   # wait_until SECONDS COMMAND... (true within the time?)
   until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
 }
 sql() { psql -tA "$dburl" -c "$1"; }
-sync_issues() {   # sync_issues COUNT OWNER/REPO
-  "$root/scripts/gen-issues" "$1" > "$work/sync-$1.jsonl"
-  KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync "$2" --from "$work/sync-$1.jsonl" --force \
+sync_issues() {   # sync_issues COUNT OWNER/REPO [FIRST_NUMBER]
+  local f="$work/sync-$RANDOM.jsonl"
+  "$root/scripts/gen-issues" "$1" --start-number "${3:-1}" > "$f"
+  KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync "$2" --from "$f" --force \
     --config "$work/dispatchd.conf" >/dev/null 2>&1
+}
+logged_total() {   # logged_total NAME FIELD: a stopped worker's total from its log
+  grep -o "totals: .*" "$work/$1.log" | grep -o "$2=[0-9]*" | tail -1 | cut -d= -f2
 }
