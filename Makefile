@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, runs the pipeline demo
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan demo test test-release test-asan test-tsan \
-        bench-runtime clean
+        bench-runtime bench-consume clean
 
 all: build
 
@@ -41,6 +41,9 @@ test-tsan: build-tsan
 
 bench-runtime: build
 	@bench/runtime/compare.py build/bench/savina_dispatchd build/bench/savina_caf
+
+bench-consume: build
+	@bench/consume/bench_consume.sh
 
 clean:
 	rm -rf build build-asan build-tsan

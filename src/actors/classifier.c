@@ -5,9 +5,11 @@
  *
  * [pipeline] hold_ms / hold_jitter_ms make it hold each record on a timer
  * before classifying: a stand-in for a slow model in tests and benchmarks,
- * which costs no thread while it waits.
+ * which costs no thread while it waits. [pipeline] stages = noop finishes
+ * each record right there: the consumption machinery alone, for benchmarks.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "pipeline.h"
@@ -19,6 +21,11 @@ typedef struct classifier_state {
 
 static void classify(classifier_state_t *s, record_t *r)
 {
+    if (s->p->noop) {
+        r->result = RESULT_OK;
+        record_done(r);
+        return;
+    }
     uint64_t t0 = now_us();
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,

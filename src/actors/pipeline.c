@@ -28,6 +28,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->cfg = cfg;
     p->kenv = kenv;
     p->ordering = parse_ordering(cfg->ordering);
+    p->noop = strcmp(cfg->stages, "noop") == 0;
     *code = 2;
     rd_kafka_conf_t *pconf = kafka_conf(cfg, kenv, KAFKA_PRODUCER, err, errlen);
     if (pconf == NULL)

@@ -44,6 +44,7 @@ typedef struct pipeline {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     ordering_t ordering;
+    bool noop;                          /* [pipeline] stages = noop */
     rt_actor_t *poller;
     rt_actor_t *classifier;
     rt_actor_t *storage;

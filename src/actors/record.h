@@ -54,6 +54,7 @@ typedef struct record {
     char user_id[64];
     issue_event_t event;          /* parsed; event.root NULL if invalid */
     classification_t cls;
+    bool admitted;                /* went through key ordering: frees its key when done */
     enum record_result result;
     bool publish;                 /* storage found a new issue version */
     error_class_t error_class;

@@ -87,6 +87,8 @@ static const cfg_desc_t DESCS[] = {
      "testing and benchmarks: hold each record this long before classifying"},
     {"pipeline", "hold_jitter_ms", "DISPATCHD_HOLD_JITTER_MS", T_INT, F(hold_jitter_ms), "0", 0, 600000, NULL,
      "testing: add a random 0..N ms to each hold"},
+    {"pipeline", "stages", "DISPATCHD_STAGES", T_STR, F(stages), "full", 0, 0, "full|noop",
+     "benchmarks: noop finishes each record after the hold, skipping storage and publishing"},
     {"pipeline", "state_dir", "DISPATCHD_STATE_DIR", T_STR, F(state_dir), "var/run", 0, 0, NULL,
      "where run writes its embedded broker address"},
 };

@@ -159,7 +159,7 @@ void issue_event_free(issue_event_t *ev)
 {
     if (ev->root)
         json_decref(ev->root);
-    memset(ev, 0, sizeof(*ev));
+    ev->root = NULL;   /* the other fields point into root: dead with it */
 }
 
 int issue_event_key(const issue_event_t *ev, char *out, size_t outlen)

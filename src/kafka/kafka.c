@@ -139,6 +139,10 @@ rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_r
         bad |= set(conf, "enable.auto.commit", "false", err, errlen);
         bad |= set(conf, "auto.offset.reset", "earliest", err, errlen);
         bad |= set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen);
+        /* The backlog stays in Kafka: what librdkafka prefetches per
+         * partition is what memory holds beyond the in-flight window. */
+        bad |= set(conf, "queued.max.messages.kbytes", "16384", err, errlen);
+        bad |= set(conf, "queued.min.messages", "20000", err, errlen);
     }
     if (bad)
         goto fail;

@@ -8,6 +8,14 @@
  *                                        partition, offset, headers, value
  *                                        length), stopping after WAIT_MS
  *                                        without news; last line: count
+ *   ktool fill BOOTSTRAP TOPIC COUNT BYTES KEYS
+ *                                        produces COUNT valid issue events of
+ *                                        about BYTES each over KEYS distinct
+ *                                        keys (benchmark volume)
+ *   ktool drain BOOTSTRAP TOPIC COUNT    the bare librdkafka consume loop:
+ *                                        reads COUNT messages in a new group,
+ *                                        prints msgs_per_s from the first
+ *                                        message to the last
  */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -156,6 +164,87 @@ static int dump(const char *bootstrap, const char *topic, int wait_ms)
     return 0;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int fill(const char *bootstrap, const char *topic, long count, int bytes, long keys)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    char *pad = malloc((size_t)bytes + 1);
+    memset(pad, 'x', (size_t)bytes);
+    pad[bytes] = '\0';
+    char *value = malloc((size_t)bytes + 1024);
+    double t0 = mono_s();
+    for (long i = 0; i < count; i++) {
+        long k = i % keys + 1;
+        int head = snprintf(value, 1024,
+                            "{\"event_type\":\"issue\",\"action\":\"opened\",\"timestamp\":\"2024-01-01T00:00:00Z\","
+                            "\"repository\":{\"id\":1,\"name\":\"bench\",\"full_name\":\"bench/bench\",\"private\":false},"
+                            "\"issue\":{\"id\":%ld,\"number\":%ld,\"title\":\"Bench issue %ld\",\"state\":\"open\","
+                            "\"labels\":[],\"user\":{\"login\":\"bench\"},\"created_at\":\"2024-01-01T00:00:00Z\","
+                            "\"updated_at\":\"2024-01-01T00:00:00Z\",\"body\":\"",
+                            1000000 + k, k, k);
+        int body = bytes - head - 3 > 0 ? bytes - head - 3 : 0;
+        memcpy(value + head, pad, (size_t)body);
+        memcpy(value + head + body, "\"}}", 4);
+        char key[64];
+        snprintf(key, sizeof(key), "bench/bench:issue:%ld", k);
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(value, strlen(value)),
+                RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                fprintf(stderr, "ktool: %s\n", rd_kafka_err2str(e));
+                return 1;
+            }
+            rd_kafka_poll(rk, 10);
+        }
+        rd_kafka_poll(rk, 0);
+    }
+    int rc = rd_kafka_flush(rk, 120000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
+    printf("{\"produced\":%ld,\"seconds\":%.2f}\n", count, mono_s() - t0);
+    rd_kafka_destroy(rk);
+    free(pad);
+    free(value);
+    return rc;
+}
+
+static int drain(const char *bootstrap, const char *topic, long count)
+{
+    char group[64];
+    snprintf(group, sizeof(group), "ktool-drain-%ld-%d", (long)time(NULL), rand());
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    long got = 0;
+    double first = 0, last = 0, deadline = mono_s() + 600;
+    while (got < count && mono_s() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m == NULL)
+            continue;
+        if (!m->err) {
+            if (got == 0)
+                first = mono_s();
+            got++;
+            last = mono_s();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    printf("{\"consumed\":%ld,\"msgs_per_s\":%.0f}\n", got, got > 1 ? (double)(got - 1) / (last - first) : 0.0);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got == count ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     srand((unsigned)time(NULL) ^ (unsigned)clock());
@@ -163,6 +252,11 @@ int main(int argc, char **argv)
         return produce(argv[2], argv[3], argv[4]);
     if (argc == 5 && strcmp(argv[1], "dump") == 0)
         return dump(argv[2], argv[3], atoi(argv[4]));
-    fprintf(stderr, "usage: ktool produce BOOTSTRAP TOPIC FILE | ktool dump BOOTSTRAP TOPIC WAIT_MS\n");
+    if (argc == 7 && strcmp(argv[1], "fill") == 0)
+        return fill(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), atol(argv[6]));
+    if (argc == 5 && strcmp(argv[1], "drain") == 0)
+        return drain(argv[2], argv[3], atol(argv[4]));
+    fprintf(stderr, "usage: ktool produce BOOTSTRAP TOPIC FILE | dump BOOTSTRAP TOPIC WAIT_MS |\n"
+                    "       fill BOOTSTRAP TOPIC COUNT BYTES KEYS | drain BOOTSTRAP TOPIC COUNT\n");
     return 2;
 }
