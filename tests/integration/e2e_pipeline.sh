@@ -8,73 +8,24 @@
 #   e2e_pipeline.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
+source "$(dirname "$0")/lib.sh"
 N=300
-kport="${DISPATCHD_KAFKA_PORT:-19092}"
-pgport="${DISPATCHD_PG_PORT:-15432}"
-bootstrap="127.0.0.1:$kport"
-tag="e2e$$r$RANDOM"
-work="$(mktemp -d)"
-db="dispatchai_$tag"
-admin="postgresql://postgres@127.0.0.1:$pgport/postgres"
-passed=0 failed=0
-check() {   # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok   - $1"
-  else failed=$((failed + 1)); echo "FAIL - $1: expected '$2', got '$3'"; fi
-}
-run_pid=""
-cleanup() {
-  [ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cat > "$work/dispatchd.conf" <<CONF
-[kafka]
-bootstrap.servers = $bootstrap
-[topics]
-raw = $tag.raw
-enriched = $tag.enriched
-dlq = $tag.dlq
-control = $tag.control
-[consumer]
-group_id = $tag-group
-[database]
-url = postgresql://postgres@127.0.0.1:$pgport/$db
-[http]
-addr = 127.0.0.1:0
-[pipeline]
-state_dir = $work/state
-CONF
-unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL DISPATCHD_HTTP_ADDR DISPATCHD_GROUP_ID
-psql -q "$admin" -c "CREATE DATABASE $db" || exit 1
-"$bin" migrate --config "$work/dispatchd.conf" >/dev/null || { echo "migrate failed"; exit 1; }
+write_config
 out=$("$bin" topics ensure --config "$work/dispatchd.conf")
-check "topics ensure creates the four topics" 4 "$(grep -c created <<<"$out")"
+check "topics ensure leaves matching topics alone" 4 "$(grep -c ' ok (' <<<"$out")"
 
-start_run() {   # start_run LOGFILE [ENV=VALUE...]
-  local log="$1"; shift
-  env "$@" "$bin" run --config "$work/dispatchd.conf" 2> "$log" &
-  run_pid=$!
-  for _ in $(seq 1 200); do
-    port=$(grep -o 'control plane on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' | head -1)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  metrics="http://127.0.0.1:$port/metrics"
-}
-metric() { python3 "$root/scripts/lib/metric_value.py" "$metrics" "$1"; }
+# The e2e drives one worker, `w`, through lib.sh.
+start_run() { start_worker w "$@"; metrics="http://127.0.0.1:${ports[w]}/metrics"; port=${ports[w]}; }
 wait_metric() {   # wait_metric NAME MIN SECONDS
   local deadline=$((SECONDS + $3))
-  while [ "$(metric "$1")" -lt "$2" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  while [ "$(metric w "$1")" -lt "$2" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
 }
-stop_run() {   # sets run_rc; not in a subshell, which could not wait
-  kill -TERM "$run_pid"; wait "$run_pid"; run_rc=$?; run_pid=""
-}
+stop_run() { stop_worker w; run_rc=$worker_rc; }
+metric_w() { metric w "$1"; }
 
-start_run "$work/run1.log" GITHUB_WEBHOOK_SECRET=e2e-secret
+start_run GITHUB_WEBHOOK_SECRET=e2e-secret
 wait_metric dispatchd_partitions_assigned 3 60
-check "the worker owns all three partitions" 3 "$(metric dispatchd_partitions_assigned)"
+check "the worker owns all three partitions" 3 "$(metric_w dispatchd_partitions_assigned)"
 
 "$root/scripts/gen-issues" $N > "$work/issues.jsonl"
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync e2e/repo --from "$work/issues.jsonl" --force \
@@ -145,7 +96,6 @@ check "records processed by result" "ok=$N retry=0 dlq=4 skipped=0" "$ok"
 stop_run
 check "run exits 0 after SIGTERM" 0 "$run_rc"
 
-dburl="postgresql://postgres@127.0.0.1:$pgport/$db"
 check "issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
 check "enriched rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.enriched_issues')"
 check "synced rows are manual_pull from the sync user" $((N - 2)) \
@@ -172,20 +122,16 @@ check "logs carry no issue text" 0 "$(head -3 "$work/issues.jsonl" | python3 -c 
 import json, sys
 titles = [json.loads(l)["title"] for l in sys.stdin]
 log = open(sys.argv[1]).read()
-print(sum(t in log for t in titles if len(t) > 12))' "$work/run1.log")"
+print(sum(t in log for t in titles if len(t) > 12))' "$work/w.log")"
 
 # Replay everything through a second group: idempotent sink, nothing new.
-start_run "$work/run2.log" DISPATCHD_GROUP_ID="$tag-replay"
+start_run DISPATCHD_GROUP_ID="$tag-replay"
 wait_metric dispatchd_records_processed_total $((N + 4)) 120
-check "replay: every record skipped as already stored" $N "$(metric 'dispatchd_records_processed_total{result="skipped"}')"
+check "replay: every record skipped as already stored" $N "$(metric_w 'dispatchd_records_processed_total{result="skipped"}')"
 stop_run
 check "replay run exits 0" 0 "$run_rc"
 check "replay: still N issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
 "$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched2.jsonl"
 check "replay: no second enriched event" "{\"count\":$N}" "$(tail -1 "$work/enriched2.jsonl")"
 
-if [ "$failed" -gt 0 ]; then
-  for log in "$work"/run*.log; do echo "--- last lines of $log"; tail -n 40 "$log"; done
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -50,7 +50,9 @@ write_config() {   # write_config [EXTRA_PIPELINE_LINES...]
   unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL DISPATCHD_HTTP_ADDR DISPATCHD_GROUP_ID
   psql -q "$admin" -c "CREATE DATABASE $db" || exit 1
   "$bin" migrate --config "$work/dispatchd.conf" >/dev/null || { echo "migrate failed"; exit 1; }
-  "$bin" topics ensure --config "$work/dispatchd.conf" >/dev/null
+  local created
+  created=$("$bin" topics ensure --config "$work/dispatchd.conf" | grep -c ' created$')
+  [ "$created" -eq 4 ] || { echo "topics ensure created $created of 4 topics"; exit 1; }
 }
 
 start_worker() {   # start_worker NAME [ENV=VALUE...]

@@ -47,6 +47,25 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
     return rk;
 }
 
+/* Produces one copied message, waiting while the local queue is full. */
+static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, const char *value)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_poll(rk, 0);
+            return 0;
+        }
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            fprintf(stderr, "ktool: %s\n", rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(rk, 50);
+    }
+}
+
 static int produce(const char *bootstrap, const char *topic, const char *file)
 {
     FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
@@ -69,21 +88,9 @@ static int produce(const char *bootstrap, const char *topic, const char *file)
             key = line;
             value = tab + 1;
         }
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(value, strlen(value)),
-                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-                break;
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                fprintf(stderr, "ktool: %s\n", rd_kafka_err2str(e));
-                return 1;
-            }
-            rd_kafka_poll(rk, 50);
-        }
+        if (produce_one(rk, topic, key, value) != 0)
+            return 1;
         sent++;
-        rd_kafka_poll(rk, 0);
     }
     int left = rd_kafka_flush(rk, 30000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
     printf("{\"produced\":%ld}\n", sent);
@@ -193,19 +200,8 @@ static int fill(const char *bootstrap, const char *topic, long count, int bytes,
         memcpy(value + head + body, "\"}}", 4);
         char key[64];
         snprintf(key, sizeof(key), "bench/bench:issue:%ld", k);
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(value, strlen(value)),
-                RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-                break;
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                fprintf(stderr, "ktool: %s\n", rd_kafka_err2str(e));
-                return 1;
-            }
-            rd_kafka_poll(rk, 10);
-        }
-        rd_kafka_poll(rk, 0);
+        if (produce_one(rk, topic, key, value) != 0)
+            return 1;
     }
     int rc = rd_kafka_flush(rk, 120000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
     printf("{\"produced\":%ld,\"seconds\":%.2f}\n", count, mono_s() - t0);
