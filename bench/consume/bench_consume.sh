@@ -37,6 +37,7 @@ raw = $tag.raw
 enriched = $tag.enriched
 dlq = $tag.dlq
 control = $tag.control
+allowed = $tag.raw,$tag.enriched,$tag.dlq,$tag.control
 [database]
 url = postgresql://postgres@127.0.0.1:$pgport/$tag
 [http]

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ static const cfg_desc_t DESCS[] = {
     {"topics", "enriched", NULL, T_STR, F(topic_enriched), "issues.enriched", 0, 0, NULL, "output topic"},
     {"topics", "dlq", NULL, T_STR, F(topic_dlq), "issues.raw.dlq", 0, 0, NULL, "dead-letter topic"},
     {"topics", "control", NULL, T_STR, F(topic_control), "dispatchd.control", 0, 0, NULL, "fleet command topic"},
+    {"topics", "allowed", NULL, T_STR, F(topics_allowed), "issues.raw,issues.enriched,issues.raw.dlq,dispatchd.control",
+     0, 0, NULL, "topic names allowed beside pipeline.{pipeline}.step.{step}.(input|output|error|dead-letter)"},
     {"topics", "partitions", NULL, T_INT, F(topic_partitions), "3", 1, 10000, NULL,
      "partitions of created data topics"},
     {"database", "url", "DATABASE_URL", T_STR, F(database_url), "dbname=dispatchai", 0, 0, NULL,
@@ -191,6 +194,67 @@ static int on_ini(void *user, const char *section, const char *key, const char *
     return 0;
 }
 
+/* pipeline.{pipeline}.step.{step}.(input|output|error|dead-letter), each
+ * {name} one or more of [A-Za-z0-9_-]. */
+static bool pipeline_topic(const char *t)
+{
+    static const char *ends[] = {"input", "output", "error", "dead-letter"};
+    if (strncmp(t, "pipeline.", 9) != 0)
+        return false;
+    const char *p = t + 9;
+    size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+    if (n == 0 || strncmp(p + n, ".step.", 6) != 0)
+        return false;
+    p += n + 6;
+    n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+    if (n == 0 || p[n] != '.')
+        return false;
+    p += n + 1;
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+        if (strcmp(p, ends[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool whitelisted(const char *t, const char *list)
+{
+    size_t n = strlen(t);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, ",");
+        size_t trimmed = len;
+        while (trimmed > 0 && p[trimmed - 1] == ' ')
+            trimmed--;
+        if (trimmed == n && strncmp(p, t, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+static int check_topics(const config_t *cfg, char *err, size_t errlen)
+{
+    const struct { const char *key; const char *name; } topics[] = {
+        {"raw", cfg->topic_raw}, {"enriched", cfg->topic_enriched}, {"dlq", cfg->topic_dlq},
+        {"control", cfg->topic_control},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        const char *t = topics[i].name;
+        size_t n = strlen(t);
+        if (n == 0 || n > 249 || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
+            snprintf(err, errlen, "topics.%s: '%s' is not a legal Kafka topic name", topics[i].key, t);
+            return -1;
+        }
+        if (!pipeline_topic(t) && !whitelisted(t, cfg->topics_allowed)) {
+            snprintf(err, errlen,
+                     "topics.%s: '%s' follows neither pipeline.{pipeline}.step.{step}.(input|output|error|dead-letter) "
+                     "nor [topics] allowed", topics[i].key, t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_load(config_t *cfg, const char *file, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -221,6 +285,8 @@ int config_load(config_t *cfg, const char *file, char *err, size_t errlen)
             return -1;
     }
 
+    if (check_topics(cfg, err, errlen) != 0)
+        return -1;
     if (cfg->classifier == NULL)
         cfg->classifier = strdup(access(cfg->model_file, R_OK) == 0 ? "local" : "rules");
     return 0;

@@ -21,6 +21,7 @@ typedef struct config {
     size_t n_kafka_props;
     char *group_id;
     char *topic_raw, *topic_enriched, *topic_dlq, *topic_control;
+    char *topics_allowed;          /* comma-separated whitelist beside the pipeline convention */
     int topic_partitions;
 
     /* [database] */

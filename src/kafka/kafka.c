@@ -200,6 +200,69 @@ const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *bu
     return buf;
 }
 
+static int compare_configs(const rd_kafka_ConfigResource_t *res, const topic_spec_t *spec)
+{
+    int problems = 0;
+    const char *name = rd_kafka_ConfigResource_name(res);
+    char want_ret[32];
+    snprintf(want_ret, sizeof(want_ret), "%lld", spec->retention_ms);
+    size_t ne;
+    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &ne);
+    for (size_t e = 0; e < ne; e++) {
+        const char *k = rd_kafka_ConfigEntry_name(entries[e]);
+        const char *v = rd_kafka_ConfigEntry_value(entries[e]);
+        const char *want = strcmp(k, "retention.ms") == 0     ? want_ret
+                           : strcmp(k, "cleanup.policy") == 0 ? spec->cleanup_policy
+                                                              : NULL;
+        if (want != NULL && (v == NULL || strcmp(v, want) != 0)) {
+            printf("topics: %s has %s=%s, configured %s (left unchanged)\n", name, k, v ? v : "(none)", want);
+            problems++;
+        }
+    }
+    return problems;
+}
+
+/* Compares retention.ms and cleanup.policy of existing topics with their
+ * specification; prints each difference and returns how many there were. */
+static int report_config_mismatches(rd_kafka_t *rk, const topic_spec_t *specs, const bool *exists, int n)
+{
+    rd_kafka_ConfigResource_t *res[4];
+    int nres = 0;
+    for (int i = 0; i < n; i++) {
+        bool dup = false;   /* one topic may serve two roles: ask once */
+        for (int j = 0; j < i; j++)
+            dup |= exists[j] && strcmp(specs[j].name, specs[i].name) == 0;
+        if (exists[i] && !dup)
+            res[nres++] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, specs[i].name);
+    }
+    if (nres == 0)
+        return 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, res, (size_t)nres, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    const rd_kafka_DescribeConfigs_result_t *result = ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    int problems = 0;
+    if (result == NULL || rd_kafka_event_error(ev)) {
+        printf("topics: could not read topic configurations (%s)\n", ev ? rd_kafka_event_error_string(ev) : "timeout");
+        problems++;
+    } else {
+        size_t cnt;
+        const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(result, &cnt);
+        for (size_t r = 0; r < cnt; r++) {
+            const char *name = rd_kafka_ConfigResource_name(rs[r]);
+            for (int i = 0; i < n; i++) {
+                if (strcmp(specs[i].name, name) == 0)
+                    problems += compare_configs(rs[r], &specs[i]);
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    for (int i = 0; i < nres; i++)
+        rd_kafka_ConfigResource_destroy(res[i]);
+    return problems;
+}
 int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbose, char *err, size_t errlen)
 {
     topic_spec_t specs[4];
@@ -229,6 +292,7 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
     int problems = 0;
     rd_kafka_NewTopic_t *create[4];
     int ncreate = 0;
+    bool exists[4] = {false};
     for (int i = 0; i < n; i++) {
         int found = -1;
         for (int t = 0; t < md->topic_cnt; t++)
@@ -241,15 +305,19 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
             rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
             rd_kafka_NewTopic_set_config(nt, "cleanup.policy", specs[i].cleanup_policy);
             create[ncreate++] = nt;
-        } else if (found != specs[i].partitions) {
-            printf("topics: %s has %d partitions, configured %d (left unchanged)\n", specs[i].name, found,
-                   specs[i].partitions);
-            problems++;
-        } else if (verbose) {
-            printf("topics: %s ok (%d partitions)\n", specs[i].name, found);
+        } else {
+            exists[i] = true;
+            if (found != specs[i].partitions) {
+                printf("topics: %s has %d partitions, configured %d (left unchanged)\n", specs[i].name, found,
+                       specs[i].partitions);
+                problems++;
+            } else if (verbose) {
+                printf("topics: %s ok (%d partitions)\n", specs[i].name, found);
+            }
         }
     }
     rd_kafka_metadata_destroy(md);
+    problems += report_config_mismatches(rk, specs, exists, n);
     if (ncreate > 0) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_CreateTopics(rk, create, (size_t)ncreate, NULL, q);

@@ -41,6 +41,7 @@ write_config() {   # write_config [EXTRA_PIPELINE_LINES...]
     printf '[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\nheartbeat.interval.ms = 1000\n' "$bootstrap"
     printf '[topics]\nraw = %s.raw\nenriched = %s.enriched\ndlq = %s.dlq\ncontrol = %s.control\n' \
       "$tag" "$tag" "$tag" "$tag"
+    printf 'allowed = %s.raw,%s.enriched,%s.dlq,%s.control\n' "$tag" "$tag" "$tag" "$tag"
     printf '[consumer]\ngroup_id = %s-group\n' "$tag"
     printf '[database]\nurl = %s\n' "$dburl"
     printf '[http]\naddr = 127.0.0.1:0\n'

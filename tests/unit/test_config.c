@@ -80,6 +80,33 @@ static void test_errors_name_the_key(void **state)
     config_free(&c);
 }
 
+static void test_topic_names(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512];
+    const char *f = write_file("[topics]\nraw = pipeline.triage.step.classify.input\n"
+                               "enriched = pipeline.triage.step.classify.output\n"
+                               "dlq = pipeline.triage.step.classify.dead-letter\ncontrol = dispatchd.control\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), 0);
+    config_free(&c);
+    f = write_file("[topics]\nraw = my-topic\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "topics.raw: 'my-topic' follows neither"));
+    config_free(&c);
+    f = write_file("[topics]\nraw = my-topic\nallowed = issues.enriched, my-topic ,issues.raw.dlq,dispatchd.control\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), 0);
+    config_free(&c);
+    f = write_file("[topics]\nraw = pipeline.a.step.b.sideways\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), -1);
+    config_free(&c);
+    f = write_file("[topics]\nraw = bad/name\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a legal Kafka topic name"));
+    config_free(&c);
+    unlink(f);
+}
+
 static void test_example_config_loads(void **state)
 {
     (void)state;
@@ -95,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file_then_env),
         cmocka_unit_test(test_errors_name_the_key),
+        cmocka_unit_test(test_topic_names),
         cmocka_unit_test(test_example_config_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
