@@ -56,6 +56,9 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->poller = poller_spawn(p, cconf, err, errlen);
     if (p->poller == NULL)
         goto fail;
+    p->admin = admin_spawn(p, err, errlen);
+    if (p->admin == NULL)
+        goto fail;
     log_info("pipeline", "consuming %s as group %s (ordering %s, max_inflight %d, %d threads)", cfg->topic_raw,
              cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(p->rt));
     return p;

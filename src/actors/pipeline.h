@@ -49,9 +49,11 @@ typedef struct pipeline {
     rt_actor_t *classifier;
     rt_actor_t *storage;
     rt_actor_t *publisher;
+    rt_actor_t *admin;
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
     partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
+    int admin_paused_all;               /* a fleet-wide pause is in force (atomic) */
     int db_ok;                          /* last storage contact succeeded (atomic) */
 } pipeline_t;
 
@@ -71,6 +73,7 @@ rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *publisher_spawn(pipeline_t *p);
 void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);
 void publisher_stop(pipeline_t *p);
+rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen);
 
 static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t partition)
 {

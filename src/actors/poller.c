@@ -42,6 +42,8 @@ typedef struct poller_state {
     bool held[PIPELINE_MAX_PARTITIONS];        /* not taken from this round */
     uint64_t held_since_ms[PIPELINE_MAX_PARTITIONS];
     bool paused[PIPELINE_MAX_PARTITIONS];      /* paused in librdkafka */
+    bool admin_all;                            /* fleet pause of every partition */
+    bool admin_part[PIPELINE_MAX_PARTITIONS];  /* fleet pause of listed partitions */
     bool stopped;
 } poller_state_t;
 
@@ -67,7 +69,8 @@ static void update_hold(poller_state_t *s, int32_t part)
 {
     if (!s->assigned[part])
         return;
-    bool hold = s->wants_pause[part] || rt_actor_pressured(s->p->partitions[part]);
+    bool hold = s->wants_pause[part] || s->admin_all || s->admin_part[part] ||
+                rt_actor_pressured(s->p->partitions[part]);
     if (hold != s->held[part]) {
         s->held[part] = hold;
         s->held_since_ms[part] = rt_now_ms();
@@ -356,6 +359,21 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
     case RT_MSG_PRESSURE:
         /* re-read at the next round */
         break;
+    case MSG_ADMIN_PAUSE: {
+        admin_pause_msg_t *a = (admin_pause_msg_t *)msg;
+        if (a->all) {
+            s->admin_all = a->pause;
+            if (!a->pause)
+                memset(s->admin_part, 0, sizeof(s->admin_part));
+            __atomic_store_n(&s->p->admin_paused_all, a->pause, __ATOMIC_RELEASE);
+        } else {
+            for (int i = 0; i < a->npartitions; i++)
+                s->admin_part[a->partitions[i]] = a->pause;
+        }
+        for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++)
+            update_hold(s, part);
+        break;
+    }
     case MSG_STOP_INTAKE:
         s->stopped = true;
         break;

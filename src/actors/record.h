@@ -35,6 +35,8 @@ enum pipeline_msg {
     MSG_CLOSE,                      /* shutdown: close the consumer (request) */
     MSG_STATUS,                     /* request for a status snapshot */
     MSG_EXTERNAL_ACK,               /* a produce by a non-pipeline caller (webhooks) */
+    MSG_ADMIN_PAUSE,                /* admin -> poller: a fleet command for this group */
+    MSG_ADMIN_QUERY,                /* http -> admin: a query needing round trips */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
@@ -75,6 +77,27 @@ typedef struct external_ack {
     void (*done)(void *ctx, rd_kafka_resp_err_t err);
     void *ctx;
 } external_ack_t;
+
+/* admin -> poller */
+typedef struct admin_pause_msg {
+    rt_msg_t hdr;
+    bool pause;
+    bool all;                     /* every partition, now and later */
+    int npartitions;
+    int32_t partitions[1024];
+} admin_pause_msg_t;
+
+typedef enum { ADMIN_GROUP_LAG, ADMIN_TOPIC_STATS } admin_query_kind_t;
+
+/* http -> admin; reply(ctx, status, json) runs on the admin thread */
+typedef struct admin_query_msg {
+    rt_msg_t hdr;
+    admin_query_kind_t kind;
+    char group[256];
+    char topic[256];
+    void (*reply)(void *ctx, int status, const char *json);
+    void *ctx;
+} admin_query_msg_t;
 
 /* partition -> poller */
 typedef struct partition_ctl_msg {

@@ -247,6 +247,9 @@ int routes_dispatch(http_app_t *app, h2o_req_t *req)
         sb_free(&sb);
         return rc;
     }
+    int admin = admin_route(app, req);
+    if (admin != -1)
+        return admin;
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/webhook/github"))) {
         if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
             return http_respond_error(req, "/webhook/github", 405, "method_not_allowed", "use POST");

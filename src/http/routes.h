@@ -30,6 +30,9 @@ int http_respond(h2o_req_t *req, const char *route, int status, const char *ctyp
 int http_respond_json(h2o_req_t *req, const char *route, int status, const char *json);
 int http_respond_error(h2o_req_t *req, const char *route, int status, const char *error, const char *detail);
 
+/* admin_routes.c: answers an admin path, or returns -1 for other paths */
+int admin_route(http_app_t *app, h2o_req_t *req);
+
 /* webhook.c */
 int webhook_github(http_app_t *app, h2o_req_t *req);
 

@@ -1,0 +1,251 @@
+/*
+ * admin.c -- the admin actor: fleet-wide commands and blocking Kafka queries
+ * for the control plane, on a dedicated thread.
+ *
+ * Commands (pause, resume) travel on the control topic, so one HTTP call
+ * reaches every process of the group: each process reads the whole topic
+ * from the beginning (it is small and kept a day), so a process that starts
+ * later still learns the current state, and applies commands for its own
+ * group to the partitions it owns, now and when assigned later (the poller
+ * keeps the state). Queries that need round trips (a group's committed
+ * offsets, watermarks) run here and answer the HTTP request when done.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pipeline.h"
+
+typedef struct admin_state {
+    pipeline_t *p;
+    rd_kafka_t *control;          /* consumer of the control topic, also used for admin queries */
+} admin_state_t;
+
+static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
+{
+    json_error_t je;
+    json_t *cmd = json_loadb(m->payload, m->len, 0, &je);
+    const char *name = json_string_value(json_object_get(cmd, "cmd"));
+    const char *group = json_string_value(json_object_get(cmd, "group"));
+    const char *topic = json_string_value(json_object_get(cmd, "topic"));
+    json_t *parts = json_object_get(cmd, "partitions");
+    if (name == NULL || group == NULL) {
+        log_warn("admin", "control topic offset %lld: not a command; ignored", (long long)m->offset);
+        json_decref(cmd);
+        return;
+    }
+    if (strcmp(group, s->p->cfg->group_id) != 0 || (topic != NULL && strcmp(topic, s->p->cfg->topic_raw) != 0)) {
+        json_decref(cmd);   /* another group's or topic's command */
+        return;
+    }
+    bool pause = strcmp(name, "pause") == 0;
+    if (!pause && strcmp(name, "resume") != 0) {
+        log_warn("admin", "control topic offset %lld: unknown command; ignored", (long long)m->offset);
+        json_decref(cmd);
+        return;
+    }
+    admin_pause_msg_t *a = rt_msg_new(sizeof(*a), MSG_ADMIN_PAUSE);
+    a->pause = pause;
+    a->npartitions = 0;
+    if (json_is_array(parts)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(parts, i, v) {
+            if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < PIPELINE_MAX_PARTITIONS &&
+                a->npartitions < PIPELINE_MAX_PARTITIONS)
+                a->partitions[a->npartitions++] = (int32_t)json_integer_value(v);
+        }
+        a->all = false;
+    } else {
+        a->all = true;
+    }
+    log_info("admin", "%s %s (control offset %lld)", name, a->all ? "all partitions" : "listed partitions",
+             (long long)m->offset);
+    rt_send_force(s->p->poller, a);
+    json_decref(cmd);
+}
+
+static void poll_control(admin_state_t *s)
+{
+    rd_kafka_message_t *m;
+    while ((m = rd_kafka_consumer_poll(s->control, 50)) != NULL) {
+        if (!m->err)
+            apply_command(s, m);
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("admin", "control topic: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+    }
+}
+
+static json_t *partition_watermarks(admin_state_t *s, const char *topic, int32_t part, int64_t *lo, int64_t *hi)
+{
+    if (rd_kafka_query_watermark_offsets(s->control, topic, part, lo, hi, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    return json_pack("{s:i, s:I, s:I}", "partition", part, "low", (json_int_t)*lo, "high", (json_int_t)*hi);
+}
+
+static int topic_partitions(admin_state_t *s, const char *topic)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(s->control, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+    if (rd_kafka_metadata(s->control, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    return n;
+}
+
+static void answer(admin_query_msg_t *q, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    q->reply(q->ctx, status, text);
+    free(text);
+    json_decref(body);
+}
+
+static void topic_stats(admin_state_t *s, admin_query_msg_t *q)
+{
+    int n = topic_partitions(s, q->topic);
+    if (n < 0) {
+        answer(q, 404, json_pack("{s:s, s:s}", "error", "unknown_topic", "detail", q->topic));
+        return;
+    }
+    json_t *parts = json_array();
+    int64_t total = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int64_t lo = 0, hi = 0;
+        json_t *w = partition_watermarks(s, q->topic, i, &lo, &hi);
+        if (w == NULL)
+            continue;
+        json_object_set_new(w, "messages", json_integer(hi - lo));
+        json_array_append_new(parts, w);
+        total += hi - lo;
+    }
+    answer(q, 200, json_pack("{s:s, s:i, s:o, s:I}", "topic", q->topic, "partition_count", n, "partitions", parts,
+                             "messages", (json_int_t)total));
+}
+
+/* Lag from the broker: high watermark minus the group's committed offset,
+ * for every partition of the input topic, owned here or not, paused or not. */
+static void group_lag(admin_state_t *s, admin_query_msg_t *q)
+{
+    const char *topic = s->p->cfg->topic_raw;
+    int n = topic_partitions(s, topic);
+    if (n < 0) {
+        answer(q, 503, json_pack("{s:s, s:s}", "error", "kafka_unavailable", "detail", "no metadata for the topic"));
+        return;
+    }
+    rd_kafka_topic_partition_list_t *want = rd_kafka_topic_partition_list_new(n);
+    for (int32_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(want, topic, i);
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(q->group, want);
+    rd_kafka_queue_t *rq = rd_kafka_queue_new(s->control);
+    rd_kafka_ListConsumerGroupOffsets(s->control, &req, 1, NULL, rq);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, 10000);
+    const rd_kafka_ListConsumerGroupOffsets_result_t *res =
+        ev ? rd_kafka_event_ListConsumerGroupOffsets_result(ev) : NULL;
+    const rd_kafka_topic_partition_list_t *committed = NULL;
+    if (res != NULL && !rd_kafka_event_error(ev)) {
+        size_t cnt;
+        const rd_kafka_group_result_t **groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &cnt);
+        if (cnt == 1 && rd_kafka_group_result_error(groups[0]) == NULL)
+            committed = rd_kafka_group_result_partitions(groups[0]);
+    }
+    if (committed == NULL) {
+        answer(q, 503, json_pack("{s:s, s:s}", "error", "kafka_unavailable", "detail",
+                                 ev ? rd_kafka_event_error_string(ev) : "no answer from the group coordinator"));
+    } else {
+        json_t *parts = json_array();
+        int64_t total = 0;
+        for (int32_t i = 0; i < n; i++) {
+            int64_t lo = 0, hi = 0;
+            json_t *w = partition_watermarks(s, topic, i, &lo, &hi);
+            if (w == NULL)
+                continue;
+            const rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(committed, topic, i);
+            int64_t off = c != NULL && c->offset >= 0 ? c->offset : lo;
+            int64_t lag = hi - off > 0 ? hi - off : 0;
+            json_object_set_new(w, "committed", c != NULL && c->offset >= 0 ? json_integer(c->offset) : json_null());
+            json_object_set_new(w, "lag", json_integer(lag));
+            json_object_set_new(w, "paused_here", json_boolean(pstat_get(&s->p->pstats[i].paused) != 0));
+            json_array_append_new(parts, w);
+            total += lag;
+        }
+        answer(q, 200, json_pack("{s:s, s:s, s:o, s:I}", "group", q->group, "topic", topic, "partitions", parts,
+                                 "total_lag", (json_int_t)total));
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(rq);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_topic_partition_list_destroy(want);
+}
+
+static void admin_handler(rt_actor_t *self, rt_msg_t *msg)
+{
+    admin_state_t *s = rt_actor_state(self);
+    switch (msg->type) {
+    case MSG_POLL:
+        poll_control(s);
+        if (!__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE)) {
+            rt_send_force(self, msg);
+            return;
+        }
+        break;
+    case MSG_ADMIN_QUERY: {
+        admin_query_msg_t *q = (admin_query_msg_t *)msg;
+        if (q->kind == ADMIN_TOPIC_STATS)
+            topic_stats(s, q);
+        else
+            group_lag(s, q);
+        break;
+    }
+    default:
+        break;
+    }
+    rt_msg_free(msg);
+}
+
+static void admin_finalize(rt_actor_t *self)
+{
+    admin_state_t *s = rt_actor_state(self);
+    rd_kafka_consumer_close(s->control);
+    rd_kafka_destroy(s->control);
+    free(s);
+}
+
+rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf(p->cfg, p->kenv, KAFKA_ADMIN, err, errlen);
+    if (conf == NULL)
+        return NULL;
+    char e[256], group[96];
+    /* Its own group: every process reads every command. */
+    snprintf(group, sizeof(group), "%s-control-%d-%ld", p->cfg->group_id, getpid(), (long)rt_now_ms());
+    rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e));
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e));
+    admin_state_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    s->p = p;
+    s->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (s->control == NULL) {
+        free(s);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(s->control);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->cfg->topic_control, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(s->control, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rt_actor_opts_t o = {.name = "admin", .dedicated = true, .batch = 1, .finalizer = admin_finalize};
+    rt_actor_t *a = rt_spawn(p->rt, admin_handler, s, &o);
+    rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
+    return a;
+}

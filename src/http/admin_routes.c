@@ -1,0 +1,220 @@
+/*
+ * admin_routes.c -- the admin paths of CONTRACT section 5 (bearer token).
+ *
+ * Pause and resume are published on the control topic and answered once
+ * Kafka has the command: every process of the group applies it, this one
+ * included. Status is this process's own view; lag and topic stats come
+ * from the broker through the admin actor, off the event loop.
+ */
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "pipeline.h"
+#include "routes.h"
+#include "uuid.h"
+
+static bool authorized(http_app_t *app, h2o_req_t *req, const char *route, int *rc)
+{
+    const char *token = app->cfg->admin_token;
+    if (token == NULL || token[0] == '\0') {
+        *rc = http_respond_error(req, route, 403, "admin_disabled", "DISPATCHD_ADMIN_TOKEN is not set");
+        return false;
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    size_t tlen = strlen(token);
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len == 7 + tlen && strncmp(v.base, "Bearer ", 7) == 0 && CRYPTO_memcmp(v.base + 7, token, tlen) == 0)
+            return true;
+    }
+    *rc = http_respond_error(req, route, 401, "unauthorized", "Authorization: Bearer <admin token> required");
+    return false;
+}
+
+static void on_command_ack(void *ctx, rd_kafka_resp_err_t err)
+{
+    http_pending_t *pending = ctx;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        http_pending_complete(pending, 200, "{\"success\":true,\"message\":\"command published to the group\"}");
+    } else {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"error\":\"kafka_unavailable\",\"detail\":\"%s\"}", rd_kafka_err2name(err));
+        http_pending_complete(pending, 503, body);
+    }
+}
+
+/* Publishes {cmd, group, topic, partitions} on the control topic. */
+static int publish_command(http_app_t *app, h2o_req_t *req, const char *route, const char *cmd, const char *group,
+                           json_t *topic, json_t *partitions)
+{
+    char id[37];
+    uuid_v4(id);
+    json_t *c = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I}", "id", id, "cmd", cmd, "group", group, "topic", topic,
+                          "partitions", partitions, "issued_at_ms", (json_int_t)rt_now_ms());
+    char *value = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
+    ack->done = on_command_ack;
+    ack->ctx = http_pending_new(app, req, route);
+    rd_kafka_resp_err_t e = rd_kafka_producev(app->p->producer, RD_KAFKA_V_TOPIC(app->cfg->topic_control),
+                                              RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_KEY(group, strlen(group)),
+                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ack),
+                                              RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        free(value);
+        on_command_ack(ack->ctx, e);
+        rt_msg_free(ack);
+    }
+    return 0;
+}
+
+static int processing_status(http_app_t *app, h2o_req_t *req, const char *route)
+{
+    pipeline_t *p = app->p;
+    json_t *parts = json_array();
+    for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
+        partition_stats_t *st = &p->pstats[i];
+        if (!pstat_get(&st->assigned))
+            continue;
+        int64_t committed = pstat_get(&st->committed), hw = pstat_get(&st->high_watermark);
+        json_array_append_new(parts, json_pack("{s:i, s:O, s:I, s:I, s:I, s:b}", "partition", i, "committed_offset",
+                                               committed >= 0 ? json_integer(committed) : json_null(),
+                                               "high_watermark", (json_int_t)hw, "lag",
+                                               (json_int_t)(hw > committed && committed >= 0 ? hw - committed : hw > 0 && committed < 0 ? hw : 0),
+                                               "in_flight", (json_int_t)pstat_get(&st->inflight), "paused",
+                                               pstat_get(&st->paused) != 0));
+    }
+    json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:o}", "enabled",
+                          !__atomic_load_n(&p->admin_paused_all, __ATOMIC_ACQUIRE), "group", app->cfg->group_id,
+                          "topic", app->cfg->topic_raw, "in_flight",
+                          (json_int_t)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED), "partitions", parts);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    int rc = http_respond_json(req, route, 200, s);
+    free(s);
+    return rc;
+}
+
+static void on_query_answer(void *ctx, int status, const char *json)
+{
+    http_pending_complete(ctx, status, json);
+}
+
+static int query(http_app_t *app, h2o_req_t *req, const char *route, admin_query_kind_t kind, const char *group,
+                 size_t glen, const char *topic, size_t tlen)
+{
+    admin_query_msg_t *q = rt_msg_new(sizeof(*q), MSG_ADMIN_QUERY);
+    q->kind = kind;
+    snprintf(q->group, sizeof(q->group), "%.*s", (int)glen, group ? group : "");
+    snprintf(q->topic, sizeof(q->topic), "%.*s", (int)tlen, topic ? topic : "");
+    q->reply = on_query_answer;
+    q->ctx = http_pending_new(app, req, route);
+    if (rt_send(app->p->admin, q) != RT_OK) {
+        http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"admin queue full or stopping\"}");
+        rt_msg_free(q);
+    }
+    return 0;
+}
+
+/* Reads the optional body {topic, partitions[]} of a group pause/resume. */
+static int group_pause(http_app_t *app, h2o_req_t *req, const char *route, const char *cmd, const char *group)
+{
+    json_t *topic = NULL, *parts = NULL, *body = NULL;
+    if (req->entity.len > 0) {
+        json_error_t je;
+        body = json_loadb(req->entity.base, req->entity.len, 0, &je);
+        if (!json_is_object(body)) {
+            json_decref(body);
+            return http_respond_error(req, route, 400, "bad_body", "expected a JSON object {topic, partitions[]}");
+        }
+        topic = json_object_get(body, "topic");
+        parts = json_object_get(body, "partitions");
+        if ((topic && !json_is_string(topic) && !json_is_null(topic)) ||
+            (parts && !json_is_array(parts) && !json_is_null(parts))) {
+            json_decref(body);
+            return http_respond_error(req, route, 400, "bad_body", "topic must be a string, partitions an array");
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(parts, i, v) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= PIPELINE_MAX_PARTITIONS) {
+                json_decref(body);
+                return http_respond_error(req, route, 400, "bad_body", "partitions must be non-negative integers");
+            }
+        }
+        if (json_is_null(topic))
+            topic = NULL;
+        if (json_is_null(parts))
+            parts = NULL;
+    }
+    int rc = publish_command(app, req, route, cmd, group, topic, parts);
+    json_decref(body);
+    return rc;
+}
+
+static bool method(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+/* Matches PREFIX{name}SUFFIX; returns the name's span. */
+static bool match_named(h2o_iovec_t path, const char *prefix, const char *suffix, const char **name, size_t *len)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    if (path.len <= pl + sl || strncmp(path.base, prefix, pl) != 0 ||
+        strncmp(path.base + path.len - sl, suffix, sl) != 0)
+        return false;
+    *name = path.base + pl;
+    *len = path.len - pl - sl;
+    return memchr(*name, '/', *len) == NULL && *len < 250;
+}
+
+int admin_route(http_app_t *app, h2o_req_t *req)
+{
+    h2o_iovec_t path = req->path_normalized;
+    const char *name;
+    size_t nlen;
+    const char *route = NULL;
+    int rc = 0;
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/pause-processing")))
+        route = "/admin/pause-processing";
+    else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/resume-processing")))
+        route = "/admin/resume-processing";
+    else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/processing-status")))
+        route = "/admin/processing-status";
+    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/pause", &name, &nlen))
+        route = "/api/admin/kafka/consumer-groups/{group}/pause";
+    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/resume", &name, &nlen))
+        route = "/api/admin/kafka/consumer-groups/{group}/resume";
+    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/lag", &name, &nlen))
+        route = "/api/admin/kafka/consumer-groups/{group}/lag";
+    else if (match_named(path, "/api/admin/kafka/topics/", "/stats", &name, &nlen))
+        route = "/api/admin/kafka/topics/{topic}/stats";
+    else
+        return -1;   /* not an admin path */
+    if (!authorized(app, req, route, &rc))
+        return rc;
+    bool get = strstr(route, "status") || strstr(route, "lag") || strstr(route, "stats");
+    if (get ? !method(req, "GET") : !method(req, "POST"))
+        return http_respond_error(req, route, 405, "method_not_allowed", get ? "use GET" : "use POST");
+    if (app->p == NULL || __atomic_load_n(&app->p->stopping, __ATOMIC_ACQUIRE))
+        return http_respond_error(req, route, 503, "shutting_down", "try again");
+
+    if (strcmp(route, "/admin/pause-processing") == 0)
+        return publish_command(app, req, route, "pause", app->cfg->group_id, NULL, NULL);
+    if (strcmp(route, "/admin/resume-processing") == 0)
+        return publish_command(app, req, route, "resume", app->cfg->group_id, NULL, NULL);
+    if (strcmp(route, "/admin/processing-status") == 0)
+        return processing_status(app, req, route);
+    if (strstr(route, "/lag"))
+        return query(app, req, route, ADMIN_GROUP_LAG, name, nlen, NULL, 0);
+    if (strstr(route, "/stats"))
+        return query(app, req, route, ADMIN_TOPIC_STATS, NULL, 0, name, nlen);
+    char group[256];
+    snprintf(group, sizeof(group), "%.*s", (int)nlen, name);
+    return group_pause(app, req, route, strstr(route, "/pause") ? "pause" : "resume", group);
+}
