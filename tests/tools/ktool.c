@@ -3,11 +3,14 @@
  *
  *   ktool produce BOOTSTRAP TOPIC FILE   each line of FILE is one message;
  *                                        "KEY<TAB>VALUE" sets a key
- *   ktool dump BOOTSTRAP TOPIC WAIT_MS   prints every message from the
+ *   ktool dump BOOTSTRAP TOPIC WAIT_MS [FIELD,...]
+ *                                        prints every message from the
  *                                        beginning as a JSON line (key,
  *                                        partition, offset, headers, value
- *                                        length), stopping after WAIT_MS
- *                                        without news; last line: count
+ *                                        length, and the listed top-level
+ *                                        fields of a JSON value), stopping
+ *                                        after WAIT_MS without news; last
+ *                                        line: count
  *   ktool fill BOOTSTRAP TOPIC COUNT BYTES KEYS
  *                                        produces COUNT valid issue events of
  *                                        about BYTES each over KEYS distinct
@@ -101,7 +104,7 @@ static int produce(const char *bootstrap, const char *topic, const char *file)
     return left;
 }
 
-static int dump(const char *bootstrap, const char *topic, int wait_ms)
+static int dump(const char *bootstrap, const char *topic, int wait_ms, const char *fields)
 {
     char group[64];
     snprintf(group, sizeof(group), "ktool-%ld-%d", (long)time(NULL), rand());
@@ -158,6 +161,16 @@ static int dump(const char *bootstrap, const char *topic, int wait_ms)
                 json_object_set_new(h, name, val ? json_stringn(val, size) : json_null());
         }
         json_object_set_new(o, "headers", h);
+        if (fields != NULL) {
+            json_t *v = json_loadb(m->payload, m->len, 0, NULL);
+            char list[256];
+            snprintf(list, sizeof(list), "%s", fields);
+            for (char *save = NULL, *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+                json_t *fv = json_object_get(v, f);
+                json_object_set(o, f, fv ? fv : json_null());
+            }
+            json_decref(v);
+        }
         char *s = json_dumps(o, JSON_COMPACT);
         puts(s);
         free(s);
@@ -246,8 +259,8 @@ int main(int argc, char **argv)
     srand((unsigned)time(NULL) ^ (unsigned)clock());
     if (argc == 5 && strcmp(argv[1], "produce") == 0)
         return produce(argv[2], argv[3], argv[4]);
-    if (argc == 5 && strcmp(argv[1], "dump") == 0)
-        return dump(argv[2], argv[3], atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "dump") == 0)
+        return dump(argv[2], argv[3], atoi(argv[4]), argc == 6 ? argv[5] : NULL);
     if (argc == 7 && strcmp(argv[1], "fill") == 0)
         return fill(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), atol(argv[6]));
     if (argc == 5 && strcmp(argv[1], "drain") == 0)
