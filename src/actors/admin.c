@@ -22,7 +22,69 @@
 typedef struct admin_state {
     pipeline_t *p;
     rd_kafka_t *control;          /* consumer of the control topic, also used for admin queries */
+    int64_t started_ms;           /* wall clock: resets issued before this are history */
 } admin_state_t;
+
+/* reset-offsets is one-shot: a process replaying the control topic at start
+ * skips resets issued before it started. Each process moves the partitions
+ * it owns now. */
+static void apply_reset(admin_state_t *s, json_t *cmd, int64_t offset_in_control)
+{
+    json_int_t issued = json_integer_value(json_object_get(cmd, "issued_at_ms"));
+    if (issued < s->started_ms)
+        return;
+    const char *strategy = json_string_value(json_object_get(cmd, "strategy"));
+    json_t *offsets = json_object_get(cmd, "offsets");
+    json_t *only = json_object_get(cmd, "partitions");
+    json_int_t at_ms = json_integer_value(json_object_get(cmd, "datetime_ms"));
+    const char *topic = s->p->cfg->topic_raw;
+    admin_reset_msg_t *r = rt_msg_new(sizeof(*r), MSG_ADMIN_RESET);
+    r->n = 0;
+    for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS && r->n < 256; part++) {
+        if (!pstat_get(&s->p->pstats[part].assigned))
+            continue;
+        char key[16];
+        snprintf(key, sizeof(key), "%d", part);
+        if (json_is_object(offsets) && json_object_get(offsets, key) == NULL)
+            continue;
+        if (json_is_array(only)) {
+            bool listed = false;
+            size_t i;
+            json_t *v;
+            json_array_foreach(only, i, v) listed |= json_integer_value(v) == part;
+            if (!listed)
+                continue;
+        }
+        int64_t lo, hi, target;
+        if (rd_kafka_query_watermark_offsets(s->control, topic, part, &lo, &hi, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            log_warn("admin", "reset: no watermarks for partition %d; left where it is", part);
+            continue;
+        }
+        if (strcmp(strategy, "TO_EARLIEST") == 0) {
+            target = lo;
+        } else if (strcmp(strategy, "TO_LATEST") == 0) {
+            target = hi;
+        } else if (strcmp(strategy, "TO_OFFSET") == 0) {
+            target = json_integer_value(json_object_get(offsets, key));
+            target = target < lo ? lo : target > hi ? hi : target;
+        } else {   /* TO_DATETIME: the first offset at or after the time */
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, topic, part)->offset = at_ms;
+            rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(s->control, l, 5000);
+            target = e == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].offset >= 0 ? l->elems[0].offset : hi;
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+        r->partitions[r->n] = part;
+        r->offsets[r->n] = target;
+        r->n++;
+    }
+    log_info("admin", "reset %s on %d owned partitions (control offset %lld)", strategy, r->n,
+             (long long)offset_in_control);
+    if (r->n > 0)
+        rt_send_force(s->p->poller, r);
+    else
+        rt_msg_free(r);
+}
 
 static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
 {
@@ -39,6 +101,11 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
     }
     if (strcmp(group, s->p->cfg->group_id) != 0 || (topic != NULL && strcmp(topic, s->p->cfg->topic_raw) != 0)) {
         json_decref(cmd);   /* another group's or topic's command */
+        return;
+    }
+    if (strcmp(name, "reset") == 0) {
+        apply_reset(s, cmd, m->offset);
+        json_decref(cmd);
         return;
     }
     bool pause = strcmp(name, "pause") == 0;
@@ -234,6 +301,7 @@ rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen)
     if (s == NULL)
         abort();
     s->p = p;
+    s->started_ms = (int64_t)(now_us() / 1000);
     s->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (s->control == NULL) {
         free(s);

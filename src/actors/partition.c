@@ -414,8 +414,11 @@ static void finish_revoke(partition_state_t *s)
     pstat_set(&pipeline_partition_stats(s->p, s->partition)->assigned, 0);
 }
 
+/* Also a reset: records waiting from an earlier generation never start;
+ * those in flight finish and are ignored by generation. */
 static void on_assign(partition_state_t *s, assign_msg_t *m)
 {
+    drop_waiting(s);
     s->generation = m->generation;
     s->assigned = true;
     s->ring_count = 0;

@@ -293,6 +293,40 @@ static void dispatch(poller_state_t *s, rd_kafka_message_t *m)
     rt_send_force(p->partitions[part], r);
 }
 
+/* reset-offsets, done by the partition's owner: a new generation (waiting
+ * records dropped, in-flight ones ignored), seek, commit, go on. Taking
+ * from the partition stops for the duration: this runs on the poller. */
+static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
+{
+    pipeline_t *p = s->p;
+    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(r->n);
+    for (int i = 0; i < r->n; i++) {
+        int32_t part = r->partitions[i];
+        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || !s->assigned[part])
+            continue;
+        assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
+        m->generation = ++s->generation[part];
+        m->committed = r->offsets[i];
+        m->metadata[0] = '\0';
+        rt_send_force(p->partitions[part], m);
+        rd_kafka_topic_partition_list_add(seek, p->cfg->topic_raw, part)->offset = r->offsets[i];
+        log_info("poller", "reset partition %d to offset %lld", part, (long long)r->offsets[i]);
+    }
+    if (seek->cnt > 0) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(p->consumer, seek, 10000);
+        if (e != NULL) {
+            log_warn("poller", "reset: seek: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_resp_err_t ce = rd_kafka_commit(p->consumer, seek, 0);
+        if (ce != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn("poller", "reset: commit: %s", rd_kafka_err2str(ce));
+        for (int i = 0; i < seek->cnt; i++)
+            pstat_set(&p->pstats[seek->elems[i].partition].committed, seek->elems[i].offset);
+    }
+    rd_kafka_topic_partition_list_destroy(seek);
+}
+
 static void serve_consumer_queue(poller_state_t *s, int wait_ms)
 {
     rd_kafka_message_t *m;
@@ -358,6 +392,9 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
     }
     case RT_MSG_PRESSURE:
         /* re-read at the next round */
+        break;
+    case MSG_ADMIN_RESET:
+        reset_partitions(s, (admin_reset_msg_t *)msg);
         break;
     case MSG_ADMIN_PAUSE: {
         admin_pause_msg_t *a = (admin_pause_msg_t *)msg;

@@ -37,6 +37,7 @@ enum pipeline_msg {
     MSG_EXTERNAL_ACK,               /* a produce by a non-pipeline caller (webhooks) */
     MSG_ADMIN_PAUSE,                /* admin -> poller: a fleet command for this group */
     MSG_ADMIN_QUERY,                /* http -> admin: a query needing round trips */
+    MSG_ADMIN_RESET,                /* admin -> poller: move owned partitions to offsets */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
@@ -86,6 +87,14 @@ typedef struct admin_pause_msg {
     int npartitions;
     int32_t partitions[1024];
 } admin_pause_msg_t;
+
+/* admin -> poller: target offsets of the partitions this process owns */
+typedef struct admin_reset_msg {
+    rt_msg_t hdr;
+    int n;
+    int32_t partitions[256];
+    int64_t offsets[256];
+} admin_reset_msg_t;
 
 typedef enum { ADMIN_GROUP_LAG, ADMIN_TOPIC_STATS } admin_query_kind_t;
 

@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "pipeline.h"
 #include "routes.h"
+#include "event.h"
 #include "uuid.h"
 
 static bool authorized(http_app_t *app, h2o_req_t *req, const char *route, int *rc)
@@ -49,12 +51,14 @@ static void on_command_ack(void *ctx, rd_kafka_resp_err_t err)
 
 /* Publishes {cmd, group, topic, partitions} on the control topic. */
 static int publish_command(http_app_t *app, h2o_req_t *req, const char *route, const char *cmd, const char *group,
-                           json_t *topic, json_t *partitions)
+                           json_t *topic, json_t *partitions, json_t *extra)
 {
     char id[37];
     uuid_v4(id);
     json_t *c = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I}", "id", id, "cmd", cmd, "group", group, "topic", topic,
-                          "partitions", partitions, "issued_at_ms", (json_int_t)rt_now_ms());
+                          "partitions", partitions, "issued_at_ms", (json_int_t)(now_us() / 1000));
+    if (extra != NULL)
+        json_object_update(c, extra);
     char *value = json_dumps(c, JSON_COMPACT);
     json_decref(c);
     external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
@@ -151,7 +155,62 @@ static int group_pause(http_app_t *app, h2o_req_t *req, const char *route, const
         if (json_is_null(parts))
             parts = NULL;
     }
-    int rc = publish_command(app, req, route, cmd, group, topic, parts);
+    int rc = publish_command(app, req, route, cmd, group, topic, parts, NULL);
+    json_decref(body);
+    return rc;
+}
+
+/* {strategy: TO_EARLIEST|TO_LATEST|TO_DATETIME|TO_OFFSET, datetime,
+ *  partitions: {"0": 100} for TO_OFFSET, or [0, 1] to limit the others} */
+static int reset_offsets(http_app_t *app, h2o_req_t *req, const char *route, const char *group)
+{
+    json_error_t je;
+    json_t *body = json_loadb(req->entity.base, req->entity.len, 0, &je);
+    const char *strategy = json_string_value(json_object_get(body, "strategy"));
+    json_t *parts = json_object_get(body, "partitions");
+    const char *err = NULL;
+    json_t *extra = NULL;
+    if (!json_is_object(body))
+        err = "expected a JSON object {strategy, datetime, partitions}";
+    else if (strategy == NULL || (strcmp(strategy, "TO_EARLIEST") && strcmp(strategy, "TO_LATEST") &&
+                                  strcmp(strategy, "TO_DATETIME") && strcmp(strategy, "TO_OFFSET")))
+        err = "strategy must be TO_EARLIEST, TO_LATEST, TO_DATETIME or TO_OFFSET";
+    else if (strcmp(strategy, "TO_OFFSET") == 0) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(parts) || json_object_size(parts) == 0)
+            err = "TO_OFFSET needs partitions {\"0\": offset, ...}";
+        else
+            json_object_foreach(parts, k, v) {
+                char *end;
+                long pn = strtol(k, &end, 10);
+                if (*end || pn < 0 || pn >= PIPELINE_MAX_PARTITIONS || !json_is_integer(v) || json_integer_value(v) < 0)
+                    err = "partitions must map partition numbers to non-negative offsets";
+            }
+        if (err == NULL)
+            extra = json_pack("{s:s, s:O}", "strategy", strategy, "offsets", parts);
+    } else {
+        if (parts != NULL && !json_is_array(parts))
+            err = "partitions must be a list for this strategy";
+        json_int_t at = 0;
+        if (err == NULL && strcmp(strategy, "TO_DATETIME") == 0) {
+            const char *dt = json_string_value(json_object_get(body, "datetime"));
+            struct tm tm = {0};
+            if (dt == NULL || !iso8601_valid(dt) || strptime(dt, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+                err = "TO_DATETIME needs datetime as ISO 8601, e.g. 2024-05-01T12:00:00Z";
+            else
+                at = (json_int_t)timegm(&tm) * 1000;
+        }
+        if (err == NULL)
+            extra = json_pack("{s:s, s:I, s:O?}", "strategy", strategy, "datetime_ms", at, "partitions",
+                              json_is_array(parts) ? parts : NULL);
+    }
+    if (err != NULL) {
+        json_decref(body);
+        return http_respond_error(req, route, 400, "bad_body", err);
+    }
+    int rc = publish_command(app, req, route, "reset", group, NULL, NULL, extra);
+    json_decref(extra);
     json_decref(body);
     return rc;
 }
@@ -190,6 +249,8 @@ int admin_route(http_app_t *app, h2o_req_t *req)
         route = "/api/admin/kafka/consumer-groups/{group}/pause";
     else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/resume", &name, &nlen))
         route = "/api/admin/kafka/consumer-groups/{group}/resume";
+    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/reset-offsets", &name, &nlen))
+        route = "/api/admin/kafka/consumer-groups/{group}/reset-offsets";
     else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/lag", &name, &nlen))
         route = "/api/admin/kafka/consumer-groups/{group}/lag";
     else if (match_named(path, "/api/admin/kafka/topics/", "/stats", &name, &nlen))
@@ -205,9 +266,9 @@ int admin_route(http_app_t *app, h2o_req_t *req)
         return http_respond_error(req, route, 503, "shutting_down", "try again");
 
     if (strcmp(route, "/admin/pause-processing") == 0)
-        return publish_command(app, req, route, "pause", app->cfg->group_id, NULL, NULL);
+        return publish_command(app, req, route, "pause", app->cfg->group_id, NULL, NULL, NULL);
     if (strcmp(route, "/admin/resume-processing") == 0)
-        return publish_command(app, req, route, "resume", app->cfg->group_id, NULL, NULL);
+        return publish_command(app, req, route, "resume", app->cfg->group_id, NULL, NULL, NULL);
     if (strcmp(route, "/admin/processing-status") == 0)
         return processing_status(app, req, route);
     if (strstr(route, "/lag"))
@@ -216,5 +277,7 @@ int admin_route(http_app_t *app, h2o_req_t *req)
         return query(app, req, route, ADMIN_TOPIC_STATS, NULL, 0, name, nlen);
     char group[256];
     snprintf(group, sizeof(group), "%.*s", (int)nlen, name);
+    if (strstr(route, "/reset-offsets"))
+        return reset_offsets(app, req, route, group);
     return group_pause(app, req, route, strstr(route, "/pause") ? "pause" : "resume", group);
 }
