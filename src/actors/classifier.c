@@ -7,9 +7,12 @@
  * before classifying: a stand-in for a slow model in tests and benchmarks,
  * which costs no thread while it waits. [pipeline] stages = noop finishes
  * each record right there: the consumption machinery alone, for benchmarks.
+ * [pipeline] stall_file (tests) holds every record while that file exists:
+ * a stalled downstream that can be cleared from outside.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pipeline.h"
@@ -17,7 +20,12 @@
 typedef struct classifier_state {
     pipeline_t *p;
     uint64_t rng;
+    bool stalled;                 /* [pipeline] stall_file exists (tests) */
+    record_t **parked;            /* records held while stalled */
+    size_t nparked, capparked;
 } classifier_state_t;
+
+#define STALL_CHECK_MS 100
 
 static void classify(classifier_state_t *s, record_t *r)
 {
@@ -47,13 +55,40 @@ static uint64_t hold_ms(classifier_state_t *s)
     return (uint64_t)cfg->hold_ms + s->rng % (uint64_t)(cfg->hold_jitter_ms + 1);
 }
 
+static void park(classifier_state_t *s, record_t *r)
+{
+    if (s->nparked == s->capparked) {
+        s->capparked = s->capparked ? s->capparked * 2 : 1024;
+        s->parked = realloc(s->parked, s->capparked * sizeof(*s->parked));
+        if (s->parked == NULL)
+            abort();
+    }
+    s->parked[s->nparked++] = r;
+}
+
+/* The stall file is looked at on a timer, never per record. */
+static void check_stall(classifier_state_t *s)
+{
+    s->stalled = access(s->p->cfg->stall_file, F_OK) == 0;
+    if (s->stalled)
+        return;
+    for (size_t i = 0; i < s->nparked; i++)
+        classify(s, s->parked[i]);
+    s->nparked = 0;
+}
+
 static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
 {
     classifier_state_t *s = rt_actor_state(self);
-    if (msg->type == RT_MSG_TIMER) {
+    if (msg->type == RT_MSG_TIMER && ((rt_timer_msg_t *)msg)->arg == &s->stalled) {
+        rt_msg_free(msg);
+        check_stall(s);
+    } else if (msg->type == RT_MSG_TIMER) {
         record_t *r = ((rt_timer_msg_t *)msg)->arg;
         rt_msg_free(msg);
         classify(s, r);
+    } else if (msg->type == MSG_CLASSIFY && s->stalled) {
+        park(s, (record_t *)msg);
     } else if (msg->type == MSG_CLASSIFY) {
         record_t *r = (record_t *)msg;
         uint64_t hold = hold_ms(s);
@@ -68,7 +103,11 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
 
 static void classifier_finalize(rt_actor_t *self)
 {
-    free(rt_actor_state(self));
+    classifier_state_t *s = rt_actor_state(self);
+    for (size_t i = 0; i < s->nparked; i++)
+        record_free(s->parked[i]);
+    free(s->parked);
+    free(s);
 }
 
 rt_actor_t *classifier_spawn(pipeline_t *p)
@@ -80,5 +119,10 @@ rt_actor_t *classifier_spawn(pipeline_t *p)
     s->rng = 0x9E3779B97F4A7C15ULL;
     rt_actor_opts_t o = {.name = "classifier", .capacity = 65536, .high_watermark = 8192,
                          .low_watermark = 2048, .finalizer = classifier_finalize};
-    return rt_spawn(p->rt, classifier_handler, s, &o);
+    rt_actor_t *a = rt_spawn(p->rt, classifier_handler, s, &o);
+    if (p->cfg->stall_file != NULL) {
+        s->stalled = access(p->cfg->stall_file, F_OK) == 0;
+        rt_timer_start(a, STALL_CHECK_MS, STALL_CHECK_MS, &s->stalled);
+    }
+    return a;
 }

@@ -92,6 +92,8 @@ static const cfg_desc_t DESCS[] = {
      "testing: add a random 0..N ms to each hold"},
     {"pipeline", "stages", "DISPATCHD_STAGES", T_STR, F(stages), "full", 0, 0, "full|noop",
      "benchmarks: noop finishes each record after the hold, skipping storage and publishing"},
+    {"pipeline", "stall_file", "DISPATCHD_STALL_FILE", T_STR, F(stall_file), NULL, 0, 0, NULL,
+     "testing: while this file exists, the classifier holds every record (a stalled downstream)"},
     {"pipeline", "state_dir", "DISPATCHD_STATE_DIR", T_STR, F(state_dir), "var/run", 0, 0, NULL,
      "where run writes its embedded broker address"},
 };
