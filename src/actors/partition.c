@@ -34,10 +34,14 @@ typedef struct pending_offset {
     bool done;
 } pending_offset_t;
 
-/* Records waiting behind an in-flight record with the same key. */
+/* Records waiting behind an in-flight record with the same key; also the
+ * key's entry in the key map, which borrows `key` from here. Recycled
+ * through a free list: a busy key used to cost a calloc and a strdup. */
 typedef struct key_queue {
     record_t **items;
     size_t head, count, cap;
+    char key[320];
+    struct key_queue *next_free;
 } key_queue_t;
 
 typedef struct partition_state {
@@ -53,10 +57,19 @@ typedef struct partition_state {
     uint64_t commit_timer;
     offset_map_t skip;             /* finished by an earlier owner (commit metadata) */
     strmap_t keys;                 /* key -> key_queue_t* (present while a key is busy) */
+    key_queue_t *free_queues;
     key_queue_t ready;             /* free to run, waiting for an in-flight slot */
     int inflight;                  /* released downstream, not done */
     int pause_reasons;
     bool paused;
+    /* Metric deltas kept here and added to the shared counters in bulk: one
+     * contended atomic per record per counter was a large share of the
+     * consumption path's cost. */
+    int64_t m_inflight;
+    uint64_t m_records[RESULT_COUNT];
+    uint64_t m_skips;
+    int m_pending;
+    histogram_t m_e2e;
     rt_msg_t *revoke_req;          /* revoke waiting for in-flight records */
     uint64_t revoke_timer;
 } partition_state_t;
@@ -257,10 +270,16 @@ static void admit(partition_state_t *s, record_t *r)
             key_queue_push(q, r);   /* an earlier record of this key comes first */
             return;
         }
-        q = calloc(1, sizeof(*q));
-        if (q == NULL)
-            abort();
-        strmap_put(&s->keys, k, q);   /* this record now holds its key */
+        q = s->free_queues;
+        if (q != NULL) {
+            s->free_queues = q->next_free;
+        } else {
+            q = calloc(1, sizeof(*q));
+            if (q == NULL)
+                abort();
+        }
+        snprintf(q->key, sizeof(q->key), "%s", k);
+        strmap_put(&s->keys, q->key, q);   /* this record now holds its key */
     }
     key_queue_push(&s->ready, r);
     pump(s);
@@ -281,11 +300,37 @@ static void key_finished(partition_state_t *s, const char *k)
         return;
     }
     strmap_remove(&s->keys, k);
-    free(q->items);
-    free(q);
+    q->head = 0;
+    q->next_free = s->free_queues;
+    s->free_queues = q;
 }
 
 static void on_done(partition_state_t *s, record_t *r);
+
+static void flush_metrics(partition_state_t *s)
+{
+    if (s->m_inflight)
+        gauge_add(&g_metrics.inflight, s->m_inflight);
+    for (int i = 0; i < RESULT_COUNT; i++)
+        if (s->m_records[i])
+            metric_add(&g_metrics.records[i], s->m_records[i]);
+    if (s->m_skips)
+        metric_add(&g_metrics.offset_map_skips, s->m_skips);
+    if (s->m_e2e.count)
+        histogram_merge(&g_metrics.end_to_end, &s->m_e2e);
+    s->m_inflight = 0;
+    memset(s->m_records, 0, sizeof(s->m_records));
+    s->m_skips = 0;
+    s->m_pending = 0;
+}
+
+/* Flushed every 256 changes and by the commit timer, so the shared figures
+ * trail by at most one commit interval. */
+static void metrics_changed(partition_state_t *s)
+{
+    if (++s->m_pending >= 256)
+        flush_metrics(s);
+}
 
 static void on_record(partition_state_t *s, record_t *r)
 {
@@ -296,14 +341,15 @@ static void on_record(partition_state_t *s, record_t *r)
     r->owner = rt_current_actor();
     r->taken_us = now_us();
     ring_push(s, r->offset);
-    gauge_add(&g_metrics.inflight, 1);
+    s->m_inflight++;
+    metrics_changed(s);
     pstat_set(&pipeline_partition_stats(s->p, s->partition)->taken, r->offset + 1);
     if (s->commit_next < 0)
         s->commit_next = r->offset;   /* nothing committed before: start here */
     if (offset_map_contains(&s->skip, r->offset)) {
         /* Finished before the last restart or rebalance: not again. */
         r->result = RESULT_SKIPPED;
-        metric_add(&g_metrics.offset_map_skips, 1);
+        s->m_skips++;
         s->inflight++;
         on_done(s, r);
         return;
@@ -344,17 +390,19 @@ static void on_done(partition_state_t *s, record_t *r)
     if (r->generation != s->generation || !s->assigned) {
         /* Finished after its partition moved on: the offset is no longer
          * ours to store; the idempotent sink absorbs the replay. */
-        gauge_add(&g_metrics.inflight, -1);
-        metric_add(&g_metrics.records[r->result], 1);
+        s->m_inflight--;
+        s->m_records[r->result]++;
+        flush_metrics(s);   /* no commit timer runs for a partition let go */
         record_free(r);
         return;
     }
     s->inflight--;
-    gauge_add(&g_metrics.inflight, -1);
-    metric_add(&g_metrics.records[r->result], 1);
+    s->m_inflight--;
+    s->m_records[r->result]++;
+    metrics_changed(s);
     if (r->result == RESULT_OK && r->kafka_ts_ms > 0) {
         int64_t lat = (int64_t)now_us() - r->kafka_ts_ms * 1000;
-        histogram_observe_us(&g_metrics.end_to_end, lat > 0 ? (uint64_t)lat : 0);
+        histogram_observe_local(&s->m_e2e, lat > 0 ? (uint64_t)lat : 0);
     }
     if (ring_mark_done(s, r->offset))
         s->done_above++;
@@ -373,7 +421,7 @@ static void drop_waiting(partition_state_t *s)
 {
     record_t *ready;
     while ((ready = key_queue_pop(&s->ready)) != NULL) {
-        gauge_add(&g_metrics.inflight, -1);
+        s->m_inflight--;
         record_free(ready);
     }
     for (size_t i = 0; i < s->keys.cap; i++) {
@@ -383,19 +431,20 @@ static void drop_waiting(partition_state_t *s)
         key_queue_t *q = e->value;
         record_t *r;
         while ((r = key_queue_pop(q)) != NULL) {
-            gauge_add(&g_metrics.inflight, -1);
+            s->m_inflight--;
             record_free(r);
         }
         free(q->items);
         free(q);
     }
     strmap_free(&s->keys);
-    strmap_init(&s->keys);
+    flush_metrics(s);
 }
 
 /* Answers the poller's revoke with the final commit and lets go. */
 static void finish_revoke(partition_state_t *s)
 {
+    flush_metrics(s);
     commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_REVOKE);
     c->partition = s->partition;
     commit_state(s, &c->offset, c->metadata, sizeof(c->metadata));
@@ -487,6 +536,7 @@ static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
         rt_timer_msg_t *t = (rt_timer_msg_t *)msg;
         if (t->arg == &s->commit_timer) {
             s->commit_timer = 0;
+            flush_metrics(s);
             if (s->assigned && s->revoke_req == NULL)
                 commit_async(s);
         } else if (t->arg == &s->revoke_timer && s->revoke_req != NULL && t->timer_id == s->revoke_timer) {
@@ -510,6 +560,11 @@ static void partition_finalize(rt_actor_t *self)
     partition_state_t *s = rt_actor_state(self);
     drop_waiting(s);
     strmap_free(&s->keys);
+    for (key_queue_t *q = s->free_queues, *n; q != NULL; q = n) {
+        n = q->next_free;
+        free(q->items);
+        free(q);
+    }
     offset_map_free(&s->skip);
     free(s->ready.items);
     if (s->revoke_req)
@@ -526,7 +581,7 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
     s->p = p;
     s->partition = partition;
     s->commit_next = -1;
-    strmap_init(&s->keys);
+    strmap_init_borrowed(&s->keys);
     offset_map_init(&s->skip);
     /* The poller forwards with rt_send_force and pauses the partition when
      * this mailbox passes its high watermark, so the bound is max_inflight

@@ -22,6 +22,26 @@ void histogram_observe_us(histogram_t *h, uint64_t us)
     __atomic_fetch_add(&h->sum_us, us, __ATOMIC_RELAXED);
 }
 
+void histogram_observe_local(histogram_t *h, uint64_t us)
+{
+    int i = 0;
+    while (i < HIST_BUCKETS && us > BOUNDS_US[i])
+        i++;
+    h->counts[i]++;
+    h->count++;
+    h->sum_us += us;
+}
+
+void histogram_merge(histogram_t *into, histogram_t *local)
+{
+    for (int i = 0; i <= HIST_BUCKETS; i++)
+        if (local->counts[i])
+            __atomic_fetch_add(&into->counts[i], local->counts[i], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&into->count, local->count, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&into->sum_us, local->sum_us, __ATOMIC_RELAXED);
+    memset(local, 0, sizeof(*local));
+}
+
 const char *record_result_name(enum record_result r)
 {
     static const char *n[] = {"ok", "retry", "dlq", "skipped"};

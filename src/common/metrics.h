@@ -47,6 +47,9 @@ extern metrics_t g_metrics;
 static inline void metric_add(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
 static inline void gauge_add(int64_t *g, int64_t n) { __atomic_fetch_add(g, n, __ATOMIC_RELAXED); }
 void histogram_observe_us(histogram_t *h, uint64_t us);
+/* For one thread's private histogram: plain adds, merged in bulk later. */
+void histogram_observe_local(histogram_t *h, uint64_t us);
+void histogram_merge(histogram_t *into, histogram_t *local);
 const char *record_result_name(enum record_result r);
 const char *provider_name(enum provider p);
 

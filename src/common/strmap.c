@@ -18,13 +18,21 @@ void strmap_init(strmap_t *m)
     memset(m, 0, sizeof(*m));
 }
 
+void strmap_init_borrowed(strmap_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->borrowed = 1;
+}
+
 void strmap_free(strmap_t *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
+    int borrowed = m->borrowed;
+    for (size_t i = 0; i < m->cap && !borrowed; i++)
         if (m->slots[i].key && m->slots[i].key != TOMBSTONE)
             free(m->slots[i].key);
     free(m->slots);
-    strmap_init(m);
+    memset(m, 0, sizeof(*m));
+    m->borrowed = borrowed;
 }
 
 static strmap_entry_t *find(const strmap_t *m, const char *key, size_t h)
@@ -86,7 +94,7 @@ void strmap_put(strmap_t *m, const char *key, void *value)
         i = (i + 1) & (m->cap - 1);
     if (m->slots[i].key == TOMBSTONE)
         m->tombstones--;
-    m->slots[i].key = strdup(key);
+    m->slots[i].key = m->borrowed ? (char *)key : strdup(key);
     m->slots[i].value = value;
     m->slots[i].hash = h;
     m->count++;
@@ -98,7 +106,8 @@ void *strmap_remove(strmap_t *m, const char *key)
     if (e == NULL)
         return NULL;
     void *v = e->value;
-    free(e->key);
+    if (!m->borrowed)
+        free(e->key);
     e->key = TOMBSTONE;
     e->value = NULL;
     m->count--;

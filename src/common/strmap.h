@@ -1,5 +1,6 @@
 /* strmap.h -- a string-keyed hash map (open addressing, linear probing) for
- * single-threaded use inside one actor. Keys are copied. */
+ * single-threaded use inside one actor. Keys are copied, unless the map was
+ * made with strmap_init_borrowed(). */
 #ifndef DISPATCHD_STRMAP_H
 #define DISPATCHD_STRMAP_H
 
@@ -14,9 +15,12 @@ typedef struct strmap_entry {
 typedef struct strmap {
     strmap_entry_t *slots;
     size_t cap, count, tombstones;
+    int borrowed;                 /* keys belong to the caller, not copied */
 } strmap_t;
 
 void strmap_init(strmap_t *m);
+/* Keys are not copied: each must stay valid while its entry exists. */
+void strmap_init_borrowed(strmap_t *m);
 void strmap_free(strmap_t *m);
 void *strmap_get(const strmap_t *m, const char *key);
 /* Inserts or replaces. */
