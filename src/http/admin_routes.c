@@ -37,18 +37,6 @@ static bool authorized(http_app_t *app, h2o_req_t *req, const char *route, int *
     return false;
 }
 
-static void on_command_ack(void *ctx, rd_kafka_resp_err_t err)
-{
-    http_pending_t *pending = ctx;
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        http_pending_complete(pending, 200, "{\"success\":true,\"message\":\"command published to the group\"}");
-    } else {
-        char body[256];
-        snprintf(body, sizeof(body), "{\"error\":\"kafka_unavailable\",\"detail\":\"%s\"}", rd_kafka_err2name(err));
-        http_pending_complete(pending, 503, body);
-    }
-}
-
 /* Publishes {cmd, group, topic, partitions} on the control topic. */
 static int publish_command(http_app_t *app, h2o_req_t *req, const char *route, const char *cmd, const char *group,
                            json_t *topic, json_t *partitions, json_t *extra)
@@ -61,19 +49,8 @@ static int publish_command(http_app_t *app, h2o_req_t *req, const char *route, c
         json_object_update(c, extra);
     char *value = json_dumps(c, JSON_COMPACT);
     json_decref(c);
-    external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
-    ack->done = on_command_ack;
-    ack->ctx = http_pending_new(app, req, route);
-    rd_kafka_resp_err_t e = rd_kafka_producev(app->p->producer, RD_KAFKA_V_TOPIC(app->cfg->topic_control),
-                                              RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_KEY(group, strlen(group)),
-                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ack),
-                                              RD_KAFKA_V_END);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        free(value);
-        on_command_ack(ack->ctx, e);
-        rt_msg_free(ack);
-    }
-    return 0;
+    return http_produce_then_answer(app, req, route, app->cfg->topic_control, group, value, id, 200,
+                                    "{\"success\":true,\"message\":\"command published to the group\"}");
 }
 
 static int processing_status(http_app_t *app, h2o_req_t *req, const char *route)

@@ -185,6 +185,54 @@ static void render_partitions(strbuf_t *out, void *ctx)
     }
 }
 
+typedef struct acked_answer {
+    http_pending_t *pending;
+    int ok_status;
+    const char *ok_json;
+} acked_answer_t;
+
+static void on_acked(void *ctx, rd_kafka_resp_err_t err)
+{
+    acked_answer_t *a = ctx;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        http_pending_complete(a->pending, a->ok_status, a->ok_json);
+    } else {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"error\":\"kafka_unavailable\",\"detail\":\"%s\"}", rd_kafka_err2name(err));
+        http_pending_complete(a->pending, 503, body);
+    }
+    free(a);
+}
+
+int http_produce_then_answer(http_app_t *app, h2o_req_t *req, const char *route, const char *topic,
+                             const char *key, char *value, const char *correlation_id, int ok_status,
+                             const char *ok_json)
+{
+    acked_answer_t *a = malloc(sizeof(*a));
+    if (a == NULL)
+        abort();
+    a->pending = http_pending_new(app, req, route);
+    a->ok_status = ok_status;
+    a->ok_json = ok_json;
+    external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
+    ack->done = on_acked;
+    ack->ctx = a;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    if (correlation_id != NULL)
+        rd_kafka_header_add(h, "correlation_id", -1, correlation_id, -1);
+    rd_kafka_resp_err_t e = rd_kafka_producev(app->p->producer, RD_KAFKA_V_TOPIC(topic),
+                                              RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(value, strlen(value)),
+                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
+                                              RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(h);
+        free(value);
+        rt_msg_free(ack);
+        on_acked(a, e);
+    }
+    return 0;
+}
+
 void routes_init(http_app_t *app, h2o_loop_t *loop)
 {
     if (app->p != NULL) {

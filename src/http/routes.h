@@ -25,6 +25,13 @@ typedef struct http_pending http_pending_t;
 http_pending_t *http_pending_new(http_app_t *app, h2o_req_t *req, const char *route);
 void http_pending_complete(http_pending_t *pending, int status, const char *json);
 
+/* Produces `value` (a malloc'd string, taken over) on the pipeline's
+ * producer and answers the request once Kafka has it: ok_status/ok_json
+ * (a string constant), or 503 with the broker's error. */
+int http_produce_then_answer(http_app_t *app, h2o_req_t *req, const char *route, const char *topic,
+                             const char *key, char *value, const char *correlation_id, int ok_status,
+                             const char *ok_json);
+
 /* Shared response helpers for route files. */
 int http_respond(h2o_req_t *req, const char *route, int status, const char *ctype, const char *body, size_t len);
 int http_respond_json(h2o_req_t *req, const char *route, int status, const char *json);

@@ -48,18 +48,6 @@ static bool signature_ok(const char *secret, h2o_iovec_t body, const char *sig_h
     return strlen(sig_header) == n && CRYPTO_memcmp(expect, sig_header, n) == 0;
 }
 
-static void on_ack(void *ctx, rd_kafka_resp_err_t err)
-{
-    http_pending_t *pending = ctx;
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        http_pending_complete(pending, 202, "{\"accepted\":true}");
-    } else {
-        char body[256];
-        snprintf(body, sizeof(body), "{\"error\":\"kafka_unavailable\",\"detail\":\"%s\"}", rd_kafka_err2name(err));
-        http_pending_complete(pending, 503, body);
-    }
-}
-
 int webhook_github(http_app_t *app, h2o_req_t *req)
 {
     const config_t *cfg = app->cfg;
@@ -105,17 +93,6 @@ int webhook_github(http_app_t *app, h2o_req_t *req)
 
     if (!header(req, "x-github-delivery", delivery, sizeof(delivery)))
         uuid_v4(delivery);
-    external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
-    ack->done = on_ack;
-    ack->ctx = http_pending_new(app, req, ROUTE);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        app->p->producer, RD_KAFKA_V_TOPIC(cfg->topic_raw), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-        RD_KAFKA_V_HEADER("correlation_id", delivery, -1), RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        free(value);
-        on_ack(ack->ctx, e);
-        rt_msg_free(ack);
-    }
-    return 0;
+    return http_produce_then_answer(app, req, ROUTE, cfg->topic_raw, key, value, delivery, 202,
+                                    "{\"accepted\":true}");
 }

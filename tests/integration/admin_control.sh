@@ -15,13 +15,6 @@ assigned() { echo $(( $(metric a dispatchd_partitions_assigned) + $(metric b dis
 spread() { [ "$(metric a dispatchd_partitions_assigned)" -ge 1 ] && [ "$(metric b dispatchd_partitions_assigned)" -ge 1 ] \
            && [ "$(assigned)" -eq 3 ]; }
 wait_until 60 spread
-api() {   # api WORKER METHOD PATH [BODY] -> sets code, body
-  local w="$1" m="$2" p="$3" d="${4:-}"
-  code=$(curl -s -o "$work/resp" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $T" \
-         ${d:+-d "$d"} "http://127.0.0.1:${ports[$w]}$p")
-  body=$(cat "$work/resp")
-}
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$work/resp" "$1"; }
 
 check "admin without a token is refused" 401 \
   "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:${ports[a]}/admin/pause-processing")"

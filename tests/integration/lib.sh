@@ -92,3 +92,12 @@ sync_issues() {   # sync_issues COUNT OWNER/REPO [FIRST_NUMBER]
 logged_total() {   # logged_total NAME FIELD: a stopped worker's total from its log
   grep -o "totals: .*" "$work/$1.log" | grep -o "$2=[0-9]*" | tail -1 | cut -d= -f2
 }
+
+api() {   # api WORKER METHOD PATH [BODY]: admin call with token $T; sets code, body in $work/resp
+  local w="$1" m="$2" p="$3" d="${4:-}"
+  code=$(curl -s -o "$work/resp" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $T" \
+         ${d:+-d "$d"} "http://127.0.0.1:${ports[$w]}$p")
+}
+field() {   # field PYTHON_EXPR over d, the last api response
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$work/resp" "$1"
+}

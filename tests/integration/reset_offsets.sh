@@ -17,13 +17,8 @@ spread() { [ $(( $(metric a dispatchd_partitions_assigned) + $(metric b dispatch
 wait_until 60 spread
 total() { echo $(( $(metric a dispatchd_records_processed_total) + $(metric b dispatchd_records_processed_total) )); }
 reached() { [ "$(total)" -ge "$1" ]; }
-api() {   # api METHOD PATH [BODY] -> code; response in $work/resp
-  code=$(curl -s -o "$work/resp" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $T" \
-         ${3:+-d "$3"} "http://127.0.0.1:${ports[a]}$2")
-}
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$work/resp" "$1"; }
-reset() { api POST "/api/admin/kafka/consumer-groups/$group/reset-offsets" "$1"; }
-settled() { api GET "/api/admin/kafka/consumer-groups/$group/lag"; [ "$(field 'd["total_lag"]')" = 0 ]; }
+reset() { api a POST "/api/admin/kafka/consumer-groups/$group/reset-offsets" "$1"; }
+settled() { api a GET "/api/admin/kafka/consumer-groups/$group/lag"; [ "$(field 'd["total_lag"]')" = 0 ]; }
 
 sync_issues 300 reset/first
 wait_until 60 reached 300
@@ -47,7 +42,7 @@ wait_until 30 settled
 sleep 1
 check "TO_DATETIME: only the records after the time redone" 1500 "$(total)"
 
-api GET "/api/admin/kafka/topics/$tag.raw/stats"
+api a GET "/api/admin/kafka/topics/$tag.raw/stats"
 hw0=$(field '[p["high"] for p in d["partitions"] if p["partition"] == 0][0]')
 reset '{"strategy":"TO_OFFSET","partitions":{"0":'$((hw0 - 10))'}}'
 check "TO_OFFSET published" 200 "$code"
@@ -56,7 +51,7 @@ wait_until 30 settled
 sleep 1
 check "TO_OFFSET: the last 10 records of partition 0 redone" 1510 "$(total)"
 
-api POST /admin/pause-processing
+api a POST /admin/pause-processing
 held() { [ "$(metric a dispatchd_partitions_paused)" -eq "$(metric a dispatchd_partitions_assigned)" ] \
          && [ "$(metric b dispatchd_partitions_paused)" -eq "$(metric b dispatchd_partitions_assigned)" ]; }
 wait_until 20 held
@@ -65,7 +60,7 @@ sleep 1
 reset '{"strategy":"TO_LATEST"}'
 check "TO_LATEST published" 200 "$code"
 sleep 2
-api POST /admin/resume-processing
+api a POST /admin/resume-processing
 wait_until 30 settled
 sleep 1.5
 check "TO_LATEST: the waiting records skipped, lag zero" "1510 0" "$(total) $(field 'd["total_lag"]')"

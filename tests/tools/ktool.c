@@ -69,6 +69,20 @@ static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, const
     }
 }
 
+/* A consumer in a group of its own, subscribed to topic from the start. */
+static rd_kafka_t *subscribe_fresh(const char *bootstrap, const char *topic)
+{
+    char group[64];
+    snprintf(group, sizeof(group), "ktool-%ld-%d", (long)time(NULL), rand());
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
 static int produce(const char *bootstrap, const char *topic, const char *file)
 {
     FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
@@ -106,14 +120,7 @@ static int produce(const char *bootstrap, const char *topic, const char *file)
 
 static int dump(const char *bootstrap, const char *topic, int wait_ms, const char *fields)
 {
-    char group[64];
-    snprintf(group, sizeof(group), "ktool-%ld-%d", (long)time(NULL), rand());
-    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_t *rk = subscribe_fresh(bootstrap, topic);
     long count = 0;
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
@@ -226,14 +233,7 @@ static int fill(const char *bootstrap, const char *topic, long count, int bytes,
 
 static int drain(const char *bootstrap, const char *topic, long count)
 {
-    char group[64];
-    snprintf(group, sizeof(group), "ktool-drain-%ld-%d", (long)time(NULL), rand());
-    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_t *rk = subscribe_fresh(bootstrap, topic);
     long got = 0;
     double first = 0, last = 0, deadline = mono_s() + 600;
     while (got < count && mono_s() < deadline) {
