@@ -54,7 +54,6 @@ typedef struct pipeline {
     partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
     int admin_paused_all;               /* a fleet-wide pause is in force (atomic) */
-    int db_ok;                          /* last storage contact succeeded (atomic) */
 } pipeline_t;
 
 /* Builds clients and actors; NULL with a message on failure. The exit code

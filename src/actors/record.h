@@ -33,7 +33,6 @@ enum pipeline_msg {
     MSG_REVOKE,                     /* poller -> partition: revoked or lost */
     MSG_STOP_INTAKE,                /* shutdown: stop polling */
     MSG_CLOSE,                      /* shutdown: close the consumer (request) */
-    MSG_STATUS,                     /* request for a status snapshot */
     MSG_EXTERNAL_ACK,               /* a produce by a non-pipeline caller (webhooks) */
     MSG_ADMIN_PAUSE,                /* admin -> poller: a fleet command for this group */
     MSG_ADMIN_QUERY,                /* http -> admin: a query needing round trips */

@@ -324,7 +324,6 @@ static void schedule_retry(storage_state_t *s, rt_actor_t *self)
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (s->backoff_ms > BACKOFF_MAX_MS)
         s->backoff_ms = BACKOFF_MAX_MS;
-    __atomic_store_n(&s->p->db_ok, 0, __ATOMIC_RELAXED);
     if (s->retry_timer == 0)
         s->retry_timer = rt_timer_start(self, (uint64_t)s->backoff_ms, 0, &s->retry_timer);
 }
@@ -396,7 +395,6 @@ static void flush(storage_state_t *s, rt_actor_t *self)
         s->nmarks = 0;
     }
     s->backoff_ms = 0;
-    __atomic_store_n(&s->p->db_ok, 1, __ATOMIC_RELAXED);
 }
 
 static void append(record_t ***arr, int *n, int *cap, record_t *r)
@@ -484,7 +482,6 @@ rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen)
         free(s);
         return NULL;
     }
-    __atomic_store_n(&p->db_ok, 1, __ATOMIC_RELAXED);
     rt_actor_opts_t o = {.name = "storage", .dedicated = true, .capacity = 65536, .high_watermark = 8192,
                          .low_watermark = 2048, .batch = 256, .finalizer = storage_finalize};
     return rt_spawn(p->rt, storage_handler, s, &o);
