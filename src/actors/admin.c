@@ -81,7 +81,7 @@ static void apply_reset(admin_state_t *s, json_t *cmd, int64_t offset_in_control
     log_info("admin", "reset %s on %d owned partitions (control offset %lld)", strategy, r->n,
              (long long)offset_in_control);
     if (r->n > 0)
-        rt_send_force(s->p->poller, r);
+        pipeline_tell_poller(s->p, r);
     else
         rt_msg_free(r);
 }
@@ -131,7 +131,7 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
     }
     log_info("admin", "%s %s (control offset %lld)", name, a->all ? "all partitions" : "listed partitions",
              (long long)m->offset);
-    rt_send_force(s->p->poller, a);
+    pipeline_tell_poller(s->p, a);
     json_decref(cmd);
 }
 

@@ -97,9 +97,18 @@ static pending_offset_t *ring_at(partition_state_t *s, size_t i)
     return &s->ring[(s->ring_head + i) % s->ring_cap];
 }
 
-/* Offsets are taken in increasing order, so the ring is sorted. */
+/* Offsets are taken in increasing order, so the ring is sorted; they are
+ * nearly always consecutive, so the entry is first looked for at its
+ * distance from the oldest (one cache line instead of a search). */
 static bool ring_mark_done(partition_state_t *s, int64_t offset)
 {
+    if (s->ring_count > 0 && offset >= ring_at(s, 0)->offset) {
+        uint64_t guess = (uint64_t)(offset - ring_at(s, 0)->offset);
+        if (guess < s->ring_count && ring_at(s, guess)->offset == offset) {
+            ring_at(s, guess)->done = true;
+            return true;
+        }
+    }
     size_t lo = 0, hi = s->ring_count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -178,7 +187,7 @@ static void request_pause(partition_state_t *s)
     partition_ctl_msg_t *m = rt_msg_new(sizeof(*m), MSG_PARTITION_CTL);
     m->partition = s->partition;
     m->pause = want;
-    rt_send_force(s->p->poller, m);
+    pipeline_tell_poller(s->p, m);
 }
 
 static bool downstream_pressured(const pipeline_t *p)
@@ -267,6 +276,7 @@ static void admit(partition_state_t *s, record_t *r)
         const char *k = order_key(s, r);
         key_queue_t *q = strmap_get(&s->keys, k);
         if (q != NULL) {
+            r->keyq = q;
             key_queue_push(q, r);   /* an earlier record of this key comes first */
             return;
         }
@@ -278,20 +288,19 @@ static void admit(partition_state_t *s, record_t *r)
             if (q == NULL)
                 abort();
         }
-        snprintf(q->key, sizeof(q->key), "%s", k);
-        strmap_put(&s->keys, q->key, q);   /* this record now holds its key */
+        memcpy(q->key, k, strlen(k) + 1);   /* both 320 bytes */
+        strmap_put(&s->keys, q->key, q);    /* this record now holds its key */
+        r->keyq = q;
     }
     key_queue_push(&s->ready, r);
     pump(s);
 }
 
-/* The record holding this key finished: the next one of the key becomes
+/* The record holding its key finished: the next one of the key becomes
  * ready, or the key is free. */
-static void key_finished(partition_state_t *s, const char *k)
+static void key_finished(partition_state_t *s, record_t *r)
 {
-    if (s->p->ordering == ORDER_UNORDERED)
-        return;
-    key_queue_t *q = strmap_get(&s->keys, k);
+    key_queue_t *q = r->keyq;
     if (q == NULL)
         return;
     record_t *next = key_queue_pop(q);
@@ -299,7 +308,7 @@ static void key_finished(partition_state_t *s, const char *k)
         key_queue_push(&s->ready, next);
         return;
     }
-    strmap_remove(&s->keys, k);
+    strmap_remove(&s->keys, q->key);
     q->head = 0;
     q->next_free = s->free_queues;
     s->free_queues = q;
@@ -332,18 +341,13 @@ static void metrics_changed(partition_state_t *s)
         flush_metrics(s);
 }
 
-static void on_record(partition_state_t *s, record_t *r)
+static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
 {
-    if (!s->assigned || s->revoke_req != NULL || r->generation != s->generation) {
-        record_free(r);   /* fetched before a revoke: the new owner reads it again */
-        return;
-    }
     r->owner = rt_current_actor();
-    r->taken_us = now_us();
+    r->taken_us = taken_us;
     ring_push(s, r->offset);
     s->m_inflight++;
     metrics_changed(s);
-    pstat_set(&pipeline_partition_stats(s->p, s->partition)->taken, r->offset + 1);
     if (s->commit_next < 0)
         s->commit_next = r->offset;   /* nothing committed before: start here */
     if (offset_map_contains(&s->skip, r->offset)) {
@@ -357,30 +361,55 @@ static void on_record(partition_state_t *s, record_t *r)
 
     char err[256];
     const rd_kafka_message_t *m = r->rkm;
+    bool have_key = m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key);
+    if (have_key) {
+        memcpy(r->key, m->key, m->key_len);
+        r->key[m->key_len] = '\0';
+    }
     if (s->p->noop) {
-        /* Benchmarks of the consumption machinery: no parsing either. */
-        if (m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key)) {
-            memcpy(r->key, m->key, m->key_len);
-            r->key[m->key_len] = '\0';
-        } else {
+        /* Benchmarks of the consumption machinery: no headers, no parsing. */
+        if (!have_key)
             snprintf(r->key, sizeof(r->key), "#%lld", (long long)r->offset);
-        }
         admit(s, r);
-    } else if (issue_event_parse(&r->event, m->payload, m->len, (size_t)s->p->cfg->max_message_bytes, err,
-                                 sizeof(err)) != 0) {
+        return;
+    }
+    record_read_headers(r);
+    if (issue_event_parse(&r->event, m->payload, m->len, (size_t)s->p->cfg->max_message_bytes, err,
+                          sizeof(err)) != 0) {
         log_warn("partition", "partition %d offset %lld to DLQ: %s", s->partition, (long long)r->offset, err);
         s->inflight++;
         pipeline_dead_letter(s->p, r, ERROR_PERMANENT, err);
-    } else {
-        if (m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key)) {
-            memcpy(r->key, m->key, m->key_len);
-            r->key[m->key_len] = '\0';
-        } else {
-            issue_event_key(&r->event, r->key, sizeof(r->key));
-        }
-        admit(s, r);
+        return;
     }
-    update_pause(s);
+    if (!have_key)
+        issue_event_key(&r->event, r->key, sizeof(r->key));
+    admit(s, r);
+}
+
+/* A batch from the poller. Records fetched before a revoke or reset are
+ * dropped: the partition's next owner, or its new position, reads them
+ * again. */
+static void on_records(partition_state_t *s, record_batch_msg_t *b)
+{
+    bool current = s->assigned && s->revoke_req == NULL && b->generation == s->generation;
+    int64_t last = b->n > 0 ? b->msgs[b->n - 1]->offset : -1;   /* a record may be gone below */
+    uint64_t now = now_us();
+    for (int i = 0; i < b->n; i++) {
+        if (current)
+            on_record(s, record_new(b->msgs[i], b->generation), now);
+        else
+            rd_kafka_message_destroy(b->msgs[i]);
+    }
+    partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
+    int64_t max = s->p->cfg->max_inflight;
+    int64_t left = __atomic_sub_fetch(&st->queued, b->n, __ATOMIC_ACQ_REL);
+    if (left < max && left + b->n >= max)
+        pipeline_wake_poller(s->p);   /* it holds this partition at max */
+    if (current && b->n > 0) {
+        pstat_set(&st->taken, last + 1);
+        update_pause(s);
+    }
+    rt_msg_free(b);
 }
 
 static void finish_revoke(partition_state_t *s);
@@ -401,13 +430,13 @@ static void on_done(partition_state_t *s, record_t *r)
     s->m_records[r->result]++;
     metrics_changed(s);
     if (r->result == RESULT_OK && r->kafka_ts_ms > 0) {
-        int64_t lat = (int64_t)now_us() - r->kafka_ts_ms * 1000;
+        int64_t lat = (int64_t)now_us_coarse() - r->kafka_ts_ms * 1000;
         histogram_observe_local(&s->m_e2e, lat > 0 ? (uint64_t)lat : 0);
     }
     if (ring_mark_done(s, r->offset))
         s->done_above++;
     if (r->admitted && s->revoke_req == NULL) {
-        key_finished(s, order_key(s, r));
+        key_finished(s, r);
         pump(s);
     }
     record_free(r);
@@ -520,8 +549,8 @@ static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
 {
     partition_state_t *s = rt_actor_state(self);
     switch (msg->type) {
-    case MSG_RECORD:
-        on_record(s, (record_t *)msg);
+    case MSG_RECORDS:
+        on_records(s, (record_batch_msg_t *)msg);
         return;
     case MSG_DONE:
         on_done(s, (record_t *)msg);

@@ -27,6 +27,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         abort();
     p->cfg = cfg;
     p->kenv = kenv;
+    wakeup_init(&p->poller_wakeup);
     p->ordering = parse_ordering(cfg->ordering);
     p->noop = strcmp(cfg->stages, "noop") == 0;
     *code = 2;
@@ -69,6 +70,7 @@ fail:
         rt_destroy(p->rt);
     if (p->producer)
         rd_kafka_destroy(p->producer);
+    wakeup_destroy(&p->poller_wakeup);
     free(p);
     return NULL;
 }
@@ -76,7 +78,7 @@ fail:
 void pipeline_stop(pipeline_t *p)
 {
     __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
-    rt_send_force(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
+    pipeline_tell_poller(p, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
     uint64_t deadline = rt_now_ms() + (uint64_t)p->cfg->drain_timeout_ms;
     while (__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED) > 0 && rt_now_ms() < deadline)
         usleep(10000);
@@ -88,6 +90,7 @@ void pipeline_stop(pipeline_t *p)
     /* Closing commits the stored offsets and leaves the group. */
     rt_future_t *f = rt_future_new();
     rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
+    pipeline_wake_poller(p);
     rt_msg_t *closed = rt_future_wait(f, 60000);
     if (closed == NULL)
         log_warn("pipeline", "consumer close did not finish within 60 s");
@@ -99,6 +102,7 @@ void pipeline_stop(pipeline_t *p)
              (unsigned long)g_metrics.records[RESULT_DLQ], (unsigned long)g_metrics.db_rows);
     rt_destroy(p->rt);
     rd_kafka_destroy(p->consumer);
+    wakeup_destroy(&p->poller_wakeup);
     rd_kafka_destroy(p->producer);
     free(p);
 }

@@ -17,6 +17,7 @@
 #include "kafka.h"
 #include "record.h"
 #include "runtime.h"
+#include "wakeup.h"
 
 #define PIPELINE_MAX_PARTITIONS 1024
 
@@ -34,6 +35,7 @@ typedef struct partition_stats {
     int64_t inflight;
     int64_t map_bytes;            /* offset-map estimate */
     int64_t paused;
+    int64_t queued;               /* handed to the partition-consumer, not yet taken */
     int64_t high_watermark;       /* from the broker, refreshed off the event loop */
 } partition_stats_t;
 
@@ -42,6 +44,7 @@ typedef struct pipeline {
     kafka_env_t *kenv;
     rt_runtime_t *rt;
     rd_kafka_t *consumer;
+    wakeup_t poller_wakeup;             /* what the poller sleeps on between rounds */
     rd_kafka_t *producer;
     ordering_t ordering;
     bool noop;                          /* [pipeline] stages = noop */
@@ -81,6 +84,20 @@ static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t
 
 static inline void pstat_set(int64_t *field, int64_t v) { __atomic_store_n(field, v, __ATOMIC_RELAXED); }
 static inline int64_t pstat_get(const int64_t *field) { return __atomic_load_n(field, __ATOMIC_RELAXED); }
+
+/* Ends the poller's wait between rounds now: a partition it holds has room
+ * again, or a message waits in its mailbox. */
+static inline void pipeline_wake_poller(pipeline_t *p)
+{
+    wakeup_signal(&p->poller_wakeup);
+}
+
+/* Every message to the poller goes this way: it sleeps outside its mailbox. */
+static inline void pipeline_tell_poller(pipeline_t *p, void *msg)
+{
+    rt_send_force(p->poller, msg);
+    pipeline_wake_poller(p);
+}
 
 /* Sends a record that failed for good to the DLQ via the publisher. */
 void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error);

@@ -17,6 +17,7 @@
  * results) and queues the next MSG_POLL behind any control messages, so
  * max.poll.interval.ms is never exceeded while partitions are held.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,12 +26,9 @@
 #include "log.h"
 #include "pipeline.h"
 
-#define TAKE_BATCH 256          /* records from one partition per round */
-#define IDLE_WAIT_MS 10         /* a round that found nothing waits this long */
-#define HELD_WAIT_MS 1          /* ...but only this long while partitions are held:
-                                   a busy partition-consumer frees room in well
-                                   under 10 ms, and waiting longer capped
-                                   bench-consume at 3 x 1000 records / 10 ms */
+#define IDLE_WAIT_MS 10         /* a round that took nothing waits this long at
+                                   most: a partition-consumer that frees room
+                                   ends the wait (pipeline_wake_poller) */
 #define HOLD_PAUSE_MS 1000      /* a hold this long becomes a librdkafka pause */
 
 typedef struct poller_state {
@@ -45,7 +43,17 @@ typedef struct poller_state {
     bool admin_all;                            /* fleet pause of every partition */
     bool admin_part[PIPELINE_MAX_PARTITIONS];  /* fleet pause of listed partitions */
     bool stopped;
+    rd_kafka_queue_t *consumer_queue;          /* rebalances, errors, commit results */
 } poller_state_t;
+
+/* Called by librdkafka's threads when a queue the poller reads gets
+ * something: it only sets the poller's wake-up flag (no librdkafka calls
+ * are allowed here). */
+static void queue_event_cb(rd_kafka_t *rk, void *opaque)
+{
+    (void)rk;
+    wakeup_signal(opaque);
+}
 
 
 static void set_librdkafka_pause(poller_state_t *s, int32_t partition, bool pause)
@@ -63,14 +71,16 @@ static void set_librdkafka_pause(poller_state_t *s, int32_t partition, bool paus
     log_debug("poller", "%s partition %d in librdkafka", pause ? "paused" : "resumed", partition);
 }
 
-/* A partition is held while its consumer asks for it or its mailbox is over
- * the high watermark; the held state is what the metrics call paused. */
+/* A partition is held while its consumer asks for it, an operator paused
+ * it, or max_inflight records wait in its mailbox (each partition-consumer
+ * wakes the poller when it takes them); the held state is what the metrics
+ * call paused. */
 static void update_hold(poller_state_t *s, int32_t part)
 {
     if (!s->assigned[part])
         return;
     bool hold = s->wants_pause[part] || s->admin_all || s->admin_part[part] ||
-                rt_actor_pressured(s->p->partitions[part]);
+                pstat_get(&s->p->pstats[part].queued) >= s->p->cfg->max_inflight;
     if (hold != s->held[part]) {
         s->held[part] = hold;
         s->held_since_ms[part] = rt_now_ms();
@@ -96,10 +106,8 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         int32_t part = parts->elems[i].partition;
         if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, p->cfg->topic_raw))
             continue;
-        if (p->partitions[part] == NULL) {
+        if (p->partitions[part] == NULL)
             p->partitions[part] = partition_actor_spawn(p, part);
-            rt_subscribe_pressure(p->partitions[part], rt_current_actor(), (uint64_t)part);
-        }
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
         m->committed = -1;
@@ -126,6 +134,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         if (s->queues[part] == NULL) {
             s->queues[part] = rd_kafka_queue_get_partition(p->consumer, p->cfg->topic_raw, part);
             rd_kafka_queue_forward(s->queues[part], NULL);
+            rd_kafka_queue_cb_event_enable(s->queues[part], queue_event_cb, &p->poller_wakeup);
         }
         log_info("poller", "assigned %s [%d]", parts->elems[i].topic, part);
     }
@@ -153,6 +162,7 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         if (s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, -1);
         if (s->queues[part] != NULL) {
+            rd_kafka_queue_cb_event_enable(s->queues[part], NULL, NULL);
             rd_kafka_queue_destroy(s->queues[part]);
             s->queues[part] = NULL;
         }
@@ -258,39 +268,24 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
 }
 
-static void dispatch(poller_state_t *s, rd_kafka_message_t *m)
+/* Hands a partition's fetched messages to its partition-consumer in one
+ * message; the count it adds to `queued` is what holds the partition. */
+static void dispatch(poller_state_t *s, int32_t part, rd_kafka_message_t **msgs, int n)
 {
     pipeline_t *p = s->p;
-    int32_t part = m->partition;
     if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || p->partitions[part] == NULL || !s->assigned[part]) {
-        rd_kafka_message_destroy(m);
+        for (int i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
         return;
     }
-    record_t *r = rt_msg_new(sizeof(*r), MSG_RECORD);
-    /* Field by field: zeroing the whole record (2.5 KB, mostly text the
-     * classifier fills) cost more than the rest of the hand-off. */
-    r->owner = NULL;
-    r->key[0] = '\0';
-    r->correlation_id[0] = r->sync_id[0] = r->user_id[0] = '\0';
-    r->event.root = NULL;
-    r->result = RESULT_OK;
-    r->publish = false;
-    r->admitted = false;
-    r->error_class = ERROR_NONE;
-    r->attempts = 0;
-    r->error[0] = '\0';
-    r->partition = part;
-    r->offset = m->offset;
-    r->rkm = m;
-    r->generation = s->generation[part];
-    rd_kafka_timestamp_type_t tst;
-    r->kafka_ts_ms = rd_kafka_message_timestamp(m, &tst);
-    kafka_header(m, "correlation_id", r->correlation_id, sizeof(r->correlation_id));
-    kafka_header(m, "sync_id", r->sync_id, sizeof(r->sync_id));
-    kafka_header(m, "user_id", r->user_id, sizeof(r->user_id));
-    /* Forced: the round stops taking from a partition as soon as its
-     * mailbox passes the high watermark, so it overshoots by at most one. */
-    rt_send_force(p->partitions[part], r);
+    record_batch_msg_t *b = rt_msg_new(offsetof(record_batch_msg_t, msgs) + (size_t)n * sizeof(msgs[0]), MSG_RECORDS);
+    b->generation = s->generation[part];
+    b->n = n;
+    memcpy(b->msgs, msgs, (size_t)n * sizeof(msgs[0]));
+    __atomic_add_fetch(&p->pstats[part].queued, n, __ATOMIC_ACQ_REL);
+    /* Forced: the round stops taking from a partition once `queued` reaches
+     * max_inflight, so it overshoots by at most one batch. */
+    rt_send_force(p->partitions[part], b);
 }
 
 /* reset-offsets, done by the partition's owner: a new generation (waiting
@@ -327,35 +322,37 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
     rd_kafka_topic_partition_list_destroy(seek);
 }
 
-static void serve_consumer_queue(poller_state_t *s, int wait_ms)
+/* Rebalances (the callback runs in here), errors, commit results; returns
+ * whether anything came. */
+static bool serve_consumer_queue(poller_state_t *s)
 {
     rd_kafka_message_t *m;
-    while ((m = rd_kafka_consumer_poll(s->p->consumer, wait_ms)) != NULL) {
-        wait_ms = 0;
+    bool any = false;
+    while ((m = rd_kafka_consumer_poll(s->p->consumer, 0)) != NULL) {
+        any = true;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 log_warn("poller", "consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         } else {
-            dispatch(s, m);   /* a partition not (yet) split off */
+            dispatch(s, m->partition, &m, 1);   /* a partition not (yet) split off */
         }
     }
+    return any;
 }
 
 static void poll_round(poller_state_t *s)
 {
-    rd_kafka_message_t *batch[TAKE_BATCH];
+    rd_kafka_message_t *batch[RECORD_BATCH_MAX];
     long taken = 0;
-    bool any_held = false;
     for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++) {
         if (!s->assigned[part] || s->queues[part] == NULL)
             continue;
         update_hold(s, part);
-        if (s->held[part]) {
-            any_held = true;
+        if (s->held[part])
             continue;
-        }
-        ssize_t n = rd_kafka_consume_batch_queue(s->queues[part], 0, batch, TAKE_BATCH);
+        ssize_t n = rd_kafka_consume_batch_queue(s->queues[part], 0, batch, RECORD_BATCH_MAX);
+        int kept = 0;
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = batch[i];
             if (m->err) {
@@ -364,11 +361,18 @@ static void poll_round(poller_state_t *s)
                 rd_kafka_message_destroy(m);
                 continue;
             }
-            dispatch(s, m);
-            taken++;
+            batch[kept++] = m;
         }
+        if (kept > 0)
+            dispatch(s, part, batch, kept);
+        taken += kept;
     }
-    serve_consumer_queue(s, taken > 0 ? 0 : any_held ? HELD_WAIT_MS : IDLE_WAIT_MS);
+    bool events = serve_consumer_queue(s);
+    /* Nothing to do: sleep until a queue gets data or an event, a held
+     * partition has room, or a message arrives (all signal the wake-up);
+     * the timeout only paces the hold-to-pause check. */
+    if (taken == 0 && !events && rt_actor_depth(rt_current_actor()) <= 1)
+        wakeup_wait(&s->p->poller_wakeup, IDLE_WAIT_MS);
 }
 
 static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
@@ -433,8 +437,12 @@ static void poller_finalize(rt_actor_t *self)
 {
     poller_state_t *s = rt_actor_state(self);
     for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++)
-        if (s->queues[i] != NULL)
+        if (s->queues[i] != NULL) {
+            rd_kafka_queue_cb_event_enable(s->queues[i], NULL, NULL);
             rd_kafka_queue_destroy(s->queues[i]);
+        }
+    rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
+    rd_kafka_queue_destroy(s->consumer_queue);
     free(s);
 }
 
@@ -453,12 +461,16 @@ rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t
         return NULL;
     }
     rd_kafka_poll_set_consumer(p->consumer);
+    s->consumer_queue = rd_kafka_queue_get_consumer(p->consumer);
+    rd_kafka_queue_cb_event_enable(s->consumer_queue, queue_event_cb, &p->poller_wakeup);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, p->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(p->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errlen, "kafka: subscribe to %s: %s", p->cfg->topic_raw, rd_kafka_err2str(e));
+        rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
+        rd_kafka_queue_destroy(s->consumer_queue);
         rd_kafka_destroy(p->consumer);
         p->consumer = NULL;
         free(s);

@@ -21,7 +21,7 @@
 #include "runtime.h"
 
 enum pipeline_msg {
-    MSG_RECORD = RT_MSG_USER + 1,   /* poller -> partition: a fetched record */
+    MSG_RECORDS = RT_MSG_USER + 1,  /* poller -> partition: a batch of fetched records */
     MSG_CLASSIFY,                   /* partition -> classifier */
     MSG_STORE,                      /* classifier -> storage */
     MSG_PUBLISH,                    /* storage/partition -> publisher (enriched or DLQ) */
@@ -42,32 +42,56 @@ enum pipeline_msg {
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
 
 typedef struct record {
+    /* Hot: touched by every record on the consumption path, kept on the
+     * first cache lines. The text fields below are touched only by the
+     * stages that read them. */
     rt_msg_t hdr;
     rt_actor_t *owner;            /* the partition-consumer that tracks it */
     uint64_t generation;          /* owner's assignment generation */
-    int32_t partition;
     int64_t offset;
     rd_kafka_message_t *rkm;      /* owns the payload, key and headers */
     int64_t kafka_ts_ms;
     uint64_t taken_us;            /* when the partition-consumer took it */
+    struct key_queue *keyq;       /* the owner's queue for its key (key ordering) */
+    int32_t partition;
+    bool admitted;                /* went through key ordering: frees its key when done */
+    bool publish;                 /* storage found a new issue version */
+    enum record_result result;
+    error_class_t error_class;
+    int attempts;
     char key[320];
+    /* Set by record_read_headers() before any stage reads them. */
     char correlation_id[64];
     char sync_id[64];
     char user_id[64];
+    char error[256];              /* set with error_class */
     issue_event_t event;          /* parsed; event.root NULL if invalid */
     classification_t cls;
-    bool admitted;                /* went through key ordering: frees its key when done */
-    enum record_result result;
-    bool publish;                 /* storage found a new issue version */
-    error_class_t error_class;
-    int attempts;
-    char error[256];
 } record_t;
 
+/* poller -> partition: records fetched from one partition, in offset
+ * order. The partition-consumer makes the records: on its own worker, from
+ * that worker's message pool, rather than on the poller's thread. */
+#define RECORD_BATCH_MAX 256
+typedef struct record_batch_msg {
+    rt_msg_t hdr;
+    uint64_t generation;
+    int n;
+    rd_kafka_message_t *msgs[RECORD_BATCH_MAX];
+} record_batch_msg_t;
+
+/* A record for a fetched message: the consumption path's fields set, the
+ * text fields left for the stages that fill them. */
+record_t *record_new(rd_kafka_message_t *m, uint64_t generation);
+/* correlation_id, sync_id and user_id from the message headers ("" when
+ * absent), and no error yet. */
+void record_read_headers(record_t *r);
 void record_free(record_t *r);
 /* Hands a finished record back to its partition-consumer. */
 void record_done(record_t *r);
 uint64_t now_us(void);
+/* Within a few milliseconds, for latencies measured from Kafka timestamps. */
+uint64_t now_us_coarse(void);
 
 /* The opaque of a message produced on the pipeline's producer by someone
  * other than the pipeline (the webhook endpoint): its delivery report calls

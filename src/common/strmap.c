@@ -1,9 +1,16 @@
 #include "strmap.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char TOMBSTONE[1];
+/*
+ * Linear probing kept at most half full, and deletion by backward shift:
+ * a removed entry's run is closed up instead of leaving a tombstone, so a
+ * map with heavy churn (the partition-consumer's busy keys: one insert and
+ * one remove per record) stays as short to probe and as small in cache as
+ * its live entries allow.
+ */
 
 static size_t hash_str(const char *s)
 {
@@ -28,8 +35,7 @@ void strmap_free(strmap_t *m)
 {
     int borrowed = m->borrowed;
     for (size_t i = 0; i < m->cap && !borrowed; i++)
-        if (m->slots[i].key && m->slots[i].key != TOMBSTONE)
-            free(m->slots[i].key);
+        free(m->slots[i].key);
     free(m->slots);
     memset(m, 0, sizeof(*m));
     m->borrowed = borrowed;
@@ -43,7 +49,7 @@ static strmap_entry_t *find(const strmap_t *m, const char *key, size_t h)
         strmap_entry_t *e = &m->slots[i];
         if (e->key == NULL)
             return NULL;
-        if (e->key != TOMBSTONE && e->hash == h && strcmp(e->key, key) == 0)
+        if (e->hash == h && strcmp(e->key, key) == 0)
             return e;
     }
 }
@@ -51,24 +57,20 @@ static strmap_entry_t *find(const strmap_t *m, const char *key, size_t h)
 static void grow(strmap_t *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    if (m->count * 4 < m->cap)   /* mostly tombstones: rehash at same size */
-        ncap = m->cap;
     strmap_entry_t *old = m->slots;
     size_t ocap = m->cap;
     m->slots = calloc(ncap, sizeof(*m->slots));
     if (m->slots == NULL)
         abort();
     m->cap = ncap;
-    m->count = m->tombstones = 0;
     for (size_t i = 0; i < ocap; i++) {
         strmap_entry_t *e = &old[i];
-        if (e->key == NULL || e->key == TOMBSTONE)
+        if (e->key == NULL)
             continue;
         size_t j = e->hash & (ncap - 1);
         while (m->slots[j].key != NULL)
             j = (j + 1) & (ncap - 1);
         m->slots[j] = *e;
-        m->count++;
     }
     free(old);
 }
@@ -87,13 +89,11 @@ void strmap_put(strmap_t *m, const char *key, void *value)
         e->value = value;
         return;
     }
-    if ((m->count + m->tombstones + 1) * 4 >= m->cap * 3)
+    if ((m->count + 1) * 2 > m->cap)
         grow(m);
     size_t i = h & (m->cap - 1);
-    while (m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE)
+    while (m->slots[i].key != NULL)
         i = (i + 1) & (m->cap - 1);
-    if (m->slots[i].key == TOMBSTONE)
-        m->tombstones--;
     m->slots[i].key = m->borrowed ? (char *)key : strdup(key);
     m->slots[i].value = value;
     m->slots[i].hash = h;
@@ -108,10 +108,21 @@ void *strmap_remove(strmap_t *m, const char *key)
     void *v = e->value;
     if (!m->borrowed)
         free(e->key);
-    e->key = TOMBSTONE;
-    e->value = NULL;
+    size_t mask = m->cap - 1;
+    size_t hole = (size_t)(e - m->slots);
+    /* Move back each later entry of the run whose home slot is not between
+     * the hole and itself, so every entry stays reachable from its home. */
+    for (size_t j = (hole + 1) & mask; m->slots[j].key != NULL; j = (j + 1) & mask) {
+        size_t home = m->slots[j].hash & mask;
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (stays)
+            continue;
+        m->slots[hole] = m->slots[j];
+        hole = j;
+    }
+    m->slots[hole].key = NULL;
+    m->slots[hole].value = NULL;
     m->count--;
-    m->tombstones++;
     return v;
 }
 

@@ -1,4 +1,5 @@
-/* strmap.h -- a string-keyed hash map (open addressing, linear probing) for
+/* strmap.h -- a string-keyed hash map (open addressing, linear probing,
+ * backward-shift deletion) for
  * single-threaded use inside one actor. Keys are copied, unless the map was
  * made with strmap_init_borrowed(). */
 #ifndef DISPATCHD_STRMAP_H
@@ -14,7 +15,7 @@ typedef struct strmap_entry {
 
 typedef struct strmap {
     strmap_entry_t *slots;
-    size_t cap, count, tombstones;
+    size_t cap, count;
     int borrowed;                 /* keys belong to the caller, not copied */
 } strmap_t;
 

@@ -75,6 +75,10 @@ rt_actor_t *rt_spawn(rt_runtime_t *rt, rt_handler_fn handler, void *state,
         a->home = w;
         if (rt_worker_start(w) != 0)
             abort();
+        /* Named after its actor, for top -H and perf. */
+        char tname[16];
+        snprintf(tname, sizeof(tname), "dd:%.12s", a->name);
+        pthread_setname_np(w->thread, tname);
     }
 
     pthread_mutex_lock(&rt->registry_lock);

@@ -10,6 +10,7 @@
  * worker asleep pays for one.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -240,9 +241,13 @@ rt_runtime_t *rt_create(int threads)
         pthread_cond_init(&w->cond, NULL);
     }
     rt->timers = rt_timers_create(rt);
-    for (int i = 0; i < threads; i++)
+    for (int i = 0; i < threads; i++) {
         if (rt_worker_start(&rt->workers[i]) != 0)
             abort();
+        char tname[16];
+        snprintf(tname, sizeof(tname), "dd:worker-%d", i % 10000);
+        pthread_setname_np(rt->workers[i].thread, tname);
+    }
     return rt;
 }
 
