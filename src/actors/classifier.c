@@ -10,6 +10,8 @@
  * [pipeline] stall_file (tests) holds every record while that file exists:
  * a stalled downstream that can be cleared from outside.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 
 typedef struct classifier_state {
     pipeline_t *p;
+    int audit_fd;                 /* [pipeline] classify_audit_file, -1 if none */
     uint64_t rng;
     bool stalled;                 /* [pipeline] stall_file exists (tests) */
     record_t **parked;            /* records held while stalled */
@@ -34,6 +37,14 @@ static void classify(classifier_state_t *s, record_t *r)
         record_done(r);
         return;
     }
+    if (r->replay) {
+        /* Classified before a crash; storage has the result. */
+        r->hdr.type = MSG_STORE;
+        rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
+        return;
+    }
+    if (s->audit_fd >= 0)
+        dprintf(s->audit_fd, "%d %lld\n", r->partition, (long long)r->offset);
     uint64_t t0 = now_us();
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
@@ -41,7 +52,7 @@ static void classify(classifier_state_t *s, record_t *r)
     classify_rules(&in, &r->cls);
     histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
     r->hdr.type = MSG_STORE;
-    rt_send_force(s->p->storage, r);
+    rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
 }
 
 static uint64_t hold_ms(classifier_state_t *s)
@@ -107,6 +118,8 @@ static void classifier_finalize(rt_actor_t *self)
     for (size_t i = 0; i < s->nparked; i++)
         record_free(s->parked[i]);
     free(s->parked);
+    if (s->audit_fd >= 0)
+        close(s->audit_fd);
     free(s);
 }
 
@@ -117,6 +130,13 @@ rt_actor_t *classifier_spawn(pipeline_t *p)
         abort();
     s->p = p;
     s->rng = 0x9E3779B97F4A7C15ULL;
+    s->audit_fd = -1;
+    if (p->cfg->classify_audit_file != NULL) {
+        /* O_APPEND, one write per line: survives kill -9 line by line. */
+        s->audit_fd = open(p->cfg->classify_audit_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (s->audit_fd < 0)
+            log_warn("classifier", "classify_audit_file %s: cannot open", p->cfg->classify_audit_file);
+    }
     rt_actor_opts_t o = {.name = "classifier", .capacity = 65536, .high_watermark = 8192,
                          .low_watermark = 2048, .finalizer = classifier_finalize};
     rt_actor_t *a = rt_spawn(p->rt, classifier_handler, s, &o);

@@ -56,6 +56,7 @@ typedef struct partition_state {
     bool commit_dirty;
     uint64_t commit_timer;
     offset_map_t skip;             /* finished by an earlier owner (commit metadata) */
+    offset_map_t applied;          /* rows committed in PostgreSQL (applied_offsets) */
     strmap_t keys;                 /* key -> key_queue_t* (present while a key is busy) */
     key_queue_t *free_queues;
     key_queue_t ready;             /* free to run, waiting for an in-flight slot */
@@ -68,6 +69,7 @@ typedef struct partition_state {
     int64_t m_inflight;
     uint64_t m_records[RESULT_COUNT];
     uint64_t m_skips;
+    uint64_t m_replays;
     int m_pending;
     histogram_t m_e2e;
     rt_msg_t *revoke_req;          /* revoke waiting for in-flight records */
@@ -192,8 +194,12 @@ static void request_pause(partition_state_t *s)
 
 static bool downstream_pressured(const pipeline_t *p)
 {
-    return rt_actor_pressured(p->classifier) || rt_actor_pressured(p->storage) ||
-           rt_actor_pressured(p->publisher);
+    if (rt_actor_pressured(p->classifier) || rt_actor_pressured(p->publisher))
+        return true;
+    for (int i = 0; i < p->nstorage; i++)
+        if (rt_actor_pressured(p->storage[i]))
+            return true;
+    return false;
 }
 
 static void update_pause(partition_state_t *s)
@@ -325,11 +331,14 @@ static void flush_metrics(partition_state_t *s)
             metric_add(&g_metrics.records[i], s->m_records[i]);
     if (s->m_skips)
         metric_add(&g_metrics.offset_map_skips, s->m_skips);
+    if (s->m_replays)
+        metric_add(&g_metrics.applied_replays, s->m_replays);
     if (s->m_e2e.count)
         histogram_merge(&g_metrics.end_to_end, &s->m_e2e);
     s->m_inflight = 0;
     memset(s->m_records, 0, sizeof(s->m_records));
     s->m_skips = 0;
+    s->m_replays = 0;
     s->m_pending = 0;
 }
 
@@ -374,6 +383,11 @@ static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
         return;
     }
     record_read_headers(r);
+    if (offset_map_contains(&s->applied, r->offset)) {
+        /* Its rows are committed; only its enriched event may be missing. */
+        r->replay = true;
+        s->m_replays++;
+    }
     if (issue_event_parse(&r->event, m->payload, m->len, (size_t)s->p->cfg->max_message_bytes, err,
                           sizeof(err)) != 0) {
         log_warn("partition", "partition %d offset %lld to DLQ: %s", s->partition, (long long)r->offset, err);
@@ -510,11 +524,14 @@ static void on_assign(partition_state_t *s, assign_msg_t *m)
     if (offset_map_decode(&s->skip, m->committed, m->metadata) != 0)
         log_warn("partition", "partition %d: unreadable offset map in the commit metadata; ignoring it",
                  s->partition);
+    offset_map_free(&s->applied);
+    s->applied = m->applied;
+    offset_map_init(&m->applied);
     partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
     pstat_set(&st->assigned, 1);
     pstat_set(&st->committed, m->committed);
-    log_info("partition", "partition %d from offset %lld (%zu finished runs above it)", s->partition,
-             (long long)m->committed, s->skip.n);
+    log_info("partition", "partition %d from offset %lld (%zu finished runs above it, %zu applied in the database)",
+             s->partition, (long long)m->committed, s->skip.n, s->applied.n);
 }
 
 static void on_revoke(partition_state_t *s, rt_msg_t *msg, bool lost)
@@ -595,6 +612,7 @@ static void partition_finalize(rt_actor_t *self)
         free(q);
     }
     offset_map_free(&s->skip);
+    offset_map_free(&s->applied);
     free(s->ready.items);
     if (s->revoke_req)
         rt_msg_free(s->revoke_req);
@@ -612,6 +630,7 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
     s->commit_next = -1;
     strmap_init_borrowed(&s->keys);
     offset_map_init(&s->skip);
+    offset_map_init(&s->applied);
     /* The poller forwards with rt_send_force and pauses the partition when
      * this mailbox passes its high watermark, so the bound is max_inflight
      * plus one poll batch; capacity only guards rt_send. */
@@ -620,7 +639,8 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
                          .low_watermark = hi / 4 > 0 ? hi / 4 : 1, .finalizer = partition_finalize};
     rt_actor_t *a = rt_spawn(p->rt, partition_handler, s, &o);
     rt_subscribe_pressure(p->classifier, a, (uint64_t)partition);
-    rt_subscribe_pressure(p->storage, a, (uint64_t)partition);
+    for (int i = 0; i < p->nstorage; i++)
+        rt_subscribe_pressure(p->storage[i], a, (uint64_t)partition);
     rt_subscribe_pressure(p->publisher, a, (uint64_t)partition);
     return a;
 }

@@ -47,10 +47,13 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         rd_kafka_conf_destroy(cconf);
         goto fail;
     }
-    p->storage = storage_spawn(p, err, errlen);
-    if (p->storage == NULL) {
-        rd_kafka_conf_destroy(cconf);
-        goto fail;
+    for (int i = 0; i < cfg->storage_connections && i < PIPELINE_MAX_STORAGE; i++) {
+        p->storage[i] = storage_spawn(p, i, err, errlen);
+        if (p->storage[i] == NULL) {
+            rd_kafka_conf_destroy(cconf);
+            goto fail;
+        }
+        p->nstorage++;
     }
     p->classifier = classifier_spawn(p);
     p->publisher = publisher_spawn(p);

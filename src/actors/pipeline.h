@@ -20,6 +20,7 @@
 #include "wakeup.h"
 
 #define PIPELINE_MAX_PARTITIONS 1024
+#define PIPELINE_MAX_STORAGE 64
 
 typedef enum { ORDER_PARTITION, ORDER_KEY, ORDER_UNORDERED } ordering_t;
 
@@ -50,7 +51,8 @@ typedef struct pipeline {
     bool noop;                          /* [pipeline] stages = noop */
     rt_actor_t *poller;
     rt_actor_t *classifier;
-    rt_actor_t *storage;
+    rt_actor_t *storage[PIPELINE_MAX_STORAGE];   /* [pipeline] storage_connections */
+    int nstorage;
     rt_actor_t *publisher;
     rt_actor_t *admin;
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
@@ -71,7 +73,7 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition);
 /* Creates the consumer from conf (consumed), subscribes and starts polling. */
 rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t errlen);
 rt_actor_t *classifier_spawn(pipeline_t *p);
-rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen);
+rt_actor_t *storage_spawn(pipeline_t *p, int index, char *err, size_t errlen);
 rt_actor_t *publisher_spawn(pipeline_t *p);
 void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);
 void publisher_stop(pipeline_t *p);
@@ -97,6 +99,14 @@ static inline void pipeline_tell_poller(pipeline_t *p, void *msg)
 {
     rt_send_force(p->poller, msg);
     pipeline_wake_poller(p);
+}
+
+/* The storage actor of an issue: always the same one, so versions of one
+ * issue are written in order and two connections never wait on each
+ * other's row locks. */
+static inline rt_actor_t *pipeline_storage_for(const pipeline_t *p, int64_t issue_id)
+{
+    return p->storage[(uint64_t)issue_id % (uint64_t)p->nstorage];
 }
 
 /* Sends a record that failed for good to the DLQ via the publisher. */

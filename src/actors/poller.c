@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "schema.h"
+#include "strbuf.h"
 #include "pipeline.h"
 
 #define IDLE_WAIT_MS 10         /* a round that took nothing waits this long at
@@ -44,6 +46,9 @@ typedef struct poller_state {
     bool admin_part[PIPELINE_MAX_PARTITIONS];  /* fleet pause of listed partitions */
     bool stopped;
     rd_kafka_queue_t *consumer_queue;          /* rebalances, errors, commit results */
+    PGconn *db;                                /* reads applied offsets on assignment */
+    int64_t assign_from[PIPELINE_MAX_PARTITIONS];          /* scratch of on_assign */
+    offset_map_t assign_applied[PIPELINE_MAX_PARTITIONS];  /* scratch of on_assign */
 } poller_state_t;
 
 /* Called by librdkafka's threads when a queue the poller reads gets
@@ -93,6 +98,50 @@ static void update_hold(poller_state_t *s, int32_t part)
         set_librdkafka_pause(s, part, false);
 }
 
+/* The offsets at or above each partition's committed one whose rows
+ * PostgreSQL has (applied_offsets), into maps[partition]. Without the
+ * database the maps stay empty: replays are then still idempotent, but a
+ * record stored just before a crash would be classified again. */
+static void read_applied(poller_state_t *s, rd_kafka_topic_partition_list_t *parts, const int64_t *committed,
+                         offset_map_t *maps)
+{
+    pipeline_t *p = s->p;
+    strbuf_t list;
+    sb_init(&list);
+    sb_puts(&list, "{");
+    for (int i = 0; i < parts->cnt; i++)
+        sb_printf(&list, "%s%d", i ? "," : "", parts->elems[i].partition);
+    sb_puts(&list, "}");
+    const char *v[3] = {p->cfg->group_id, p->cfg->topic_raw, list.data};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char err[256];
+        if (s->db == NULL && (s->db = pg_connect(p->cfg->database_url, err, sizeof(err))) == NULL) {
+            log_warn("poller", "applied offsets not read: %s", err);
+            break;
+        }
+        PGresult *r = PQexecParams(s->db,
+                                   "SELECT kafka_partition, kafka_offset FROM dispatchai.applied_offsets"
+                                   " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = ANY($3::int[])"
+                                   " ORDER BY kafka_partition, kafka_offset",
+                                   3, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            for (int row = 0; row < PQntuples(r); row++) {
+                int32_t part = atoi(PQgetvalue(r, row, 0));
+                int64_t off = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+                if (part >= 0 && part < PIPELINE_MAX_PARTITIONS && off >= committed[part])
+                    offset_map_add(&maps[part], off);
+            }
+            PQclear(r);
+            break;
+        }
+        log_warn("poller", "applied offsets not read: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(s->db);   /* reconnect once: the server may have restarted */
+        s->db = NULL;
+    }
+    sb_free(&list);
+}
+
 static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
 {
     pipeline_t *p = s->p;
@@ -102,6 +151,20 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
     rd_kafka_resp_err_t ce = rd_kafka_committed(p->consumer, committed, 10000);
     if (ce != RD_KAFKA_RESP_ERR_NO_ERROR)
         log_warn("poller", "reading committed offsets: %s; starting without offset maps", rd_kafka_err2str(ce));
+    /* Where PostgreSQL is ahead of Kafka: rows committed, offset not. */
+    int64_t *from = s->assign_from;
+    offset_map_t *applied = s->assign_applied;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t part = parts->elems[i].partition;
+        rd_kafka_topic_partition_t *c =
+            ce == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_topic_partition_list_find(committed, p->cfg->topic_raw, part)
+                                             : NULL;
+        if (part >= 0 && part < PIPELINE_MAX_PARTITIONS) {
+            from[part] = c != NULL && c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0 ? c->offset : 0;
+            offset_map_init(&applied[part]);
+        }
+    }
+    read_applied(s, parts, from, applied);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
         if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, p->cfg->topic_raw))
@@ -122,6 +185,8 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
                 m->metadata[c->metadata_size] = '\0';
             }
         }
+        m->applied = applied[part];
+        offset_map_init(&applied[part]);
         rt_send_force(p->partitions[part], m);
         if (!s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, 1);
@@ -228,13 +293,21 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
                       void *opaque)
 {
     (void)rk;
-    (void)opaque;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("poller", "offset commit: %s", rd_kafka_err2str(err));
-    for (int i = 0; offsets && i < offsets->cnt; i++)
-        if (offsets->elems[i].err)
-            log_warn("poller", "offset commit [%d]: %s", offsets->elems[i].partition,
-                     rd_kafka_err2str(offsets->elems[i].err));
+    poller_state_t *s = opaque;
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        if (tp->err) {
+            log_warn("poller", "offset commit [%d]: %s", tp->partition, rd_kafka_err2str(tp->err));
+        } else if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset > 0 && strcmp(tp->topic, s->p->cfg->topic_raw) == 0) {
+            /* Committed in Kafka: the applied offsets below it are history. */
+            prune_msg_t *m = rt_msg_new(sizeof(*m), MSG_PRUNE);
+            m->partition = tp->partition;
+            m->below = tp->offset;
+            rt_send_force(s->p->storage[0], m);
+        }
+    }
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
@@ -303,6 +376,7 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
         m->generation = ++s->generation[part];
         m->committed = r->offsets[i];
         m->metadata[0] = '\0';
+        offset_map_init(&m->applied);
         rt_send_force(p->partitions[part], m);
         rd_kafka_topic_partition_list_add(seek, p->cfg->topic_raw, part)->offset = r->offsets[i];
         log_info("poller", "reset partition %d to offset %lld", part, (long long)r->offsets[i]);
@@ -443,6 +517,8 @@ static void poller_finalize(rt_actor_t *self)
         }
     rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
     rd_kafka_queue_destroy(s->consumer_queue);
+    if (s->db != NULL)
+        PQfinish(s->db);
     free(s);
 }
 

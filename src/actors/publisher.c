@@ -140,7 +140,7 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     /* The database notes the event as published before the offset may be
      * committed: a replay then knows not to publish it again. */
     r->hdr.type = MSG_MARK_PUBLISHED;
-    rt_send_force(p->storage, r);
+    rt_send_force(pipeline_storage_for(p, r->event.issue_id), r);
 }
 
 static void *poll_main(void *arg)

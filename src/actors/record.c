@@ -37,6 +37,7 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     r->partition = m->partition;
     r->admitted = false;
     r->publish = false;
+    r->replay = false;
     r->result = RESULT_OK;
     r->error_class = ERROR_NONE;
     r->attempts = 0;

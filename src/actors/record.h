@@ -37,6 +37,7 @@ enum pipeline_msg {
     MSG_ADMIN_PAUSE,                /* admin -> poller: a fleet command for this group */
     MSG_ADMIN_QUERY,                /* http -> admin: a query needing round trips */
     MSG_ADMIN_RESET,                /* admin -> poller: move owned partitions to offsets */
+    MSG_PRUNE,                      /* poller -> storage: offsets committed in Kafka */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
@@ -56,6 +57,9 @@ typedef struct record {
     int32_t partition;
     bool admitted;                /* went through key ordering: frees its key when done */
     bool publish;                 /* storage found a new issue version */
+    bool replay;                  /* its rows are committed already (applied_offsets):
+                                     not classified again; storage only publishes
+                                     its enriched event if that never happened */
     enum record_result result;
     error_class_t error_class;
     int attempts;
@@ -138,13 +142,23 @@ typedef struct partition_ctl_msg {
     bool pause;
 } partition_ctl_msg_t;
 
-/* poller -> partition: the committed position and its offset map */
+/* poller -> partition: the committed position, its offset map, and the
+ * records above it whose rows PostgreSQL has (the receiver takes `applied`) */
 typedef struct assign_msg {
     rt_msg_t hdr;
     uint64_t generation;
     int64_t committed;            /* < 0: nothing committed yet */
     char metadata[OFFSET_MAP_MAX_BYTES];
+    offset_map_t applied;
 } assign_msg_t;
+
+/* poller -> storage: a partition's offset committed in Kafka; its applied
+ * offsets below it are not needed any more */
+typedef struct prune_msg {
+    rt_msg_t hdr;
+    int32_t partition;
+    int64_t below;
+} prune_msg_t;
 
 /* poller -> partition; asked (with a future) unless the partition is lost */
 typedef struct revoke_msg {

@@ -12,9 +12,11 @@
  * database is unreachable the batch is kept and retried with capped
  * exponential backoff; the mailbox fills, and the partitions pause.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pipeline.h"
@@ -23,6 +25,9 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
+#define PRUNE_EVERY_MS 1000
+
+static int g_commits;   /* batch commits in this process (fault injection) */
 
 typedef struct storage_state {
     pipeline_t *p;
@@ -34,6 +39,10 @@ typedef struct storage_state {
     uint64_t window_timer;        /* pending flush timer, 0 if none */
     uint64_t retry_timer;
     int backoff_ms;
+    int index;                    /* which of the pipeline's storage actors */
+    int64_t prune_below[PIPELINE_MAX_PARTITIONS];   /* committed in Kafka; 0 = nothing to prune */
+    bool prune_pending;
+    uint64_t pruned_ms;
 } storage_state_t;
 
 static const char *UPSERT_SQL =
@@ -71,6 +80,23 @@ static const char *UPSERT_SQL =
     "  (SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
     "   WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz"
     "   AND e.published_at IS NULL)";
+
+/* The records whose rows this transaction commits (see schema v3). */
+static const char *APPLIED_SQL =
+    "INSERT INTO dispatchai.applied_offsets (consumer_group, topic, kafka_partition, kafka_offset)"
+    " SELECT $1, $2, v.p, v.o FROM unnest($3::int[], $4::bigint[]) AS v(p, o) ON CONFLICT DO NOTHING";
+
+/* A replayed record whose rows are committed: its classification, if its
+ * enriched event was never acknowledged. */
+static const char *REPLAY_SQL =
+    "SELECT e.classification, e.processing_model, e.provider, e.cost_usd"
+    " FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
+    " WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $2::timestamptz"
+    " AND e.published_at IS NULL";
+
+static const char *PRUNE_SQL =
+    "DELETE FROM dispatchai.applied_offsets WHERE consumer_group = $1 AND topic = $2"
+    " AND kafka_partition = $3 AND kafka_offset < $4";
 
 static const char *MARK_SQL =
     "UPDATE dispatchai.enriched_issues e SET published_at = now()"
@@ -122,16 +148,18 @@ static bool connected(storage_state_t *s)
         log_warn("storage", "%s", err);
         return false;
     }
-    PGresult *r = PQprepare(s->conn, "upsert", UPSERT_SQL, NPARAMS, NULL);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        log_error("storage", "prepare: %s", PQresultErrorMessage(r));
-    PQclear(r);
-    if (ok) {
-        r = PQprepare(s->conn, "mark", MARK_SQL, 2, NULL);
+    static const struct {
+        const char *name, *sql;
+        int nparams;
+    } stmts[] = {{"upsert", NULL, NPARAMS}, {"mark", NULL, 2}, {"applied", NULL, 4}, {"replay", NULL, 2},
+                 {"prune", NULL, 4}};
+    const char *sql[] = {UPSERT_SQL, MARK_SQL, APPLIED_SQL, REPLAY_SQL, PRUNE_SQL};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]) && ok; i++) {
+        PGresult *r = PQprepare(s->conn, stmts[i].name, sql[i], stmts[i].nparams, NULL);
         ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok)
-            log_error("storage", "prepare: %s", PQresultErrorMessage(r));
+            log_error("storage", "prepare %s: %s", stmts[i].name, PQresultErrorMessage(r));
         PQclear(r);
     }
     if (!ok) {
@@ -155,8 +183,12 @@ static bool transient_error(const PGresult *res, PGconn *conn)
 
 typedef enum { ROW_OK, ROW_BAD, ROW_RETRY } row_status_t;
 
-/* The statement's parameters for one record; free with row_params_free(). */
+/* The statement for one record and its parameters: the upsert, or for a
+ * replay the lookup of its stored classification. Free with
+ * row_params_free(). */
 typedef struct row_params {
+    const char *stmt;
+    int n;
     char id[24], num[24], conf[16], cost[32];
     char *labels, *assignees, *cls_json, *tags, *raw;
     const char *v[NPARAMS];
@@ -166,7 +198,17 @@ static void row_params_build(row_params_t *rp, const record_t *r)
 {
     const issue_event_t *e = &r->event;
     const classification_t *c = &r->cls;
+    memset(rp, 0, sizeof(*rp));
     snprintf(rp->id, sizeof(rp->id), "%lld", (long long)e->issue_id);
+    if (r->replay) {
+        rp->stmt = "replay";
+        rp->n = 2;
+        rp->v[0] = rp->id;
+        rp->v[1] = e->updated_at;
+        return;
+    }
+    rp->stmt = "upsert";
+    rp->n = NPARAMS;
     snprintf(rp->num, sizeof(rp->num), "%lld", (long long)e->number);
     snprintf(rp->conf, sizeof(rp->conf), "%.4f", c->confidence);
     snprintf(rp->cost, sizeof(rp->cost), "%.6f", c->cost_usd);
@@ -196,10 +238,37 @@ static void row_params_free(row_params_t *rp)
     free(rp->raw);
 }
 
-/* Reads one upsert's result into the record. */
+/* A replay's lookup: publish from the stored classification if its event
+ * never went out, else nothing to do. */
+static void replay_result(record_t *r, PGresult *res)
+{
+    r->publish = false;
+    r->result = RESULT_SKIPPED;
+    if (PQntuples(res) != 1)
+        return;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    char err[200];
+    if (j != NULL && cls_from_json(j, &r->cls, err, sizeof(err)) == 0) {
+        cls_copy_text(r->cls.model_version, sizeof(r->cls.model_version), PQgetvalue(res, 0, 1));
+        cls_copy_text(r->cls.provider, sizeof(r->cls.provider), PQgetvalue(res, 0, 2));
+        r->cls.cost_usd = 0;   /* spent by the first pass, not by this one */
+        r->publish = true;
+        r->result = RESULT_OK;
+    } else {
+        log_warn("storage", "partition %d offset %lld: stored classification unreadable (%s); not republished",
+                 r->partition, (long long)r->offset, j ? err : "not JSON");
+    }
+    json_decref(j);
+}
+
+/* Reads one upsert's (or replay lookup's) result into the record. */
 static row_status_t row_result(storage_state_t *s, record_t *r, PGresult *res, char *err, size_t errlen)
 {
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        if (r->replay) {
+            replay_result(r, res);
+            return ROW_OK;
+        }
         bool stored = atoi(PQgetvalue(res, 0, 0)) > 0;
         bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
         bool unpublished = atoi(PQgetvalue(res, 0, 2)) > 0;
@@ -212,14 +281,92 @@ static row_status_t row_result(storage_state_t *s, record_t *r, PGresult *res, c
     return transient_error(res, s->conn) ? ROW_RETRY : ROW_BAD;
 }
 
-static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t errlen)
+/* The applied_offsets parameters for the batch's non-replayed records:
+ * group, topic, partitions[], offsets[]. Returns how many records. */
+static int applied_params(storage_state_t *s, record_t **recs, int n, strbuf_t *parts, strbuf_t *offs,
+                          const char *v[4])
+{
+    int count = 0;
+    sb_puts(parts, "{");
+    sb_puts(offs, "{");
+    for (int i = 0; i < n; i++) {
+        if (recs[i]->replay)
+            continue;
+        sb_printf(parts, "%s%d", count ? "," : "", recs[i]->partition);
+        sb_printf(offs, "%s%lld", count ? "," : "", (long long)recs[i]->offset);
+        count++;
+    }
+    sb_puts(parts, "}");
+    sb_puts(offs, "}");
+    v[0] = s->p->cfg->group_id;
+    v[1] = s->p->cfg->topic_raw;
+    v[2] = parts->data;
+    v[3] = offs->data;
+    return count;
+}
+
+/* Queues the record's statement on a connection in pipeline mode. */
+static bool send_row(PGconn *c, const record_t *r)
 {
     row_params_t rp;
     row_params_build(&rp, r);
-    PGresult *res = PQexecPrepared(s->conn, "upsert", NPARAMS, rp.v, NULL, NULL, 0);
+    bool ok = PQsendQueryPrepared(c, rp.stmt, rp.n, rp.v, NULL, NULL, 0) == 1;
+    row_params_free(&rp);
+    return ok;
+}
+
+static PGresult *exec_row(PGconn *c, const record_t *r)
+{
+    row_params_t rp;
+    row_params_build(&rp, r);
+    PGresult *res = PQexecPrepared(c, rp.stmt, rp.n, rp.v, NULL, NULL, 0);
+    row_params_free(&rp);
+    return res;
+}
+
+static bool exec_command(PGconn *c, const char *sql)
+{
+    PGresult *res = PQexec(c, sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    return ok;
+}
+
+/* One record in its own transaction, with its applied offset. */
+static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t errlen)
+{
+    if (r->replay) {
+        PGresult *res = exec_row(s->conn, r);
+        row_status_t st = row_result(s, r, res, err, errlen);
+        PQclear(res);
+        return st;
+    }
+    if (!exec_command(s->conn, "BEGIN")) {
+        snprintf(err, errlen, "database: %s", PQerrorMessage(s->conn));
+        return ROW_RETRY;
+    }
+    PGresult *res = exec_row(s->conn, r);
     row_status_t st = row_result(s, r, res, err, errlen);
     PQclear(res);
-    row_params_free(&rp);
+    if (st == ROW_OK) {
+        strbuf_t parts, offs;
+        sb_init(&parts);
+        sb_init(&offs);
+        const char *v[4];
+        applied_params(s, &r, 1, &parts, &offs, v);
+        res = PQexecPrepared(s->conn, "applied", 4, v, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            st = row_result(s, r, res, err, errlen) == ROW_BAD ? ROW_BAD : ROW_RETRY;
+        PQclear(res);
+        sb_free(&parts);
+        sb_free(&offs);
+    }
+    if (st == ROW_OK && !exec_command(s->conn, "COMMIT")) {
+        snprintf(err, errlen, "database: %s", PQerrorMessage(s->conn));
+        st = ROW_RETRY;
+    }
+    if (st != ROW_OK)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
     return st;
 }
 
@@ -239,21 +386,26 @@ static row_status_t write_batch(storage_state_t *s)
     if (PQenterPipelineMode(c) != 1)
         return ROW_RETRY;
     bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
-    for (int i = 0; i < s->nbatch && sent; i++) {
-        row_params_t rp;
-        row_params_build(&rp, s->batch[i]);
-        sent = PQsendQueryPrepared(c, "upsert", NPARAMS, rp.v, NULL, NULL, 0) == 1;
-        row_params_free(&rp);
-    }
+    for (int i = 0; i < s->nbatch && sent; i++)
+        sent = send_row(c, s->batch[i]);
+    strbuf_t parts, offs;
+    sb_init(&parts);
+    sb_init(&offs);
+    const char *av[4];
+    int napplied = applied_params(s, s->batch, s->nbatch, &parts, &offs, av);
+    if (napplied > 0)
+        sent = sent && PQsendQueryPrepared(c, "applied", 4, av, NULL, NULL, 0) == 1;
+    sb_free(&parts);
+    sb_free(&offs);
     sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
     sent = sent && PQpipelineSync(c) == 1;
 
-    /* Results: BEGIN, one per row, COMMIT, then the sync point. After an
-     * error the rest come back PGRES_PIPELINE_ABORTED and the server rolls
-     * the transaction back at the sync. */
+    /* Results: BEGIN, one per row, the applied offsets, COMMIT, then the
+     * sync point. After an error the rest come back PGRES_PIPELINE_ABORTED
+     * and the server rolls the transaction back at the sync. */
     row_status_t st = sent ? ROW_OK : ROW_RETRY;
     char err[512];
-    int expect = s->nbatch + 2;
+    int expect = s->nbatch + 2 + (napplied > 0);
     for (int i = 0; i < expect && sent; i++) {
         PGresult *res = PQgetResult(c);
         if (res == NULL) {
@@ -310,6 +462,7 @@ static bool write_isolated(storage_state_t *s)
             forward(s, r);
         } else if (st == ROW_BAD) {
             log_warn("storage", "partition %d offset %lld to DLQ: %s", r->partition, (long long)r->offset, err);
+            metric_add(&g_metrics.db_dead_lettered, 1);
             pipeline_dead_letter(s->p, r, ERROR_PERMANENT, err);
         } else {
             s->batch[kept++] = r;
@@ -356,9 +509,35 @@ static bool write_marks(storage_state_t *s)
     return ok;
 }
 
+/* Applied offsets below what Kafka has committed are not needed: at most
+ * once a second, one statement per partition that moved. */
+static void prune(storage_state_t *s)
+{
+    if (!s->prune_pending || rt_now_ms() - s->pruned_ms < PRUNE_EVERY_MS)
+        return;
+    for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++) {
+        if (s->prune_below[part] <= 0)
+            continue;
+        char ps[16], below[24];
+        snprintf(ps, sizeof(ps), "%d", part);
+        snprintf(below, sizeof(below), "%lld", (long long)s->prune_below[part]);
+        const char *v[4] = {s->p->cfg->group_id, s->p->cfg->topic_raw, ps, below};
+        PGresult *res = PQexecPrepared(s->conn, "prune", 4, v, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            log_warn("storage", "pruning applied offsets: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            return;   /* kept; tried again later */
+        }
+        PQclear(res);
+        s->prune_below[part] = 0;
+    }
+    s->prune_pending = false;
+    s->pruned_ms = rt_now_ms();
+}
+
 static void flush(storage_state_t *s, rt_actor_t *self)
 {
-    if ((s->nbatch == 0 && s->nmarks == 0) || s->retry_timer != 0)
+    if ((s->nbatch == 0 && s->nmarks == 0 && !s->prune_pending) || s->retry_timer != 0)
         return;
     if (!connected(s)) {
         schedule_retry(s, self);
@@ -377,9 +556,21 @@ static void flush(storage_state_t *s, rt_actor_t *self)
             schedule_retry(s, self);
             return;
         } else {
+            int n = __atomic_add_fetch(&g_commits, 1, __ATOMIC_RELAXED);
+            if (n == s->p->cfg->fault_kill_after_commits) {
+                /* Between the database commit and everything after it
+                 * (enriched event, Kafka commit): the crash exactly-once
+                 * has to survive. Straight to stderr: the log is async. */
+                dprintf(2, "storage: fault injection: kill -9 after database commit %d\n", n);
+                raise(SIGKILL);
+            }
             histogram_observe_us(&g_metrics.db_write, now_us() - t0);
+            histogram_observe_count(&g_metrics.db_batch_rows, (uint64_t)s->nbatch);
             metric_add(&g_metrics.db_batches, 1);
-            metric_add(&g_metrics.db_rows, (uint64_t)s->nbatch);
+            int replays = 0;
+            for (int i = 0; i < s->nbatch; i++)
+                replays += s->batch[i]->replay;
+            metric_add(&g_metrics.db_rows, (uint64_t)(s->nbatch - replays));
             for (int i = 0; i < s->nbatch; i++)
                 forward(s, s->batch[i]);
             s->nbatch = 0;
@@ -394,6 +585,7 @@ static void flush(storage_state_t *s, rt_actor_t *self)
             record_done(s->marks[i]);
         s->nmarks = 0;
     }
+    prune(s);
     s->backoff_ms = 0;
 }
 
@@ -425,6 +617,16 @@ static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
         append(&s->batch, &s->nbatch, &s->cap, (record_t *)msg);
     } else if (msg->type == MSG_MARK_PUBLISHED) {
         append(&s->marks, &s->nmarks, &s->capmarks, (record_t *)msg);
+    } else if (msg->type == MSG_PRUNE) {
+        prune_msg_t *pm = (prune_msg_t *)msg;
+        if (pm->partition >= 0 && pm->partition < PIPELINE_MAX_PARTITIONS && pm->below > s->prune_below[pm->partition]) {
+            s->prune_below[pm->partition] = pm->below;
+            s->prune_pending = true;
+        }
+        rt_msg_free(msg);
+        if (s->nbatch == 0 && s->nmarks == 0)
+            flush(s, self);
+        return;
     } else {
         rt_msg_free(msg);
         return;
@@ -454,12 +656,13 @@ static void storage_finalize(rt_actor_t *self)
     free(s);
 }
 
-rt_actor_t *storage_spawn(pipeline_t *p, char *err, size_t errlen)
+rt_actor_t *storage_spawn(pipeline_t *p, int index, char *err, size_t errlen)
 {
     storage_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
     s->p = p;
+    s->index = index;
     /* Connect and check the schema up front so `run` fails fast. */
     s->conn = pg_connect(p->cfg->database_url, err, errlen);
     if (s->conn == NULL) {

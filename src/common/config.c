@@ -94,6 +94,13 @@ static const cfg_desc_t DESCS[] = {
      "benchmarks: noop finishes each record after the hold, skipping storage and publishing"},
     {"pipeline", "stall_file", "DISPATCHD_STALL_FILE", T_STR, F(stall_file), NULL, 0, 0, NULL,
      "testing: while this file exists, the classifier holds every record (a stalled downstream)"},
+    {"pipeline", "storage_connections", "DISPATCHD_STORAGE_CONNECTIONS", T_INT, F(storage_connections), "2", 1, 64,
+     NULL, "database connections writing rows, each its own thread; an issue always goes to the same one"},
+    {"pipeline", "fault_kill_after_commits", "DISPATCHD_FAULT_KILL_AFTER_COMMITS", T_INT, F(fault_kill_after_commits),
+     "0", 0, 1000000, NULL,
+     "testing: kill -9 the process right after the Nth batch commits in the database, before anything else"},
+    {"pipeline", "classify_audit_file", "DISPATCHD_CLASSIFY_AUDIT_FILE", T_STR, F(classify_audit_file), NULL, 0, 0,
+     NULL, "testing: append 'partition offset' to this file for every classification made"},
     {"pipeline", "state_dir", "DISPATCHD_STATE_DIR", T_STR, F(state_dir), "var/run", 0, 0, NULL,
      "where run writes its embedded broker address"},
 };

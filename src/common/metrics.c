@@ -12,14 +12,29 @@ static const uint64_t BOUNDS_US[HIST_BUCKETS] = {
     250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000,
 };
 
-void histogram_observe_us(histogram_t *h, uint64_t us)
+/* Upper bounds for counts (rows per batch): 1 .. 32768. */
+static const uint64_t BOUNDS_COUNT[HIST_BUCKETS] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
+};
+
+static void observe(histogram_t *h, uint64_t v, const uint64_t *bounds)
 {
     int i = 0;
-    while (i < HIST_BUCKETS && us > BOUNDS_US[i])
+    while (i < HIST_BUCKETS && v > bounds[i])
         i++;
     __atomic_fetch_add(&h->counts[i], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->sum_us, us, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->sum_us, v, __ATOMIC_RELAXED);
+}
+
+void histogram_observe_us(histogram_t *h, uint64_t us)
+{
+    observe(h, us, BOUNDS_US);
+}
+
+void histogram_observe_count(histogram_t *h, uint64_t n)
+{
+    observe(h, n, BOUNDS_COUNT);
 }
 
 void histogram_observe_local(histogram_t *h, uint64_t us)
@@ -105,19 +120,25 @@ void metrics_http_request(const char *path_label, int status)
 static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static int64_t lds(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 
-static void render_histogram(strbuf_t *out, const char *name, const char *labels, const histogram_t *h)
+static void render_buckets(strbuf_t *out, const char *name, const char *labels, const histogram_t *h,
+                           const uint64_t *bounds, double scale)
 {
     uint64_t cum = 0;
     const char *sep = labels[0] ? "," : "";
     for (int i = 0; i < HIST_BUCKETS; i++) {
         cum += ld(&h->counts[i]);
-        sb_printf(out, "%s_bucket{%s%sle=\"%g\"} %lu\n", name, labels, sep, (double)BOUNDS_US[i] / 1e6,
+        sb_printf(out, "%s_bucket{%s%sle=\"%g\"} %lu\n", name, labels, sep, (double)bounds[i] * scale,
                   (unsigned long)cum);
     }
     cum += ld(&h->counts[HIST_BUCKETS]);
     sb_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %lu\n", name, labels, sep, (unsigned long)cum);
-    sb_printf(out, "%s_sum{%s} %.6f\n", name, labels, (double)ld(&h->sum_us) / 1e6);
+    sb_printf(out, "%s_sum{%s} %.6f\n", name, labels, (double)ld(&h->sum_us) * scale);
     sb_printf(out, "%s_count{%s} %lu\n", name, labels, (unsigned long)ld(&h->count));
+}
+
+static void render_histogram(strbuf_t *out, const char *name, const char *labels, const histogram_t *h)
+{
+    render_buckets(out, name, labels, h, BOUNDS_US, 1e-6);
 }
 
 static void family(strbuf_t *out, const char *name, const char *type, const char *help)
@@ -141,6 +162,9 @@ void metrics_render(strbuf_t *out)
     family(out, "dispatchd_offset_map_skips_total", "counter",
            "Records skipped because the commit metadata says they finished before.");
     sb_printf(out, "dispatchd_offset_map_skips_total %lu\n", (unsigned long)ld(&m->offset_map_skips));
+    family(out, "dispatchd_applied_replays_total", "counter",
+           "Records read again whose rows the database already had: not classified or written again.");
+    sb_printf(out, "dispatchd_applied_replays_total %lu\n", (unsigned long)ld(&m->applied_replays));
     family(out, "dispatchd_rebalances_total", "counter", "Partition assignment changes.");
     sb_printf(out, "dispatchd_rebalances_total %lu\n", (unsigned long)ld(&m->rebalances));
 
@@ -155,6 +179,11 @@ void metrics_render(strbuf_t *out)
     family(out, "dispatchd_end_to_end_latency_seconds", "histogram",
            "From the record's Kafka timestamp to its enriched event acknowledged.");
     render_histogram(out, "dispatchd_end_to_end_latency_seconds", "", &m->end_to_end);
+    family(out, "dispatchd_db_batch_rows", "histogram", "Rows per database batch transaction.");
+    render_buckets(out, "dispatchd_db_batch_rows", "", &m->db_batch_rows, BOUNDS_COUNT, 1);
+    family(out, "dispatchd_db_rows_dead_lettered_total", "counter",
+           "Rows the database refused for good, sent to the DLQ with its error.");
+    sb_printf(out, "dispatchd_db_rows_dead_lettered_total %lu\n", (unsigned long)ld(&m->db_dead_lettered));
     family(out, "dispatchd_db_rows_written_total", "counter", "Issue rows written.");
     sb_printf(out, "dispatchd_db_rows_written_total %lu\n", (unsigned long)ld(&m->db_rows));
     family(out, "dispatchd_db_batches_total", "counter", "Database batch transactions committed.");

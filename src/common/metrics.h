@@ -30,12 +30,15 @@ typedef struct metrics {
     int64_t partitions_assigned;
     uint64_t rebalances;
     uint64_t offset_map_skips;
+    uint64_t applied_replays;
     histogram_t classify[PROVIDER_COUNT];
     histogram_t db_write;
+    histogram_t db_batch_rows;         /* counts, not microseconds */
     histogram_t end_to_end;
     uint64_t db_rows;
     uint64_t db_batches;
     uint64_t db_reconnects;
+    uint64_t db_dead_lettered;
     uint64_t llm_cost_nano_usd;
     uint64_t produced;
     uint64_t produce_errors;
@@ -47,6 +50,8 @@ extern metrics_t g_metrics;
 static inline void metric_add(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
 static inline void gauge_add(int64_t *g, int64_t n) { __atomic_fetch_add(g, n, __ATOMIC_RELAXED); }
 void histogram_observe_us(histogram_t *h, uint64_t us);
+/* A histogram of counts (sum_us then holds the sum of the counts). */
+void histogram_observe_count(histogram_t *h, uint64_t n);
 /* For one thread's private histogram: plain adds, merged in bulk later. */
 void histogram_observe_local(histogram_t *h, uint64_t us);
 void histogram_merge(histogram_t *into, histogram_t *local);

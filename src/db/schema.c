@@ -76,6 +76,18 @@ static const migration_t MIGRATIONS[] = {
       * acknowledgement publishes it then, instead of never. */
      "ALTER TABLE dispatchai.enriched_issues ADD COLUMN published_at timestamptz;"
      "UPDATE dispatchai.enriched_issues SET published_at = processed_at;"},
+    {3, "applied_offsets",
+     /* The Kafka records whose rows are committed, written in the same
+      * transaction as the rows: a crash between the database commit and the
+      * Kafka offset commit then re-applies and re-classifies nothing. Rows
+      * below the group's committed offset are pruned. */
+     "CREATE TABLE dispatchai.applied_offsets ("
+     "  consumer_group varchar(255) NOT NULL,"
+     "  topic varchar(255) NOT NULL,"
+     "  kafka_partition integer NOT NULL,"
+     "  kafka_offset bigint NOT NULL,"
+     "  applied_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (consumer_group, topic, kafka_partition, kafka_offset));"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

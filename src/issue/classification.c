@@ -1,5 +1,6 @@
 #include "classification.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool one_of(const char *s, const char *const *set)
@@ -68,4 +69,55 @@ json_t *cls_to_json(const classification_t *c)
                      "estimated_effort", c->estimated_effort, "component", c->component,
                      "confidence", c->confidence, "tags", tags, "summary", c->summary,
                      "reasoning", c->reasoning);
+}
+
+static const char *field_str(const json_t *obj, const char *name)
+{
+    return json_string_value(json_object_get(obj, name));
+}
+
+int cls_from_json(const json_t *obj, classification_t *out, char *err, size_t errlen)
+{
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "classification is not an object");
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        bool (*valid)(const char *);
+    } enums[] = {{"category", cls_valid_category}, {"priority", cls_valid_level},
+                 {"severity", cls_valid_level}, {"estimated_effort", cls_valid_effort}};
+    for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+        const char *v = field_str(obj, enums[i].name);
+        if (!enums[i].valid(v)) {
+            snprintf(err, errlen, "classification.%s: %s%.40s%s is not an allowed value", enums[i].name,
+                     v ? "\"" : "", v ? v : "missing", v ? "\"" : "");
+            return -1;
+        }
+    }
+    json_t *conf = json_object_get(obj, "confidence");
+    if (!json_is_number(conf) || json_number_value(conf) < 0 || json_number_value(conf) > 1) {
+        snprintf(err, errlen, "classification.confidence: must be a number from 0 to 1");
+        return -1;
+    }
+    json_t *tags = json_object_get(obj, "tags");
+    if (tags != NULL && !json_is_array(tags)) {
+        snprintf(err, errlen, "classification.tags: must be an array of strings");
+        return -1;
+    }
+    cls_copy_text(out->category, sizeof(out->category), field_str(obj, "category"));
+    cls_copy_text(out->priority, sizeof(out->priority), field_str(obj, "priority"));
+    cls_copy_text(out->severity, sizeof(out->severity), field_str(obj, "severity"));
+    cls_copy_text(out->estimated_effort, sizeof(out->estimated_effort), field_str(obj, "estimated_effort"));
+    cls_copy_text(out->component, sizeof(out->component), field_str(obj, "component"));
+    out->confidence = json_number_value(conf);
+    out->ntags = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t)
+        if (json_is_string(t) && json_string_length(t) > 0)
+            cls_add_tag(out, json_string_value(t));
+    cls_copy_text(out->summary, sizeof(out->summary), field_str(obj, "summary"));
+    cls_copy_text(out->reasoning, sizeof(out->reasoning), field_str(obj, "reasoning"));
+    return 0;
 }

@@ -36,6 +36,11 @@ void cls_add_tag(classification_t *c, const char *tag);
 
 /* The `classification` object of an enriched event. */
 json_t *cls_to_json(const classification_t *c);
+/* Reads such an object (a stored one, or a model's answer): enumerations
+ * must hold allowed values and confidence lie in 0..1, else -1 with what
+ * was wrong in err; text is cut to fit. model_version, provider and
+ * cost_usd are left as they were. */
+int cls_from_json(const json_t *obj, classification_t *out, char *err, size_t errlen);
 
 /* Input of the rule-based classifier. */
 typedef struct cls_input {

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# kill -9 between the database commit and the Kafka commit (injected: the
+# process kills itself right after its 5th batch commits in PostgreSQL,
+# before the enriched events go out or any offset is committed). After a
+# restart: no row written again (xmin unchanged), no record whose rows were
+# committed classified again (the classification audit), and every issue
+# has its enriched event, the crashed batch's included.
+#   exactly_once.sh DISPATCHD KTOOL REPO_ROOT
+set -uo pipefail
+bin="$1" ktool="$2" root="$3"
+source "$(dirname "$0")/lib.sh"
+M=2000
+write_config "storage_batch_size = 50" "storage_batch_window_ms = 20" "storage_connections = 1" \
+  "commit_interval_ms = 50"
+sync_issues $M exactly/once
+
+start_worker w1 DISPATCHD_FAULT_KILL_AFTER_COMMITS=5 DISPATCHD_CLASSIFY_AUDIT_FILE="$work/audit1"
+wait "${pids[w1]}"; rc=$?; unset "pids[w1]"
+check "the worker killed itself after its 5th database commit (SIGKILL)" 137 "$rc"
+check "the kill came right after a database commit" 1 \
+  "$(grep -c 'fault injection: kill -9 after database commit 5' "$work/w1.log")"
+
+rows_at_crash=$(sql "SELECT count(*) FROM dispatchai.issues")
+check "rows were committed before the crash" yes "$([ "$rows_at_crash" -gt 0 ] && echo yes || echo no)"
+unpublished=$(sql "SELECT count(*) FROM dispatchai.enriched_issues WHERE published_at IS NULL")
+echo "# at the crash: $rows_at_crash rows, $unpublished of them without an acknowledged enriched event"
+check "the crash left committed rows whose events never went out" yes \
+  "$([ "$unpublished" -gt 0 ] && echo yes || echo no)"
+sql "CREATE TABLE crash_rows AS SELECT github_issue_id, issue_number, xmin::text AS x FROM dispatchai.issues" >/dev/null
+sql "CREATE TABLE crash_applied AS SELECT kafka_partition || ' ' || kafka_offset AS po FROM dispatchai.applied_offsets" \
+  >/dev/null
+applied=$(sql "SELECT count(*) FROM crash_applied")
+check "applied_offsets holds every committed row's record" "$rows_at_crash" "$applied"
+
+start_worker w2 DISPATCHD_CLASSIFY_AUDIT_FILE="$work/audit2"
+all_published() { [ "$(sql "SELECT count(*) FROM dispatchai.enriched_issues WHERE published_at IS NOT NULL")" -eq $M ]; }
+wait_until 120 all_published
+idle() { [ "$(metric w2 dispatchd_inflight_records)" -eq 0 ]; }
+wait_until 30 idle
+replays=$(metric w2 dispatchd_applied_replays_total)
+written=$(metric w2 dispatchd_db_rows_written_total)
+stop_worker w2
+check "restarted worker exits 0" 0 "$worker_rc"
+
+check "every issue stored once" $M "$(sql "SELECT count(DISTINCT github_issue_id) FROM dispatchai.issues")"
+check "every issue classified once" $M "$(sql "SELECT count(*) FROM dispatchai.enriched_issues")"
+check "no row committed before the crash was written again" 0 \
+  "$(sql "SELECT count(*) FROM crash_rows c JOIN dispatchai.issues i USING (github_issue_id) WHERE i.xmin::text <> c.x")"
+check "rows written after the restart: only the ones not committed before" $((M - rows_at_crash)) "$written"
+psql -q "$dburl" -c "CREATE TABLE audit2 (po text)" -c "\\copy audit2 FROM '$work/audit2'"
+check "no record with committed rows was classified again" 0 \
+  "$(sql "SELECT count(*) FROM audit2 WHERE po IN (SELECT po FROM crash_applied)")"
+check "the restart classified every other record once" $((M - rows_at_crash)) \
+  "$(sql "SELECT count(DISTINCT po) FROM audit2")"
+echo "# records read again whose rows were committed: $replays"
+check "the committed-but-uncommitted-in-Kafka records were recognised" yes \
+  "$([ "$replays" -gt 0 ] && echo yes || echo no)"
+
+"$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched.jsonl"
+keys=$(grep -o '"key":"[^"]*"' "$work/enriched.jsonl" | sort -u | wc -l)
+events=$(grep -c '"key"' "$work/enriched.jsonl")
+check "an enriched event for every issue" $M "$keys"
+# An event acknowledged by Kafka but not yet noted in the database
+# (published_at) when the process died is sent again: the one window left,
+# bounded by the rows the crash left unnoted.
+echo "# duplicate enriched events: $((events - keys)) (acknowledged, not yet noted at the kill)"
+check_le "duplicate enriched events only among rows noted unpublished at the crash" $((events - keys)) "$unpublished"
+dup_numbers=$(grep -o '"key":"[^"]*"' "$work/enriched.jsonl" | sort | uniq -d | grep -o '[0-9]*"$' | tr -d '"' |
+  paste -sd, -)
+check "every duplicated event is of an issue stored before the crash" 0 \
+  "$(sql "SELECT count(*) FROM unnest('{${dup_numbers}}'::int[]) n WHERE n NOT IN (SELECT issue_number FROM crash_rows)")"
+finish
