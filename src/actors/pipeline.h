@@ -17,6 +17,8 @@
 #include "kafka.h"
 #include "record.h"
 #include "runtime.h"
+#include "strbuf.h"
+#include <libpq-fe.h>
 #include "wakeup.h"
 
 #define PIPELINE_MAX_PARTITIONS 1024
@@ -108,6 +110,17 @@ static inline rt_actor_t *pipeline_storage_for(const pipeline_t *p, int64_t issu
 {
     return p->storage[(uint64_t)issue_id % (uint64_t)p->nstorage];
 }
+
+/* Notes enriched events as acknowledged by Kafka: $1 github_issue_id[],
+ * $2 updated_at[] (the issue versions), built with mark_published_add()
+ * and closed with "}" each. */
+extern const char *const MARK_PUBLISHED_SQL;
+void mark_published_add(strbuf_t *ids, strbuf_t *vers, int64_t issue_id, const char *updated_at);
+
+/* After a crash: notes as published the enriched events Kafka has but the
+ * database never noted, so that replays do not send them again. Returns
+ * how many it noted, -1 when it could not look. */
+int reconcile_published(pipeline_t *p, PGconn *db);
 
 /* Sends a record that failed for good to the DLQ via the publisher. */
 void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error);

@@ -98,6 +98,15 @@ static void update_hold(poller_state_t *s, int32_t part)
         set_librdkafka_pause(s, part, false);
 }
 
+/* The poller's database connection, made when first needed. */
+static PGconn *poller_db(poller_state_t *s)
+{
+    char err[256];
+    if (s->db == NULL && (s->db = pg_connect(s->p->cfg->database_url, err, sizeof(err))) == NULL)
+        log_warn("poller", "no database for assignment: %s", err);
+    return s->db;
+}
+
 /* The offsets at or above each partition's committed one whose rows
  * PostgreSQL has (applied_offsets), into maps[partition]. Without the
  * database the maps stay empty: replays are then still idempotent, but a
@@ -114,11 +123,8 @@ static void read_applied(poller_state_t *s, rd_kafka_topic_partition_list_t *par
     sb_puts(&list, "}");
     const char *v[3] = {p->cfg->group_id, p->cfg->topic_raw, list.data};
     for (int attempt = 0; attempt < 2; attempt++) {
-        char err[256];
-        if (s->db == NULL && (s->db = pg_connect(p->cfg->database_url, err, sizeof(err))) == NULL) {
-            log_warn("poller", "applied offsets not read: %s", err);
+        if (poller_db(s) == NULL)
             break;
-        }
         PGresult *r = PQexecParams(s->db,
                                    "SELECT kafka_partition, kafka_offset FROM dispatchai.applied_offsets"
                                    " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = ANY($3::int[])"
@@ -163,6 +169,12 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
             from[part] = c != NULL && c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0 ? c->offset : 0;
             offset_map_init(&applied[part]);
         }
+    }
+    /* Events a crashed process published but never noted: noted now, so
+     * the replays below do not publish them again. */
+    if (parts->cnt > 0 && poller_db(s) != NULL && reconcile_published(p, s->db) < 0) {
+        PQfinish(s->db);   /* perhaps a restarted server: reconnect next time */
+        s->db = NULL;
     }
     read_applied(s, parts, from, applied);
     for (int i = 0; i < parts->cnt; i++) {

@@ -98,7 +98,7 @@ static const char *PRUNE_SQL =
     "DELETE FROM dispatchai.applied_offsets WHERE consumer_group = $1 AND topic = $2"
     " AND kafka_partition = $3 AND kafka_offset < $4";
 
-static const char *MARK_SQL =
+const char *const MARK_PUBLISHED_SQL =
     "UPDATE dispatchai.enriched_issues e SET published_at = now()"
     " FROM dispatchai.issues i, unnest($1::bigint[], $2::timestamptz[]) AS v(gid, ver)"
     " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
@@ -153,7 +153,7 @@ static bool connected(storage_state_t *s)
         int nparams;
     } stmts[] = {{"upsert", NULL, NPARAMS}, {"mark", NULL, 2}, {"applied", NULL, 4}, {"replay", NULL, 2},
                  {"prune", NULL, 4}};
-    const char *sql[] = {UPSERT_SQL, MARK_SQL, APPLIED_SQL, REPLAY_SQL, PRUNE_SQL};
+    const char *sql[] = {UPSERT_SQL, MARK_PUBLISHED_SQL, APPLIED_SQL, REPLAY_SQL, PRUNE_SQL};
     bool ok = true;
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]) && ok; i++) {
         PGresult *r = PQprepare(s->conn, stmts[i].name, sql[i], stmts[i].nparams, NULL);
@@ -483,19 +483,25 @@ static void schedule_retry(storage_state_t *s, rt_actor_t *self)
 
 /* Notes acknowledged events as published, in one statement; false on
  * database trouble (the marks are kept and retried). */
+void mark_published_add(strbuf_t *ids, strbuf_t *vers, int64_t issue_id, const char *updated_at)
+{
+    bool first = ids->len == 0;
+    if (first) {
+        sb_puts(ids, "{");
+        sb_puts(vers, "{");
+    }
+    sb_printf(ids, "%s%lld", first ? "" : ",", (long long)issue_id);
+    sb_printf(vers, "%s%s%s%s", first ? "" : ",", updated_at ? "\"" : "", updated_at ? updated_at : "NULL",
+              updated_at ? "\"" : "");
+}
+
 static bool write_marks(storage_state_t *s)
 {
     strbuf_t ids, vers;
     sb_init(&ids);
     sb_init(&vers);
-    sb_puts(&ids, "{");
-    sb_puts(&vers, "{");
-    for (int i = 0; i < s->nmarks; i++) {
-        const issue_event_t *e = &s->marks[i]->event;
-        sb_printf(&ids, "%s%lld", i ? "," : "", (long long)e->issue_id);
-        sb_printf(&vers, "%s%s%s%s", i ? "," : "", e->updated_at ? "\"" : "", e->updated_at ? e->updated_at : "NULL",
-                  e->updated_at ? "\"" : "");
-    }
+    for (int i = 0; i < s->nmarks; i++)
+        mark_published_add(&ids, &vers, s->marks[i]->event.issue_id, s->marks[i]->event.updated_at);
     sb_puts(&ids, "}");
     sb_puts(&vers, "}");
     const char *v[2] = {ids.data, vers.data};

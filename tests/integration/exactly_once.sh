@@ -23,8 +23,8 @@ check "the kill came right after a database commit" 1 \
 rows_at_crash=$(sql "SELECT count(*) FROM dispatchai.issues")
 check "rows were committed before the crash" yes "$([ "$rows_at_crash" -gt 0 ] && echo yes || echo no)"
 unpublished=$(sql "SELECT count(*) FROM dispatchai.enriched_issues WHERE published_at IS NULL")
-echo "# at the crash: $rows_at_crash rows, $unpublished of them without an acknowledged enriched event"
-check "the crash left committed rows whose events never went out" yes \
+echo "# at the crash: $rows_at_crash rows, $unpublished of them not noted as published"
+check "the crash left committed rows not noted as published" yes \
   "$([ "$unpublished" -gt 0 ] && echo yes || echo no)"
 sql "CREATE TABLE crash_rows AS SELECT github_issue_id, issue_number, xmin::text AS x FROM dispatchai.issues" >/dev/null
 sql "CREATE TABLE crash_applied AS SELECT kafka_partition || ' ' || kafka_offset AS po FROM dispatchai.applied_offsets" \
@@ -60,13 +60,12 @@ check "the committed-but-uncommitted-in-Kafka records were recognised" yes \
 keys=$(grep -o '"key":"[^"]*"' "$work/enriched.jsonl" | sort -u | wc -l)
 events=$(grep -c '"key"' "$work/enriched.jsonl")
 check "an enriched event for every issue" $M "$keys"
-# An event acknowledged by Kafka but not yet noted in the database
-# (published_at) when the process died is sent again: the one window left,
-# bounded by the rows the crash left unnoted.
-echo "# duplicate enriched events: $((events - keys)) (acknowledged, not yet noted at the kill)"
-check_le "duplicate enriched events only among rows noted unpublished at the crash" $((events - keys)) "$unpublished"
-dup_numbers=$(grep -o '"key":"[^"]*"' "$work/enriched.jsonl" | sort | uniq -d | grep -o '[0-9]*"$' | tr -d '"' |
-  paste -sd, -)
-check "every duplicated event is of an issue stored before the crash" 0 \
-  "$(sql "SELECT count(*) FROM unnest('{${dup_numbers}}'::int[]) n WHERE n NOT IN (SELECT issue_number FROM crash_rows)")"
+# Events Kafka acknowledged but the database had not yet noted when the
+# process died are found in the enriched topic at the next assignment and
+# noted, so the replay does not send them again.
+acked_unnoted=$(grep -o 'were already published and are now noted' "$work/w2.log" >/dev/null &&
+  grep -o '[0-9]* were already published' "$work/w2.log" | head -1 | cut -d' ' -f1)
+echo "# enriched events acknowledged but unnoted at the kill, found by reconciliation: ${acked_unnoted:-0}"
+echo "# duplicate enriched events: $((events - keys))"
+check "no second enriched event for any issue" 0 "$((events - keys))"
 finish
