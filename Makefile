@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, runs the pipeline demo
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan demo test test-release test-asan test-tsan \
-        bench-runtime bench-consume clean
+        bench-runtime bench-consume bench-storage clean
 
 all: build
 
@@ -44,6 +44,9 @@ bench-runtime: build
 
 bench-consume: build
 	@bench/consume/bench_consume.sh
+
+bench-storage: build
+	@bench/storage/bench_storage.sh
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "pipeline.h"
+#include "issue_row.h"
 #include "schema.h"
 #include "strbuf.h"
 
@@ -77,9 +78,9 @@ static const char *UPSERT_SQL =
     " RETURNING issue_id)"
     " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM en),"
     /* this version stored before but its event never acknowledged */
-    "  (SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
-    "   WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz"
-    "   AND e.published_at IS NULL)";
+    "  (SELECT count(*) FROM dispatchai.enriched_issues e"
+    "   WHERE e.issue_id = (SELECT id FROM dispatchai.issues WHERE github_issue_id = $1)"
+    "   AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz AND e.published_at IS NULL)";
 
 /* The records whose rows this transaction commits (see schema v3). */
 static const char *APPLIED_SQL =
@@ -104,34 +105,7 @@ const char *const MARK_PUBLISHED_SQL =
     " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
     " AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
 
-#define NPARAMS 29
-
-/* A PostgreSQL text[] literal of the tags. */
-static char *text_array(const classification_t *c)
-{
-    size_t cap = 3;
-    for (int i = 0; i < c->ntags; i++)
-        cap += strlen(c->tags[i]) * 2 + 3;
-    char *out = malloc(cap);
-    if (out == NULL)
-        abort();
-    size_t o = 0;
-    out[o++] = '{';
-    for (int i = 0; i < c->ntags; i++) {
-        if (i)
-            out[o++] = ',';
-        out[o++] = '"';
-        for (const char *t = c->tags[i]; *t; t++) {
-            if (*t == '"' || *t == '\\')
-                out[o++] = '\\';
-            out[o++] = *t;
-        }
-        out[o++] = '"';
-    }
-    out[o++] = '}';
-    out[o] = '\0';
-    return out;
-}
+#define NPARAMS ISSUE_ROW_NPARAMS
 
 static bool connected(storage_state_t *s)
 {
@@ -148,20 +122,17 @@ static bool connected(storage_state_t *s)
         log_warn("storage", "%s", err);
         return false;
     }
-    static const struct {
-        const char *name, *sql;
-        int nparams;
-    } stmts[] = {{"upsert", NULL, NPARAMS}, {"mark", NULL, 2}, {"applied", NULL, 4}, {"replay", NULL, 2},
-                 {"prune", NULL, 4}};
-    const char *sql[] = {UPSERT_SQL, MARK_PUBLISHED_SQL, APPLIED_SQL, REPLAY_SQL, PRUNE_SQL};
-    bool ok = true;
-    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]) && ok; i++) {
-        PGresult *r = PQprepare(s->conn, stmts[i].name, sql[i], stmts[i].nparams, NULL);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            log_error("storage", "prepare %s: %s", stmts[i].name, PQresultErrorMessage(r));
-        PQclear(r);
-    }
+    /* Only the per-row upsert is prepared, and written so that any plan of
+     * it (a generic one, made while the tables were empty) looks rows up
+     * by unique index. The once-per-batch statements go unnamed, planned
+     * for their actual arrays: a cached generic plan of the mark, chosen
+     * on small tables, turned into scans that stalled a writer for
+     * seconds once the tables grew. */
+    PGresult *r = PQprepare(s->conn, "upsert", UPSERT_SQL, NPARAMS, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_error("storage", "prepare: %s", PQresultErrorMessage(r));
+    PQclear(r);
     if (!ok) {
         PQfinish(s->conn);
         s->conn = NULL;
@@ -187,55 +158,32 @@ typedef enum { ROW_OK, ROW_BAD, ROW_RETRY } row_status_t;
  * replay the lookup of its stored classification. Free with
  * row_params_free(). */
 typedef struct row_params {
-    const char *stmt;
+    const char *stmt;             /* SQL text, or NULL for the prepared upsert */
     int n;
-    char id[24], num[24], conf[16], cost[32];
-    char *labels, *assignees, *cls_json, *tags, *raw;
+    issue_row_t row;
     const char *v[NPARAMS];
 } row_params_t;
 
 static void row_params_build(row_params_t *rp, const record_t *r)
 {
-    const issue_event_t *e = &r->event;
-    const classification_t *c = &r->cls;
     memset(rp, 0, sizeof(*rp));
-    snprintf(rp->id, sizeof(rp->id), "%lld", (long long)e->issue_id);
     if (r->replay) {
-        rp->stmt = "replay";
+        rp->stmt = REPLAY_SQL;
         rp->n = 2;
-        rp->v[0] = rp->id;
-        rp->v[1] = e->updated_at;
+        snprintf(rp->row.id, sizeof(rp->row.id), "%lld", (long long)r->event.issue_id);
+        rp->v[0] = rp->row.id;
+        rp->v[1] = r->event.updated_at;
         return;
     }
-    rp->stmt = "upsert";
+    rp->stmt = NULL;   /* the prepared upsert */
     rp->n = NPARAMS;
-    snprintf(rp->num, sizeof(rp->num), "%lld", (long long)e->number);
-    snprintf(rp->conf, sizeof(rp->conf), "%.4f", c->confidence);
-    snprintf(rp->cost, sizeof(rp->cost), "%.6f", c->cost_usd);
-    rp->labels = e->labels ? json_dumps(e->labels, JSON_COMPACT) : strdup("[]");
-    rp->assignees = e->assignees ? json_dumps(e->assignees, JSON_COMPACT) : strdup("[]");
-    json_t *cj = cls_to_json(c);
-    rp->cls_json = json_dumps(cj, JSON_COMPACT);
-    json_decref(cj);
-    rp->tags = text_array(c);
-    rp->raw = strndup(r->rkm->payload, r->rkm->len);
-    const char *v[NPARAMS] = {
-        rp->id, e->owner, e->repo, rp->num, e->title, e->body, e->state, rp->labels, rp->assignees,
-        e->author, e->created_at, e->updated_at, e->closed_at, rp->raw, e->sync_source,
-        r->user_id[0] ? r->user_id : NULL, rp->cls_json, c->category, c->priority, c->severity,
-        c->estimated_effort, c->component, rp->conf, rp->tags, c->summary, c->reasoning, c->model_version,
-        c->provider, rp->cost,
-    };
-    memcpy(rp->v, v, sizeof(v));
+    issue_row_build(&rp->row, &r->event, &r->cls, r->rkm->payload, r->rkm->len, r->user_id);
+    memcpy(rp->v, rp->row.v, sizeof(rp->v));
 }
 
 static void row_params_free(row_params_t *rp)
 {
-    free(rp->labels);
-    free(rp->assignees);
-    free(rp->cls_json);
-    free(rp->tags);
-    free(rp->raw);
+    issue_row_free(&rp->row);
 }
 
 /* A replay's lookup: publish from the stored classification if its event
@@ -310,7 +258,8 @@ static bool send_row(PGconn *c, const record_t *r)
 {
     row_params_t rp;
     row_params_build(&rp, r);
-    bool ok = PQsendQueryPrepared(c, rp.stmt, rp.n, rp.v, NULL, NULL, 0) == 1;
+    bool ok = rp.stmt ? PQsendQueryParams(c, rp.stmt, rp.n, NULL, rp.v, NULL, NULL, 0) == 1
+                      : PQsendQueryPrepared(c, "upsert", rp.n, rp.v, NULL, NULL, 0) == 1;
     row_params_free(&rp);
     return ok;
 }
@@ -319,7 +268,8 @@ static PGresult *exec_row(PGconn *c, const record_t *r)
 {
     row_params_t rp;
     row_params_build(&rp, r);
-    PGresult *res = PQexecPrepared(c, rp.stmt, rp.n, rp.v, NULL, NULL, 0);
+    PGresult *res = rp.stmt ? PQexecParams(c, rp.stmt, rp.n, NULL, rp.v, NULL, NULL, 0)
+                            : PQexecPrepared(c, "upsert", rp.n, rp.v, NULL, NULL, 0);
     row_params_free(&rp);
     return res;
 }
@@ -354,7 +304,7 @@ static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t
         sb_init(&offs);
         const char *v[4];
         applied_params(s, &r, 1, &parts, &offs, v);
-        res = PQexecPrepared(s->conn, "applied", 4, v, NULL, NULL, 0);
+        res = PQexecParams(s->conn, APPLIED_SQL, 4, NULL, v, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             st = row_result(s, r, res, err, errlen) == ROW_BAD ? ROW_BAD : ROW_RETRY;
         PQclear(res);
@@ -394,7 +344,7 @@ static row_status_t write_batch(storage_state_t *s)
     const char *av[4];
     int napplied = applied_params(s, s->batch, s->nbatch, &parts, &offs, av);
     if (napplied > 0)
-        sent = sent && PQsendQueryPrepared(c, "applied", 4, av, NULL, NULL, 0) == 1;
+        sent = sent && PQsendQueryParams(c, APPLIED_SQL, 4, NULL, av, NULL, NULL, 0) == 1;
     sb_free(&parts);
     sb_free(&offs);
     sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
@@ -505,7 +455,7 @@ static bool write_marks(storage_state_t *s)
     sb_puts(&ids, "}");
     sb_puts(&vers, "}");
     const char *v[2] = {ids.data, vers.data};
-    PGresult *res = PQexecPrepared(s->conn, "mark", 2, v, NULL, NULL, 0);
+    PGresult *res = PQexecParams(s->conn, MARK_PUBLISHED_SQL, 2, NULL, v, NULL, NULL, 0);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
         log_warn("storage", "noting %d events as published deferred: %s", s->nmarks, PQresultErrorMessage(res));
@@ -528,7 +478,7 @@ static void prune(storage_state_t *s)
         snprintf(ps, sizeof(ps), "%d", part);
         snprintf(below, sizeof(below), "%lld", (long long)s->prune_below[part]);
         const char *v[4] = {s->p->cfg->group_id, s->p->cfg->topic_raw, ps, below};
-        PGresult *res = PQexecPrepared(s->conn, "prune", 4, v, NULL, NULL, 0);
+        PGresult *res = PQexecParams(s->conn, PRUNE_SQL, 4, NULL, v, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             log_warn("storage", "pruning applied offsets: %s", PQresultErrorMessage(res));
             PQclear(res);

@@ -61,40 +61,6 @@ static void progress(long done, long total, double t0, bool tty, long *last_pct)
     *last_pct = pct;
 }
 
-/* Builds the raw event for one issue object; NULL with err on a bad line. */
-static json_t *raw_event(json_t *issue, const char *owner, const char *repo, const char *user,
-                         char *err, size_t errlen)
-{
-    if (!json_is_object(issue)) {
-        snprintf(err, errlen, "not a JSON object");
-        return NULL;
-    }
-    static const char *need[] = {"id", "number"};
-    for (int i = 0; i < 2; i++) {
-        json_t *v = json_object_get(issue, need[i]);
-        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-            snprintf(err, errlen, "field %s must be a positive integer", need[i]);
-            return NULL;
-        }
-    }
-    if (!json_is_string(json_object_get(issue, "title"))) {
-        snprintf(err, errlen, "field title must be a string");
-        return NULL;
-    }
-    if (json_object_get(issue, "pull_request") != NULL) {
-        snprintf(err, errlen, "is a pull request, not an issue");
-        return NULL;
-    }
-    char full[512], ts[ISO8601_LEN];
-    snprintf(full, sizeof(full), "%s/%s", owner, repo);
-    iso8601_now(ts, sizeof(ts));
-    return json_pack("{s:s, s:s, s:s, s:{s:i, s:s, s:s, s:b, s:{s:s}}, s:O, s:{s:s}, s:s}",
-                     "event_type", "issue", "action", "synced", "timestamp", ts,
-                     "repository", "id", 0, "name", repo, "full_name", full, "private", 0,
-                     "owner", "login", owner,
-                     "issue", issue, "sender", "login", user, "sync_source", "manual_pull");
-}
-
 int cmd_sync(int argc, char **argv)
 {
     const char *repo_arg = NULL, *from = NULL, *user = "cli", *cfg_file = NULL;
@@ -197,7 +163,7 @@ int cmd_sync(int argc, char **argv)
             continue;
         json_error_t je;
         json_t *issue = json_loadb(line, (size_t)n, 0, &je);
-        json_t *ev = issue ? raw_event(issue, owner, repo, user, err, sizeof(err)) : NULL;
+        json_t *ev = issue ? issue_event_wrap(issue, owner, repo, user, err, sizeof(err)) : NULL;
         if (issue == NULL)
             snprintf(err, sizeof(err), "not JSON: %s", je.text);
         if (ev == NULL) {

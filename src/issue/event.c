@@ -1,4 +1,5 @@
 #include "event.h"
+#include "timefmt.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -167,4 +168,37 @@ int issue_event_key(const issue_event_t *ev, char *out, size_t outlen)
     const char *type = strcmp(ev->event_type, "issues") == 0 ? "issue" : ev->event_type;
     int n = snprintf(out, outlen, "%s:%s:%lld", ev->full_name, type, (long long)ev->number);
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+json_t *issue_event_wrap(json_t *issue, const char *owner, const char *repo, const char *user,
+                         char *err, size_t errlen)
+{
+    if (!json_is_object(issue)) {
+        snprintf(err, errlen, "not a JSON object");
+        return NULL;
+    }
+    static const char *need[] = {"id", "number"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(issue, need[i]);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            snprintf(err, errlen, "field %s must be a positive integer", need[i]);
+            return NULL;
+        }
+    }
+    if (!json_is_string(json_object_get(issue, "title"))) {
+        snprintf(err, errlen, "field title must be a string");
+        return NULL;
+    }
+    if (json_object_get(issue, "pull_request") != NULL) {
+        snprintf(err, errlen, "is a pull request, not an issue");
+        return NULL;
+    }
+    char full[512], ts[ISO8601_LEN];
+    snprintf(full, sizeof(full), "%s/%s", owner, repo);
+    iso8601_now(ts, sizeof(ts));
+    return json_pack("{s:s, s:s, s:s, s:{s:i, s:s, s:s, s:b, s:{s:s}}, s:O, s:{s:s}, s:s}",
+                     "event_type", "issue", "action", "synced", "timestamp", ts,
+                     "repository", "id", 0, "name", repo, "full_name", full, "private", 0,
+                     "owner", "login", owner,
+                     "issue", issue, "sender", "login", user, "sync_source", "manual_pull");
 }
