@@ -103,6 +103,16 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
         json_decref(cmd);   /* another group's or topic's command */
         return;
     }
+    if (strcmp(name, "cancel_sync") == 0) {
+        const char *id = json_string_value(json_object_get(cmd, "sync_id"));
+        if (id != NULL && strlen(id) < 64) {
+            sync_cancelled_msg_t *c = rt_msg_new(sizeof(*c), MSG_SYNC_CANCELLED);
+            snprintf(c->sync_id, sizeof(c->sync_id), "%s", id);
+            rt_send_force(s->p->classifier, c);
+        }
+        json_decref(cmd);
+        return;
+    }
     if (strcmp(name, "reset") == 0) {
         apply_reset(s, cmd, m->offset);
         json_decref(cmd);

@@ -18,10 +18,12 @@
 
 #include "log.h"
 #include "pipeline.h"
+#include "strmap.h"
 
 typedef struct classifier_state {
     pipeline_t *p;
     int audit_fd;                 /* [pipeline] classify_audit_file, -1 if none */
+    strmap_t cancelled;           /* sync ids whose events are skipped */
     uint64_t rng;
     bool stalled;                 /* [pipeline] stall_file exists (tests) */
     record_t **parked;            /* records held while stalled */
@@ -43,8 +45,16 @@ static void classify(classifier_state_t *s, record_t *r)
         rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
         return;
     }
+    if (r->sync_id[0] && strmap_get(&s->cancelled, r->sync_id) != NULL) {
+        /* Its sync was cancelled: costs nothing more. */
+        r->result = RESULT_SKIPPED;
+        metric_add(&g_metrics.cancelled_skips, 1);
+        record_done(r);
+        return;
+    }
     if (s->audit_fd >= 0)
-        dprintf(s->audit_fd, "%d %lld\n", r->partition, (long long)r->offset);
+        dprintf(s->audit_fd, "%d %lld %llu %s\n", r->partition, (long long)r->offset,
+                (unsigned long long)(now_us() / 1000), r->sync_id[0] ? r->sync_id : "-");
     uint64_t t0 = now_us();
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
@@ -107,6 +117,15 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
             rt_timer_start(self, hold, 0, r);
         else
             classify(s, r);
+    } else if (msg->type == MSG_SYNC_CANCELLED) {
+        sync_cancelled_msg_t *c = (sync_cancelled_msg_t *)msg;
+        if (strmap_get(&s->cancelled, c->sync_id) == NULL) {
+            strmap_put(&s->cancelled, c->sync_id, s);
+            log_info("classifier", "sync %s cancelled: its events are skipped from now on", c->sync_id);
+        }
+        if (msg->reply_future != NULL || msg->reply_actor != NULL)
+            rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_SYNC_CANCELLED));
+        rt_msg_free(msg);
     } else {
         rt_msg_free(msg);
     }
@@ -120,6 +139,7 @@ static void classifier_finalize(rt_actor_t *self)
     free(s->parked);
     if (s->audit_fd >= 0)
         close(s->audit_fd);
+    strmap_free(&s->cancelled);
     free(s);
 }
 
@@ -131,6 +151,7 @@ rt_actor_t *classifier_spawn(pipeline_t *p)
     s->p = p;
     s->rng = 0x9E3779B97F4A7C15ULL;
     s->audit_fd = -1;
+    strmap_init(&s->cancelled);
     if (p->cfg->classify_audit_file != NULL) {
         /* O_APPEND, one write per line: survives kill -9 line by line. */
         s->audit_fd = open(p->cfg->classify_audit_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

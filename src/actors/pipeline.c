@@ -56,6 +56,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         p->nstorage++;
     }
     p->classifier = classifier_spawn(p);
+    p->syncs = syncs_spawn(p);   /* cancelled syncs reach the classifier before any record */
     p->publisher = publisher_spawn(p);
     p->poller = poller_spawn(p, cconf, err, errlen);
     if (p->poller == NULL)

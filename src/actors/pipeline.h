@@ -57,6 +57,7 @@ typedef struct pipeline {
     int nstorage;
     rt_actor_t *publisher;
     rt_actor_t *admin;
+    rt_actor_t *syncs;
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
     partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
@@ -80,6 +81,7 @@ rt_actor_t *publisher_spawn(pipeline_t *p);
 void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);
 void publisher_stop(pipeline_t *p);
 rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen);
+rt_actor_t *syncs_spawn(pipeline_t *p);
 
 static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t partition)
 {

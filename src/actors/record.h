@@ -38,6 +38,8 @@ enum pipeline_msg {
     MSG_ADMIN_QUERY,                /* http -> admin: a query needing round trips */
     MSG_ADMIN_RESET,                /* admin -> poller: move owned partitions to offsets */
     MSG_PRUNE,                      /* poller -> storage: offsets committed in Kafka */
+    MSG_SYNC_CANCELLED,             /* syncs/admin -> classifier: skip this sync's events */
+    MSG_SYNC_REQUEST,               /* http -> syncs: a sync's status, or its cancellation */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
@@ -173,5 +175,23 @@ typedef struct commit_state_msg {
     int64_t offset;               /* < 0: nothing to commit */
     char metadata[OFFSET_MAP_MAX_BYTES];
 } commit_state_msg_t;
+
+/* syncs/admin -> classifier; when asked (syncs), the reply means every
+ * later event of the sync is skipped */
+typedef struct sync_cancelled_msg {
+    rt_msg_t hdr;
+    char sync_id[64];
+} sync_cancelled_msg_t;
+
+typedef enum { SYNC_STATUS, SYNC_CANCEL } sync_request_kind_t;
+
+/* http -> syncs; reply(ctx, status, json) runs on the syncs thread */
+typedef struct sync_request_msg {
+    rt_msg_t hdr;
+    sync_request_kind_t kind;
+    char user[256], owner[256], repo[256];
+    void (*reply)(void *ctx, int status, const char *json);
+    void *ctx;
+} sync_request_msg_t;
 
 #endif

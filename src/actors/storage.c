@@ -51,7 +51,11 @@ static const char *UPSERT_SQL =
     " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
     "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
     "  sync_source, pulled_by_user_id, processed_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14::jsonb, $15, $16, now())"
+    " SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12::timestamptz, $13, $14::jsonb, $15,"
+    "  $16, now()"
+    /* an event of a sync cancelled meanwhile stores nothing (see lock_syncs) */
+    " WHERE NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs WHERE sync_id = $30::text"
+    "  AND sync_status = 'cancelled')"
     " ON CONFLICT (github_issue_id) DO UPDATE SET repository_owner = EXCLUDED.repository_owner,"
     "  repository_name = EXCLUDED.repository_name, issue_number = EXCLUDED.issue_number,"
     "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
@@ -95,6 +99,23 @@ static const char *REPLAY_SQL =
     " WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $2::timestamptz"
     " AND e.published_at IS NULL";
 
+/* A batch's events of one sync: counted in the batch's transaction, so a
+ * replay never counts twice; the sync completes when all are in. */
+static const char *SYNC_PROGRESS_SQL =
+    "UPDATE dispatchai.repository_syncs SET issues_synced = issues_synced + $2,"
+    " issues_classified = issues_classified + $3, updated_at = now(),"
+    " sync_status = CASE WHEN sync_status IN ('pending', 'syncing') AND issues_synced + $2 >= issues_total"
+    "   THEN 'completed' WHEN sync_status = 'pending' THEN 'syncing' ELSE sync_status END"
+    " WHERE sync_id = $1 AND sync_status IN ('pending', 'syncing')";
+
+/* Taken first in a transaction holding events of syncs: a cancellation
+ * (which locks the row FOR UPDATE) then either waits for this transaction,
+ * and counts its rows, or commits before it, and this transaction's upserts
+ * see the sync cancelled and store nothing of it. Either way the counts a
+ * cancel answers with are the table's. */
+static const char *LOCK_SYNCS_SQL =
+    "SELECT 1 FROM dispatchai.repository_syncs WHERE sync_id = ANY($1::text[]) FOR SHARE";
+
 static const char *PRUNE_SQL =
     "DELETE FROM dispatchai.applied_offsets WHERE consumer_group = $1 AND topic = $2"
     " AND kafka_partition = $3 AND kafka_offset < $4";
@@ -105,7 +126,7 @@ const char *const MARK_PUBLISHED_SQL =
     " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
     " AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
 
-#define NPARAMS ISSUE_ROW_NPARAMS
+#define NPARAMS (ISSUE_ROW_NPARAMS + 1)   /* the row, then its sync_id */
 
 static bool connected(storage_state_t *s)
 {
@@ -178,7 +199,8 @@ static void row_params_build(row_params_t *rp, const record_t *r)
     rp->stmt = NULL;   /* the prepared upsert */
     rp->n = NPARAMS;
     issue_row_build(&rp->row, &r->event, &r->cls, r->rkm->payload, r->rkm->len, r->user_id);
-    memcpy(rp->v, rp->row.v, sizeof(rp->v));
+    memcpy(rp->v, rp->row.v, sizeof(rp->row.v));
+    rp->v[ISSUE_ROW_NPARAMS] = r->sync_id[0] ? r->sync_id : NULL;
 }
 
 static void row_params_free(row_params_t *rp)
@@ -253,6 +275,72 @@ static int applied_params(storage_state_t *s, record_t **recs, int n, strbuf_t *
     return count;
 }
 
+/* Calls fn(sync_id, stored, classified) once per sync among the records
+ * (replays excluded: they were counted when first stored). Records that
+ * reach storage were classified, so both counts are the same here; the
+ * database's refusals count as synced only. */
+static int for_each_sync(record_t **recs, int n, bool refused, bool (*fn)(void *, const char *, int, int),
+                         void *ctx)
+{
+    int calls = 0;
+    for (int i = 0; i < n; i++) {
+        const char *id = recs[i]->sync_id;
+        if (recs[i]->replay || id[0] == '\0')
+            continue;
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !recs[j]->replay && strcmp(recs[j]->sync_id, id) == 0;
+        if (seen)
+            continue;
+        int count = 0;
+        for (int j = i; j < n; j++)
+            count += !recs[j]->replay && strcmp(recs[j]->sync_id, id) == 0;
+        if (!fn(ctx, id, count, refused ? 0 : count))
+            return -1;
+        calls++;
+    }
+    return calls;
+}
+
+static void sync_params(char synced[16], char classified[16], int n_synced, int n_classified)
+{
+    snprintf(synced, 16, "%d", n_synced);
+    snprintf(classified, 16, "%d", n_classified);
+}
+
+static bool send_sync_progress(void *conn, const char *sync_id, int n_synced, int n_classified)
+{
+    char a[16], b[16];
+    sync_params(a, b, n_synced, n_classified);
+    const char *v[3] = {sync_id, a, b};
+    return PQsendQueryParams(conn, SYNC_PROGRESS_SQL, 3, NULL, v, NULL, NULL, 0) == 1;
+}
+
+static bool exec_sync_progress(void *conn, const char *sync_id, int n_synced, int n_classified)
+{
+    char a[16], b[16];
+    sync_params(a, b, n_synced, n_classified);
+    const char *v[3] = {sync_id, a, b};
+    PGresult *res = PQexecParams(conn, SYNC_PROGRESS_SQL, 3, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_warn("storage", "sync %s progress: %s", sync_id, PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* The text[] of the records' sync ids; false when none has one. */
+static bool sync_ids(record_t **recs, int n, strbuf_t *out)
+{
+    int count = 0;
+    sb_puts(out, "{");
+    for (int i = 0; i < n; i++)
+        if (!recs[i]->replay && recs[i]->sync_id[0])
+            sb_printf(out, "%s\"%s\"", count++ ? "," : "", recs[i]->sync_id);
+    sb_puts(out, "}");
+    return count > 0;
+}
+
 /* Queues the record's statement on a connection in pipeline mode. */
 static bool send_row(PGconn *c, const record_t *r)
 {
@@ -295,6 +383,13 @@ static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t
         snprintf(err, errlen, "database: %s", PQerrorMessage(s->conn));
         return ROW_RETRY;
     }
+    strbuf_t ids;
+    sb_init(&ids);
+    if (sync_ids(&r, 1, &ids)) {
+        const char *lv[1] = {ids.data};
+        PQclear(PQexecParams(s->conn, LOCK_SYNCS_SQL, 1, NULL, lv, NULL, NULL, 0));
+    }
+    sb_free(&ids);
     PGresult *res = exec_row(s->conn, r);
     row_status_t st = row_result(s, r, res, err, errlen);
     PQclear(res);
@@ -311,6 +406,8 @@ static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t
         sb_free(&parts);
         sb_free(&offs);
     }
+    if (st == ROW_OK && for_each_sync(&r, 1, false, exec_sync_progress, s->conn) < 0)
+        st = ROW_RETRY;
     if (st == ROW_OK && !exec_command(s->conn, "COMMIT")) {
         snprintf(err, errlen, "database: %s", PQerrorMessage(s->conn));
         st = ROW_RETRY;
@@ -336,6 +433,13 @@ static row_status_t write_batch(storage_state_t *s)
     if (PQenterPipelineMode(c) != 1)
         return ROW_RETRY;
     bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    strbuf_t ids;
+    sb_init(&ids);
+    bool locks = sync_ids(s->batch, s->nbatch, &ids);
+    const char *lv[1] = {ids.data};
+    if (locks)
+        sent = sent && PQsendQueryParams(c, LOCK_SYNCS_SQL, 1, NULL, lv, NULL, NULL, 0) == 1;
+    sb_free(&ids);
     for (int i = 0; i < s->nbatch && sent; i++)
         sent = send_row(c, s->batch[i]);
     strbuf_t parts, offs;
@@ -347,15 +451,17 @@ static row_status_t write_batch(storage_state_t *s)
         sent = sent && PQsendQueryParams(c, APPLIED_SQL, 4, NULL, av, NULL, NULL, 0) == 1;
     sb_free(&parts);
     sb_free(&offs);
+    int nsyncs = sent ? for_each_sync(s->batch, s->nbatch, false, send_sync_progress, c) : 0;
+    sent = sent && nsyncs >= 0;
     sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
     sent = sent && PQpipelineSync(c) == 1;
 
-    /* Results: BEGIN, one per row, the applied offsets, COMMIT, then the
-     * sync point. After an error the rest come back PGRES_PIPELINE_ABORTED
+    /* Results: BEGIN, the sync locks, one per row, the applied offsets,
+     * the sync counts, COMMIT, then the sync point. After an error the rest come back PGRES_PIPELINE_ABORTED
      * and the server rolls the transaction back at the sync. */
     row_status_t st = sent ? ROW_OK : ROW_RETRY;
     char err[512];
-    int expect = s->nbatch + 2 + (napplied > 0);
+    int expect = s->nbatch + 2 + locks + (napplied > 0) + (nsyncs > 0 ? nsyncs : 0);
     for (int i = 0; i < expect && sent; i++) {
         PGresult *res = PQgetResult(c);
         if (res == NULL) {
@@ -363,8 +469,9 @@ static row_status_t write_batch(storage_state_t *s)
             break;
         }
         ExecStatusType rs = PQresultStatus(res);
-        if (i >= 1 && i <= s->nbatch && rs == PGRES_TUPLES_OK) {
-            row_result(s, s->batch[i - 1], res, err, sizeof(err));
+        int row = i - 1 - locks;   /* BEGIN and the sync locks come first */
+        if (row >= 0 && row < s->nbatch && rs == PGRES_TUPLES_OK) {
+            row_result(s, s->batch[row], res, err, sizeof(err));
         } else if (rs == PGRES_FATAL_ERROR) {
             if (st == ROW_OK)
                 st = transient_error(res, c) ? ROW_RETRY : ROW_BAD;
@@ -413,6 +520,8 @@ static bool write_isolated(storage_state_t *s)
         } else if (st == ROW_BAD) {
             log_warn("storage", "partition %d offset %lld to DLQ: %s", r->partition, (long long)r->offset, err);
             metric_add(&g_metrics.db_dead_lettered, 1);
+            /* Still an event of its sync that is done with. */
+            for_each_sync(&r, 1, true, exec_sync_progress, s->conn);
             pipeline_dead_letter(s->p, r, ERROR_PERMANENT, err);
         } else {
             s->batch[kept++] = r;

@@ -16,6 +16,8 @@
 #include "event.h"
 #include "kafka.h"
 #include "timefmt.h"
+#include "schema.h"
+#include "syncs.h"
 #include "uuid.h"
 
 static const char *USAGE =
@@ -154,6 +156,13 @@ int cmd_sync(int argc, char **argv)
 
     char sync_id[37];
     uuid_v4(sync_id);
+    /* Registered before anything is published, so the storage actors find
+     * the row to count into, and a cancel finds the sync. */
+    PGconn *db = pg_connect(cfg.database_url, err, sizeof(err));
+    if (db == NULL || syncs_register(db, user, owner, repo, sync_id, total, err, sizeof(err)) != 0) {
+        cli_error("sync: %s", err);
+        goto out_db;
+    }
     bool tty = isatty(STDERR_FILENO);
     double t0 = now_s();
     long lineno = 0, sent = 0, bad = 0, last_pct = -1;
@@ -192,7 +201,10 @@ int cmd_sync(int argc, char **argv)
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 cli_error("kafka: produce: %s", rd_kafka_err2str(e));
                 free(value);
-                goto out_rk;
+                char reason[160];
+                snprintf(reason, sizeof(reason), "kafka: produce: %s", rd_kafka_err2str(e));
+                syncs_published(db, sync_id, stats.delivered, reason, err, sizeof(err));
+                goto out_db;
             }
             rd_kafka_poll(rk, 100);
         }
@@ -211,7 +223,16 @@ int cmd_sync(int argc, char **argv)
            "\"seconds\":%.2f}\n",
            sync_id, owner, repo, stats.delivered, stats.failed, bad, now_s() - t0);
     rc = stats.failed == 0 && stats.delivered == sent && bad == 0 ? 0 : 1;
-out_rk:
+    char failure[128];
+    snprintf(failure, sizeof(failure), "%ld events not published", stats.failed + (sent - stats.delivered));
+    if (syncs_published(db, sync_id, stats.delivered, stats.failed || stats.delivered != sent ? failure : NULL, err,
+                        sizeof(err)) != 0) {
+        cli_error("sync: %s", err);
+        rc = 1;
+    }
+out_db:
+    if (db != NULL)
+        PQfinish(db);
     rd_kafka_flush(rk, 10000);
     rd_kafka_destroy(rk);
 out_env:

@@ -165,6 +165,9 @@ void metrics_render(strbuf_t *out)
     family(out, "dispatchd_applied_replays_total", "counter",
            "Records read again whose rows the database already had: not classified or written again.");
     sb_printf(out, "dispatchd_applied_replays_total %lu\n", (unsigned long)ld(&m->applied_replays));
+    family(out, "dispatchd_cancelled_sync_events_total", "counter",
+           "Events of cancelled syncs skipped without classification.");
+    sb_printf(out, "dispatchd_cancelled_sync_events_total %lu\n", (unsigned long)ld(&m->cancelled_skips));
     family(out, "dispatchd_rebalances_total", "counter", "Partition assignment changes.");
     sb_printf(out, "dispatchd_rebalances_total %lu\n", (unsigned long)ld(&m->rebalances));
 

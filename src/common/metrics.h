@@ -31,6 +31,7 @@ typedef struct metrics {
     uint64_t rebalances;
     uint64_t offset_map_skips;
     uint64_t applied_replays;
+    uint64_t cancelled_skips;
     histogram_t classify[PROVIDER_COUNT];
     histogram_t db_write;
     histogram_t db_batch_rows;         /* counts, not microseconds */

@@ -298,6 +298,9 @@ int routes_dispatch(http_app_t *app, h2o_req_t *req)
     int admin = admin_route(app, req);
     if (admin != -1)
         return admin;
+    int user = user_route(app, req);
+    if (user != -1)
+        return user;
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/webhook/github"))) {
         if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
             return http_respond_error(req, "/webhook/github", 405, "method_not_allowed", "use POST");

@@ -40,6 +40,9 @@ int http_respond_error(h2o_req_t *req, const char *route, int status, const char
 /* admin_routes.c: answers an admin path, or returns -1 for other paths */
 int admin_route(http_app_t *app, h2o_req_t *req);
 
+/* user_routes.c: answers a /repos/ path, or returns -1 for other paths */
+int user_route(http_app_t *app, h2o_req_t *req);
+
 /* webhook.c */
 int webhook_github(http_app_t *app, h2o_req_t *req);
 

@@ -98,6 +98,12 @@ check "run exits 0 after SIGTERM" 0 "$run_rc"
 
 check "issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
 check "enriched rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.enriched_issues')"
+check "the e2e/repo sync completed with every event counted" "completed $((N - 6)) $((N - 6)) $((N - 6))" \
+  "$(psql -tA "$dburl" -c "SELECT sync_status || ' ' || issues_total || ' ' || issues_synced || ' ' || issues_classified
+                          FROM dispatchai.repository_syncs WHERE repository_name = 'repo'")"
+check "the e2e/mixed sync completed, its refused row counted as synced, not classified" "completed 5 5 4" \
+  "$(psql -tA "$dburl" -c "SELECT sync_status || ' ' || issues_total || ' ' || issues_synced || ' ' || issues_classified
+                          FROM dispatchai.repository_syncs WHERE repository_name = 'mixed'")"
 check "synced rows are manual_pull from the sync user" $((N - 2)) \
   "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE sync_source='manual_pull' AND pulled_by_user_id='cli'")"
 check "webhook rows are webhook-sourced" 2 \

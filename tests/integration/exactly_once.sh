@@ -47,7 +47,9 @@ check "every issue classified once" $M "$(sql "SELECT count(*) FROM dispatchai.e
 check "no row committed before the crash was written again" 0 \
   "$(sql "SELECT count(*) FROM crash_rows c JOIN dispatchai.issues i USING (github_issue_id) WHERE i.xmin::text <> c.x")"
 check "rows written after the restart: only the ones not committed before" $((M - rows_at_crash)) "$written"
-psql -q "$dburl" -c "CREATE TABLE audit2 (po text)" -c "\\copy audit2 FROM '$work/audit2'"
+# audit lines: partition offset unix_ms sync_id
+cut -d' ' -f1,2 "$work/audit2" > "$work/audit2.po"
+psql -q "$dburl" -c "CREATE TABLE audit2 (po text)" -c "\\copy audit2 FROM '$work/audit2.po'"
 check "no record with committed rows was classified again" 0 \
   "$(sql "SELECT count(*) FROM audit2 WHERE po IN (SELECT po FROM crash_applied)")"
 check "the restart classified every other record once" $((M - rows_at_crash)) \

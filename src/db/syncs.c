@@ -1,0 +1,171 @@
+#include "syncs.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *error_body(const char *error, const char *detail)
+{
+    return json_pack("{s:s, s:s}", "error", error, "detail", detail);
+}
+
+static void db_error(PGresult *r, PGconn *c, char *err, size_t errlen)
+{
+    const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+    snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
+}
+
+int syncs_register(PGconn *c, const char *user, const char *owner, const char *repo, const char *sync_id, long total,
+                   char *err, size_t errlen)
+{
+    char t[24];
+    snprintf(t, sizeof(t), "%ld", total);
+    const char *v[5] = {user, owner, repo, sync_id, t};
+    /* A finished sync's row is reused (the table is unique per user and
+     * repository); a running one is not taken over. */
+    PGresult *r = PQexecParams(
+        c,
+        "INSERT INTO dispatchai.repository_syncs (user_id, repository_owner, repository_name, sync_id, sync_status,"
+        " issues_total) VALUES ($1, $2, $3, $4, 'pending', $5)"
+        " ON CONFLICT (user_id, repository_owner, repository_name) DO UPDATE SET sync_id = EXCLUDED.sync_id,"
+        " sync_status = 'pending', issues_total = EXCLUDED.issues_total, issues_synced = 0, issues_classified = 0,"
+        " error_message = NULL, created_at = now(), updated_at = now()"
+        " WHERE dispatchai.repository_syncs.sync_status NOT IN ('pending', 'syncing')"
+        " RETURNING id",
+        5, NULL, v, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        db_error(r, c, err, errlen);
+        rc = -1;
+    } else if (PQntuples(r) == 0) {
+        snprintf(err, errlen,
+                 "a sync of %s/%s by %s is still pending or syncing; cancel it first (DELETE /repos/%s/%s/sync)",
+                 owner, repo, user, owner, repo);
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int syncs_published(PGconn *c, const char *sync_id, long published, const char *error, char *err, size_t errlen)
+{
+    char n[24];
+    snprintf(n, sizeof(n), "%ld", published);
+    const char *v[3] = {sync_id, n, error};
+    /* The storage actors may have counted every event already. */
+    PGresult *r = PQexecParams(
+        c,
+        "UPDATE dispatchai.repository_syncs SET issues_total = $2, updated_at = now(), error_message = $3,"
+        " sync_status = CASE WHEN sync_status NOT IN ('pending', 'syncing') THEN sync_status"
+        "   WHEN $3::text IS NOT NULL THEN 'failed'"
+        "   WHEN issues_synced >= $2 THEN 'completed' ELSE 'syncing' END"
+        " WHERE sync_id = $1",
+        3, NULL, v, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc != 0)
+        db_error(r, c, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+json_t *syncs_status(PGconn *c, const char *user, const char *owner, const char *repo, int *status)
+{
+    const char *v[3] = {user, owner, repo};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT json_build_object('sync_id', sync_id, 'repository', repository_owner || '/' || repository_name,"
+        " 'user_id', user_id, 'sync_status', sync_status, 'issues_total', issues_total,"
+        " 'issues_synced', issues_synced, 'issues_classified', issues_classified, 'error_message', error_message,"
+        " 'progress', CASE WHEN issues_total > 0 THEN round(100.0 * issues_synced / issues_total, 1) ELSE 0 END,"
+        " 'created_at', created_at, 'updated_at', updated_at)::text"
+        " FROM dispatchai.repository_syncs WHERE user_id = $1 AND repository_owner = $2 AND repository_name = $3",
+        3, NULL, v, NULL, NULL, 0);
+    json_t *out;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        *status = 503;
+        out = error_body("database_unavailable", PQresultErrorMessage(r));
+    } else if (PQntuples(r) == 0) {
+        *status = 404;
+        out = error_body("not_found", "no sync of this repository by this user");
+    } else {
+        *status = 200;
+        out = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    }
+    PQclear(r);
+    return out;
+}
+
+static bool command(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char *repo, int *status, char *sync_id)
+{
+    const char *v[3] = {user, owner, repo};
+    *status = 503;
+    if (!command(c, "BEGIN"))
+        return error_body("database_unavailable", PQerrorMessage(c));
+    /* The row lock orders this against the storage actors' progress
+     * updates of the same sync. */
+    PGresult *r = PQexecParams(c,
+                               "SELECT sync_id, sync_status FROM dispatchai.repository_syncs"
+                               " WHERE user_id = $1 AND repository_owner = $2 AND repository_name = $3 FOR UPDATE",
+                               3, NULL, v, NULL, NULL, 0);
+    json_t *out = NULL;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        out = error_body("database_unavailable", PQresultErrorMessage(r));
+    } else if (PQntuples(r) == 0) {
+        *status = 404;
+        out = error_body("not_found", "no sync of this repository by this user");
+    } else if (strcmp(PQgetvalue(r, 0, 1), "pending") != 0 && strcmp(PQgetvalue(r, 0, 1), "syncing") != 0) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "the sync is %s; only a pending or syncing sync can be cancelled",
+                 PQgetvalue(r, 0, 1));
+        *status = 400;
+        out = error_body("not_cancellable", detail);
+    } else {
+        snprintf(sync_id, 64, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    if (out != NULL) {
+        command(c, "ROLLBACK");
+        return out;
+    }
+    PGresult *del = PQexecParams(
+        c,
+        "DELETE FROM dispatchai.issues i WHERE i.repository_owner = $2 AND i.repository_name = $3"
+        " AND i.sync_source = 'manual_pull' AND i.pulled_by_user_id = $1"
+        " AND NOT EXISTS (SELECT 1 FROM dispatchai.enriched_issues e WHERE e.issue_id = i.id)",
+        3, NULL, v, NULL, NULL, 0);
+    PGresult *kept = PQexecParams(
+        c,
+        "SELECT count(*) FROM dispatchai.issues i JOIN dispatchai.enriched_issues e ON e.issue_id = i.id"
+        " WHERE i.repository_owner = $2 AND i.repository_name = $3 AND i.sync_source = 'manual_pull'"
+        " AND i.pulled_by_user_id = $1",
+        3, NULL, v, NULL, NULL, 0);
+    const char *sv[1] = {sync_id};
+    PGresult *upd = PQexecParams(c,
+                                 "UPDATE dispatchai.repository_syncs SET sync_status = 'cancelled', updated_at = now()"
+                                 " WHERE sync_id = $1",
+                                 1, NULL, sv, NULL, NULL, 0);
+    bool ok = PQresultStatus(del) == PGRES_COMMAND_OK && PQresultStatus(kept) == PGRES_TUPLES_OK &&
+              PQresultStatus(upd) == PGRES_COMMAND_OK && command(c, "COMMIT");
+    if (ok) {
+        *status = 200;
+        out = json_pack("{s:b, s:s, s:I, s:I, s:s}", "success", 1, "message", "sync cancelled", "issues_removed",
+                        (json_int_t)atoll(PQcmdTuples(del)), "issues_classified",
+                        (json_int_t)atoll(PQgetvalue(kept, 0, 0)), "sync_id", sync_id);
+    } else {
+        out = error_body("database_unavailable", PQerrorMessage(c));
+        command(c, "ROLLBACK");
+    }
+    PQclear(del);
+    PQclear(kept);
+    PQclear(upd);
+    return out;
+}

@@ -1,0 +1,32 @@
+/*
+ * syncs.h -- repository_syncs (CONTRACT sections 4 and 5): a batch sync
+ * registered by `dispatchd sync`, its status, and its cancellation. The
+ * storage actors count its events as they commit (storage.c).
+ */
+#ifndef DISPATCHD_SYNCS_H
+#define DISPATCHD_SYNCS_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* A new sync of owner/repo by user, `pending`, expecting `total` events.
+ * 0, or -1 with the reason in err: the database's error, or a sync of the
+ * same repository by the same user still pending or syncing. */
+int syncs_register(PGconn *c, const char *user, const char *owner, const char *repo, const char *sync_id, long total,
+                   char *err, size_t errlen);
+/* Publishing finished: `syncing` with the number of events published (or
+ * `failed` with error when error is not NULL). */
+int syncs_published(PGconn *c, const char *sync_id, long published, const char *error, char *err, size_t errlen);
+
+/* The HTTP answers: a JSON body and its status (200, 404, 400, 503). */
+json_t *syncs_status(PGconn *c, const char *user, const char *owner, const char *repo, int *status);
+/* Cancels the user's sync of owner/repo: marks it cancelled, removes the
+ * user's unclassified manual_pull issues of the repository, keeps the
+ * classified ones, answers {success, message, issues_removed,
+ * issues_classified}. sync_id receives the cancelled sync's id (64 bytes)
+ * when the answer is 200. */
+json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char *repo, int *status,
+                     char *sync_id);
+
+#endif
