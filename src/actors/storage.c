@@ -22,6 +22,7 @@
 #include "pipeline.h"
 #include "issue_row.h"
 #include "schema.h"
+#include "syncs.h"
 #include "strbuf.h"
 
 #define BACKOFF_MIN_MS 100
@@ -107,14 +108,6 @@ static const char *SYNC_PROGRESS_SQL =
     " sync_status = CASE WHEN sync_status IN ('pending', 'syncing') AND issues_synced + $2 >= issues_total"
     "   THEN 'completed' WHEN sync_status = 'pending' THEN 'syncing' ELSE sync_status END"
     " WHERE sync_id = $1 AND sync_status IN ('pending', 'syncing')";
-
-/* Taken first in a transaction holding events of syncs: a cancellation
- * (which locks the row FOR UPDATE) then either waits for this transaction,
- * and counts its rows, or commits before it, and this transaction's upserts
- * see the sync cancelled and store nothing of it. Either way the counts a
- * cancel answers with are the table's. */
-static const char *LOCK_SYNCS_SQL =
-    "SELECT 1 FROM dispatchai.repository_syncs WHERE sync_id = ANY($1::text[]) FOR SHARE";
 
 static const char *PRUNE_SQL =
     "DELETE FROM dispatchai.applied_offsets WHERE consumer_group = $1 AND topic = $2"
@@ -275,31 +268,43 @@ static int applied_params(storage_state_t *s, record_t **recs, int n, strbuf_t *
     return count;
 }
 
+typedef struct sync_count {
+    const char *id;
+    int n;
+} sync_count_t;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const sync_count_t *)a)->id, ((const sync_count_t *)b)->id);
+}
+
 /* Calls fn(sync_id, stored, classified) once per sync among the records
- * (replays excluded: they were counted when first stored). Records that
- * reach storage were classified, so both counts are the same here; the
- * database's refusals count as synced only. */
+ * (replays excluded: they were counted when first stored), in sync id
+ * order, so two transactions updating the same syncs' rows never wait on
+ * each other in a cycle. Records that reach storage were classified, so
+ * both counts are the same here; the database's refusals count as synced
+ * only. Returns how many calls, -1 when one failed. */
 static int for_each_sync(record_t **recs, int n, bool refused, bool (*fn)(void *, const char *, int, int),
                          void *ctx)
 {
-    int calls = 0;
+    sync_count_t counts[n > 0 ? n : 1];
+    int k = 0;
     for (int i = 0; i < n; i++) {
         const char *id = recs[i]->sync_id;
         if (recs[i]->replay || id[0] == '\0')
             continue;
-        bool seen = false;
-        for (int j = 0; j < i && !seen; j++)
-            seen = !recs[j]->replay && strcmp(recs[j]->sync_id, id) == 0;
-        if (seen)
-            continue;
-        int count = 0;
-        for (int j = i; j < n; j++)
-            count += !recs[j]->replay && strcmp(recs[j]->sync_id, id) == 0;
-        if (!fn(ctx, id, count, refused ? 0 : count))
-            return -1;
-        calls++;
+        int j = 0;
+        while (j < k && strcmp(counts[j].id, id) != 0)
+            j++;
+        if (j == k)
+            counts[k++] = (sync_count_t){id, 0};
+        counts[j].n++;
     }
-    return calls;
+    qsort(counts, (size_t)k, sizeof(counts[0]), by_id);
+    for (int j = 0; j < k; j++)
+        if (!fn(ctx, counts[j].id, counts[j].n, refused ? 0 : counts[j].n))
+            return -1;
+    return k;
 }
 
 static void sync_params(char synced[16], char classified[16], int n_synced, int n_classified)
@@ -387,7 +392,7 @@ static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t
     sb_init(&ids);
     if (sync_ids(&r, 1, &ids)) {
         const char *lv[1] = {ids.data};
-        PQclear(PQexecParams(s->conn, LOCK_SYNCS_SQL, 1, NULL, lv, NULL, NULL, 0));
+        PQclear(PQexecParams(s->conn, SYNCS_LOCK_SHARED_SQL, 1, NULL, lv, NULL, NULL, 0));
     }
     sb_free(&ids);
     PGresult *res = exec_row(s->conn, r);
@@ -438,7 +443,7 @@ static row_status_t write_batch(storage_state_t *s)
     bool locks = sync_ids(s->batch, s->nbatch, &ids);
     const char *lv[1] = {ids.data};
     if (locks)
-        sent = sent && PQsendQueryParams(c, LOCK_SYNCS_SQL, 1, NULL, lv, NULL, NULL, 0) == 1;
+        sent = sent && PQsendQueryParams(c, SYNCS_LOCK_SHARED_SQL, 1, NULL, lv, NULL, NULL, 0) == 1;
     sb_free(&ids);
     for (int i = 0; i < s->nbatch && sent; i++)
         sent = send_row(c, s->batch[i]);

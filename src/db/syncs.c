@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Advisory locks in a key space of their own: (SYNC_LOCK_CLASS, hash). */
+#define SYNC_LOCK_CLASS "74201"
+
+const char *const SYNCS_LOCK_SHARED_SQL =
+    "SELECT pg_advisory_xact_lock_shared(" SYNC_LOCK_CLASS ", hashtext(s)) FROM unnest($1::text[]) AS s";
+
 static json_t *error_body(const char *error, const char *detail)
 {
     return json_pack("{s:s, s:s}", "error", error, "detail", detail);
@@ -110,8 +116,19 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
     *status = 503;
     if (!command(c, "BEGIN"))
         return error_body("database_unavailable", PQerrorMessage(c));
-    /* The row lock orders this against the storage actors' progress
-     * updates of the same sync. */
+    /* The sync's lock first (see SYNCS_LOCK_SHARED_SQL), then its row. */
+    PGresult *l = PQexecParams(c,
+                               "SELECT pg_advisory_xact_lock(" SYNC_LOCK_CLASS ", hashtext(sync_id))"
+                               " FROM dispatchai.repository_syncs"
+                               " WHERE user_id = $1 AND repository_owner = $2 AND repository_name = $3",
+                               3, NULL, v, NULL, NULL, 0);
+    bool locked = PQresultStatus(l) == PGRES_TUPLES_OK;
+    PQclear(l);
+    if (!locked) {
+        json_t *e = error_body("database_unavailable", PQerrorMessage(c));
+        command(c, "ROLLBACK");
+        return e;
+    }
     PGresult *r = PQexecParams(c,
                                "SELECT sync_id, sync_status FROM dispatchai.repository_syncs"
                                " WHERE user_id = $1 AND repository_owner = $2 AND repository_name = $3 FOR UPDATE",

@@ -19,6 +19,16 @@ int syncs_register(PGconn *c, const char *user, const char *owner, const char *r
  * `failed` with error when error is not NULL). */
 int syncs_published(PGconn *c, const char *sync_id, long published, const char *error, char *err, size_t errlen);
 
+/* A transaction storing events of syncs takes these shared locks first
+ * ($1: text[] of sync ids); a cancel takes the sync's lock exclusively. So
+ * a cancel either waits for such a transaction, and counts its rows, or
+ * commits before it, and that transaction's upserts find the sync
+ * cancelled and store nothing of it: the counts a cancel answers with are
+ * the table's. (Locks of their own, not row locks on repository_syncs,
+ * which the storing transactions also update: upgrading a shared row lock
+ * deadlocked two storage connections.) */
+extern const char *const SYNCS_LOCK_SHARED_SQL;
+
 /* The HTTP answers: a JSON body and its status (200, 404, 400, 503). */
 json_t *syncs_status(PGconn *c, const char *user, const char *owner, const char *repo, int *status);
 /* Cancels the user's sync of owner/repo: marks it cancelled, removes the
