@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue versions out of order: an older updated_at never overwrites a newer
 # one (neither the issue row nor its classification), the older version
-# publishes nothing, and a newer one after it wins.
+# publishes nothing, and a newer one after it wins. Also: `run` refuses a
+# database whose schema is older than it needs, naming the command to run.
 #   storage_versions.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -37,4 +38,18 @@ check "one issue row, one classification" "1 1" \
 "$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched.jsonl"
 check "enriched events: the newer and the newest version only" '{"count":2}' "$(tail -1 "$work/enriched.jsonl")"
 check "no enriched event of the older version" 0 "$(grep -c '"title":"older"' "$work/enriched.jsonl")"
+
+psql -q "$admin" -c "CREATE DATABASE ${db}_old"
+psql -q "postgresql://postgres@127.0.0.1:$pgport/${db}_old" \
+  -c "CREATE SCHEMA dispatchai" \
+  -c "CREATE TABLE dispatchai.schema_migrations (version int PRIMARY KEY, name text, applied_at timestamptz)" \
+  -c "INSERT INTO dispatchai.schema_migrations VALUES (1, 'v1', now())"
+DATABASE_URL="postgresql://postgres@127.0.0.1:$pgport/${db}_old" "$bin" run --config "$work/dispatchd.conf" \
+  2> "$work/old.log" &
+old_pid=$!
+wait_until 30 bash -c "! kill -0 $old_pid 2>/dev/null"
+wait "$old_pid"; old_rc=$?
+check "run on an older schema exits non-zero" yes "$([ "$old_rc" -ne 0 ] && echo yes || echo no)"
+check "...naming the command to run" 1 "$(grep -c 'schema is at version 1, this dispatchd needs [0-9]*: run .dispatchd migrate.' "$work/old.log")"
+psql -q "$admin" -c "DROP DATABASE ${db}_old"
 finish
