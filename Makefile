@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, runs the pipeline demo
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan demo test test-release test-asan test-tsan \
-        bench-runtime bench-consume bench-storage clean
+        bench-runtime bench-consume bench-storage bench-classify clean
 
 all: build
 
@@ -47,6 +47,9 @@ bench-consume: build
 
 bench-storage: build
 	@bench/storage/bench_storage.sh
+
+bench-classify: build
+	@bench/classify/bench_classify.sh
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -18,12 +18,15 @@
 
 #include "log.h"
 #include "pipeline.h"
+#include "local.h"
 #include "strmap.h"
 
 typedef struct classifier_state {
     pipeline_t *p;
     int audit_fd;                 /* [pipeline] classify_audit_file, -1 if none */
     strmap_t cancelled;           /* sync ids whose events are skipped */
+    model_t *model;               /* the local provider's, NULL for rules */
+    model_vec_t scratch;
     uint64_t rng;
     bool stalled;                 /* [pipeline] stall_file exists (tests) */
     record_t **parked;            /* records held while stalled */
@@ -59,8 +62,13 @@ static void classify(classifier_state_t *s, record_t *r)
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
                       r->event.labels};
-    classify_rules(&in, &r->cls);
-    histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
+    if (s->model != NULL) {
+        classify_local(s->model, &s->scratch, &in, &r->cls);
+        histogram_observe_us(&g_metrics.classify[PROVIDER_LOCAL], now_us() - t0);
+    } else {
+        classify_rules(&in, &r->cls);
+        histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
+    }
     r->hdr.type = MSG_STORE;
     rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
 }
@@ -140,15 +148,31 @@ static void classifier_finalize(rt_actor_t *self)
     if (s->audit_fd >= 0)
         close(s->audit_fd);
     strmap_free(&s->cancelled);
+    if (s->model != NULL) {
+        model_free(s->model);
+        model_vec_free(&s->scratch);
+    }
     free(s);
 }
 
-rt_actor_t *classifier_spawn(pipeline_t *p)
+rt_actor_t *classifier_spawn(pipeline_t *p, char *err, size_t errlen)
 {
+    const char *provider = p->cfg->classifier;
+    if (strcmp(provider, "openai") == 0 || strcmp(provider, "cascade") == 0) {
+        snprintf(err, errlen, "classifier.provider = %s is not built yet: use local or rules", provider);
+        return NULL;
+    }
     classifier_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
     s->p = p;
+    if (strcmp(provider, "local") == 0) {
+        if ((s->model = model_load(p->cfg->model_file, err, errlen)) == NULL) {
+            free(s);
+            return NULL;
+        }
+        model_vec_init(&s->scratch);
+    }
     s->rng = 0x9E3779B97F4A7C15ULL;
     s->audit_fd = -1;
     strmap_init(&s->cancelled);

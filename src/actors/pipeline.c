@@ -55,7 +55,12 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         }
         p->nstorage++;
     }
-    p->classifier = classifier_spawn(p);
+    p->classifier = classifier_spawn(p, err, errlen);
+    if (p->classifier == NULL) {
+        rd_kafka_conf_destroy(cconf);
+        *code = 2;
+        goto fail;
+    }
     p->syncs = syncs_spawn(p);   /* cancelled syncs reach the classifier before any record */
     p->publisher = publisher_spawn(p);
     p->poller = poller_spawn(p, cconf, err, errlen);
@@ -64,8 +69,8 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->admin = admin_spawn(p, err, errlen);
     if (p->admin == NULL)
         goto fail;
-    log_info("pipeline", "consuming %s as group %s (ordering %s, max_inflight %d, %d threads)", cfg->topic_raw,
-             cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(p->rt));
+    log_info("pipeline", "consuming %s as group %s (ordering %s, max_inflight %d, %d threads, classifier %s)",
+             cfg->topic_raw, cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(p->rt), cfg->classifier);
     return p;
 fail:
     if (p->publisher)

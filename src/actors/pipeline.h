@@ -75,7 +75,8 @@ void pipeline_stop(pipeline_t *p);
 rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition);
 /* Creates the consumer from conf (consumed), subscribes and starts polling. */
 rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t errlen);
-rt_actor_t *classifier_spawn(pipeline_t *p);
+/* NULL with err when the configured provider cannot run (2: configuration). */
+rt_actor_t *classifier_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *storage_spawn(pipeline_t *p, int index, char *err, size_t errlen);
 rt_actor_t *publisher_spawn(pipeline_t *p);
 void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);

@@ -12,6 +12,8 @@ int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Parses `--config FILE` and --help from argv (argv[0] is the command's
  * name), refuses anything else, loads the configuration and applies its log

@@ -50,5 +50,12 @@ typedef struct cls_input {
 } cls_input_t;
 
 void classify_rules(const cls_input_t *in, classification_t *out);
+/* The category a label names ("Type: Bug" -> bug), NULL if none does. */
+const char *cls_label_category(const json_t *labels);
+/* The rules' heuristics for everything but the category already in out:
+ * priority and severity (keywords: crash, regression, data loss, outage;
+ * security), effort (body length, stack traces), component (keywords),
+ * summary (the title). */
+void classify_details(const cls_input_t *in, classification_t *out);
 
 #endif

@@ -94,51 +94,22 @@ static const char *label_category(const char *name)
     return NULL;
 }
 
-void classify_rules(const cls_input_t *in, classification_t *out)
+const char *cls_label_category(const json_t *labels)
 {
-    memset(out, 0, sizeof(*out));
-    char *title = lowercase(in->title, 1024);
-    char *body = lowercase(in->body, BODY_SCAN_BYTES);
-    int score[NCAT] = {0};
-    const char *why = "no rule matched";
-    char reason[256] = {0};
-
-    const char *by_label = NULL;
-    size_t nl = json_is_array(in->labels) ? json_array_size(in->labels) : 0;
-    for (size_t i = 0; i < nl && by_label == NULL; i++) {
-        json_t *name = json_object_get(json_array_get(in->labels, i), "name");
-        if (json_is_string(name))
-            by_label = label_category(json_string_value(name));
+    size_t nl = json_is_array(labels) ? json_array_size(labels) : 0;
+    for (size_t i = 0; i < nl; i++) {
+        json_t *name = json_object_get(json_array_get(labels, i), "name");
+        const char *c = json_is_string(name) ? label_category(json_string_value(name)) : NULL;
+        if (c != NULL)
+            return c;
     }
+    return NULL;
+}
 
-    for (size_t k = 0; k < sizeof(KEYWORDS) / sizeof(KEYWORDS[0]); k++) {
-        int s = (strstr(title, KEYWORDS[k].word) ? 2 : 0) + (strstr(body, KEYWORDS[k].word) ? 1 : 0);
-        if (s > 0) {
-            score[cat_index(KEYWORDS[k].category)] += s;
-            cls_add_tag(out, KEYWORDS[k].category);
-        }
-    }
-    if (strchr(title, '?'))
-        score[cat_index("question")] += 2;
-
-    int best = -1;
-    for (int i = 0; i < NCAT; i++)
-        if (score[i] > 0 && (best < 0 || score[i] > score[best]))
-            best = i;
-
-    if (by_label != NULL) {
-        snprintf(out->category, sizeof(out->category), "%s", by_label);
-        out->confidence = 0.8;
-        why = "label";
-    } else if (best >= 0) {
-        snprintf(out->category, sizeof(out->category), "%s", CATEGORIES[best]);
-        out->confidence = 0.6;
-        why = "keywords";
-    } else {
-        snprintf(out->category, sizeof(out->category), "question");
-        out->confidence = 0.4;
-    }
-
+/* Priority, severity, effort, component, tags and summary for the category
+ * already in out; title and body lowercased and space-padded. */
+static void details(const cls_input_t *in, const char *title, const char *body, classification_t *out)
+{
     bool critical = strstr(title, "data loss") || strstr(body, "data loss") || strstr(title, "outage") ||
                     strstr(title, "production down") || strstr(title, "critical") ||
                     (strcmp(out->category, "security") == 0 && (strstr(body, "exploit") || strstr(title, "rce")));
@@ -169,8 +140,56 @@ void classify_rules(const cls_input_t *in, classification_t *out)
             break;
         }
     }
-
     cls_copy_text(out->summary, sizeof(out->summary), in->title ? in->title : "");
+}
+
+void classify_details(const cls_input_t *in, classification_t *out)
+{
+    char *title = lowercase(in->title, 1024);
+    char *body = lowercase(in->body, BODY_SCAN_BYTES);
+    details(in, title, body, out);
+    free(title);
+    free(body);
+}
+
+void classify_rules(const cls_input_t *in, classification_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *title = lowercase(in->title, 1024);
+    char *body = lowercase(in->body, BODY_SCAN_BYTES);
+    int score[NCAT] = {0};
+    const char *why = "no rule matched";
+    char reason[256] = {0};
+
+    const char *by_label = cls_label_category(in->labels);
+    for (size_t k = 0; k < sizeof(KEYWORDS) / sizeof(KEYWORDS[0]); k++) {
+        int s = (strstr(title, KEYWORDS[k].word) ? 2 : 0) + (strstr(body, KEYWORDS[k].word) ? 1 : 0);
+        if (s > 0) {
+            score[cat_index(KEYWORDS[k].category)] += s;
+            cls_add_tag(out, KEYWORDS[k].category);
+        }
+    }
+    if (strchr(title, '?'))
+        score[cat_index("question")] += 2;
+
+    int best = -1;
+    for (int i = 0; i < NCAT; i++)
+        if (score[i] > 0 && (best < 0 || score[i] > score[best]))
+            best = i;
+
+    if (by_label != NULL) {
+        snprintf(out->category, sizeof(out->category), "%s", by_label);
+        out->confidence = 0.8;
+        why = "label";
+    } else if (best >= 0) {
+        snprintf(out->category, sizeof(out->category), "%s", CATEGORIES[best]);
+        out->confidence = 0.6;
+        why = "keywords";
+    } else {
+        snprintf(out->category, sizeof(out->category), "question");
+        out->confidence = 0.4;
+    }
+    details(in, title, body, out);
     snprintf(reason, sizeof(reason), "rules: category by %s; priority by keywords", why);
     cls_copy_text(out->reasoning, sizeof(out->reasoning), reason);
     snprintf(out->model_version, sizeof(out->model_version), "rules-1");

@@ -45,6 +45,8 @@ write_config() {   # write_config [EXTRA_PIPELINE_LINES...]
     printf '[consumer]\ngroup_id = %s-group\n' "$tag"
     printf '[database]\nurl = %s\n' "$dburl"
     printf '[http]\naddr = 127.0.0.1:0\n'
+    # The committed model: the default provider, wherever the test runs.
+    printf '[classifier]\nmodel_file = %s/config/model.bin\n' "$root"
     printf '[pipeline]\nstate_dir = %s/state\n' "$work"
     for line in "$@"; do printf '%s\n' "$line"; done
   } > "$work/dispatchd.conf"
