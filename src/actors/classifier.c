@@ -62,6 +62,10 @@ static void classify(classifier_state_t *s, record_t *r)
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
                       r->event.labels};
+    if (s->p->llm != NULL) {
+        pipeline_tell_llm(s->p, r);   /* storage or the DLQ from there */
+        return;
+    }
     if (s->model != NULL) {
         classify_local(s->model, &s->scratch, &in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_LOCAL], now_us() - t0);
@@ -158,10 +162,12 @@ static void classifier_finalize(rt_actor_t *self)
 rt_actor_t *classifier_spawn(pipeline_t *p, char *err, size_t errlen)
 {
     const char *provider = p->cfg->classifier;
-    if (strcmp(provider, "openai") == 0 || strcmp(provider, "cascade") == 0) {
-        snprintf(err, errlen, "classifier.provider = %s is not built yet: use local or rules", provider);
+    if (strcmp(provider, "cascade") == 0) {
+        snprintf(err, errlen, "classifier.provider = cascade is not built yet: use local, rules or openai");
         return NULL;
     }
+    if (strcmp(provider, "openai") == 0)
+        p->llm = llm_spawn(p);
     classifier_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();

@@ -96,6 +96,7 @@ void pipeline_stop(pipeline_t *p)
         log_warn("pipeline", "drain timed out with %ld records in flight; they will be redelivered", left);
     else
         log_info("pipeline", "drained");
+    __atomic_store_n(&p->closing, 1, __ATOMIC_RELEASE);
     /* Closing commits the stored offsets and leaves the group. */
     rt_future_t *f = rt_future_new();
     rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);

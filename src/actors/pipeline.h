@@ -58,9 +58,12 @@ typedef struct pipeline {
     rt_actor_t *publisher;
     rt_actor_t *admin;
     rt_actor_t *syncs;
+    rt_actor_t *llm;                    /* NULL unless the provider calls an LLM */
+    void *llm_multi;                    /* its CURLM, to wake it */
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
     partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
+    int closing;                        /* drained or given up: stages stop (atomic) */
     int admin_paused_all;               /* a fleet-wide pause is in force (atomic) */
 } pipeline_t;
 
@@ -83,6 +86,9 @@ void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf);
 void publisher_stop(pipeline_t *p);
 rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *syncs_spawn(pipeline_t *p);
+rt_actor_t *llm_spawn(pipeline_t *p);
+/* Hands a record to the LLM actor and wakes it from curl_multi_poll. */
+void pipeline_tell_llm(pipeline_t *p, record_t *r);
 
 static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t partition)
 {

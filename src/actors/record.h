@@ -40,6 +40,7 @@ enum pipeline_msg {
     MSG_PRUNE,                      /* poller -> storage: offsets committed in Kafka */
     MSG_SYNC_CANCELLED,             /* syncs/admin -> classifier: skip this sync's events */
     MSG_SYNC_REQUEST,               /* http -> syncs: a sync's status, or its cancellation */
+    MSG_LLM_CALL,                   /* classifier -> llm: classify this record with the LLM */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;

@@ -31,6 +31,8 @@ typedef struct config {
     char *classifier;              /* local, rules, openai, cascade */
     char *model_file;
     char *openai_api_key, *openai_base_url, *openai_model;
+    int llm_timeout_ms, llm_max_retries, llm_max_inflight, llm_body_chars;
+    double llm_price_in, llm_price_out;  /* USD per million tokens */
     int classify_rate_limit;
     int daily_limit;
 

@@ -69,6 +69,20 @@ const char *provider_name(enum provider p)
     return n[p];
 }
 
+static const char *const LLM_CODE_NAMES[LLM_CODE_COUNT] = {
+    "200", "400", "401", "403", "404", "408", "429", "500", "502", "503", "504", "other", "timeout", "transport"};
+
+enum llm_code llm_code_of(long status, int timed_out)
+{
+    if (status == 0)
+        return timed_out ? LLM_TIMEOUT : LLM_TRANSPORT;
+    static const long known[] = {200, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504};
+    for (int i = 0; i < (int)(sizeof(known) / sizeof(known[0])); i++)
+        if (known[i] == status)
+            return (enum llm_code)i;
+    return LLM_OTHER;
+}
+
 #define MAX_HOOKS 16
 #define MAX_HTTP_SERIES 128
 
@@ -193,6 +207,11 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_db_batches_total %lu\n", (unsigned long)ld(&m->db_batches));
     family(out, "dispatchd_db_reconnects_total", "counter", "Database reconnections.");
     sb_printf(out, "dispatchd_db_reconnects_total %lu\n", (unsigned long)ld(&m->db_reconnects));
+    family(out, "dispatchd_llm_requests_total", "counter", "LLM requests by HTTP status (timeout, transport: none).");
+    for (int c = 0; c < LLM_CODE_COUNT; c++)
+        if (c == LLM_200 || ld(&m->llm_requests[c]) > 0)
+            sb_printf(out, "dispatchd_llm_requests_total{code=\"%s\"} %lu\n", LLM_CODE_NAMES[c],
+                      (unsigned long)ld(&m->llm_requests[c]));
     family(out, "dispatchd_llm_cost_usd_total", "counter", "Money spent on LLM calls.");
     sb_printf(out, "dispatchd_llm_cost_usd_total %.9f\n", (double)ld(&m->llm_cost_nano_usd) / 1e9);
     family(out, "dispatchd_produced_total", "counter", "Events acknowledged by Kafka (enriched and DLQ).");

@@ -14,6 +14,9 @@
 
 enum record_result { RESULT_OK, RESULT_RETRY, RESULT_DLQ, RESULT_SKIPPED, RESULT_COUNT };
 enum provider { PROVIDER_RULES, PROVIDER_LOCAL, PROVIDER_OPENAI, PROVIDER_COUNT };
+/* dispatchd_llm_requests_total{code}: HTTP statuses, and what never got one. */
+enum llm_code { LLM_200, LLM_400, LLM_401, LLM_403, LLM_404, LLM_408, LLM_429, LLM_500, LLM_502, LLM_503, LLM_504,
+                LLM_OTHER, LLM_TIMEOUT, LLM_TRANSPORT, LLM_CODE_COUNT };
 
 #define HIST_BUCKETS 16
 
@@ -41,6 +44,7 @@ typedef struct metrics {
     uint64_t db_reconnects;
     uint64_t db_dead_lettered;
     uint64_t llm_cost_nano_usd;
+    uint64_t llm_requests[LLM_CODE_COUNT];
     uint64_t produced;
     uint64_t produce_errors;
     int64_t ws_clients;
@@ -58,6 +62,8 @@ void histogram_observe_local(histogram_t *h, uint64_t us);
 void histogram_merge(histogram_t *into, histogram_t *local);
 const char *record_result_name(enum record_result r);
 const char *provider_name(enum provider p);
+/* The metric's code for an HTTP status (0: none: see timed_out). */
+enum llm_code llm_code_of(long status, int timed_out);
 
 void metrics_http_request(const char *path_label, int status);
 

@@ -1,0 +1,404 @@
+/*
+ * llm.c -- the LLM actor: classifies records with any OpenAI-compatible
+ * chat-completions endpoint through libcurl's multi interface, on a
+ * dedicated thread that never waits for one request: up to
+ * [openai] max_inflight requests run at once over reused connections, each
+ * with its own time limit.
+ *
+ * The model is asked for a JSON object with the fields of CONTRACT section
+ * 3; the answer is validated (cls_from_json: enumerations, confidence in
+ * 0..1, text cut to fit). An invalid answer gets one repair request (the
+ * model sees its answer and what was wrong); a second invalid answer sends
+ * the record to the DLQ as permanent, so nothing half-valid is stored.
+ * Timeouts, transport errors, 408, 429 and 5xx are retried with capped
+ * exponential backoff and jitter (429 honours Retry-After), holding only
+ * that record, and so only its key: other keys go on. Other 4xx go to the
+ * DLQ as permanent; retries exhausted, as transient.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "strbuf.h"
+
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_MAX_MS 30000
+#define POLL_MS 50
+
+static const char *SYSTEM_PROMPT =
+    "You triage GitHub issues. Answer with one JSON object and nothing else, with these fields: "
+    "\"category\": one of bug, feature_request, enhancement, documentation, question, security; "
+    "\"priority\": one of low, medium, high, critical; \"severity\": one of low, medium, high, critical; "
+    "\"estimated_effort\": one of small, medium, large; \"component\": the affected area in a few words; "
+    "\"confidence\": a number from 0 to 1; \"tags\": up to 8 short strings; \"summary\": one sentence; "
+    "\"reasoning\": one or two sentences; \"sentiment\": one of positive, neutral, negative.";
+
+typedef struct llm_call {
+    record_t *r;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *request;                /* the request body, kept for retries */
+    strbuf_t response;
+    int attempts;                 /* requests that failed for transport reasons */
+    bool repairing;
+    uint64_t started_us;
+    struct llm_call *prev, *next; /* the running ones, for shutdown */
+} llm_call_t;
+
+typedef struct llm_state {
+    pipeline_t *p;
+    CURLM *multi;
+    int inflight;
+    llm_call_t *running;
+    llm_call_t **queue;           /* waiting for a free slot, FIFO */
+    size_t qhead, qlen, qcap;
+    uint64_t rng;
+    char *url, *auth;
+} llm_state_t;
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx)
+{
+    llm_call_t *c = ctx;
+    sb_append(&c->response, data, size * n);
+    return size * n;
+}
+
+/* The user message: title, labels and the body cut to body_chars at a
+ * character boundary. */
+static char *user_message(const pipeline_t *p, const record_t *r)
+{
+    const issue_event_t *e = &r->event;
+    const char *body = e->comment_body ? e->comment_body : e->body ? e->body : "";
+    size_t max = (size_t)p->cfg->llm_body_chars, len = strlen(body);
+    if (len > max) {
+        len = max;
+        while (len > 0 && ((unsigned char)body[len] & 0xC0) == 0x80)
+            len--;
+    }
+    strbuf_t b;
+    sb_init(&b);
+    sb_printf(&b, "Repository: %s/%s\nTitle: %s\nLabels:", e->owner ? e->owner : "", e->repo ? e->repo : "",
+              e->title ? e->title : "");
+    size_t i;
+    json_t *l;
+    json_array_foreach(e->labels, i, l) {
+        const char *name = json_string_value(json_object_get(l, "name"));
+        sb_printf(&b, " %s", name ? name : "");
+    }
+    sb_puts(&b, "\n\nBody:\n");
+    sb_append(&b, body, len);
+    return b.data;
+}
+
+static char *request_json(const llm_state_t *s, const record_t *r, const char *bad, const char *why)
+{
+    char *user = user_message(s->p, r);
+    json_t *msgs = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", SYSTEM_PROMPT, "role", "user",
+                             "content", user);
+    free(user);
+    if (bad != NULL) {
+        char fix[512];
+        snprintf(fix, sizeof(fix),
+                 "That answer was not valid: %s. Reply again with only the JSON object, every field present and "
+                 "only the allowed values.", why);
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "assistant", "content", bad));
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", fix));
+    }
+    json_t *req = json_pack("{s:s, s:o, s:i, s:{s:s}}", "model", s->p->cfg->openai_model, "messages", msgs,
+                            "temperature", 0, "response_format", "type", "json_object");
+    char *out = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    return out;
+}
+
+static void start(llm_state_t *s, llm_call_t *c)
+{
+    sb_free(&c->response);
+    sb_init(&c->response);
+    c->easy = curl_easy_init();
+    curl_easy_setopt(c->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->request);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)s->p->cfg->llm_timeout_ms);
+    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_multi_add_handle(s->multi, c->easy);
+    s->inflight++;
+    c->prev = NULL;
+    c->next = s->running;
+    if (s->running)
+        s->running->prev = c;
+    s->running = c;
+}
+
+static void enqueue(llm_state_t *s, llm_call_t *c)
+{
+    if (s->inflight < s->p->cfg->llm_max_inflight) {
+        start(s, c);
+        return;
+    }
+    if (s->qlen == s->qcap) {
+        size_t ncap = s->qcap ? s->qcap * 2 : 256;
+        llm_call_t **n = malloc(ncap * sizeof(*n));
+        for (size_t i = 0; i < s->qlen; i++)
+            n[i] = s->queue[(s->qhead + i) % s->qcap];
+        free(s->queue);
+        s->queue = n;
+        s->qcap = ncap;
+        s->qhead = 0;
+    }
+    s->queue[(s->qhead + s->qlen++) % s->qcap] = c;
+}
+
+static void release_slot(llm_state_t *s, llm_call_t *c)
+{
+    curl_multi_remove_handle(s->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+    s->inflight--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->running = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    while (s->qlen > 0 && s->inflight < s->p->cfg->llm_max_inflight) {
+        llm_call_t *next = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        start(s, next);
+    }
+}
+
+static void call_free(llm_call_t *c)
+{
+    curl_slist_free_all(c->headers);
+    free(c->request);
+    sb_free(&c->response);
+    free(c);
+}
+
+static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error)
+{
+    record_t *r = c->r;
+    if (ok)
+        histogram_observe_us(&g_metrics.classify[PROVIDER_OPENAI], now_us() - c->started_us);
+    call_free(c);
+    if (!ok) {
+        log_warn("llm", "partition %d offset %lld to DLQ: %s", r->partition, (long long)r->offset, error);
+        pipeline_dead_letter(s->p, r, cls, error);
+        return;
+    }
+    r->hdr.type = MSG_STORE;
+    rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
+}
+
+/* Retries after a delay on a timer; the record keeps its key meanwhile. */
+static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const char *why)
+{
+    c->attempts++;
+    if (c->attempts > s->p->cfg->llm_max_retries) {
+        char e[256];
+        snprintf(e, sizeof(e), "LLM unavailable after %d attempts: %s", c->attempts, why);
+        c->r->attempts = c->attempts;
+        finish(s, c, false, ERROR_TRANSIENT, e);
+        return;
+    }
+    uint64_t ms = BACKOFF_BASE_MS << (c->attempts - 1 < 16 ? c->attempts - 1 : 16);
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    ms = ms / 2 + s->rng % (ms / 2 + 1);   /* jitter: half to all of it */
+    if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > ms)
+        ms = (uint64_t)retry_after_s * 1000;
+    rt_timer_start(rt_current_actor(), ms, 0, c);
+}
+
+/* A 200: the answer, validated; one repair for an invalid one. */
+static void answered(llm_state_t *s, llm_call_t *c)
+{
+    json_t *root = json_loadb(c->response.data ? c->response.data : "", c->response.len, 0, NULL);
+    json_t *msg = json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message");
+    const char *content = json_string_value(json_object_get(msg, "content"));
+    if (content == NULL) {
+        json_decref(root);
+        retry_later(s, c, 0, "the response has no choices[0].message.content");
+        return;
+    }
+    record_t *r = c->r;
+    json_t *usage = json_object_get(root, "usage");
+    double cost = (double)json_integer_value(json_object_get(usage, "prompt_tokens")) * s->p->cfg->llm_price_in / 1e6 +
+                  (double)json_integer_value(json_object_get(usage, "completion_tokens")) * s->p->cfg->llm_price_out / 1e6;
+    r->cls.cost_usd += cost;
+    metric_add(&g_metrics.llm_cost_nano_usd, (uint64_t)(cost * 1e9));
+    char why[200];
+    json_t *answer = json_loads(content, 0, NULL);
+    int valid = answer != NULL ? cls_from_json(answer, &r->cls, why, sizeof(why)) : -1;
+    if (answer == NULL)
+        snprintf(why, sizeof(why), "not JSON");
+    json_decref(answer);
+    if (valid == 0) {
+        const char *model = json_string_value(json_object_get(root, "model"));
+        cls_copy_text(r->cls.model_version, sizeof(r->cls.model_version), model ? model : s->p->cfg->openai_model);
+        snprintf(r->cls.provider, sizeof(r->cls.provider), "openai");
+        json_decref(root);
+        finish(s, c, true, ERROR_NONE, NULL);
+        return;
+    }
+    if (c->repairing) {
+        char e[300];
+        snprintf(e, sizeof(e), "LLM output invalid after one repair: %s", why);
+        json_decref(root);
+        finish(s, c, false, ERROR_PERMANENT, e);
+        return;
+    }
+    char bad[2048];
+    snprintf(bad, sizeof(bad), "%s", content);
+    json_decref(root);
+    free(c->request);
+    c->request = request_json(s, r, bad, why);
+    c->repairing = true;
+    enqueue(s, c);
+}
+
+static void completed(llm_state_t *s, CURLMsg *m)
+{
+    llm_call_t *c = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+    long status = 0;
+    curl_off_t retry_after = 0;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
+    CURLcode res = m->data.result;
+    release_slot(s, c);
+    bool timed_out = res == CURLE_OPERATION_TIMEDOUT;
+    metric_add(&g_metrics.llm_requests[llm_code_of(res == CURLE_OK ? status : 0, timed_out)], 1);
+    char why[256];
+    if (res != CURLE_OK) {
+        snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
+        retry_later(s, c, 0, why);
+    } else if (status == 200) {
+        answered(s, c);
+    } else if (status == 408 || status == 429 || status >= 500) {
+        snprintf(why, sizeof(why), "HTTP %ld", status);
+        retry_later(s, c, (long)retry_after, why);
+    } else {
+        json_t *root = json_loadb(c->response.data ? c->response.data : "", c->response.len, 0, NULL);
+        const char *msg = json_string_value(json_object_get(json_object_get(root, "error"), "message"));
+        snprintf(why, sizeof(why), "LLM HTTP %ld: %.180s", status, msg ? msg : "refused");
+        json_decref(root);
+        finish(s, c, false, ERROR_PERMANENT, why);
+    }
+}
+
+static void new_call(llm_state_t *s, record_t *r)
+{
+    llm_call_t *c = calloc(1, sizeof(*c));
+    c->r = r;
+    c->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (s->auth != NULL)
+        c->headers = curl_slist_append(c->headers, s->auth);
+    c->request = request_json(s, r, NULL, NULL);
+    c->started_us = now_us();
+    r->cls.cost_usd = 0;
+    enqueue(s, c);
+}
+
+static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
+{
+    llm_state_t *s = rt_actor_state(self);
+    switch (msg->type) {
+    case MSG_LLM_CALL:
+        new_call(s, (record_t *)msg);
+        return;   /* the record travels on */
+    case RT_MSG_TIMER:
+        enqueue(s, ((rt_timer_msg_t *)msg)->arg);
+        break;
+    case MSG_POLL: {
+        int running = 0;
+        curl_multi_perform(s->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(s->multi, &left)) != NULL)
+            if (m->msg == CURLMSG_DONE)
+                completed(s, m);
+        if (__atomic_load_n(&s->p->closing, __ATOMIC_ACQUIRE) ||
+            (__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE) && s->inflight == 0 && s->qlen == 0))
+            break;   /* stop polling; the finalizer drops what is left (redelivered later) */
+        /* Sleep in curl until a socket is ready or a sender wakes it
+         * (pipeline_tell_llm), unless messages wait. */
+        if (rt_actor_depth(self) <= 1)
+            curl_multi_poll(s->multi, NULL, 0, POLL_MS, NULL);
+        rt_send_force(self, msg);
+        return;
+    }
+    default:
+        break;
+    }
+    rt_msg_free(msg);
+}
+
+static void llm_finalize(rt_actor_t *self)
+{
+    llm_state_t *s = rt_actor_state(self);
+    /* Unfinished calls: their records are dropped, as any in flight at
+     * shutdown; the next owner of their partitions reads them again. */
+    while (s->running != NULL) {
+        llm_call_t *c = s->running;
+        release_slot(s, c);
+        record_free(c->r);
+        call_free(c);
+    }
+    for (size_t i = 0; i < s->qlen; i++) {
+        llm_call_t *c = s->queue[(s->qhead + i) % s->qcap];
+        record_free(c->r);
+        call_free(c);
+    }
+    free(s->queue);
+    curl_multi_cleanup(s->multi);
+    free(s->url);
+    free(s->auth);
+    free(s);
+}
+
+rt_actor_t *llm_spawn(pipeline_t *p)
+{
+    llm_state_t *s = calloc(1, sizeof(*s));
+    s->p = p;
+    s->rng = 0x9E3779B97F4A7C15ULL;
+    curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any other thread uses curl */
+    s->multi = curl_multi_init();
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)p->cfg->llm_max_inflight);
+    strbuf_t u;
+    sb_init(&u);
+    const char *base = p->cfg->openai_base_url;
+    size_t bl = strlen(base);
+    sb_printf(&u, "%.*s/chat/completions", (int)(bl > 0 && base[bl - 1] == '/' ? bl - 1 : bl), base);
+    s->url = u.data;
+    if (p->cfg->openai_api_key != NULL && p->cfg->openai_api_key[0]) {
+        size_t n = strlen(p->cfg->openai_api_key) + 32;
+        s->auth = malloc(n);
+        snprintf(s->auth, n, "Authorization: Bearer %s", p->cfg->openai_api_key);
+    }
+    p->llm_multi = s->multi;
+    rt_actor_opts_t o = {.name = "llm", .dedicated = true, .batch = 1, .capacity = 1 << 20,
+                         .finalizer = llm_finalize};
+    rt_actor_t *a = rt_spawn(p->rt, llm_handler, s, &o);
+    rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
+    return a;
+}
+
+void pipeline_tell_llm(pipeline_t *p, record_t *r)
+{
+    r->hdr.type = MSG_LLM_CALL;
+    rt_send_force(p->llm, r);
+    curl_multi_wakeup(p->llm_multi);
+}

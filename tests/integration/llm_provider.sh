@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The openai provider against the fake LLM server (tests/tools/fake_llm.py):
+# valid answers stored with provider openai and their cost; an invalid
+# answer repaired once; one still invalid after the repair, and a 401, go
+# to the DLQ as permanent with the reason (nothing half-valid stored); a
+# 429 with Retry-After and two 500s are retried, holding only their record.
+#   llm_provider.sh DISPATCHD KTOOL REPO_ROOT
+set -uo pipefail
+bin="$1" ktool="$2" root="$3"
+source "$(dirname "$0")/lib.sh"
+python3 "$root/tests/tools/fake_llm.py" --latency-ms 20 --script '{"rules": [
+  {"match": "fixme", "unless": "was not valid", "content": "not json"},
+  {"match": "badenum", "content": "bad-enum"},
+  {"match": "slowdown", "first": 1, "status": 429, "retry_after": 1},
+  {"match": "flaky", "first": 2, "status": 500},
+  {"match": "forbidden", "status": 401}]}' > "$work/fake.out" 2> "$work/fake.log" &
+pids[fake]=$!
+wait_until 10 grep -q listening "$work/fake.out"
+fport=$(grep -o '[0-9]*$' "$work/fake.out")
+fake() { curl -s "http://127.0.0.1:$fport/$1"; }
+
+write_config
+python3 - "$work/issues.jsonl" <<'PY'
+import json, sys
+titles = ["Please fixme soon", "A badenum answer", "Why slowdown here?", "Crash when flaky", "forbidden words"]
+titles += ["Normal issue %d crashes" % i for i in range(50)]
+with open(sys.argv[1], "w") as f:
+    for n, t in enumerate(titles, 1):
+        f.write(json.dumps({"id": 600000 + n, "number": n, "title": t, "body": "body",
+                            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}) + "\n")
+PY
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync llm/repo --from "$work/issues.jsonl" --config "$work/dispatchd.conf" \
+  >/dev/null 2>&1
+start_worker w1 CLASSIFIER=openai OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" OPENAI_API_KEY=test-key
+all_done() { [ "$(metric w1 dispatchd_records_processed_total)" -ge 55 ]; }
+wait_until 60 all_done
+check "records: 53 ok, 2 to the DLQ" "53 2" \
+  "$(metric w1 'dispatchd_records_processed_total{result="ok"}') $(metric w1 'dispatchd_records_processed_total{result="dlq"}')"
+check "stored rows carry provider openai and a cost" 53 \
+  "$(sql "SELECT count(*) FROM dispatchai.enriched_issues WHERE provider = 'openai' AND cost_usd > 0")"
+check "only valid categories stored" 0 \
+  "$(sql "SELECT count(*) FROM dispatchai.enriched_issues WHERE category NOT IN
+          ('bug','feature_request','enhancement','documentation','question','security')")"
+check "nothing stored of the invalid and the refused" 0 \
+  "$(sql "SELECT count(*) FROM dispatchai.issues WHERE title IN ('A badenum answer', 'forbidden words')")"
+check "the repaired answer was stored" 1 "$(sql "SELECT count(*) FROM dispatchai.issues WHERE title = 'Please fixme soon'")"
+fake stats > "$work/stats.json"
+tcount() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["titles"].get(sys.argv[2], 0))' "$work/stats.json" "$1"; }
+check "repair: two requests for the invalid-then-valid answer" 2 "$(tcount 'Please fixme soon')"
+check "still invalid after one repair: two requests, no more" 2 "$(tcount 'A badenum answer')"
+check "429 retried once" 2 "$(tcount 'Why slowdown here?')"
+check "500s retried until it answered" 3 "$(tcount 'Crash when flaky')"
+check "401 not retried" 1 "$(tcount 'forbidden words')"
+check "metrics count the statuses" "1 2 1" \
+  "$(metric w1 'dispatchd_llm_requests_total{code="429"}') $(metric w1 'dispatchd_llm_requests_total{code="500"}') $(metric w1 'dispatchd_llm_requests_total{code="401"}')"
+check "money spent is counted" yes "$(python3 -c "print('yes' if $(metric w1 dispatchd_llm_cost_usd_total) > 0 else 'no')")"
+"$ktool" dump "$bootstrap" "$tag.dlq" 3000 > "$work/dlq.jsonl"
+check "DLQ: still invalid after the repair, permanent" 1 \
+  "$(grep '"error":"LLM output invalid after one repair: classification.category' "$work/dlq.jsonl" | grep -c '"error_class":"permanent"')"
+check "DLQ: the 401, permanent" 1 "$(grep '"error":"LLM HTTP 401' "$work/dlq.jsonl" | grep -c '"error_class":"permanent"')"
+stop_worker w1
+check "worker exits 0" 0 "$worker_rc"
+finish
