@@ -389,7 +389,9 @@ rt_actor_t *llm_spawn(pipeline_t *p)
         snprintf(s->auth, n, "Authorization: Bearer %s", p->cfg->openai_api_key);
     }
     p->llm_multi = s->multi;
-    rt_actor_opts_t o = {.name = "llm", .dedicated = true, .batch = 1, .capacity = 1 << 20,
+    /* Many messages per activation: one pass of curl over a thousand
+     * connections per new request cost more than the requests. */
+    rt_actor_opts_t o = {.name = "llm", .dedicated = true, .batch = 64, .capacity = 1 << 20,
                          .finalizer = llm_finalize};
     rt_actor_t *a = rt_spawn(p->rt, llm_handler, s, &o);
     rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
