@@ -62,14 +62,21 @@ static void classify(classifier_state_t *s, record_t *r)
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
                       r->event.labels};
-    if (s->p->llm != NULL) {
-        pipeline_tell_llm(s->p, r);   /* storage or the DLQ from there */
-        return;
-    }
     if (s->model != NULL) {
         classify_local(s->model, &s->scratch, &in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_LOCAL], now_us() - t0);
-    } else {
+    }
+    if (s->p->llm != NULL) {
+        /* cascade: the local answer when it is sure enough */
+        if (s->model != NULL && r->cls.confidence >= s->p->cfg->cascade_threshold) {
+            metric_add(&g_metrics.cascade_local, 1);
+        } else {
+            if (s->model != NULL)
+                metric_add(&g_metrics.cascade_llm, 1);
+            pipeline_tell_llm(s->p, r);   /* storage or the DLQ from there */
+            return;
+        }
+    } else if (s->model == NULL) {
         classify_rules(&in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
     }
@@ -162,23 +169,20 @@ static void classifier_finalize(rt_actor_t *self)
 rt_actor_t *classifier_spawn(pipeline_t *p, char *err, size_t errlen)
 {
     const char *provider = p->cfg->classifier;
-    if (strcmp(provider, "cascade") == 0) {
-        snprintf(err, errlen, "classifier.provider = cascade is not built yet: use local, rules or openai");
-        return NULL;
-    }
-    if (strcmp(provider, "openai") == 0)
-        p->llm = llm_spawn(p);
+    bool cascade = strcmp(provider, "cascade") == 0;
     classifier_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
     s->p = p;
-    if (strcmp(provider, "local") == 0) {
+    if (strcmp(provider, "local") == 0 || cascade) {
         if ((s->model = model_load(p->cfg->model_file, err, errlen)) == NULL) {
             free(s);
             return NULL;
         }
         model_vec_init(&s->scratch);
     }
+    if (strcmp(provider, "openai") == 0 || cascade)
+        p->llm = llm_spawn(p);
     s->rng = 0x9E3779B97F4A7C15ULL;
     s->audit_fd = -1;
     strmap_init(&s->cancelled);

@@ -187,8 +187,10 @@ static void call_free(llm_call_t *c)
 static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error)
 {
     record_t *r = c->r;
-    if (ok)
+    if (ok) {
         histogram_observe_us(&g_metrics.classify[PROVIDER_OPENAI], now_us() - c->started_us);
+        metric_add(&g_metrics.llm_calls, 1);
+    }
     call_free(c);
     if (!ok) {
         log_warn("llm", "partition %d offset %lld to DLQ: %s", r->partition, (long long)r->offset, error);

@@ -44,6 +44,8 @@ static const cfg_desc_t DESCS[] = {
      "default: local if the model file exists, else rules"},
     {"classifier", "model_file", "DISPATCHD_MODEL", T_STR, F(model_file), "config/model.bin", 0, 0, NULL,
      "local classifier model"},
+    {"classifier", "cascade_threshold", "DISPATCHD_CASCADE_THRESHOLD", T_DOUBLE, F(cascade_threshold), "0.7", 0, 0,
+     NULL, "cascade: the local model's confidence below which the LLM is asked"},
     {"classifier", "rate_limit", "CLASSIFY_RATE_LIMIT", T_INT, F(classify_rate_limit), "600", 1, 100000000, NULL,
      "LLM calls per minute, whole group"},
     {"classifier", "daily_limit", "DAILY_CLASSIFICATION_LIMIT", T_INT, F(daily_limit), "1000", 0, 1000000000, NULL,

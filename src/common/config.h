@@ -30,6 +30,7 @@ typedef struct config {
     /* [classifier], [openai] */
     char *classifier;              /* local, rules, openai, cascade */
     char *model_file;
+    double cascade_threshold;      /* cascade: below this local confidence, ask the LLM */
     char *openai_api_key, *openai_base_url, *openai_model;
     int llm_timeout_ms, llm_max_retries, llm_max_inflight, llm_body_chars;
     double llm_price_in, llm_price_out;  /* USD per million tokens */

@@ -212,6 +212,19 @@ void metrics_render(strbuf_t *out)
         if (c == LLM_200 || ld(&m->llm_requests[c]) > 0)
             sb_printf(out, "dispatchd_llm_requests_total{code=\"%s\"} %lu\n", LLM_CODE_NAMES[c],
                       (unsigned long)ld(&m->llm_requests[c]));
+    family(out, "dispatchd_cascade_decisions_total", "counter",
+           "cascade: records the local model answered, and records sent to the LLM.");
+    sb_printf(out, "dispatchd_cascade_decisions_total{route=\"local\"} %lu\n", (unsigned long)ld(&m->cascade_local));
+    sb_printf(out, "dispatchd_cascade_decisions_total{route=\"llm\"} %lu\n", (unsigned long)ld(&m->cascade_llm));
+    /* Saved: the calls avoided at what an LLM classification has cost on
+     * average here so far. */
+    uint64_t calls = ld(&m->llm_calls), local = ld(&m->cascade_local);
+    double avg = calls ? (double)ld(&m->llm_cost_nano_usd) / 1e9 / (double)calls : 0;
+    family(out, "dispatchd_llm_calls_avoided_total", "counter", "cascade: LLM calls the local model made unnecessary.");
+    sb_printf(out, "dispatchd_llm_calls_avoided_total %lu\n", (unsigned long)local);
+    family(out, "dispatchd_llm_cost_saved_usd_total", "counter",
+           "cascade: calls avoided times the average cost of an LLM classification so far.");
+    sb_printf(out, "dispatchd_llm_cost_saved_usd_total %.9f\n", avg * (double)local);
     family(out, "dispatchd_llm_cost_usd_total", "counter", "Money spent on LLM calls.");
     sb_printf(out, "dispatchd_llm_cost_usd_total %.9f\n", (double)ld(&m->llm_cost_nano_usd) / 1e9);
     family(out, "dispatchd_produced_total", "counter", "Events acknowledged by Kafka (enriched and DLQ).");

@@ -45,6 +45,9 @@ typedef struct metrics {
     uint64_t db_dead_lettered;
     uint64_t llm_cost_nano_usd;
     uint64_t llm_requests[LLM_CODE_COUNT];
+    uint64_t llm_calls;                /* classifications answered by the LLM */
+    uint64_t cascade_local;            /* cascade: kept the local answer */
+    uint64_t cascade_llm;              /* cascade: asked the LLM */
     uint64_t produced;
     uint64_t produce_errors;
     int64_t ws_clients;

@@ -4,6 +4,8 @@
 # answer repaired once; one still invalid after the repair, and a 401, go
 # to the DLQ as permanent with the reason (nothing half-valid stored); a
 # 429 with Retry-After and two 500s are retried, holding only their record.
+# Then the cascade: with a threshold set, the LLM sees only the records the
+# local model is unsure of.
 #   llm_provider.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -17,7 +19,7 @@ python3 "$root/tests/tools/fake_llm.py" --latency-ms 20 --script '{"rules": [
 pids[fake]=$!
 wait_until 10 grep -q listening "$work/fake.out"
 fport=$(grep -o '[0-9]*$' "$work/fake.out")
-fake() { curl -s "http://127.0.0.1:$fport/$1"; }
+fake() { if [ "$1" = reset ]; then curl -s -X POST "http://127.0.0.1:$fport/reset"; else curl -s "http://127.0.0.1:$fport/$1"; fi; }
 
 write_config
 python3 - "$work/issues.jsonl" <<'PY'
@@ -60,4 +62,32 @@ check "DLQ: still invalid after the repair, permanent" 1 \
 check "DLQ: the 401, permanent" 1 "$(grep '"error":"LLM HTTP 401' "$work/dlq.jsonl" | grep -c '"error_class":"permanent"')"
 stop_worker w1
 check "worker exits 0" 0 "$worker_rc"
+
+# cascade
+fake reset >/dev/null
+curl -s -X POST -d '{"rules": []}' "http://127.0.0.1:$fport/script" >/dev/null
+"$root/scripts/gen-issues" 300 --start-number 1000 > "$work/more.jsonl"
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync llm/cascade --from "$work/more.jsonl" --force \
+  --config "$work/dispatchd.conf" >/dev/null 2>&1
+start_worker w2 CLASSIFIER=cascade DISPATCHD_CASCADE_THRESHOLD=0.75 OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" \
+  OPENAI_API_KEY=test-key
+cascade_done() { [ "$(metric w2 dispatchd_records_processed_total)" -ge 300 ]; }
+wait_until 60 cascade_done
+asked=$(fake stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+local_rows=$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+                  WHERE i.repository_name = 'cascade' AND e.provider = 'local'")
+llm_rows=$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+                WHERE i.repository_name = 'cascade' AND e.provider = 'openai'")
+echo "# cascade at 0.75: $local_rows answered locally, $llm_rows by the LLM ($asked requests)"
+check "both routes taken" yes "$([ "$local_rows" -gt 0 ] && [ "$llm_rows" -gt 0 ] && echo yes || echo no)"
+check "every record stored once" 300 $((local_rows + llm_rows))
+check "the LLM saw exactly the records the local model was unsure of" "$llm_rows" "$asked"
+check "local answers kept only at or above the threshold" 0 \
+  "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+          WHERE i.repository_name = 'cascade' AND e.provider = 'local' AND e.confidence_score < 0.75")"
+check "metrics: decisions and calls avoided" "$local_rows $asked $local_rows" \
+  "$(metric w2 'dispatchd_cascade_decisions_total{route="local"}') $(metric w2 'dispatchd_cascade_decisions_total{route="llm"}') $(metric w2 dispatchd_llm_calls_avoided_total)"
+check "money saved is estimated" yes "$(python3 -c "print('yes' if $(metric w2 dispatchd_llm_cost_saved_usd_total) > 0 else 'no')")"
+stop_worker w2
+check "cascade worker exits 0" 0 "$worker_rc"
 finish
