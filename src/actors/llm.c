@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "local.h"
 #include "log.h"
 #include "pipeline.h"
 #include "strbuf.h"
@@ -57,7 +58,17 @@ typedef struct llm_state {
     size_t qhead, qlen, qcap;
     uint64_t rng;
     char *url, *auth;
+    /* circuit breaker */
+    int failures;                 /* consecutive failed or timed-out requests */
+    int breaker;                  /* BREAKER_* */
+    uint64_t open_until_ms;
+    bool probing;                 /* half-open: the one probe is out */
+    bool fallback;                /* [openai] breaker_mode = fallback */
+    model_t *model;               /* for the fallback, NULL: rules */
+    model_vec_t scratch;
 } llm_state_t;
+
+enum { BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN };
 
 static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 {
@@ -137,12 +148,60 @@ static void start(llm_state_t *s, llm_call_t *c)
     s->running = c;
 }
 
+static void set_breaker(llm_state_t *s, int state)
+{
+    static const char *const names[] = {"closed", "half-open", "open"};
+    if (s->breaker != state)
+        log_warn("llm", "circuit breaker %s (after %d consecutive failures)", names[state], s->failures);
+    s->breaker = state;
+    __atomic_store_n(&g_metrics.circuit_state, state, __ATOMIC_RELAXED);
+}
+
+static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error);
+
+/* The breaker is open: the record is classified here, locally. */
+static void fall_back(llm_state_t *s, llm_call_t *c)
+{
+    record_t *r = c->r;
+    const issue_event_t *e = &r->event;
+    cls_input_t in = {e->title, e->comment_body ? e->comment_body : e->body, e->labels};
+    if (s->model != NULL)
+        classify_local(s->model, &s->scratch, &in, &r->cls);
+    else
+        classify_rules(&in, &r->cls);
+    metric_add(&g_metrics.llm_fallbacks, 1);
+    c->started_us = 0;   /* not an LLM answer */
+    finish(s, c, true, ERROR_NONE, NULL);
+}
+
+/* Starts queued calls while there are free slots and the breaker lets
+ * them: closed, or half-open for the one probe. Open, they wait (pause) or
+ * are classified locally (fallback). */
+static void pump(llm_state_t *s)
+{
+    if (s->breaker == BREAKER_OPEN && rt_now_ms() >= s->open_until_ms) {
+        set_breaker(s, BREAKER_HALF_OPEN);
+        s->probing = false;
+    }
+    while (s->qlen > 0 && s->inflight < s->p->cfg->llm_max_inflight) {
+        bool blocked = s->breaker == BREAKER_OPEN || (s->breaker == BREAKER_HALF_OPEN && s->probing);
+        if (blocked && !s->fallback)
+            return;
+        llm_call_t *c = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        if (blocked) {
+            fall_back(s, c);
+            continue;
+        }
+        if (s->breaker == BREAKER_HALF_OPEN)
+            s->probing = true;
+        start(s, c);
+    }
+}
+
 static void enqueue(llm_state_t *s, llm_call_t *c)
 {
-    if (s->inflight < s->p->cfg->llm_max_inflight) {
-        start(s, c);
-        return;
-    }
     if (s->qlen == s->qcap) {
         size_t ncap = s->qcap ? s->qcap * 2 : 256;
         llm_call_t **n = malloc(ncap * sizeof(*n));
@@ -154,6 +213,24 @@ static void enqueue(llm_state_t *s, llm_call_t *c)
         s->qhead = 0;
     }
     s->queue[(s->qhead + s->qlen++) % s->qcap] = c;
+    pump(s);
+}
+
+/* A request's outcome for the breaker: answered (any HTTP status but 429,
+ * which is the limit speaking, not a failure) or failed. */
+static void breaker_record(llm_state_t *s, bool failed)
+{
+    if (!failed) {
+        s->failures = 0;
+        if (s->breaker != BREAKER_CLOSED)
+            set_breaker(s, BREAKER_CLOSED);
+        return;
+    }
+    s->failures++;
+    if (s->breaker == BREAKER_HALF_OPEN || (s->breaker == BREAKER_CLOSED && s->failures >= s->p->cfg->breaker_failures)) {
+        s->open_until_ms = rt_now_ms() + (uint64_t)s->p->cfg->breaker_open_ms;
+        set_breaker(s, BREAKER_OPEN);
+    }
 }
 
 static void release_slot(llm_state_t *s, llm_call_t *c)
@@ -168,12 +245,6 @@ static void release_slot(llm_state_t *s, llm_call_t *c)
         s->running = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    while (s->qlen > 0 && s->inflight < s->p->cfg->llm_max_inflight) {
-        llm_call_t *next = s->queue[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
-        start(s, next);
-    }
 }
 
 static void call_free(llm_call_t *c)
@@ -187,7 +258,7 @@ static void call_free(llm_call_t *c)
 static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error)
 {
     record_t *r = c->r;
-    if (ok) {
+    if (ok && c->started_us != 0) {
         histogram_observe_us(&g_metrics.classify[PROVIDER_OPENAI], now_us() - c->started_us);
         metric_add(&g_metrics.llm_calls, 1);
     }
@@ -281,6 +352,9 @@ static void completed(llm_state_t *s, CURLMsg *m)
     curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
     CURLcode res = m->data.result;
     release_slot(s, c);
+    if (s->breaker == BREAKER_HALF_OPEN)
+        s->probing = false;
+    breaker_record(s, res != CURLE_OK || status == 408 || status >= 500);
     bool timed_out = res == CURLE_OPERATION_TIMEDOUT;
     metric_add(&g_metrics.llm_requests[llm_code_of(res == CURLE_OK ? status : 0, timed_out)], 1);
     char why[256];
@@ -332,6 +406,7 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
         while ((m = curl_multi_info_read(s->multi, &left)) != NULL)
             if (m->msg == CURLMSG_DONE)
                 completed(s, m);
+        pump(s);   /* freed slots, or the breaker's open time over */
         if (__atomic_load_n(&s->p->closing, __ATOMIC_ACQUIRE) ||
             (__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE) && s->inflight == 0 && s->qlen == 0))
             break;   /* stop polling; the finalizer drops what is left (redelivered later) */
@@ -365,6 +440,10 @@ static void llm_finalize(rt_actor_t *self)
         call_free(c);
     }
     free(s->queue);
+    if (s->model != NULL) {
+        model_free(s->model);
+        model_vec_free(&s->scratch);
+    }
     curl_multi_cleanup(s->multi);
     free(s->url);
     free(s->auth);
@@ -391,6 +470,14 @@ rt_actor_t *llm_spawn(pipeline_t *p)
         snprintf(s->auth, n, "Authorization: Bearer %s", p->cfg->openai_api_key);
     }
     p->llm_multi = s->multi;
+    s->fallback = strcmp(p->cfg->breaker_mode, "fallback") == 0;
+    if (s->fallback) {
+        char err[256];
+        if ((s->model = model_load(p->cfg->model_file, err, sizeof(err))) != NULL)
+            model_vec_init(&s->scratch);
+        else
+            log_info("llm", "breaker fallback uses the rules (%s)", err);
+    }
     /* Many messages per activation: one pass of curl over a thousand
      * connections per new request cost more than the requests. */
     rt_actor_opts_t o = {.name = "llm", .dedicated = true, .batch = 64, .capacity = 1 << 20,

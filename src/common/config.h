@@ -33,6 +33,8 @@ typedef struct config {
     double cascade_threshold;      /* cascade: below this local confidence, ask the LLM */
     char *openai_api_key, *openai_base_url, *openai_model;
     int llm_timeout_ms, llm_max_retries, llm_max_inflight, llm_body_chars;
+    int breaker_failures, breaker_open_ms;
+    char *breaker_mode;            /* fallback | pause */
     double llm_price_in, llm_price_out;  /* USD per million tokens */
     int classify_rate_limit;
     int daily_limit;

@@ -212,6 +212,11 @@ void metrics_render(strbuf_t *out)
         if (c == LLM_200 || ld(&m->llm_requests[c]) > 0)
             sb_printf(out, "dispatchd_llm_requests_total{code=\"%s\"} %lu\n", LLM_CODE_NAMES[c],
                       (unsigned long)ld(&m->llm_requests[c]));
+    family(out, "dispatchd_circuit_state", "gauge", "The LLM circuit breaker: 0 closed, 1 half-open, 2 open.");
+    sb_printf(out, "dispatchd_circuit_state %ld\n", (long)lds(&m->circuit_state));
+    family(out, "dispatchd_llm_fallbacks_total", "counter",
+           "Records classified locally because the LLM circuit breaker was open.");
+    sb_printf(out, "dispatchd_llm_fallbacks_total %lu\n", (unsigned long)ld(&m->llm_fallbacks));
     family(out, "dispatchd_cascade_decisions_total", "counter",
            "cascade: records the local model answered, and records sent to the LLM.");
     sb_printf(out, "dispatchd_cascade_decisions_total{route=\"local\"} %lu\n", (unsigned long)ld(&m->cascade_local));

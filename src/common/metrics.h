@@ -46,6 +46,8 @@ typedef struct metrics {
     uint64_t llm_cost_nano_usd;
     uint64_t llm_requests[LLM_CODE_COUNT];
     uint64_t llm_calls;                /* classifications answered by the LLM */
+    uint64_t llm_fallbacks;            /* classified locally while the breaker was open */
+    int64_t circuit_state;             /* 0 closed, 1 half-open, 2 open */
     uint64_t cascade_local;            /* cascade: kept the local answer */
     uint64_t cascade_llm;              /* cascade: asked the LLM */
     uint64_t produced;

@@ -69,10 +69,14 @@ static int processing_status(http_app_t *app, h2o_req_t *req, const char *route)
                                                "in_flight", (json_int_t)pstat_get(&st->inflight), "paused",
                                                pstat_get(&st->paused) != 0));
     }
-    json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:o}", "enabled",
+    static const char *const circuit[] = {"closed", "half_open", "open"};
+    int64_t cs = __atomic_load_n(&g_metrics.circuit_state, __ATOMIC_RELAXED);
+    json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:o}", "enabled",
                           !__atomic_load_n(&p->admin_paused_all, __ATOMIC_ACQUIRE), "group", app->cfg->group_id,
                           "topic", app->cfg->topic_raw, "in_flight",
-                          (json_int_t)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED), "partitions", parts);
+                          (json_int_t)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED), "classifier",
+                          app->cfg->classifier, "circuit_state", circuit[cs >= 0 && cs <= 2 ? cs : 0], "partitions",
+                          parts);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     int rc = http_respond_json(req, route, 200, s);

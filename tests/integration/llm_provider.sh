@@ -5,7 +5,9 @@
 # to the DLQ as permanent with the reason (nothing half-valid stored); a
 # 429 with Retry-After and two 500s are retried, holding only their record.
 # Then the cascade: with a threshold set, the LLM sees only the records the
-# local model is unsure of.
+# local model is unsure of. Then the circuit breaker: opens after 3
+# failures, falls back to the local model, half-opens after its open time,
+# closes on a success.
 #   llm_provider.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -90,4 +92,41 @@ check "metrics: decisions and calls avoided" "$local_rows $asked $local_rows" \
 check "money saved is estimated" yes "$(python3 -c "print('yes' if $(metric w2 dispatchd_llm_cost_saved_usd_total) > 0 else 'no')")"
 stop_worker w2
 check "cascade worker exits 0" 0 "$worker_rc"
+
+# circuit breaker
+fake reset >/dev/null
+curl -s -X POST -d '{"rules": [{"status": 500}], "latency_ms": 5}' "http://127.0.0.1:$fport/script" >/dev/null
+breaker_issues() {   # breaker_issues REPO FIRST
+  python3 - "$work/$1.jsonl" "$2" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for n in range(int(sys.argv[2]), int(sys.argv[2]) + 20):
+        f.write(json.dumps({"id": 700000 + n, "number": n, "title": "Breaker issue %d crashes" % n, "body": "b",
+                            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}) + "\n")
+PY
+  KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync llm/$1 --from "$work/$1.jsonl" --config "$work/dispatchd.conf" \
+    >/dev/null 2>&1
+}
+breaker_issues breaker1 1
+start_worker w3 CLASSIFIER=openai OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" OPENAI_API_KEY=test-key \
+  DISPATCHD_BREAKER_FAILURES=3 DISPATCHD_BREAKER_OPEN_MS=1500 DISPATCHD_LLM_MAX_INFLIGHT=1
+twenty() { [ "$(metric w3 dispatchd_records_processed_total)" -ge 20 ]; }
+wait_until 60 twenty
+check "open: after 3 failures, no more requests" 3 "$(fake stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')"
+check "open: the state metric says so" 2 "$(metric w3 dispatchd_circuit_state)"
+check "open: every record classified locally and stored" 20 \
+  "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+          WHERE i.repository_name = 'breaker1' AND e.provider = 'local'")"
+check "open: fallbacks counted" 20 "$(metric w3 dispatchd_llm_fallbacks_total)"
+curl -s -X POST -d '{"rules": [], "latency_ms": 5}' "http://127.0.0.1:$fport/script" >/dev/null
+sleep 1.6
+breaker_issues breaker2 100
+forty() { [ "$(metric w3 dispatchd_records_processed_total)" -ge 40 ]; }
+wait_until 60 forty
+check "half-open probe answered: closed again" 0 "$(metric w3 dispatchd_circuit_state)"
+check "closed: the LLM classifies again" yes \
+  "$([ "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+              WHERE i.repository_name = 'breaker2' AND e.provider = 'openai'")" -ge 1 ] && echo yes || echo no)"
+stop_worker w3
+check "breaker worker exits 0" 0 "$worker_rc"
 finish
