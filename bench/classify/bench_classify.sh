@@ -6,7 +6,9 @@
 # no limit and 1,000 requests in flight (real Kafka and PostgreSQL; the
 # partitions allow 1,000 records each, so the LLM slots are the limit, not
 # the records finishing their storage and publishing):
-# ideal = in flight / latency. The rate-limit figure comes with the limits.
+# ideal = in flight / latency. Then the group-wide rate limit at 50
+# requests/s (3,000 a minute) for over a minute: the busiest 60 seconds at
+# the server against the limit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -70,6 +72,7 @@ url = postgresql://postgres@127.0.0.1:$pgport/$tag
 addr = 127.0.0.1:0
 [classifier]
 provider = openai
+rate_limit = 100000000
 [openai]
 base_url = http://127.0.0.1:$fport/v1
 api_key = bench
@@ -96,3 +99,19 @@ got=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["msgs_per_s"])'
 cp "$work/run.log" "${TMPDIR:-/tmp}/bench-classify-run.log"
 peak=$(curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_in_flight"])')
 echo "BENCH llm-concurrency ideal_per_s=5000 achieved_per_s=$got ratio=$(python3 -c "print(round($got / 5000, 3))") in_flight_limit=1000 peak_in_flight_at_server=$peak latency_ms=200 records=$N"
+
+kill -TERM "${pids[1]}" 2>/dev/null; wait "${pids[1]}" 2>/dev/null || true
+
+# rate-limit
+RL_N="${BENCH_RATE_N:-3700}"
+curl -s -X POST "http://127.0.0.1:$fport/reset" >/dev/null
+scripts/gen-issues "$RL_N" --start-number 1000000 > "$work/rl.jsonl"
+build/dispatchd sync bench/limit --from "$work/rl.jsonl" --force --config "$work/bench.conf" >/dev/null 2>&1
+CLASSIFY_RATE_LIMIT=3000 build/dispatchd run --config "$work/bench.conf" 2> "$work/run2.log" &
+pids+=($!)
+url="postgresql://postgres@127.0.0.1:$pgport/$tag"
+t0=$(date +%s)
+until [ "$(psql -tA "$url" -c "SELECT count(*) FROM dispatchai.issues WHERE repository_owner = 'bench' AND repository_name = 'limit'")" -ge "$RL_N" ] \
+      || [ $(( $(date +%s) - t0 )) -gt 300 ]; do sleep 1; done
+peak=$(curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_per_minute"])')
+echo "BENCH rate-limit limit_per_s=50 achieved_per_s=$(python3 -c "print(round($peak / 60, 2))") ratio=$(python3 -c "print(round($peak / 3000, 3))") over_limit=$(( peak > 3000 ? peak - 3000 : 0 )) busiest_minute=$peak records=$RL_N latency_ms=200"

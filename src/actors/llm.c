@@ -22,6 +22,7 @@
 
 #include "local.h"
 #include "log.h"
+#include "schema.h"
 #include "pipeline.h"
 #include "strbuf.h"
 
@@ -66,6 +67,13 @@ typedef struct llm_state {
     bool fallback;                /* [openai] breaker_mode = fallback */
     model_t *model;               /* for the fallback, NULL: rules */
     model_vec_t scratch;
+    /* group-wide rate limit */
+    PGconn *db;
+    bool bucket_ready;            /* its row exists (made once per connection) */
+    int allowance;                /* requests leased from the group's bucket */
+    uint64_t allowance_until_ms;  /* unused allowance expires (see lease) */
+    uint64_t next_lease_ms;       /* the bucket was short: not before this */
+    uint64_t paused_until_ms;     /* a 429's Retry-After: no request before */
 } llm_state_t;
 
 enum { BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN };
@@ -158,6 +166,92 @@ static void set_breaker(llm_state_t *s, int state)
 }
 
 static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error);
+static void call_free(llm_call_t *c);
+
+/*
+ * The rate limit, shared by the group through PostgreSQL: a token bucket
+ * (dispatchai.llm_rate_buckets) refilled at (R - 2k)/60 per second and
+ * holding at most k, from which each process leases what is there, up to
+ * what it has waiting and at most k requests at a time (k = R/50, at least 1; R = CLASSIFY_RATE_LIMIT
+ * per minute). A lease not used within a second lapses. So in any 60 seconds the group's requests
+ * come from leases taken within 61 seconds, at most k + 61 (R - 2k)/60 < R,
+ * while the sustained rate is (R - 2k)/60 per second, 96% of R. The
+ * bucket's clock is the database's, the same for every process.
+ */
+#define LEASE_TTL_MS 1000
+
+static int lease_size(const config_t *cfg)
+{
+    int k = cfg->classify_rate_limit / 50;
+    return k > 0 ? k : 1;
+}
+
+static bool lease(llm_state_t *s, int wanted)
+{
+    uint64_t now = rt_now_ms();
+    if (s->allowance > 0 && now < s->allowance_until_ms)
+        return true;
+    s->allowance = 0;
+    if (now < s->next_lease_ms)
+        return false;
+    char err[256];
+    if (s->db == NULL && (s->db = pg_connect(s->p->cfg->database_url, err, sizeof(err))) == NULL) {
+        log_warn("llm", "rate limit: %s; no requests until the database answers", err);
+        s->next_lease_ms = now + 1000;
+        return false;
+    }
+    const config_t *cfg = s->p->cfg;
+    int k = lease_size(cfg);
+    double rate = (double)(cfg->classify_rate_limit - 2 * k) / 60.0;
+    /* Only what is waiting (at most k): a lease that lapses unused is
+     * capacity the group loses. */
+    int take = wanted < k ? (wanted > 0 ? wanted : 1) : k;
+    if (rate < 0.001)
+        rate = 0.001;
+    char ks[16], ts[16], rs[32];
+    snprintf(ks, sizeof(ks), "%d", k);
+    snprintf(ts, sizeof(ts), "%d", take);
+    snprintf(rs, sizeof(rs), "%.6f", rate);
+    const char *v[3] = {ks, rs, ts};
+    /* The bucket starts full; then each lease takes what is there, up to
+     * what is wanted, if at least one request's worth. */
+    if (!s->bucket_ready) {
+        PQclear(PQexecParams(s->db,
+                             "INSERT INTO dispatchai.llm_rate_buckets (name, tokens, updated_at)"
+                             " VALUES ('requests', $1::float8, now()) ON CONFLICT (name) DO NOTHING",
+                             1, NULL, v, NULL, NULL, 0));
+        s->bucket_ready = true;
+    }
+    PGresult *r = PQexecParams(
+        s->db,
+        "WITH cur AS (SELECT LEAST($1::float8, tokens + $2::float8 * extract(epoch FROM now() - updated_at)) AS avail"
+        "  FROM dispatchai.llm_rate_buckets WHERE name = 'requests' FOR UPDATE)"
+        " UPDATE dispatchai.llm_rate_buckets b SET tokens = cur.avail - LEAST($3::float8, floor(cur.avail)),"
+        "  updated_at = now()"
+        " FROM cur WHERE b.name = 'requests' AND floor(cur.avail) >= 1"
+        " RETURNING LEAST($3::float8, floor(cur.avail))::int",
+        3, NULL, v, NULL, NULL, 0);
+    int got = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        got = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    } else {
+        log_warn("llm", "rate limit lease: %s", PQresultErrorMessage(r));
+        PQfinish(s->db);
+        s->db = NULL;
+        s->bucket_ready = false;
+    }
+    PQclear(r);
+    bool ok = got > 0;
+    if (ok) {
+        s->allowance = got;
+        s->allowance_until_ms = now + LEASE_TTL_MS;
+    } else {
+        /* Empty: one request's worth refills in 1/rate s. */
+        uint64_t wait = (uint64_t)(1000.0 / rate);
+        s->next_lease_ms = now + (wait < 10 ? 10 : wait > 2000 ? 2000 : wait);
+    }
+    return ok;
+}
 
 /* The breaker is open: the record is classified here, locally. */
 static void fall_back(llm_state_t *s, llm_call_t *c)
@@ -190,10 +284,26 @@ static void pump(llm_state_t *s)
         llm_call_t *c = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
+        if (pipeline_record_stale(s->p, c->r)) {
+            /* Its partition moved on while it waited: not worth a call. */
+            record_t *r = c->r;
+            call_free(c);
+            r->result = RESULT_SKIPPED;
+            record_done(r);
+            continue;
+        }
         if (blocked) {
             fall_back(s, c);
             continue;
         }
+        /* Held, not dropped: the queue backs up and the partitions pause. */
+        if (rt_now_ms() < s->paused_until_ms || !lease(s, (int)s->qlen + 1)) {
+            s->qhead = (s->qhead + s->qcap - 1) % s->qcap;
+            s->queue[s->qhead] = c;
+            s->qlen++;
+            return;
+        }
+        s->allowance--;
         if (s->breaker == BREAKER_HALF_OPEN)
             s->probing = true;
         start(s, c);
@@ -364,6 +474,12 @@ static void completed(llm_state_t *s, CURLMsg *m)
     } else if (status == 200) {
         answered(s, c);
     } else if (status == 408 || status == 429 || status >= 500) {
+        if (status == 429) {
+            /* The provider's limit: every request waits, not only this one. */
+            uint64_t until = rt_now_ms() + (uint64_t)(retry_after > 0 ? retry_after * 1000 : 1000);
+            if (until > s->paused_until_ms)
+                s->paused_until_ms = until;
+        }
         snprintf(why, sizeof(why), "HTTP %ld", status);
         retry_later(s, c, (long)retry_after, why);
     } else {
@@ -440,6 +556,8 @@ static void llm_finalize(rt_actor_t *self)
         call_free(c);
     }
     free(s->queue);
+    if (s->db != NULL)
+        PQfinish(s->db);
     if (s->model != NULL) {
         model_free(s->model);
         model_vec_free(&s->scratch);

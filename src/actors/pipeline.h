@@ -40,6 +40,8 @@ typedef struct partition_stats {
     int64_t paused;
     int64_t queued;               /* handed to the partition-consumer, not yet taken */
     int64_t high_watermark;       /* from the broker, refreshed off the event loop */
+    int64_t generation;           /* the poller's assignment generation: a record of
+                                     another one is stale (revoked or reset) */
 } partition_stats_t;
 
 typedef struct pipeline {
@@ -130,6 +132,14 @@ void mark_published_add(strbuf_t *ids, strbuf_t *vers, int64_t issue_id, const c
  * database never noted, so that replays do not send them again. Returns
  * how many it noted, -1 when it could not look. */
 int reconcile_published(pipeline_t *p, PGconn *db);
+
+/* A record whose partition was revoked or reset since it was taken: its
+ * effects no longer count (the next owner or position reads it again), so
+ * a paid call for it is waste. */
+static inline bool pipeline_record_stale(pipeline_t *p, const record_t *r)
+{
+    return r->generation != (uint64_t)pstat_get(&p->pstats[r->partition].generation);
+}
 
 /* Sends a record that failed for good to the DLQ via the publisher. */
 void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error);

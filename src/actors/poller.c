@@ -185,6 +185,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
             p->partitions[part] = partition_actor_spawn(p, part);
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
+        pstat_set(&p->pstats[part].generation, (int64_t)m->generation);
         m->committed = -1;
         m->metadata[0] = '\0';
         rd_kafka_topic_partition_t *c =
@@ -247,6 +248,7 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         s->held[part] = false;
         s->assigned[part] = false;
         s->generation[part]++;
+        pstat_set(&p->pstats[part].generation, (int64_t)s->generation[part]);
         revoke_msg_t *m = rt_msg_new(sizeof(*m), MSG_REVOKE);
         m->lost = lost;
         if (lost) {
@@ -386,6 +388,7 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
             continue;
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
+        pstat_set(&p->pstats[part].generation, (int64_t)m->generation);
         m->committed = r->offsets[i];
         m->metadata[0] = '\0';
         offset_map_init(&m->applied);

@@ -88,6 +88,13 @@ static const migration_t MIGRATIONS[] = {
      "  kafka_offset bigint NOT NULL,"
      "  applied_at timestamptz NOT NULL DEFAULT now(),"
      "  PRIMARY KEY (consumer_group, topic, kafka_partition, kafka_offset));"},
+    {4, "llm_rate_buckets",
+     /* The group's LLM request bucket: every process leases slices of it,
+      * so the group never exceeds CLASSIFY_RATE_LIMIT (see llm.c). */
+     "CREATE TABLE dispatchai.llm_rate_buckets ("
+     "  name varchar(64) PRIMARY KEY,"
+     "  tokens double precision NOT NULL,"
+     "  updated_at timestamptz NOT NULL);"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
