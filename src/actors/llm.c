@@ -271,8 +271,28 @@ static void fall_back(llm_state_t *s, llm_call_t *c)
 /* Starts queued calls while there are free slots and the breaker lets
  * them: closed, or half-open for the one probe. Open, they wait (pause) or
  * are classified locally (fallback). */
+/* Drops the waiting records whose partition was revoked or reset: the new
+ * owner redoes them, and the revoke need not wait for calls never made. */
+static void purge_stale(llm_state_t *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->qlen; i++) {
+        llm_call_t *c = s->queue[(s->qhead + i) % s->qcap];
+        if (pipeline_record_stale(s->p, c->r)) {
+            record_t *r = c->r;
+            call_free(c);
+            r->dropped = true;
+            record_done(r);
+        } else {
+            s->queue[(s->qhead + kept++) % s->qcap] = c;
+        }
+    }
+    s->qlen = kept;
+}
+
 static void pump(llm_state_t *s)
 {
+    purge_stale(s);
     if (s->breaker == BREAKER_OPEN && rt_now_ms() >= s->open_until_ms) {
         set_breaker(s, BREAKER_HALF_OPEN);
         s->probing = false;
@@ -284,14 +304,6 @@ static void pump(llm_state_t *s)
         llm_call_t *c = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
-        if (pipeline_record_stale(s->p, c->r)) {
-            /* Its partition moved on while it waited: not worth a call. */
-            record_t *r = c->r;
-            call_free(c);
-            r->result = RESULT_SKIPPED;
-            record_done(r);
-            continue;
-        }
         if (blocked) {
             fall_back(s, c);
             continue;

@@ -430,11 +430,24 @@ static void finish_revoke(partition_state_t *s);
 
 static void on_done(partition_state_t *s, record_t *r)
 {
+    if (r->dropped && r->generation == s->generation && s->assigned) {
+        /* Given up before its partition's revoke or reset reached us: not
+         * done, so its offset must not be committed; the next owner (or
+         * position) reads it again. */
+        s->inflight--;
+        s->m_inflight--;
+        metrics_changed(s);
+        record_free(r);
+        if (s->revoke_req != NULL && s->inflight == 0)
+            finish_revoke(s);
+        return;
+    }
     if (r->generation != s->generation || !s->assigned) {
         /* Finished after its partition moved on: the offset is no longer
          * ours to store; the idempotent sink absorbs the replay. */
         s->m_inflight--;
-        s->m_records[r->result]++;
+        if (!r->dropped)
+            s->m_records[r->result]++;
         flush_metrics(s);   /* no commit timer runs for a partition let go */
         record_free(r);
         return;

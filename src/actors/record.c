@@ -38,6 +38,7 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     r->admitted = false;
     r->publish = false;
     r->replay = false;
+    r->dropped = false;
     r->result = RESULT_OK;
     r->error_class = ERROR_NONE;
     r->attempts = 0;

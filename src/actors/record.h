@@ -60,6 +60,8 @@ typedef struct record {
     int32_t partition;
     bool admitted;                /* went through key ordering: frees its key when done */
     bool publish;                 /* storage found a new issue version */
+    bool dropped;                 /* given up unprocessed (its partition moved on):
+                                     back to its owner, which must not count it done */
     bool replay;                  /* its rows are committed already (applied_offsets):
                                      not classified again; storage only publishes
                                      its enriched event if that never happened */

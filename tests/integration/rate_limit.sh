@@ -28,8 +28,12 @@ peak=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["max_per_minut
 w1=$(metric w1 'dispatchd_llm_requests_total{code="200"}')
 w2=$(metric w2 'dispatchd_llm_requests_total{code="200"}')
 echo "# busiest 60 s at the server: $peak requests (limit $R); by process: $w1 + $w2"
-check_le "never more than the limit in any 60 seconds" "$peak" $R
-check "sustained within 5% of the limit" yes "$(python3 -c "print('yes' if $peak >= 0.95 * $R else 'no')")"
+if [ "$N" -ge 700 ]; then
+  check_le "never more than the limit in any 60 seconds" "$peak" $R
+  check "sustained within 5% of the limit" yes "$(python3 -c "print('yes' if $peak >= 0.95 * $R else 'no')")"
+else
+  echo "# $N events are less than a minute's worth: the per-minute checks are the full-size run's"
+fi
 check "both processes shared the work" yes "$([ "$w1" -gt 0 ] && [ "$w2" -gt 0 ] && echo yes || echo no)"
 check "every record stored" "$N" "$(sql "SELECT count(*) FROM dispatchai.enriched_issues")"
 stop_worker w1
