@@ -115,3 +115,4 @@ until [ "$(psql -tA "$url" -c "SELECT count(*) FROM dispatchai.issues WHERE repo
       || [ $(( $(date +%s) - t0 )) -gt 300 ]; do sleep 1; done
 peak=$(curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_per_minute"])')
 echo "BENCH rate-limit limit_per_s=50 achieved_per_s=$(python3 -c "print(round($peak / 60, 2))") ratio=$(python3 -c "print(round($peak / 3000, 3))") over_limit=$(( peak > 3000 ? peak - 3000 : 0 )) busiest_minute=$peak records=$RL_N latency_ms=200"
+kill -TERM "${pids[2]}" 2>/dev/null; wait "${pids[2]}" 2>/dev/null || true
