@@ -367,14 +367,6 @@ static PGresult *exec_row(PGconn *c, const record_t *r)
     return res;
 }
 
-static bool exec_command(PGconn *c, const char *sql)
-{
-    PGresult *res = PQexec(c, sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    return ok;
-}
-
 /* One record in its own transaction, with its applied offset. */
 static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t errlen)
 {
@@ -384,7 +376,7 @@ static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t
         PQclear(res);
         return st;
     }
-    if (!exec_command(s->conn, "BEGIN")) {
+    if (!pg_command(s->conn, "BEGIN")) {
         snprintf(err, errlen, "database: %s", PQerrorMessage(s->conn));
         return ROW_RETRY;
     }
@@ -413,7 +405,7 @@ static row_status_t write_row(storage_state_t *s, record_t *r, char *err, size_t
     }
     if (st == ROW_OK && for_each_sync(&r, 1, false, exec_sync_progress, s->conn) < 0)
         st = ROW_RETRY;
-    if (st == ROW_OK && !exec_command(s->conn, "COMMIT")) {
+    if (st == ROW_OK && !pg_command(s->conn, "COMMIT")) {
         snprintf(err, errlen, "database: %s", PQerrorMessage(s->conn));
         st = ROW_RETRY;
     }

@@ -6,6 +6,7 @@
 #define DISPATCHD_SCHEMA_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The version this build of dispatchd needs. */
@@ -15,6 +16,10 @@ int schema_latest_version(void);
 int schema_migrate(PGconn *conn, char *err, size_t errlen);
 /* The applied version, 0 for an empty database, -1 on error. */
 int schema_current_version(PGconn *conn, char *err, size_t errlen);
+
+/* Runs a statement that returns no rows (BEGIN, COMMIT, ...); whether it
+ * succeeded (the connection's error message says why not). */
+bool pg_command(PGconn *c, const char *sql);
 
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);

@@ -1,4 +1,5 @@
 #include "syncs.h"
+#include "schema.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -102,19 +103,11 @@ json_t *syncs_status(PGconn *c, const char *user, const char *owner, const char 
     return out;
 }
 
-static bool command(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok;
-}
-
 json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char *repo, int *status, char *sync_id)
 {
     const char *v[3] = {user, owner, repo};
     *status = 503;
-    if (!command(c, "BEGIN"))
+    if (!pg_command(c, "BEGIN"))
         return error_body("database_unavailable", PQerrorMessage(c));
     /* The sync's lock first (see SYNCS_LOCK_SHARED_SQL), then its row. */
     PGresult *l = PQexecParams(c,
@@ -126,7 +119,7 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
     PQclear(l);
     if (!locked) {
         json_t *e = error_body("database_unavailable", PQerrorMessage(c));
-        command(c, "ROLLBACK");
+        pg_command(c, "ROLLBACK");
         return e;
     }
     PGresult *r = PQexecParams(c,
@@ -150,7 +143,7 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
     }
     PQclear(r);
     if (out != NULL) {
-        command(c, "ROLLBACK");
+        pg_command(c, "ROLLBACK");
         return out;
     }
     PGresult *del = PQexecParams(
@@ -171,7 +164,7 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
                                  " WHERE sync_id = $1",
                                  1, NULL, sv, NULL, NULL, 0);
     bool ok = PQresultStatus(del) == PGRES_COMMAND_OK && PQresultStatus(kept) == PGRES_TUPLES_OK &&
-              PQresultStatus(upd) == PGRES_COMMAND_OK && command(c, "COMMIT");
+              PQresultStatus(upd) == PGRES_COMMAND_OK && pg_command(c, "COMMIT");
     if (ok) {
         *status = 200;
         out = json_pack("{s:b, s:s, s:I, s:I, s:s}", "success", 1, "message", "sync cancelled", "issues_removed",
@@ -179,7 +172,7 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
                         (json_int_t)atoll(PQgetvalue(kept, 0, 0)), "sync_id", sync_id);
     } else {
         out = error_body("database_unavailable", PQerrorMessage(c));
-        command(c, "ROLLBACK");
+        pg_command(c, "ROLLBACK");
     }
     PQclear(del);
     PQclear(kept);
