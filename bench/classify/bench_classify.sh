@@ -73,6 +73,7 @@ addr = 127.0.0.1:0
 [classifier]
 provider = openai
 rate_limit = 100000000
+daily_limit = 1000000000
 [openai]
 base_url = http://127.0.0.1:$fport/v1
 api_key = bench

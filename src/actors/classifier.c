@@ -73,7 +73,8 @@ static void classify(classifier_state_t *s, record_t *r)
         } else {
             if (s->model != NULL)
                 metric_add(&g_metrics.cascade_llm, 1);
-            pipeline_tell_llm(s->p, r);   /* storage or the DLQ from there */
+            r->hdr.type = MSG_LLM_CALL;
+            pipeline_tell_llm(s->p, &r->hdr);   /* storage or the DLQ from there */
             return;
         }
     } else if (s->model == NULL) {
@@ -141,6 +142,10 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
         if (strmap_get(&s->cancelled, c->sync_id) == NULL) {
             strmap_put(&s->cancelled, c->sync_id, s);
             log_info("classifier", "sync %s cancelled: its events are skipped from now on", c->sync_id);
+        }
+        if (s->p->llm != NULL) {
+            pipeline_tell_llm(s->p, msg);   /* its waiting records; it answers */
+            return;
         }
         if (msg->reply_future != NULL || msg->reply_actor != NULL)
             rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_SYNC_CANCELLED));

@@ -14,21 +14,32 @@
  * exponential backoff and jitter (429 honours Retry-After), holding only
  * that record, and so only its key: other keys go on. Other 4xx go to the
  * DLQ as permanent; retries exhausted, as transient.
+ *
+ * What may be spent is the gate's to say (llm_gate.c: the group's rate
+ * limits, a 429's pause, the daily budgets). A 429 also halves this
+ * process's window of requests in flight (once per pause), which regrows
+ * by one per answer. A record whose budget is spent waits here, parked
+ * (its partition fills and pauses), until the budget is asked again every
+ * BUDGET_RECHECK_MS -- the next UTC day or a raised limit lets it go -- or,
+ * with budget_mode = fallback, is classified locally. A record of a sync
+ * cancelled while it waited is skipped, never sent.
  */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "llm_gate.h"
 #include "local.h"
 #include "log.h"
-#include "schema.h"
 #include "pipeline.h"
 #include "strbuf.h"
+#include "strmap.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
 #define POLL_MS 50
+#define BUDGET_RECHECK_MS 10000
 
 static const char *SYSTEM_PROMPT =
     "You triage GitHub issues. Answer with one JSON object and nothing else, with these fields: "
@@ -46,6 +57,8 @@ typedef struct llm_call {
     strbuf_t response;
     int attempts;                 /* requests that failed for transport reasons */
     bool repairing;
+    bool budgeted;                /* granted by the daily budgets */
+    double est_tokens;            /* the request's tokens, reckoned */
     uint64_t started_us;
     struct llm_call *prev, *next; /* the running ones, for shutdown */
 } llm_call_t;
@@ -67,13 +80,18 @@ typedef struct llm_state {
     bool fallback;                /* [openai] breaker_mode = fallback */
     model_t *model;               /* for the fallback, NULL: rules */
     model_vec_t scratch;
-    /* group-wide rate limit */
-    PGconn *db;
-    bool bucket_ready;            /* its row exists (made once per connection) */
-    int allowance;                /* requests leased from the group's bucket */
-    uint64_t allowance_until_ms;  /* unused allowance expires (see lease) */
-    uint64_t next_lease_ms;       /* the bucket was short: not before this */
-    uint64_t paused_until_ms;     /* a 429's Retry-After: no request before */
+    /* the group's limits */
+    llm_gate_t *gate;
+    uint64_t retry_ms;            /* the gate said: no request before */
+    double window;                /* requests in flight allowed now (429s halve it) */
+    uint64_t window_cut_ms;       /* one halving per pause */
+    llm_call_t **batch;           /* scratch for one admission, max_inflight */
+    double *est;
+    llm_call_t **parked;          /* budget spent: held */
+    size_t nparked, capparked;
+    uint64_t budget_recheck_ms;
+    bool budget_fallback;         /* [classifier] budget_mode = fallback */
+    strmap_t cancelled;           /* syncs whose waiting records are skipped */
 } llm_state_t;
 
 enum { BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN };
@@ -133,6 +151,13 @@ static char *request_json(const llm_state_t *s, const record_t *r, const char *b
     return out;
 }
 
+static void set_request(llm_state_t *s, llm_call_t *c, const char *bad, const char *why)
+{
+    free(c->request);
+    c->request = request_json(s, c->r, bad, why);
+    c->est_tokens = llm_gate_estimate(strlen(c->request));
+}
+
 static void start(llm_state_t *s, llm_call_t *c)
 {
     sb_free(&c->response);
@@ -168,93 +193,9 @@ static void set_breaker(llm_state_t *s, int state)
 static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error);
 static void call_free(llm_call_t *c);
 
-/*
- * The rate limit, shared by the group through PostgreSQL: a token bucket
- * (dispatchai.llm_rate_buckets) refilled at (R - 2k)/60 per second and
- * holding at most k, from which each process leases what is there, up to
- * what it has waiting and at most k requests at a time (k = R/50, at least 1; R = CLASSIFY_RATE_LIMIT
- * per minute). A lease not used within a second lapses. So in any 60 seconds the group's requests
- * come from leases taken within 61 seconds, at most k + 61 (R - 2k)/60 < R,
- * while the sustained rate is (R - 2k)/60 per second, 96% of R. The
- * bucket's clock is the database's, the same for every process.
- */
-#define LEASE_TTL_MS 1000
-
-static int lease_size(const config_t *cfg)
-{
-    int k = cfg->classify_rate_limit / 50;
-    return k > 0 ? k : 1;
-}
-
-static bool lease(llm_state_t *s, int wanted)
-{
-    uint64_t now = rt_now_ms();
-    if (s->allowance > 0 && now < s->allowance_until_ms)
-        return true;
-    s->allowance = 0;
-    if (now < s->next_lease_ms)
-        return false;
-    char err[256];
-    if (s->db == NULL && (s->db = pg_connect(s->p->cfg->database_url, err, sizeof(err))) == NULL) {
-        log_warn("llm", "rate limit: %s; no requests until the database answers", err);
-        s->next_lease_ms = now + 1000;
-        return false;
-    }
-    const config_t *cfg = s->p->cfg;
-    int k = lease_size(cfg);
-    double rate = (double)(cfg->classify_rate_limit - 2 * k) / 60.0;
-    /* Only what is waiting (at most k): a lease that lapses unused is
-     * capacity the group loses. */
-    int take = wanted < k ? (wanted > 0 ? wanted : 1) : k;
-    if (rate < 0.001)
-        rate = 0.001;
-    char ks[16], ts[16], rs[32];
-    snprintf(ks, sizeof(ks), "%d", k);
-    snprintf(ts, sizeof(ts), "%d", take);
-    snprintf(rs, sizeof(rs), "%.6f", rate);
-    const char *v[3] = {ks, rs, ts};
-    /* The bucket starts full; then each lease takes what is there, up to
-     * what is wanted, if at least one request's worth. */
-    if (!s->bucket_ready) {
-        PQclear(PQexecParams(s->db,
-                             "INSERT INTO dispatchai.llm_rate_buckets (name, tokens, updated_at)"
-                             " VALUES ('requests', $1::float8, now()) ON CONFLICT (name) DO NOTHING",
-                             1, NULL, v, NULL, NULL, 0));
-        s->bucket_ready = true;
-    }
-    PGresult *r = PQexecParams(
-        s->db,
-        "WITH cur AS (SELECT LEAST($1::float8, tokens + $2::float8 * extract(epoch FROM now() - updated_at)) AS avail"
-        "  FROM dispatchai.llm_rate_buckets WHERE name = 'requests' FOR UPDATE)"
-        " UPDATE dispatchai.llm_rate_buckets b SET tokens = cur.avail - LEAST($3::float8, floor(cur.avail)),"
-        "  updated_at = now()"
-        " FROM cur WHERE b.name = 'requests' AND floor(cur.avail) >= 1"
-        " RETURNING LEAST($3::float8, floor(cur.avail))::int",
-        3, NULL, v, NULL, NULL, 0);
-    int got = 0;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        got = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
-    } else {
-        log_warn("llm", "rate limit lease: %s", PQresultErrorMessage(r));
-        PQfinish(s->db);
-        s->db = NULL;
-        s->bucket_ready = false;
-    }
-    PQclear(r);
-    bool ok = got > 0;
-    if (ok) {
-        s->allowance = got;
-        s->allowance_until_ms = now + LEASE_TTL_MS;
-    } else {
-        /* Empty: one request's worth refills in 1/rate s. */
-        uint64_t wait = (uint64_t)(1000.0 / rate);
-        s->next_lease_ms = now + (wait < 10 ? 10 : wait > 2000 ? 2000 : wait);
-    }
-    return ok;
-}
-
-/* The breaker is open: the record is classified here, locally. */
-static void fall_back(llm_state_t *s, llm_call_t *c)
+/* The breaker is open, or the budget spent: the record is classified
+ * here, locally. */
+static void fall_back(llm_state_t *s, llm_call_t *c, uint64_t *counter)
 {
     record_t *r = c->r;
     const issue_event_t *e = &r->event;
@@ -263,78 +204,209 @@ static void fall_back(llm_state_t *s, llm_call_t *c)
         classify_local(s->model, &s->scratch, &in, &r->cls);
     else
         classify_rules(&in, &r->cls);
-    metric_add(&g_metrics.llm_fallbacks, 1);
+    metric_add(counter, 1);
     c->started_us = 0;   /* not an LLM answer */
     finish(s, c, true, ERROR_NONE, NULL);
 }
 
-/* Starts queued calls while there are free slots and the breaker lets
- * them: closed, or half-open for the one probe. Open, they wait (pause) or
- * are classified locally (fallback). */
-/* Drops the waiting records whose partition was revoked or reset: the new
- * owner redoes them, and the revoke need not wait for calls never made. */
-static void purge_stale(llm_state_t *s)
+static void queue_grow(llm_state_t *s)
+{
+    if (s->qlen < s->qcap)
+        return;
+    size_t ncap = s->qcap ? s->qcap * 2 : 256;
+    llm_call_t **n = malloc(ncap * sizeof(*n));
+    if (n == NULL)
+        abort();
+    for (size_t i = 0; i < s->qlen; i++)
+        n[i] = s->queue[(s->qhead + i) % s->qcap];
+    free(s->queue);
+    s->queue = n;
+    s->qcap = ncap;
+    s->qhead = 0;
+}
+
+static void push_back(llm_state_t *s, llm_call_t *c)
+{
+    queue_grow(s);
+    s->queue[(s->qhead + s->qlen++) % s->qcap] = c;
+}
+
+static void push_front(llm_state_t *s, llm_call_t *c)
+{
+    queue_grow(s);
+    s->qhead = (s->qhead + s->qcap - 1) % s->qcap;
+    s->queue[s->qhead] = c;
+    s->qlen++;
+}
+
+static llm_call_t *pop_front(llm_state_t *s)
+{
+    llm_call_t *c = s->queue[s->qhead];
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qlen--;
+    return c;
+}
+
+static bool cancelled(llm_state_t *s, const record_t *r)
+{
+    return r->sync_id[0] && strmap_count(&s->cancelled) > 0 && strmap_get(&s->cancelled, r->sync_id) != NULL;
+}
+
+/* Waiting records that must not be sent: of a revoked or reset partition,
+ * or all of them once the process stops (dropped: the next owner redoes
+ * them, and neither a revoke nor a shutdown waits for calls that a limit or
+ * budget holds back), or of a cancelled sync (skipped, as the classifier
+ * skips them). */
+static bool give_up(llm_state_t *s, llm_call_t *c)
+{
+    record_t *r = c->r;
+    if (pipeline_record_stale(s->p, r) || __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE)) {
+        r->dropped = true;
+    } else if (cancelled(s, r)) {
+        r->result = RESULT_SKIPPED;
+        metric_add(&g_metrics.cancelled_skips, 1);
+    } else {
+        return false;
+    }
+    call_free(c);
+    record_done(r);
+    return true;
+}
+
+static void purge(llm_state_t *s)
 {
     size_t kept = 0;
     for (size_t i = 0; i < s->qlen; i++) {
         llm_call_t *c = s->queue[(s->qhead + i) % s->qcap];
-        if (pipeline_record_stale(s->p, c->r)) {
-            record_t *r = c->r;
-            call_free(c);
-            r->dropped = true;
-            record_done(r);
-        } else {
+        if (!give_up(s, c))
             s->queue[(s->qhead + kept++) % s->qcap] = c;
-        }
     }
     s->qlen = kept;
+    kept = 0;
+    for (size_t i = 0; i < s->nparked; i++)
+        if (!give_up(s, s->parked[i]))
+            s->parked[kept++] = s->parked[i];
+    gauge_add(&g_metrics.budget_waiting, (int64_t)kept - (int64_t)s->nparked);
+    s->nparked = kept;
 }
 
+static void park(llm_state_t *s, llm_call_t *c)
+{
+    if (s->nparked == s->capparked) {
+        s->capparked = s->capparked ? s->capparked * 2 : 256;
+        s->parked = realloc(s->parked, s->capparked * sizeof(*s->parked));
+        if (s->parked == NULL)
+            abort();
+    }
+    if (s->nparked == 0) {
+        log_warn("llm", "a daily LLM budget is spent (user '%s'): LLM-bound records wait; asking again every %d s",
+                 c->r->user_id, BUDGET_RECHECK_MS / 1000);
+        s->budget_recheck_ms = rt_now_ms() + BUDGET_RECHECK_MS;
+    }
+    s->parked[s->nparked++] = c;
+    gauge_add(&g_metrics.budget_waiting, 1);
+}
+
+/* The parked records go back to the head of the queue, oldest first, to
+ * ask the budget again. */
+static void unpark(llm_state_t *s)
+{
+    for (size_t i = s->nparked; i > 0; i--)
+        push_front(s, s->parked[i - 1]);
+    gauge_add(&g_metrics.budget_waiting, -(int64_t)s->nparked);
+    s->nparked = 0;
+}
+
+/* Starts the admitted calls the budgets allow (a record asks once: its
+ * repair and retries use the same grant); the others are parked, or
+ * classified locally. One database call per user in the batch. */
+static void spend(llm_state_t *s, int n)
+{
+    llm_call_t **b = s->batch;
+    for (int i = 0; i < n; i++) {
+        if (b[i] == NULL || b[i]->budgeted)
+            continue;
+        const char *user = b[i]->r->user_id;
+        int want = 0;
+        for (int j = i; j < n; j++)
+            want += b[j] != NULL && !b[j]->budgeted && strcmp(b[j]->r->user_id, user) == 0;
+        int granted = llm_gate_budget(s->gate, user, want);
+        bool db_down = granted < 0;
+        if (db_down)
+            s->retry_ms = rt_now_ms() + 1000;
+        for (int j = i; j < n; j++) {
+            llm_call_t *c = b[j];
+            if (c == NULL || c->budgeted || strcmp(c->r->user_id, user) != 0)
+                continue;
+            if (granted > 0) {
+                c->budgeted = true;
+                granted--;
+                continue;
+            }
+            b[j] = NULL;
+            llm_gate_refund(s->gate, 1, c->est_tokens);
+            if (db_down)
+                push_front(s, c);   /* asked again once the database answers */
+            else if (s->budget_fallback)
+                fall_back(s, c, &g_metrics.budget_fallbacks);
+            else
+                park(s, c);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (b[i] == NULL)
+            continue;
+        if (s->breaker == BREAKER_HALF_OPEN)
+            s->probing = true;
+        start(s, b[i]);
+    }
+}
+
+/* Starts queued calls while there are free slots in the window and the
+ * breaker lets them: closed, or half-open for the one probe. Open, they
+ * wait (pause) or are classified locally (fallback). Then the gate: what
+ * it does not admit waits in the queue, whose records hold their
+ * partitions -- held, not dropped. */
 static void pump(llm_state_t *s)
 {
-    purge_stale(s);
-    if (s->breaker == BREAKER_OPEN && rt_now_ms() >= s->open_until_ms) {
+    purge(s);
+    uint64_t now = rt_now_ms();
+    if (s->breaker == BREAKER_OPEN && now >= s->open_until_ms) {
         set_breaker(s, BREAKER_HALF_OPEN);
         s->probing = false;
     }
-    while (s->qlen > 0 && s->inflight < s->p->cfg->llm_max_inflight) {
+    if (s->nparked > 0 && now >= s->budget_recheck_ms) {
+        unpark(s);
+        s->budget_recheck_ms = now + BUDGET_RECHECK_MS;
+    }
+    int limit = (int)s->window;
+    while (s->qlen > 0 && s->inflight < limit) {
         bool blocked = s->breaker == BREAKER_OPEN || (s->breaker == BREAKER_HALF_OPEN && s->probing);
         if (blocked && !s->fallback)
             return;
-        llm_call_t *c = s->queue[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
         if (blocked) {
-            fall_back(s, c);
+            fall_back(s, pop_front(s), &g_metrics.llm_fallbacks);
             continue;
         }
-        /* Held, not dropped: the queue backs up and the partitions pause. */
-        if (rt_now_ms() < s->paused_until_ms || !lease(s, (int)s->qlen + 1)) {
-            s->qhead = (s->qhead + s->qcap - 1) % s->qcap;
-            s->queue[s->qhead] = c;
-            s->qlen++;
+        if (now < s->retry_ms)
             return;
-        }
-        s->allowance--;
+        int n = limit - s->inflight < (int)s->qlen ? limit - s->inflight : (int)s->qlen;
         if (s->breaker == BREAKER_HALF_OPEN)
-            s->probing = true;
-        start(s, c);
+            n = 1;   /* the probe */
+        for (int i = 0; i < n; i++)
+            s->est[i] = s->queue[(s->qhead + i) % s->qcap]->est_tokens;
+        int m = llm_gate_admit(s->gate, n, s->est, now, &s->retry_ms);
+        if (m == 0)
+            return;
+        for (int i = 0; i < m; i++)
+            s->batch[i] = pop_front(s);
+        spend(s, m);
     }
 }
 
 static void enqueue(llm_state_t *s, llm_call_t *c)
 {
-    if (s->qlen == s->qcap) {
-        size_t ncap = s->qcap ? s->qcap * 2 : 256;
-        llm_call_t **n = malloc(ncap * sizeof(*n));
-        for (size_t i = 0; i < s->qlen; i++)
-            n[i] = s->queue[(s->qhead + i) % s->qcap];
-        free(s->queue);
-        s->queue = n;
-        s->qcap = ncap;
-        s->qhead = 0;
-    }
-    s->queue[(s->qhead + s->qlen++) % s->qcap] = c;
+    push_back(s, c);
     pump(s);
 }
 
@@ -434,6 +506,10 @@ static void answered(llm_state_t *s, llm_call_t *c)
                   (double)json_integer_value(json_object_get(usage, "completion_tokens")) * s->p->cfg->llm_price_out / 1e6;
     r->cls.cost_usd += cost;
     metric_add(&g_metrics.llm_cost_nano_usd, (uint64_t)(cost * 1e9));
+    json_int_t used = json_integer_value(json_object_get(usage, "prompt_tokens")) +
+                      json_integer_value(json_object_get(usage, "completion_tokens"));
+    metric_add(&g_metrics.llm_tokens, (uint64_t)used);
+    llm_gate_answered(s->gate, c->est_tokens, (double)used);
     char why[200];
     json_t *answer = json_loads(content, 0, NULL);
     int valid = answer != NULL ? cls_from_json(answer, &r->cls, why, sizeof(why)) : -1;
@@ -458,8 +534,7 @@ static void answered(llm_state_t *s, llm_call_t *c)
     char bad[2048];
     snprintf(bad, sizeof(bad), "%s", content);
     json_decref(root);
-    free(c->request);
-    c->request = request_json(s, r, bad, why);
+    set_request(s, c, bad, why);
     c->repairing = true;
     enqueue(s, c);
 }
@@ -484,13 +559,25 @@ static void completed(llm_state_t *s, CURLMsg *m)
         snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
         retry_later(s, c, 0, why);
     } else if (status == 200) {
+        if (s->window < s->p->cfg->llm_max_inflight) {
+            s->window += 1;
+            __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
+        }
         answered(s, c);
     } else if (status == 408 || status == 429 || status >= 500) {
         if (status == 429) {
-            /* The provider's limit: every request waits, not only this one. */
-            uint64_t until = rt_now_ms() + (uint64_t)(retry_after > 0 ? retry_after * 1000 : 1000);
-            if (until > s->paused_until_ms)
-                s->paused_until_ms = until;
+            /* The provider's limit: every request of the group waits, not
+             * only this one, and fewer go out at once afterwards. */
+            long ms = retry_after > 0 ? (long)retry_after * 1000 : 1000;
+            uint64_t now = rt_now_ms();
+            if (now >= s->window_cut_ms) {
+                s->window = s->window / 2 >= 1 ? s->window / 2 : 1;
+                s->window_cut_ms = now + (uint64_t)ms;
+                __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
+            }
+            llm_gate_pause(s->gate, ms);
+            if (s->retry_ms < now + (uint64_t)ms)
+                s->retry_ms = now + (uint64_t)ms;
         }
         snprintf(why, sizeof(why), "HTTP %ld", status);
         retry_later(s, c, (long)retry_after, why);
@@ -510,7 +597,7 @@ static void new_call(llm_state_t *s, record_t *r)
     c->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (s->auth != NULL)
         c->headers = curl_slist_append(c->headers, s->auth);
-    c->request = request_json(s, r, NULL, NULL);
+    set_request(s, c, NULL, NULL);
     c->started_us = now_us();
     r->cls.cost_usd = 0;
     enqueue(s, c);
@@ -526,6 +613,17 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
     case RT_MSG_TIMER:
         enqueue(s, ((rt_timer_msg_t *)msg)->arg);
         break;
+    case MSG_SYNC_CANCELLED: {
+        /* From the classifier: its waiting records are skipped at once
+         * (purge), and none is sent later. */
+        const char *id = ((sync_cancelled_msg_t *)msg)->sync_id;
+        if (strmap_get(&s->cancelled, id) == NULL)
+            strmap_put(&s->cancelled, id, s);
+        purge(s);
+        if (msg->reply_future != NULL || msg->reply_actor != NULL)
+            rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_SYNC_CANCELLED));
+        break;
+    }
     case MSG_POLL: {
         int running = 0;
         curl_multi_perform(s->multi, &running);
@@ -562,14 +660,18 @@ static void llm_finalize(rt_actor_t *self)
         record_free(c->r);
         call_free(c);
     }
+    unpark(s);
     for (size_t i = 0; i < s->qlen; i++) {
         llm_call_t *c = s->queue[(s->qhead + i) % s->qcap];
         record_free(c->r);
         call_free(c);
     }
     free(s->queue);
-    if (s->db != NULL)
-        PQfinish(s->db);
+    free(s->parked);
+    free(s->batch);
+    free(s->est);
+    strmap_free(&s->cancelled);
+    llm_gate_free(s->gate);
     if (s->model != NULL) {
         model_free(s->model);
         model_vec_free(&s->scratch);
@@ -600,8 +702,17 @@ rt_actor_t *llm_spawn(pipeline_t *p)
         snprintf(s->auth, n, "Authorization: Bearer %s", p->cfg->openai_api_key);
     }
     p->llm_multi = s->multi;
+    s->gate = llm_gate_new(p->cfg);
+    s->window = p->cfg->llm_max_inflight;
+    g_metrics.llm_window = p->cfg->llm_max_inflight;
+    s->batch = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->batch));
+    s->est = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->est));
+    if (s->batch == NULL || s->est == NULL)
+        abort();
+    strmap_init(&s->cancelled);
     s->fallback = strcmp(p->cfg->breaker_mode, "fallback") == 0;
-    if (s->fallback) {
+    s->budget_fallback = strcmp(p->cfg->budget_mode, "fallback") == 0;
+    if (s->fallback || s->budget_fallback) {
         char err[256];
         if ((s->model = model_load(p->cfg->model_file, err, sizeof(err))) != NULL)
             model_vec_init(&s->scratch);
@@ -617,9 +728,8 @@ rt_actor_t *llm_spawn(pipeline_t *p)
     return a;
 }
 
-void pipeline_tell_llm(pipeline_t *p, record_t *r)
+void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m)
 {
-    r->hdr.type = MSG_LLM_CALL;
-    rt_send_force(p->llm, r);
+    rt_send_force(p->llm, m);
     curl_multi_wakeup(p->llm_multi);
 }

@@ -320,6 +320,25 @@ static void key_finished(partition_state_t *s, record_t *r)
     s->free_queues = q;
 }
 
+/* A record given up (dropped) holding its key: the records waiting behind
+ * it are given up too, as they may not overtake it; the next owner reads
+ * them all again, in order. */
+static void key_given_up(partition_state_t *s, record_t *r)
+{
+    key_queue_t *q = r->keyq;
+    if (q == NULL)
+        return;
+    record_t *next;
+    while ((next = key_queue_pop(q)) != NULL) {
+        s->m_inflight--;
+        record_free(next);
+    }
+    strmap_remove(&s->keys, q->key);
+    q->head = 0;
+    q->next_free = s->free_queues;
+    s->free_queues = q;
+}
+
 static void on_done(partition_state_t *s, record_t *r);
 
 static void flush_metrics(partition_state_t *s)
@@ -436,8 +455,15 @@ static void on_done(partition_state_t *s, record_t *r)
          * position) reads it again. */
         s->inflight--;
         s->m_inflight--;
-        metrics_changed(s);
+        bool go_on = r->admitted && s->revoke_req == NULL;
+        if (go_on)
+            key_given_up(s, r);
+        /* Now: no commit timer runs for records that move no commit
+         * point, and a shutdown's drain watches the in-flight gauge. */
+        flush_metrics(s);
         record_free(r);
+        if (go_on)
+            pump(s);   /* the ready records it made room for */
         if (s->revoke_req != NULL && s->inflight == 0)
             finish_revoke(s);
         return;

@@ -89,8 +89,9 @@ void publisher_stop(pipeline_t *p);
 rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *syncs_spawn(pipeline_t *p);
 rt_actor_t *llm_spawn(pipeline_t *p);
-/* Hands a record to the LLM actor and wakes it from curl_multi_poll. */
-void pipeline_tell_llm(pipeline_t *p, record_t *r);
+/* Sends the LLM actor a message (a record to classify, a cancelled sync)
+ * and wakes it from curl_multi_poll. */
+void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m);
 
 static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t partition)
 {

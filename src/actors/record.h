@@ -186,9 +186,10 @@ typedef struct sync_cancelled_msg {
     char sync_id[64];
 } sync_cancelled_msg_t;
 
-typedef enum { SYNC_STATUS, SYNC_CANCEL } sync_request_kind_t;
+typedef enum { SYNC_STATUS, SYNC_CANCEL, BUDGET_STATUS } sync_request_kind_t;
 
-/* http -> syncs; reply(ctx, status, json) runs on the syncs thread */
+/* http -> syncs (the HTTP plane's database questions); reply(ctx, status,
+ * json) runs on the syncs thread */
 typedef struct sync_request_msg {
     rt_msg_t hdr;
     sync_request_kind_t kind;

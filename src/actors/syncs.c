@@ -1,7 +1,7 @@
 /*
  * syncs.c -- the syncs actor: a dedicated thread with its own database
  * connection answering the HTTP plane's sync requests (status, cancel)
- * off the event loop.
+ * and the budget's status off the event loop.
  *
  * A cancel commits in PostgreSQL (syncs_cancel: the sync marked cancelled,
  * the user's unclassified manual_pull issues of the repository removed),
@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "llm_quota.h"
 #include "log.h"
 #include "pipeline.h"
 #include "schema.h"
@@ -131,6 +133,30 @@ static void answer(sync_request_msg_t *q, int status, json_t *body)
     json_decref(body);
 }
 
+/* CONTRACT section 5: {daily_limit, used_today, remaining,
+ * percentage_used}, and the day and what a spent budget does; NULL if the
+ * database did not answer. */
+static json_t *budget_status(syncs_state_t *s, PGconn *c)
+{
+    const config_t *cfg = s->p->cfg;
+    long used = 0;
+    char err[256];
+    if (quota_budget_used(c, &used, err, sizeof(err)) != 0) {
+        log_warn("syncs", "%s", err);
+        return NULL;
+    }
+    long limit = cfg->daily_limit, left = limit > used ? limit - used : 0;
+    __atomic_store_n(&g_metrics.budget_remaining, left, __ATOMIC_RELAXED);
+    char day[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(day, sizeof(day), "%Y-%m-%d", gmtime_r(&now, &tm));
+    return json_pack("{s:I, s:I, s:I, s:f, s:s, s:s, s:I}", "daily_limit", (json_int_t)limit, "used_today",
+                     (json_int_t)used, "remaining", (json_int_t)left, "percentage_used",
+                     limit > 0 ? 100.0 * (double)used / (double)limit : 100.0, "day", day, "budget_mode",
+                     cfg->budget_mode, "user_daily_limit", (json_int_t)cfg->user_daily_limit);
+}
+
 static void handle(syncs_state_t *s, sync_request_msg_t *q)
 {
     PGconn *c = db(s);
@@ -139,6 +165,14 @@ static void handle(syncs_state_t *s, sync_request_msg_t *q)
         return;
     }
     int status = 503;
+    if (q->kind == BUDGET_STATUS) {
+        json_t *body = budget_status(s, c);
+        if (body == NULL)
+            answer(q, 503, json_pack("{s:s, s:s}", "error", "database_unavailable", "detail", "try again"));
+        else
+            answer(q, 200, body);
+        return;
+    }
     if (q->kind == SYNC_STATUS) {
         json_t *body = syncs_status(c, q->user, q->owner, q->repo, &status);
         answer(q, status, body);

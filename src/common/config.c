@@ -50,6 +50,13 @@ static const cfg_desc_t DESCS[] = {
      "LLM calls per minute, whole group"},
     {"classifier", "daily_limit", "DAILY_CLASSIFICATION_LIMIT", T_INT, F(daily_limit), "1000", 0, 1000000000, NULL,
      "LLM classifications per UTC day, whole group"},
+    {"classifier", "user_daily_limit", "DISPATCHD_USER_DAILY_LIMIT", T_INT, F(user_daily_limit), "-1", -1, 1000000000,
+     NULL, "LLM classifications per UTC day for each user not named in [user_limits]; -1: no per-user limit"},
+    {"classifier", "budget_mode", "DISPATCHD_BUDGET_MODE", T_STR, F(budget_mode), "pause", 0, 0, "pause|fallback",
+     "a daily budget spent: hold LLM-bound records until the next UTC day or a raised limit (their partitions "
+     "pause), or classify them with the local model (or rules)"},
+    {"classifier", "token_rate_limit", "CLASSIFY_TOKEN_LIMIT", T_INT, F(token_rate_limit), "0", 0, 2000000000, NULL,
+     "LLM tokens (prompt and completion) per minute, whole group; 0: no token limit"},
     {"openai", "api_key", "OPENAI_API_KEY", T_STR, F(openai_api_key), NULL, 0, 0, NULL, "LLM API key"},
     {"openai", "base_url", "OPENAI_BASE_URL", T_STR, F(openai_base_url), "https://api.openai.com/v1", 0, 0, NULL,
      "OpenAI-compatible endpoint"},
@@ -185,19 +192,39 @@ typedef struct ini_ctx {
     int failed;
 } ini_ctx_t;
 
-static void add_kafka_prop(config_t *cfg, const char *key, const char *value)
+static void add_prop(kv_t **props, size_t *n, const char *key, const char *value)
 {
-    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
-        if (strcmp(cfg->kafka_props[i].key, key) == 0) {
-            free(cfg->kafka_props[i].value);
-            cfg->kafka_props[i].value = strdup(value);
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*props)[i].key, key) == 0) {
+            free((*props)[i].value);
+            (*props)[i].value = strdup(value);
             return;
         }
     }
-    cfg->kafka_props = realloc(cfg->kafka_props, (cfg->n_kafka_props + 1) * sizeof(kv_t));
-    cfg->kafka_props[cfg->n_kafka_props].key = strdup(key);
-    cfg->kafka_props[cfg->n_kafka_props].value = strdup(value);
-    cfg->n_kafka_props++;
+    *props = realloc(*props, (*n + 1) * sizeof(kv_t));
+    (*props)[*n].key = strdup(key);
+    (*props)[*n].value = strdup(value);
+    (*n)++;
+}
+
+/* [user_limits] user_id = classifications per UTC day */
+static int add_user_limit(config_t *cfg, const char *file, const char *user, const char *value, char *err,
+                          size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || v < 0 || v > 1000000000) {
+        snprintf(err, errlen, "%s: user_limits.%s must be an integer in [0, 1000000000], not '%s'", file, user,
+                 value);
+        return -1;
+    }
+    if (strlen(user) > 255) {
+        snprintf(err, errlen, "%s: user_limits: a user id is at most 255 bytes", file);
+        return -1;
+    }
+    add_prop(&cfg->user_limits, &cfg->n_user_limits, user, value);
+    return 0;
 }
 
 static int on_ini(void *user, const char *section, const char *key, const char *value)
@@ -215,7 +242,14 @@ static int on_ini(void *user, const char *section, const char *key, const char *
         }
     }
     if (strcmp(section, "kafka") == 0) {
-        add_kafka_prop(c->cfg, key, value);
+        add_prop(&c->cfg->kafka_props, &c->cfg->n_kafka_props, key, value);
+        return 1;
+    }
+    if (strcmp(section, "user_limits") == 0) {
+        if (add_user_limit(c->cfg, c->file, key, value, c->err, c->errlen) != 0) {
+            c->failed = 1;
+            return 0;
+        }
         return 1;
     }
     snprintf(c->err, c->errlen, "%s: unknown key '%s' in section [%s]", c->file, key, section);
@@ -329,6 +363,17 @@ const char *config_kafka_prop(const config_t *cfg, const char *key)
     return NULL;
 }
 
+static void free_props(kv_t **props, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free((*props)[i].key);
+        free((*props)[i].value);
+    }
+    free(*props);
+    *props = NULL;
+    *n = 0;
+}
+
 void config_free(config_t *cfg)
 {
     for (size_t i = 0; i < NDESCS; i++)
@@ -337,13 +382,8 @@ void config_free(config_t *cfg)
             free(*s);
             *s = NULL;
         }
-    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
-        free(cfg->kafka_props[i].key);
-        free(cfg->kafka_props[i].value);
-    }
-    free(cfg->kafka_props);
-    cfg->kafka_props = NULL;
-    cfg->n_kafka_props = 0;
+    free_props(&cfg->kafka_props, &cfg->n_kafka_props);
+    free_props(&cfg->user_limits, &cfg->n_user_limits);
 }
 
 void config_print_reference(void)
@@ -356,4 +396,12 @@ void config_print_reference(void)
                DESCS[i].def ? DESCS[i].def : "(unset)", DESCS[i].help);
     }
     printf("%-34s %-28s %s\n", "[kafka] any.librdkafka.property", "-", "passed to librdkafka as-is");
+}
+
+long config_user_limit(const config_t *cfg, const char *user)
+{
+    for (size_t i = 0; i < cfg->n_user_limits; i++)
+        if (strcmp(cfg->user_limits[i].key, user) == 0)
+            return atol(cfg->user_limits[i].value);
+    return cfg->user_daily_limit;
 }

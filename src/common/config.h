@@ -37,7 +37,12 @@ typedef struct config {
     char *breaker_mode;            /* fallback | pause */
     double llm_price_in, llm_price_out;  /* USD per million tokens */
     int classify_rate_limit;
-    int daily_limit;
+    int daily_limit;               /* LLM classifications per UTC day, whole group */
+    int user_daily_limit;          /* per user, unless in user_limits; -1: none */
+    kv_t *user_limits;             /* [user_limits] user id = daily limit */
+    size_t n_user_limits;
+    char *budget_mode;             /* pause | fallback */
+    int token_rate_limit;          /* tokens per minute, whole group; 0: none */
 
     /* [sync], [github] */
     int large_sync_threshold;
@@ -74,8 +79,11 @@ typedef struct config {
  * message naming the key in err. */
 int config_load(config_t *cfg, const char *file, char *err, size_t errlen);
 void config_free(config_t *cfg);
-/* The number of librdkafka properties a property list can hold. */
+/* A [kafka] property's value, or NULL. */
 const char *config_kafka_prop(const config_t *cfg, const char *key);
+/* The user's daily LLM limit: [user_limits], else user_daily_limit (-1:
+ * none). */
+long config_user_limit(const config_t *cfg, const char *user);
 
 /* A hook for `--help`: prints every key, its env name and default. */
 void config_print_reference(void);

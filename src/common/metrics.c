@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-metrics_t g_metrics;
+metrics_t g_metrics = {.budget_remaining = -1};
 
 /* Upper bounds in microseconds: 0.5 ms .. 60 s. */
 static const uint64_t BOUNDS_US[HIST_BUCKETS] = {
@@ -217,6 +217,21 @@ void metrics_render(strbuf_t *out)
     family(out, "dispatchd_llm_fallbacks_total", "counter",
            "Records classified locally because the LLM circuit breaker was open.");
     sb_printf(out, "dispatchd_llm_fallbacks_total %lu\n", (unsigned long)ld(&m->llm_fallbacks));
+    family(out, "dispatchd_budget_fallbacks_total", "counter",
+           "Records classified locally because today's LLM budget was spent (budget_mode = fallback).");
+    sb_printf(out, "dispatchd_budget_fallbacks_total %lu\n", (unsigned long)ld(&m->budget_fallbacks));
+    family(out, "dispatchd_budget_remaining", "gauge",
+           "LLM classifications left in the group's daily budget (UTC day), as last seen by this process; "
+           "-1 before it has asked.");
+    sb_printf(out, "dispatchd_budget_remaining %ld\n", (long)lds(&m->budget_remaining));
+    family(out, "dispatchd_budget_waiting_records", "gauge", "LLM-bound records held because a budget is spent.");
+    sb_printf(out, "dispatchd_budget_waiting_records %ld\n", (long)lds(&m->budget_waiting));
+    family(out, "dispatchd_llm_window", "gauge",
+           "LLM requests this process lets be in flight now: max_inflight, halved by each 429, regrown by one "
+           "per answered window.");
+    sb_printf(out, "dispatchd_llm_window %ld\n", (long)lds(&m->llm_window));
+    family(out, "dispatchd_llm_tokens_total", "counter", "LLM tokens used (prompt and completion).");
+    sb_printf(out, "dispatchd_llm_tokens_total %lu\n", (unsigned long)ld(&m->llm_tokens));
     family(out, "dispatchd_cascade_decisions_total", "counter",
            "cascade: records the local model answered, and records sent to the LLM.");
     sb_printf(out, "dispatchd_cascade_decisions_total{route=\"local\"} %lu\n", (unsigned long)ld(&m->cascade_local));

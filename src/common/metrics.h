@@ -46,7 +46,12 @@ typedef struct metrics {
     uint64_t llm_cost_nano_usd;
     uint64_t llm_requests[LLM_CODE_COUNT];
     uint64_t llm_calls;                /* classifications answered by the LLM */
-    uint64_t llm_fallbacks;            /* classified locally while the breaker was open */
+    uint64_t llm_fallbacks;            /* classified locally: breaker open */
+    uint64_t budget_fallbacks;         /* classified locally: budget spent */
+    int64_t budget_remaining;          /* the group's LLM classifications left today; -1 unknown */
+    int64_t budget_waiting;            /* LLM-bound records held for the budget */
+    int64_t llm_window;                /* requests allowed in flight now (halved by 429s) */
+    uint64_t llm_tokens;               /* prompt and completion tokens used */
     int64_t circuit_state;             /* 0 closed, 1 half-open, 2 open */
     uint64_t cascade_local;            /* cascade: kept the local answer */
     uint64_t cascade_llm;              /* cascade: asked the LLM */

@@ -95,6 +95,34 @@ static const migration_t MIGRATIONS[] = {
      "  name varchar(64) PRIMARY KEY,"
      "  tokens double precision NOT NULL,"
      "  updated_at timestamptz NOT NULL);"},
+    {5, "llm_budgets",
+     /* Daily LLM budgets (llm_quota.h): one row per UTC day for the group
+      * (scope '') and one per user ('user:' || id); and a pause of a rate
+      * bucket for the whole group (a 429's Retry-After). The grant is a
+      * function so that it is one atomic round trip. */
+     "CREATE TABLE dispatchai.llm_budget_usage ("
+     "  day date NOT NULL,"
+     "  scope varchar(300) NOT NULL,"
+     "  used bigint NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (day, scope));"
+     "ALTER TABLE dispatchai.llm_rate_buckets ADD COLUMN paused_until timestamptz;"
+     "CREATE FUNCTION dispatchai.llm_budget_take(p_user text, p_n integer, p_global bigint, p_user_limit bigint)"
+     " RETURNS TABLE (granted integer, used bigint) LANGUAGE plpgsql AS $$"
+     " DECLARE d date := (now() AT TIME ZONE 'UTC')::date; g bigint; u bigint; n integer := greatest(p_n, 0);"
+     " BEGIN"
+     "  INSERT INTO dispatchai.llm_budget_usage (day, scope) VALUES (d, '') ON CONFLICT DO NOTHING;"
+     "  SELECT b.used INTO g FROM dispatchai.llm_budget_usage b WHERE b.day = d AND b.scope = '' FOR UPDATE;"
+     "  n := least(n, greatest(p_global - g, 0));"
+     "  IF p_user <> '' THEN"
+     "   INSERT INTO dispatchai.llm_budget_usage (day, scope) VALUES (d, 'user:' || p_user) ON CONFLICT DO NOTHING;"
+     "   SELECT b.used INTO u FROM dispatchai.llm_budget_usage b WHERE b.day = d AND b.scope = 'user:' || p_user"
+     "    FOR UPDATE;"
+     "   IF p_user_limit >= 0 THEN n := least(n, greatest(p_user_limit - u, 0)); END IF;"
+     "   UPDATE dispatchai.llm_budget_usage b SET used = b.used + n WHERE b.day = d AND b.scope = 'user:' || p_user;"
+     "  END IF;"
+     "  UPDATE dispatchai.llm_budget_usage b SET used = b.used + n WHERE b.day = d AND b.scope = '';"
+     "  RETURN QUERY SELECT n, g + n;"
+     " END $$;"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

@@ -105,6 +105,21 @@ static int query(http_app_t *app, h2o_req_t *req, const char *route, admin_query
     return 0;
 }
 
+/* The budget is in the database: the syncs actor, which holds the HTTP
+ * plane's connection, answers. */
+static int budget_status(http_app_t *app, h2o_req_t *req, const char *route)
+{
+    sync_request_msg_t *q = rt_msg_new(sizeof(*q), MSG_SYNC_REQUEST);
+    q->kind = BUDGET_STATUS;
+    q->reply = on_query_answer;
+    q->ctx = http_pending_new(app, req, route);
+    if (rt_send(app->p->syncs, q) != RT_OK) {
+        http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"queue full or stopping\"}");
+        rt_msg_free(q);
+    }
+    return 0;
+}
+
 /* Reads the optional body {topic, partitions[]} of a group pause/resume. */
 static int group_pause(http_app_t *app, h2o_req_t *req, const char *route, const char *cmd, const char *group)
 {
@@ -226,6 +241,8 @@ int admin_route(http_app_t *app, h2o_req_t *req)
         route = "/admin/resume-processing";
     else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/processing-status")))
         route = "/admin/processing-status";
+    else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/budget-status")))
+        route = "/admin/budget-status";
     else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/pause", &name, &nlen))
         route = "/api/admin/kafka/consumer-groups/{group}/pause";
     else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/resume", &name, &nlen))
@@ -252,6 +269,8 @@ int admin_route(http_app_t *app, h2o_req_t *req)
         return publish_command(app, req, route, "resume", app->cfg->group_id, NULL, NULL, NULL);
     if (strcmp(route, "/admin/processing-status") == 0)
         return processing_status(app, req, route);
+    if (strcmp(route, "/admin/budget-status") == 0)
+        return budget_status(app, req, route);
     if (strstr(route, "/lag"))
         return query(app, req, route, ADMIN_GROUP_LAG, name, nlen, NULL, 0);
     if (strstr(route, "/stats"))

@@ -71,8 +71,15 @@ start_worker() {   # start_worker NAME [ENV=VALUE...]
   done
   ports[$name]=$port
 }
-stop_worker() {   # stop_worker NAME -> sets worker_rc
-  kill -TERM "${pids[$1]}"; wait "${pids[$1]}"; worker_rc=$?; unset "pids[$1]"
+stop_worker() {   # stop_worker NAME -> sets worker_rc (a worker still there after 90 s fails and is killed)
+  local pid="${pids[$1]}" i
+  kill -TERM "$pid"
+  for i in $(seq 1 900); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "FAIL - $1 did not stop within 90 s of SIGTERM"; failed=$((failed + 1))
+    kill -9 "$pid"
+  fi
+  wait "$pid"; worker_rc=$?; unset "pids[$1]"
 }
 kill_worker() {
   kill -9 "${pids[$1]}"; wait "${pids[$1]}" 2>/dev/null; unset "pids[$1]"

@@ -129,4 +129,34 @@ check "closed: the LLM classifies again" yes \
               WHERE i.repository_name = 'breaker2' AND e.provider = 'openai'")" -ge 1 ] && echo yes || echo no)"
 stop_worker w3
 check "breaker worker exits 0" 0 "$worker_rc"
+
+# circuit breaker, pause mode: while open, records wait (nothing classified,
+# nothing dead-lettered); after the server heals, the probe closes it and
+# every record is classified by the LLM.
+fake reset >/dev/null
+curl -s -X POST -d '{"rules": [{"status": 500}], "latency_ms": 5}' "http://127.0.0.1:$fport/script" >/dev/null
+breaker_issues breaker3 200
+start_worker w4 CLASSIFIER=openai OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" OPENAI_API_KEY=test-key \
+  DISPATCHD_BREAKER_FAILURES=3 DISPATCHD_BREAKER_OPEN_MS=1000 DISPATCHD_LLM_MAX_INFLIGHT=1 \
+  DISPATCHD_BREAKER_MODE=pause DISPATCHD_LLM_MAX_RETRIES=20
+is_open() { [ "$(metric w4 dispatchd_circuit_state)" = 2 ]; }
+wait_until 30 is_open
+sleep 3.5
+reqs=$(fake stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+echo "# pause mode: $reqs requests in ~4.5 s with the breaker open (3, then one probe a second)"
+check_le "pause: open, only the half-open probes go out" "$reqs" 9
+check "pause: nothing classified while open" 0 \
+  "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+          WHERE i.repository_name = 'breaker3'")"
+check "pause: nothing dead-lettered" 0 "$(metric w4 'dispatchd_records_processed_total{result="dlq"}')"
+curl -s -X POST -d '{"rules": [], "latency_ms": 5}' "http://127.0.0.1:$fport/script" >/dev/null
+healed() { [ "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+                     WHERE i.repository_name = 'breaker3' AND e.provider = 'openai'")" -ge 20 ]; }
+wait_until 60 healed
+check "pause: healed, every record classified by the LLM" 20 \
+  "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
+          WHERE i.repository_name = 'breaker3' AND e.provider = 'openai'")"
+check "pause: closed again" 0 "$(metric w4 dispatchd_circuit_state)"
+check "pause: no fallback" 0 "$(metric w4 dispatchd_llm_fallbacks_total)"
+stop_worker w4
 finish

@@ -18,10 +18,14 @@ The behaviour is scripted, at start (--script) or at any time
 
 "first": N applies to the first N requests (counted per rule), "rate": p to
 that share of them, "match": s to requests whose prompt contains s,
-"unless": s not to those (e.g. a repair request, which quotes the error).
+"unless": s not to those (e.g. a repair request, which quotes the error),
+"from_s"/"until_s": to requests arriving in that span of seconds after the
+first request (e.g. a 429 storm).
 "content": "not json" | "bad-enum" | any literal text. GET /stats answers
 {"requests", "by_status", "in_flight", "max_in_flight", "per_second":
-{unix_second: count}, "max_per_minute", "titles": {title: count}}.
+{unix_second: count}, "max_per_minute", "titles": {title: count}};
+GET /stats?log=1 adds "log": [[arrived, answered, status]] per request, in
+seconds after the first request.
 POST /reset clears the statistics.
 """
 import argparse
@@ -34,6 +38,7 @@ import time
 
 STATE = {"script": {"rules": [], "latency_ms": 200, "jitter_ms": 0}, "counters": {}}
 STATS = {}
+LOG = []
 
 
 def reset_stats():
@@ -41,6 +46,8 @@ def reset_stats():
     STATS.update({"requests": 0, "by_status": {}, "in_flight": 0, "max_in_flight": 0, "per_second": {},
                   "titles": {}})
     STATE["counters"] = {}
+    STATE["t0"] = None
+    LOG.clear()
 
 
 def classification(title):
@@ -59,8 +66,12 @@ def classification(title):
             "sentiment": "neutral"}
 
 
-def pick_rule(prompt):
+def pick_rule(prompt, arrived):
     for i, rule in enumerate(STATE["script"].get("rules", [])):
+        if "from_s" in rule and arrived < rule["from_s"]:
+            continue
+        if "until_s" in rule and arrived >= rule["until_s"]:
+            continue
         if "match" in rule and rule["match"] not in prompt:
             continue
         if "unless" in rule and rule["unless"] in prompt:
@@ -76,7 +87,7 @@ def pick_rule(prompt):
     return None
 
 
-async def completion(body):
+async def completion(body, arrived):
     """Returns (status, headers, body bytes) for one request."""
     try:
         req = json.loads(body)
@@ -89,7 +100,7 @@ async def completion(body):
     STATS["titles"][title] = STATS["titles"].get(title, 0) + 1
     script = STATE["script"]
     delay = (script.get("latency_ms", 0) + random.uniform(0, script.get("jitter_ms", 0))) / 1000.0
-    rule = pick_rule(prompt)
+    rule = pick_rule(prompt, arrived)
     if rule and rule.get("hang"):
         await asyncio.sleep(3600)
     await asyncio.sleep(delay)
@@ -149,13 +160,19 @@ async def handle(reader, writer):
                 STATS["per_second"][sec] = STATS["per_second"].get(sec, 0) + 1
                 STATS["in_flight"] += 1
                 STATS["max_in_flight"] = max(STATS["max_in_flight"], STATS["in_flight"])
+                now = time.time()
+                if STATE["t0"] is None:
+                    STATE["t0"] = now
+                arrived = now - STATE["t0"]
                 try:
-                    status, headers, out = await completion(body)
+                    status, headers, out = await completion(body, arrived)
                 finally:
                     STATS["in_flight"] -= 1
+                LOG.append([round(arrived, 4), round(time.time() - STATE["t0"], 4), status])
                 STATS["by_status"][str(status)] = STATS["by_status"].get(str(status), 0) + 1
-            elif method == "GET" and path == "/stats":
-                status, out = 200, json.dumps(dict(STATS, max_per_minute=max_per_minute())).encode()
+            elif method == "GET" and path.startswith("/stats"):
+                extra = {"log": LOG} if "log=1" in path else {}
+                status, out = 200, json.dumps(dict(STATS, max_per_minute=max_per_minute(), **extra)).encode()
             elif method == "POST" and path == "/script":
                 STATE["script"] = json.loads(body)
                 STATE["counters"] = {}

@@ -80,6 +80,37 @@ static void test_errors_name_the_key(void **state)
     config_free(&c);
 }
 
+/* [user_limits]: any user id as a key; unnamed users get
+ * user_daily_limit (-1: none); a bad value names the user. */
+static void test_user_limits(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[256];
+    const char *f = write_file("[classifier]\nuser_daily_limit = 30\nbudget_mode = fallback\n"
+                               "[user_limits]\nalice = 50\nbob-2 = 0\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), 0);
+    assert_int_equal(config_user_limit(&c, "alice"), 50);
+    assert_int_equal(config_user_limit(&c, "bob-2"), 0);
+    assert_int_equal(config_user_limit(&c, "carol"), 30);
+    assert_string_equal(c.budget_mode, "fallback");
+    config_free(&c);
+    assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+    assert_int_equal(config_user_limit(&c, "alice"), -1);
+    assert_string_equal(c.budget_mode, "pause");
+    assert_int_equal(c.token_rate_limit, 0);
+    config_free(&c);
+    f = write_file("[user_limits]\nalice = lots\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "user_limits.alice must be an integer"));
+    config_free(&c);
+    f = write_file("[classifier]\nbudget_mode = ignore\n");
+    assert_int_equal(config_load(&c, f, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "classifier.budget_mode must be one of pause|fallback"));
+    config_free(&c);
+    unlink(f);
+}
+
 static void test_topic_names(void **state)
 {
     (void)state;
@@ -123,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_file_then_env),
         cmocka_unit_test(test_errors_name_the_key),
         cmocka_unit_test(test_topic_names),
+        cmocka_unit_test(test_user_limits),
         cmocka_unit_test(test_example_config_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
