@@ -44,8 +44,7 @@ static void classify(classifier_state_t *s, record_t *r)
     }
     if (r->replay) {
         /* Classified before a crash; storage has the result. */
-        r->hdr.type = MSG_STORE;
-        rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
+        pipeline_classified(s->p, r);
         return;
     }
     if (r->sync_id[0] && strmap_get(&s->cancelled, r->sync_id) != NULL) {
@@ -81,8 +80,7 @@ static void classify(classifier_state_t *s, record_t *r)
         classify_rules(&in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
     }
-    r->hdr.type = MSG_STORE;
-    rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
+    pipeline_classified(s->p, r);
 }
 
 static uint64_t hold_ms(classifier_state_t *s)

@@ -462,8 +462,7 @@ static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, co
         pipeline_dead_letter(s->p, r, cls, error);
         return;
     }
-    r->hdr.type = MSG_STORE;
-    rt_send_force(pipeline_storage_for(s->p, r->event.issue_id), r);
+    pipeline_classified(s->p, r);
 }
 
 /* Retries after a delay on a timer; the record keeps its key meanwhile. */

@@ -30,6 +30,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     wakeup_init(&p->poller_wakeup);
     p->ordering = parse_ordering(cfg->ordering);
     p->noop = strcmp(cfg->stages, "noop") == 0;
+    p->classify_only = strcmp(cfg->stages, "classify") == 0;
     *code = 2;
     rd_kafka_conf_t *pconf = kafka_conf(cfg, kenv, KAFKA_PRODUCER, err, errlen);
     if (pconf == NULL)
@@ -115,4 +116,15 @@ void pipeline_stop(pipeline_t *p)
     wakeup_destroy(&p->poller_wakeup);
     rd_kafka_destroy(p->producer);
     free(p);
+}
+
+void pipeline_classified(pipeline_t *p, record_t *r)
+{
+    if (p->classify_only) {
+        r->result = RESULT_OK;
+        record_done(r);
+        return;
+    }
+    r->hdr.type = MSG_STORE;
+    rt_send_force(pipeline_storage_for(p, r->event.issue_id), r);
 }

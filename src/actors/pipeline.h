@@ -53,6 +53,7 @@ typedef struct pipeline {
     rd_kafka_t *producer;
     ordering_t ordering;
     bool noop;                          /* [pipeline] stages = noop */
+    bool classify_only;                 /* [pipeline] stages = classify */
     rt_actor_t *poller;
     rt_actor_t *classifier;
     rt_actor_t *storage[PIPELINE_MAX_STORAGE];   /* [pipeline] storage_connections */
@@ -92,6 +93,9 @@ rt_actor_t *llm_spawn(pipeline_t *p);
 /* Sends the LLM actor a message (a record to classify, a cancelled sync)
  * and wakes it from curl_multi_poll. */
 void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m);
+/* A record classified (or a replay): on to its storage actor, or finished
+ * here with [pipeline] stages = classify. */
+void pipeline_classified(pipeline_t *p, record_t *r);
 
 static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t partition)
 {

@@ -117,8 +117,9 @@ static const cfg_desc_t DESCS[] = {
      "testing and benchmarks: hold each record this long before classifying"},
     {"pipeline", "hold_jitter_ms", "DISPATCHD_HOLD_JITTER_MS", T_INT, F(hold_jitter_ms), "0", 0, 600000, NULL,
      "testing: add a random 0..N ms to each hold"},
-    {"pipeline", "stages", "DISPATCHD_STAGES", T_STR, F(stages), "full", 0, 0, "full|noop",
-     "benchmarks: noop finishes each record after the hold, skipping storage and publishing"},
+    {"pipeline", "stages", "DISPATCHD_STAGES", T_STR, F(stages), "full", 0, 0, "full|noop|classify",
+     "benchmarks: noop finishes each record after the hold, classify after classifying; both skip storage and "
+     "publishing"},
     {"pipeline", "stall_file", "DISPATCHD_STALL_FILE", T_STR, F(stall_file), NULL, 0, 0, NULL,
      "testing: while this file exists, the classifier holds every record (a stalled downstream)"},
     {"pipeline", "storage_connections", "DISPATCHD_STORAGE_CONNECTIONS", T_INT, F(storage_connections), "2", 1, 64,

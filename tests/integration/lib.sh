@@ -84,6 +84,13 @@ stop_worker() {   # stop_worker NAME -> sets worker_rc (a worker still there aft
 kill_worker() {
   kill -9 "${pids[$1]}"; wait "${pids[$1]}" 2>/dev/null; unset "pids[$1]"
 }
+start_fake_llm() {   # start_fake_llm [fake_llm.py ARGS...] -> sets fport
+  python3 "$root/tests/tools/fake_llm.py" "$@" > "$work/fake.out" 2> "$work/fake.log" &
+  pids[fake]=$!
+  wait_until 10 grep -q listening "$work/fake.out"
+  fport=$(grep -o '[0-9]*$' "$work/fake.out")
+}
+fake_requests() { curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 metric() {   # metric NAME METRIC
   python3 "$root/scripts/lib/metric_value.py" "http://127.0.0.1:${ports[$1]}/metrics" "$2"
 }

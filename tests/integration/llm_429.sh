@@ -13,12 +13,8 @@ set -uo pipefail
 bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
 N=400 R=1200 RA=2
-python3 "$root/tests/tools/fake_llm.py" --latency-ms 100 \
-  --script "{\"rules\": [{\"from_s\": 4, \"until_s\": 10, \"status\": 429, \"retry_after\": $RA}]}" \
-  > "$work/fake.out" 2> "$work/fake.log" &
-pids[fake]=$!
-wait_until 10 grep -q listening "$work/fake.out"
-fport=$(grep -o '[0-9]*$' "$work/fake.out")
+start_fake_llm --latency-ms 100 \
+  --script "{\"rules\": [{\"from_s\": 4, \"until_s\": 10, \"status\": 429, \"retry_after\": $RA}]}"
 write_config
 "$root/scripts/gen-issues" $N > "$work/issues.jsonl"
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync storm/repo --from "$work/issues.jsonl" --force \

@@ -13,11 +13,7 @@ set -uo pipefail
 bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
 T=budget-admin-token
-python3 "$root/tests/tools/fake_llm.py" --latency-ms 20 > "$work/fake.out" 2> "$work/fake.log" &
-pids[fake]=$!
-wait_until 10 grep -q listening "$work/fake.out"
-fport=$(grep -o '[0-9]*$' "$work/fake.out")
-requests() { curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
+start_fake_llm --latency-ms 20
 write_config '[user_limits]' 'alice = 50'
 stored() { sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
                 WHERE i.repository_owner = '$1'${2:+ AND e.provider = '$2'}"; }
@@ -47,7 +43,7 @@ done
 wait_until 60 total_stored 150
 wait_until 30 waiting 250
 sleep 2   # time for any overshoot to show
-check "the server saw exactly the budget" 150 "$(requests)"
+check "the server saw exactly the budget" 150 "$(fake_requests)"
 check "alice's classifications: her limit" 50 "$(stored alice)"
 check "bob's: the rest of the group's" 100 "$(stored bob)"
 check "the other 250 wait" 250 "$(both dispatchd_budget_waiting_records)"
@@ -69,7 +65,7 @@ start_pair DAILY_CLASSIFICATION_LIMIT=150 DISPATCHD_MAX_INFLIGHT=20
 paused() { [ "$(both dispatchd_partitions_paused)" -ge 3 ]; }
 wait_until 30 paused
 check "spent budget: every partition paused" 3 "$(both dispatchd_partitions_paused)"
-check "spent budget: no request" 150 "$(requests)"
+check "spent budget: no request" 150 "$(fake_requests)"
 stop_pair
 
 # 2. the limits raised (group 260, alice 80 in the file), restart: work resumes
@@ -78,7 +74,7 @@ start_pair DAILY_CLASSIFICATION_LIMIT=260
 wait_until 60 total_stored 260
 wait_until 30 waiting 140
 sleep 2
-check "raised: the server saw the new budget" 260 "$(requests)"
+check "raised: the server saw the new budget" 260 "$(fake_requests)"
 check "raised: alice up to her new limit" 80 "$(stored alice)"
 check "raised: bob the rest" 180 "$(stored bob)"
 api w2 GET /admin/budget-status
@@ -88,7 +84,7 @@ stop_pair
 # 3. budget_mode = fallback: the rest classified locally, no request
 start_pair DAILY_CLASSIFICATION_LIMIT=260 DISPATCHD_BUDGET_MODE=fallback
 wait_until 60 total_stored 400
-check "fallback: no more requests" 260 "$(requests)"
+check "fallback: no more requests" 260 "$(fake_requests)"
 check "fallback: every event stored" 400 "$(sql "SELECT count(*) FROM dispatchai.enriched_issues")"
 check "fallback: the rest classified locally" 140 "$(( $(stored alice local) + $(stored bob local) ))"
 check "fallbacks counted" 140 "$(both dispatchd_budget_fallbacks_total)"

@@ -12,15 +12,12 @@
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
-python3 "$root/tests/tools/fake_llm.py" --latency-ms 20 --script '{"rules": [
+start_fake_llm --latency-ms 20 --script '{"rules": [
   {"match": "fixme", "unless": "was not valid", "content": "not json"},
   {"match": "badenum", "content": "bad-enum"},
   {"match": "slowdown", "first": 1, "status": 429, "retry_after": 1},
   {"match": "flaky", "first": 2, "status": 500},
-  {"match": "forbidden", "status": 401}]}' > "$work/fake.out" 2> "$work/fake.log" &
-pids[fake]=$!
-wait_until 10 grep -q listening "$work/fake.out"
-fport=$(grep -o '[0-9]*$' "$work/fake.out")
+  {"match": "forbidden", "status": 401}]}'
 fake() { if [ "$1" = reset ]; then curl -s -X POST "http://127.0.0.1:$fport/reset"; else curl -s "http://127.0.0.1:$fport/$1"; fi; }
 
 write_config
@@ -75,7 +72,7 @@ start_worker w2 CLASSIFIER=cascade DISPATCHD_CASCADE_THRESHOLD=0.75 OPENAI_BASE_
   OPENAI_API_KEY=test-key
 cascade_done() { [ "$(metric w2 dispatchd_records_processed_total)" -ge 300 ]; }
 wait_until 60 cascade_done
-asked=$(fake stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+asked=$(fake_requests)
 local_rows=$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
                   WHERE i.repository_name = 'cascade' AND e.provider = 'local'")
 llm_rows=$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
@@ -112,7 +109,7 @@ start_worker w3 CLASSIFIER=openai OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" O
   DISPATCHD_BREAKER_FAILURES=3 DISPATCHD_BREAKER_OPEN_MS=1500 DISPATCHD_LLM_MAX_INFLIGHT=1
 twenty() { [ "$(metric w3 dispatchd_records_processed_total)" -ge 20 ]; }
 wait_until 60 twenty
-check "open: after 3 failures, no more requests" 3 "$(fake stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')"
+check "open: after 3 failures, no more requests" 3 "$(fake_requests)"
 check "open: the state metric says so" 2 "$(metric w3 dispatchd_circuit_state)"
 check "open: every record classified locally and stored" 20 \
   "$(sql "SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id
@@ -142,7 +139,7 @@ start_worker w4 CLASSIFIER=openai OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" O
 is_open() { [ "$(metric w4 dispatchd_circuit_state)" = 2 ]; }
 wait_until 30 is_open
 sleep 3.5
-reqs=$(fake stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+reqs=$(fake_requests)
 echo "# pause mode: $reqs requests in ~4.5 s with the breaker open (3, then one probe a second)"
 check_le "pause: open, only the half-open probes go out" "$reqs" 9
 check "pause: nothing classified while open" 0 \

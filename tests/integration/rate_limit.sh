@@ -9,10 +9,7 @@ bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
 R=600
 N=${RATE_LIMIT_EVENTS:-780}
-python3 "$root/tests/tools/fake_llm.py" --latency-ms 20 > "$work/fake.out" 2> "$work/fake.log" &
-pids[fake]=$!
-wait_until 10 grep -q listening "$work/fake.out"
-fport=$(grep -o '[0-9]*$' "$work/fake.out")
+start_fake_llm --latency-ms 20
 write_config
 "$root/scripts/gen-issues" "$N" > "$work/issues.jsonl"
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync limit/repo --from "$work/issues.jsonl" --force \
