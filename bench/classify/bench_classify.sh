@@ -37,7 +37,7 @@ read -r rate n < <(build/bench/bench_local config/model.bin "$csv")
 echo "BENCH local-model issues_per_s_per_core=$rate cv_macro_f1=$f1 target_per_s=20000 ratio=$(python3 -c "print(round($rate / 20000, 2))") issues=$n"
 
 # llm-concurrency
-N="${BENCH_LLM_N:-30000}"
+N="${BENCH_LLM_N:-60000}"
 kport="${DISPATCHD_KAFKA_PORT:-19092}"
 pgport="${DISPATCHD_PG_PORT:-15432}"
 bootstrap="127.0.0.1:$kport"
@@ -47,7 +47,7 @@ scripts/kafka start >/dev/null
 scripts/postgres start >/dev/null
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $tag" 2>/dev/null || true
   rm -rf "$work"
 }

@@ -53,6 +53,8 @@ typedef struct pipeline {
     rd_kafka_t *producer;
     ordering_t ordering;
     bool noop;                          /* [pipeline] stages = noop */
+    uint64_t generations_changed;       /* bumped with any partition's generation
+                                           (revoke, reset): stale records to drop */
     bool classify_only;                 /* [pipeline] stages = classify */
     rt_actor_t *poller;
     rt_actor_t *classifier;
@@ -62,7 +64,7 @@ typedef struct pipeline {
     rt_actor_t *admin;
     rt_actor_t *syncs;
     rt_actor_t *llm;                    /* NULL unless the provider calls an LLM */
-    void *llm_multi;                    /* its CURLM, to wake it */
+    int llm_wake_fd;                    /* its eventfd, to wake it from epoll_wait */
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
     partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
@@ -91,7 +93,7 @@ rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *syncs_spawn(pipeline_t *p);
 rt_actor_t *llm_spawn(pipeline_t *p);
 /* Sends the LLM actor a message (a record to classify, a cancelled sync)
- * and wakes it from curl_multi_poll. */
+ * and wakes it from epoll_wait. */
 void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m);
 /* A record classified (or a replay): on to its storage actor, or finished
  * here with [pipeline] stages = classify. */

@@ -186,6 +186,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
         pstat_set(&p->pstats[part].generation, (int64_t)m->generation);
+        __atomic_add_fetch(&p->generations_changed, 1, __ATOMIC_RELEASE);
         m->committed = -1;
         m->metadata[0] = '\0';
         rd_kafka_topic_partition_t *c =
@@ -249,6 +250,7 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         s->assigned[part] = false;
         s->generation[part]++;
         pstat_set(&p->pstats[part].generation, (int64_t)s->generation[part]);
+        __atomic_add_fetch(&p->generations_changed, 1, __ATOMIC_RELEASE);
         revoke_msg_t *m = rt_msg_new(sizeof(*m), MSG_REVOKE);
         m->lost = lost;
         if (lost) {
@@ -389,6 +391,7 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
         pstat_set(&p->pstats[part].generation, (int64_t)m->generation);
+        __atomic_add_fetch(&p->generations_changed, 1, __ATOMIC_RELEASE);
         m->committed = r->offsets[i];
         m->metadata[0] = '\0';
         offset_map_init(&m->applied);
