@@ -8,7 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#define MAGIC "DDLM0001"
+#define MAGIC "DDLM0002"   /* 0002: heading block, body words weighted */
 
 enum { BLOCK_TITLE_WORDS, BLOCK_BODY_WORDS, BLOCK_TITLE_CHARS, BLOCK_BODY_CHARS, NBLOCKS };
 
@@ -73,8 +73,8 @@ static void count(model_vec_t *v, uint64_t h)
 }
 
 /* Moves the block's counts into the vector: 1 + ln(count), times idf,
- * scaled to unit length; leaves the scratch zeroed. */
-static void flush_block(model_vec_t *v, const float *idf)
+ * scaled to length `weight`; leaves the scratch zeroed. */
+static void flush_block(model_vec_t *v, const float *idf, double weight)
 {
     if (v->n + v->ntouched > v->cap) {
         v->cap = (v->n + v->ntouched) * 2;
@@ -97,7 +97,7 @@ static void flush_block(model_vec_t *v, const float *idf)
     }
     v->ntouched = 0;
     if (norm > 0) {
-        float inv = (float)(1.0 / sqrt(norm));
+        float inv = (float)(weight / sqrt(norm));
         for (size_t i = first; i < v->n; i++)
             v->val[i] *= inv;
     }
@@ -157,19 +157,49 @@ static void chars(model_vec_t *v, uint64_t seed, const char *text, size_t limit)
     }
 }
 
+/* The words of the body's markdown headings and bold lines: the fields of
+ * the projects' issue templates, which differ between bug reports, feature
+ * requests and questions. */
+static void headings(model_vec_t *v, uint64_t seed, const char *body, size_t limit)
+{
+    size_t i = 0;
+    while (i < limit && body[i]) {
+        size_t k = i;
+        while (k < limit && (body[k] == ' ' || body[k] == '\t'))
+            k++;
+        size_t end = k;
+        while (end < limit && body[end] && body[end] != '\n')
+            end++;
+        if (k < end && (body[k] == '#' || (k + 1 < end && body[k] == '*' && body[k + 1] == '*')))
+            words(v, seed, body + k, end - k);
+        i = end + 1;
+        if (end >= limit || !body[end])
+            break;
+    }
+}
+
+/* Each block is scaled to unit length, the body's words to twice that:
+ * 5-fold CV macro-F1 on the NLBSE'24 file 0.775 with all blocks equal,
+ * 0.787 so (1.5: 0.781, 2.5: 0.783; weighting the title instead lowered
+ * it). The heading block added 0.007 (0.005 if it stopped at 4,000
+ * bytes). */
+#define BODY_WORDS_WEIGHT 2.0
+
 void model_features(model_vec_t *v, const char *title, const char *body, const float *idf)
 {
     v->n = 0;
     title = title ? title : "";
     body = body ? body : "";
     words(v, 0x1000, title, SIZE_MAX);
-    flush_block(v, idf);
+    flush_block(v, idf, 1.0);
     words(v, 0x2000, body, MODEL_BODY_WORDS);
-    flush_block(v, idf);
+    flush_block(v, idf, BODY_WORDS_WEIGHT);
     chars(v, 0x3000, title, SIZE_MAX);
-    flush_block(v, idf);
+    flush_block(v, idf, 1.0);
     chars(v, 0x4000, body, MODEL_BODY_CHARS);
-    flush_block(v, idf);
+    flush_block(v, idf, 1.0);
+    headings(v, 0x5000, body, MODEL_BODY_HEADINGS);
+    flush_block(v, idf, 1.0);
 }
 
 static void scores(const model_t *m, const model_vec_t *x, double *s)

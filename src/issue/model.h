@@ -3,12 +3,14 @@
  * character n-grams of an issue's title and body, trained by `dispatchd
  * train` and run in-process.
  *
- * Features, in four blocks hashed into one space of 2^MODEL_BITS buckets:
+ * Features, in five blocks hashed into one space of 2^MODEL_BITS buckets:
  * title words and word pairs; body words and word pairs (first
  * MODEL_BODY_WORDS bytes); title character 1-4-grams within words; body
- * character 1-4-grams (first MODEL_BODY_CHARS bytes). Each term counts
- * 1 + ln(count), times its bucket's idf; each block is scaled to unit
- * length. One-vs-rest L2-loss linear SVMs (dual coordinate descent) give a
+ * character 1-4-grams (first MODEL_BODY_CHARS bytes); the words of the
+ * body's headings and bold lines, the issue templates' fields (first
+ * MODEL_BODY_HEADINGS bytes). Each term counts 1 + ln(count), times its
+ * bucket's idf; each block is scaled to unit length, the body's words to
+ * twice that. One-vs-rest L2-loss linear SVMs (dual coordinate descent) give a
  * score per class; the confidence is the softmax of the scores. These
  * choices came from 5-fold cross-validation on the NLBSE'24 training file:
  * body character n-grams beyond the first few hundred bytes cost time and
@@ -24,6 +26,7 @@
 #define MODEL_MAX_CLASSES 8
 #define MODEL_BODY_WORDS 4000
 #define MODEL_BODY_CHARS 300
+#define MODEL_BODY_HEADINGS 16000
 
 typedef struct model {
     int nclasses;
