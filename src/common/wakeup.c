@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "runtime.h"
+
 void wakeup_init(wakeup_t *w)
 {
     pthread_condattr_t a;
@@ -31,14 +33,7 @@ void wakeup_signal(wakeup_t *w)
 
 void wakeup_wait(wakeup_t *w, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = rt_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&w->lock);
     while (!w->pending)
         if (pthread_cond_timedwait(&w->cond, &w->lock, &until) != 0)

@@ -92,14 +92,7 @@ void rt_reply(const rt_msg_t *request, void *reply)
 
 rt_msg_t *rt_future_wait(rt_future_t *f, int timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = rt_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&f->lock);
     while (f->reply == NULL) {
         if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0 && f->reply == NULL) {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mpscq.h"
 
@@ -150,5 +151,8 @@ typedef struct rt_stats {
 void rt_get_stats(rt_runtime_t *rt, rt_stats_t *out);
 
 uint64_t rt_now_ms(void);
+/* The absolute time timeout_ms from now on `clock`, for
+ * pthread_cond_timedwait (whose condition variable runs on that clock). */
+struct timespec rt_deadline(clockid_t clock, int timeout_ms);
 
 #endif

@@ -38,14 +38,7 @@ static inline void latch_count_down(latch_t *l)
 /* Returns true if the latch opened before timeout_ms. */
 static inline bool latch_wait(latch_t *l, int timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = rt_deadline(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&l->lock);
     int rc = 0;
     while (l->remaining > 0 && rc == 0)
