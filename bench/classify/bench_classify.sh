@@ -10,10 +10,7 @@
 # requests/s (3,000 a minute) for over a minute: the busiest 60 seconds at
 # the server against the limit.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$root"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/../lib.sh"
 nlbse="$root/../shared/data/nlbse24/issues_train.csv"
 if [ -f "$nlbse" ]; then
   csv="$nlbse"
@@ -38,93 +35,42 @@ echo "BENCH local-model issues_per_s_per_core=$rate cv_macro_f1=$f1 target_per_s
 
 # llm-concurrency
 N="${BENCH_LLM_N:-60000}"
-kport="${DISPATCHD_KAFKA_PORT:-19092}"
-pgport="${DISPATCHD_PG_PORT:-15432}"
-bootstrap="127.0.0.1:$kport"
-tag="benchllm$$"
-admin="postgresql://postgres@127.0.0.1:$pgport/postgres"
-scripts/kafka start >/dev/null
-scripts/postgres start >/dev/null
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $tag" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-psql -q "$admin" -c "CREATE DATABASE $tag"
 python3 tests/tools/fake_llm.py --latency-ms 200 > "$work/fake.out" 2> "$work/fake.log" &
 pids+=($!)
 for _ in $(seq 1 50); do grep -q listening "$work/fake.out" && break; sleep 0.1; done
 fport=$(grep -o '[0-9]*$' "$work/fake.out")
-cat > "$work/bench.conf" <<CONF
-[kafka]
-bootstrap.servers = $bootstrap
-[topics]
-raw = $tag.raw
-enriched = $tag.enriched
-dlq = $tag.dlq
-control = $tag.control
-allowed = $tag.raw,$tag.enriched,$tag.dlq,$tag.control
-[database]
-url = postgresql://postgres@127.0.0.1:$pgport/$tag
-[http]
-addr = 127.0.0.1:0
-[classifier]
-provider = openai
-rate_limit = 100000000
-daily_limit = 1000000000
-[openai]
-base_url = http://127.0.0.1:$fport/v1
-api_key = bench
-max_inflight = 1000
-[pipeline]
-max_inflight = 1000
-state_dir = $work/state
-CONF
-unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL DISPATCHD_HTTP_ADDR CLASSIFIER
-build/dispatchd migrate --config "$work/bench.conf" >/dev/null
-build/dispatchd topics ensure --config "$work/bench.conf" >/dev/null
+bench_setup "benchllm$$" '[classifier]' 'provider = openai' 'rate_limit = 100000000' 'daily_limit = 1000000000' \
+  '[openai]' "base_url = http://127.0.0.1:$fport/v1" 'api_key = bench' 'max_inflight = 1000' \
+  '[pipeline]' 'max_inflight = 1000'
 scripts/gen-issues "$N" > "$work/issues.jsonl"
-build/dispatchd sync bench/llm --from "$work/issues.jsonl" --force --config "$work/bench.conf" >/dev/null 2>&1
+"$bin" sync bench/llm --from "$work/issues.jsonl" --force --config "$work/bench.conf" >/dev/null 2>&1
+
 # Twice over the same records, in two consumer groups: the LLM stage alone
 # ([pipeline] stages = classify: records finish once classified), which is
 # what the in-flight window decides, then the whole pipeline (storage and
 # publishing, which share the two cores with the fake server).
-llm_run() {   # llm_run STAGES GROUP -> sets got, peak
+llm_run() {   # llm_run STAGES -> sets got, peak
   curl -s -X POST "http://127.0.0.1:$fport/reset" >/dev/null
-  DISPATCHD_STAGES=$1 DISPATCHD_GROUP_ID=$2 build/dispatchd run --config "$work/bench.conf" 2> "$work/run-$1.log" &
-  local pid=$!
-  local port=""
-  for _ in $(seq 1 100); do
-    port=$(grep -o 'control plane on http://127.0.0.1:[0-9]*' "$work/run-$1.log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  got=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["msgs_per_s"])' \
-        "$(python3 bench/consume/measure.py "http://127.0.0.1:$port/metrics" "$N")")
+  bench_start "$1" DISPATCHD_STAGES=$1
+  got=$(field "$(python3 bench/consume/measure.py "$url" "$N")" msgs_per_s)
   peak=$(curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_in_flight"])')
-  cp "$work/run-$1.log" "${TMPDIR:-/tmp}/bench-classify-run-$1.log"
-  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  cp "$work/$1.log" "${TMPDIR:-/tmp}/bench-classify-run-$1.log"
+  bench_stop
 }
-llm_run classify "$tag-llm"
+llm_run classify
 llm_got=$got llm_peak=$peak
-llm_run full "$tag-full"
+llm_run full
 echo "BENCH llm-concurrency ideal_per_s=5000 achieved_per_s=$llm_got ratio=$(python3 -c "print(round($llm_got / 5000, 3))") in_flight_limit=1000 peak_in_flight_at_server=$llm_peak latency_ms=200 records=$N full_pipeline_per_s=$got full_pipeline_ratio=$(python3 -c "print(round($got / 5000, 3))")"
 
-
-
-# rate-limit
+# rate-limit: the group that read the first records goes on with these
 RL_N="${BENCH_RATE_N:-3700}"
 curl -s -X POST "http://127.0.0.1:$fport/reset" >/dev/null
 scripts/gen-issues "$RL_N" --start-number 1000000 > "$work/rl.jsonl"
-build/dispatchd sync bench/limit --from "$work/rl.jsonl" --force --config "$work/bench.conf" >/dev/null 2>&1
-DISPATCHD_GROUP_ID="$tag-full" CLASSIFY_RATE_LIMIT=3000 build/dispatchd run --config "$work/bench.conf" 2> "$work/run2.log" &
-pids+=($!)
-url="postgresql://postgres@127.0.0.1:$pgport/$tag"
+"$bin" sync bench/limit --from "$work/rl.jsonl" --force --config "$work/bench.conf" >/dev/null 2>&1
+bench_start full CLASSIFY_RATE_LIMIT=3000
 t0=$(date +%s)
-until [ "$(psql -tA "$url" -c "SELECT count(*) FROM dispatchai.issues WHERE repository_owner = 'bench' AND repository_name = 'limit'")" -ge "$RL_N" ] \
+until [ "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE repository_owner = 'bench' AND repository_name = 'limit'")" -ge "$RL_N" ] \
       || [ $(( $(date +%s) - t0 )) -gt 300 ]; do sleep 1; done
 peak=$(curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_per_minute"])')
 echo "BENCH rate-limit limit_per_s=50 achieved_per_s=$(python3 -c "print(round($peak / 60, 2))") ratio=$(python3 -c "print(round($peak / 3000, 3))") over_limit=$(( peak > 3000 ? peak - 3000 : 0 )) busiest_minute=$peak records=$RL_N latency_ms=200"
-kill -TERM "${pids[1]}" 2>/dev/null; wait "${pids[1]}" 2>/dev/null || true
+bench_stop

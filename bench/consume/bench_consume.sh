@@ -7,84 +7,30 @@
 #   backpressure         1,000,000-record backlog, downstream stalled
 # BENCH_CONSUME_N overrides the volume (default 1000000).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$root"
-bin="$root/build/dispatchd"
-ktool="$root/build/tests/ktool"
+source "$(dirname "$0")/../lib.sh"
 N="${BENCH_CONSUME_N:-1000000}"
 OC_N="${BENCH_ORDERED_N:-200000}"
-kport="${DISPATCHD_KAFKA_PORT:-19092}"
-pgport="${DISPATCHD_PG_PORT:-15432}"
-bootstrap="127.0.0.1:$kport"
-tag="bench$$"
-work="$(mktemp -d)"
-admin="postgresql://postgres@127.0.0.1:$pgport/postgres"
-scripts/kafka start >/dev/null
-scripts/postgres start >/dev/null
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $tag" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-psql -q "$admin" -c "CREATE DATABASE $tag"
-cat > "$work/bench.conf" <<CONF
-[kafka]
-bootstrap.servers = $bootstrap
-[topics]
-raw = $tag.raw
-enriched = $tag.enriched
-dlq = $tag.dlq
-control = $tag.control
-allowed = $tag.raw,$tag.enriched,$tag.dlq,$tag.control
-[database]
-url = postgresql://postgres@127.0.0.1:$pgport/$tag
-[http]
-addr = 127.0.0.1:0
-[pipeline]
-stages = noop
-state_dir = $work/state
-CONF
-unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL DISPATCHD_HTTP_ADDR
-"$bin" migrate --config "$work/bench.conf" >/dev/null
-"$bin" topics ensure --config "$work/bench.conf" >/dev/null
+bench_setup "bench$$" '[pipeline]' 'stages = noop'
 echo "# filling $tag.raw with $N records of ~1 KB over 10,000 keys" >&2
 "$ktool" fill "$bootstrap" "$tag.raw" "$N" 1000 10000 >&2
 
-start() {   # start NAME [ENV...]: a worker in its own group; sets pid, url
-  local name="$1"; shift
-  env DISPATCHD_GROUP_ID="$tag-$name" "$@" "$bin" run --config "$work/bench.conf" \
-    2> "$work/$name.log" &
-  pid=$!
-  local port=""
-  for _ in $(seq 1 100); do
-    port=$(grep -o 'control plane on http://127.0.0.1:[0-9]*' "$work/$name.log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  url="http://127.0.0.1:$port/metrics"
-}
-stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-
 # 1. consume-raw
 raw=$(field "$("$ktool" drain "$bootstrap" "$tag.raw" "$N")" msgs_per_s)
-start raw
+bench_start raw
 d=$(field "$(python3 bench/consume/measure.py "$url" "$N")" msgs_per_s)
-stop
+bench_stop
 echo "BENCH consume-raw librdkafka_msgs_per_s=$raw dispatchd_msgs_per_s=$d ratio=$(python3 -c "print(round($d / $raw, 3))")"
 
 # 2. ordered-concurrency: ideal = in-flight / latency, capped by the raw rate
 inflight=999
 ideal=$(python3 -c "print(min($inflight / 0.050, $raw))")
-start ordered DISPATCHD_HOLD_MS=50 DISPATCHD_MAX_INFLIGHT=333 DISPATCHD_ORDERING=key
+bench_start ordered DISPATCHD_HOLD_MS=50 DISPATCHD_MAX_INFLIGHT=333 DISPATCHD_ORDERING=key
 got=$(field "$(python3 bench/consume/measure.py "$url" "$OC_N")" msgs_per_s)
-stop
+bench_stop
 echo "BENCH ordered-concurrency ideal_msgs_per_s=$(printf '%.0f' "$ideal") achieved_msgs_per_s=$got ratio=$(python3 -c "print(round($got / $ideal, 3))") records=$OC_N keys=10000 max_inflight_per_process=$inflight hold_ms=50"
 
 # 3. backpressure: the stage never finishes; the backlog must stay in Kafka
-start stalled DISPATCHD_HOLD_MS=600000 DISPATCHD_MAX_INFLIGHT=1000
+bench_start stalled DISPATCHD_HOLD_MS=600000 DISPATCHD_MAX_INFLIGHT=1000
 peak=0
 for _ in $(seq 1 75); do
   sleep 0.2
