@@ -397,6 +397,8 @@ void config_print_reference(void)
                DESCS[i].def ? DESCS[i].def : "(unset)", DESCS[i].help);
     }
     printf("%-34s %-28s %s\n", "[kafka] any.librdkafka.property", "-", "passed to librdkafka as-is");
+    printf("%-34s %-28s %s\n", "[user_limits] user_id", "-",
+           "that user's LLM classifications per UTC day (instead of user_daily_limit)");
 }
 
 long config_user_limit(const config_t *cfg, const char *user)

@@ -66,6 +66,11 @@ paused() { [ "$(both dispatchd_partitions_paused)" -ge 3 ]; }
 wait_until 30 paused
 check "spent budget: every partition paused" 3 "$(both dispatchd_partitions_paused)"
 check "spent budget: no request" 150 "$(fake_requests)"
+# Waiting costs nothing: no busy loop while everything is held.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[$1]}/stat"; }
+t1=$(( $(cpu_ticks w1) + $(cpu_ticks w2) )); sleep 5; t2=$(( $(cpu_ticks w1) + $(cpu_ticks w2) ))
+echo "# CPU while held: $(( (t2 - t1) * 10 )) ms over 5 s for both processes"
+check_le "held, the processes idle (CPU ms over 5 s, both)" $(( (t2 - t1) * 10 )) 500
 stop_pair
 
 # 2. the limits raised (group 260, alice 80 in the file), restart: work resumes
