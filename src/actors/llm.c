@@ -43,6 +43,7 @@
 #define BACKOFF_MAX_MS 30000
 #define POLL_MS 50
 #define BUDGET_RECHECK_MS 10000
+#define BUDGET_LOG_MS 600000      /* a spent budget is logged at most this often */
 
 static const char *SYSTEM_PROMPT =
     "You triage GitHub issues. Answer with one JSON object and nothing else, with these fields: "
@@ -96,6 +97,7 @@ typedef struct llm_state {
     llm_call_t **parked;          /* budget spent: held */
     size_t nparked, capparked;
     uint64_t budget_recheck_ms;
+    uint64_t budget_logged_ms;
     bool budget_fallback;         /* [classifier] budget_mode = fallback */
     strmap_t cancelled;           /* syncs whose waiting records are skipped */
     uint64_t seen_generations;    /* p->generations_changed at the last purge */
@@ -308,9 +310,13 @@ static void park(llm_state_t *s, llm_call_t *c)
             abort();
     }
     if (s->nparked == 0) {
-        log_warn("llm", "a daily LLM budget is spent (user '%s'): LLM-bound records wait; asking again every %d s",
-                 c->r->user_id, BUDGET_RECHECK_MS / 1000);
-        s->budget_recheck_ms = rt_now_ms() + BUDGET_RECHECK_MS;
+        uint64_t now = rt_now_ms();
+        if (s->budget_logged_ms == 0 || now - s->budget_logged_ms >= BUDGET_LOG_MS) {
+            log_warn("llm", "a daily LLM budget is spent (user '%s'): LLM-bound records wait; asking again every %d s",
+                     c->r->user_id, BUDGET_RECHECK_MS / 1000);
+            s->budget_logged_ms = now;
+        }
+        s->budget_recheck_ms = now + BUDGET_RECHECK_MS;
     }
     s->parked[s->nparked++] = c;
     gauge_add(&g_metrics.budget_waiting, 1);

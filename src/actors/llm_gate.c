@@ -146,6 +146,13 @@ static bool lease(llm_gate_t *g, lease_t *l, double least, double want, uint64_t
 {
     if (l->allowance >= least && now < l->until_ms)
         return true;
+    if (l->allowance < 0) {
+        /* A request reckoned above what was left: the bucket pays it (it
+         * may go below zero and refill); asking for the debt on top of
+         * `least` could ask for more than the bucket ever holds. */
+        l->settle -= l->allowance;
+        l->allowance = 0;
+    }
     if (now >= l->until_ms)
         l->allowance = 0;   /* lapsed */
     if (now < l->next_ms) {
