@@ -665,6 +665,11 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
     case RT_MSG_TIMER:
         enqueue(s, ((rt_timer_msg_t *)msg)->arg);
         break;
+    case MSG_LIMITS:
+        llm_gate_set_limits(s->gate, ((limits_msg_t *)msg)->cfg);
+        s->budget_recheck_ms = 0;   /* held records ask the new budget at once */
+        pump(s);
+        break;
     case MSG_SYNC_CANCELLED: {
         /* From the classifier: its waiting records are skipped at once
          * (purge), and none is sent later. */

@@ -55,6 +55,8 @@ typedef struct lease {
 
 struct llm_gate {
     const config_t *cfg;
+    const config_t *lim;          /* the limits: cfg, or the last reload's */
+    config_t *reloaded;           /* owned, when lim is a reload */
     PGconn *db;
     uint64_t db_retry_ms;
     lease_t req, tok;
@@ -76,6 +78,18 @@ static void lease_init(lease_t *l, const char *name, double per_minute, double l
         l->rate = 0.001;
 }
 
+/* The rate buckets' shares follow the limits; what is leased stays. */
+static void set_limits(llm_gate_t *g, const config_t *lim)
+{
+    g->lim = lim;
+    lease_init(&g->req, "requests", lim->classify_rate_limit, 1);
+    g->tokens_limited = lim->token_rate_limit > 0;
+    /* The largest request: a body cut at body_chars, a title, the prompt,
+     * and for a repair the bad answer (at most 2 KiB) too. */
+    double largest = (g->cfg->llm_body_chars + 4096.0) / 4 + ANSWER_TOKENS_EST;
+    lease_init(&g->tok, "tokens", lim->token_rate_limit, largest);
+}
+
 llm_gate_t *llm_gate_new(const config_t *cfg)
 {
     llm_gate_t *g = calloc(1, sizeof(*g));
@@ -83,13 +97,18 @@ llm_gate_t *llm_gate_new(const config_t *cfg)
         abort();
     g->cfg = cfg;
     g->share = 1;
-    lease_init(&g->req, "requests", cfg->classify_rate_limit, 1);
-    g->tokens_limited = cfg->token_rate_limit > 0;
-    /* The largest request: a body cut at body_chars, a title, the prompt,
-     * and for a repair the bad answer (at most 2 KiB) too. */
-    double largest = (cfg->llm_body_chars + 4096.0) / 4 + ANSWER_TOKENS_EST;
-    lease_init(&g->tok, "tokens", cfg->token_rate_limit, largest);
+    set_limits(g, cfg);
     return g;
+}
+
+void llm_gate_set_limits(llm_gate_t *g, config_t *fresh)
+{
+    set_limits(g, fresh);
+    if (g->reloaded != NULL) {
+        config_free(g->reloaded);
+        free(g->reloaded);
+    }
+    g->reloaded = fresh;
 }
 
 void llm_gate_free(llm_gate_t *g)
@@ -98,6 +117,10 @@ void llm_gate_free(llm_gate_t *g)
         return;
     if (g->db != NULL)
         PQfinish(g->db);
+    if (g->reloaded != NULL) {
+        config_free(g->reloaded);
+        free(g->reloaded);
+    }
     free(g);
 }
 
@@ -203,7 +226,7 @@ static int own_allowance(llm_gate_t *g, uint64_t now, uint64_t *retry_ms)
 {
     if (g->share >= 1)
         return 1 << 30;
-    double rate = g->share * g->cfg->classify_rate_limit / 60.0, cap = g->share * g->req.capacity;
+    double rate = g->share * g->lim->classify_rate_limit / 60.0, cap = g->share * g->req.capacity;
     if (now > g->own_ms)
         g->own_tokens += rate * (double)(now - g->own_ms) / 1000.0;
     g->own_ms = now;
@@ -294,12 +317,12 @@ int llm_gate_budget(llm_gate_t *g, const char *user, int n)
     int granted = 0;
     long used = 0;
     char err[256];
-    long user_limit = user[0] ? config_user_limit(g->cfg, user) : -1;
-    if (quota_budget_take(c, user, n, g->cfg->daily_limit, user_limit, &granted, &used, err, sizeof(err)) != 0) {
+    long user_limit = user[0] ? config_user_limit(g->lim, user) : -1;
+    if (quota_budget_take(c, user, n, g->lim->daily_limit, user_limit, &granted, &used, err, sizeof(err)) != 0) {
         db_failed(g, err, now);
         return -1;
     }
-    long left = g->cfg->daily_limit - used;
+    long left = g->lim->daily_limit - used;
     __atomic_store_n(&g_metrics.budget_remaining, left > 0 ? left : 0, __ATOMIC_RELAXED);
     return granted;
 }

@@ -17,6 +17,9 @@ typedef struct llm_gate llm_gate_t;
 
 llm_gate_t *llm_gate_new(const config_t *cfg);
 void llm_gate_free(llm_gate_t *g);
+/* A reloaded configuration's limits (daily and per-user budgets, requests
+ * and tokens per minute) from now on; the gate keeps `fresh` and frees it. */
+void llm_gate_set_limits(llm_gate_t *g, config_t *fresh);
 
 /* How many of the next n requests, estimated at est[i] tokens each, the
  * rate limits let start now (taken from the process's leases; give back

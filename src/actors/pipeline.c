@@ -31,6 +31,8 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->ordering = parse_ordering(cfg->ordering);
     p->noop = strcmp(cfg->stages, "noop") == 0;
     p->classify_only = strcmp(cfg->stages, "classify") == 0;
+    p->daily_limit = cfg->daily_limit;
+    p->user_daily_limit = cfg->user_daily_limit;
     *code = 2;
     rd_kafka_conf_t *pconf = kafka_conf(cfg, kenv, KAFKA_PRODUCER, err, errlen);
     if (pconf == NULL)
@@ -134,4 +136,18 @@ void pipeline_classified(pipeline_t *p, record_t *r)
     }
     r->hdr.type = MSG_STORE;
     rt_send_force(pipeline_storage_for(p, r->event.issue_id), r);
+}
+
+void pipeline_reload_limits(pipeline_t *p, config_t *fresh)
+{
+    __atomic_store_n(&p->daily_limit, fresh->daily_limit, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->user_daily_limit, fresh->user_daily_limit, __ATOMIC_RELEASE);
+    if (p->llm == NULL) {
+        config_free(fresh);
+        free(fresh);
+        return;
+    }
+    limits_msg_t *m = rt_msg_new(sizeof(*m), MSG_LIMITS);
+    m->cfg = fresh;
+    pipeline_tell_llm(p, &m->hdr);
 }

@@ -53,6 +53,8 @@ typedef struct pipeline {
     rd_kafka_t *producer;
     ordering_t ordering;
     bool noop;                          /* [pipeline] stages = noop */
+    int64_t daily_limit;                /* the budget in force (a SIGHUP reloads it) */
+    int64_t user_daily_limit;
     uint64_t generations_changed;       /* bumped with any partition's generation
                                            (revoke, reset): stale records to drop */
     bool classify_only;                 /* [pipeline] stages = classify */
@@ -95,6 +97,10 @@ rt_actor_t *llm_spawn(pipeline_t *p);
 /* Sends the LLM actor a message (a record to classify, a cancelled sync)
  * and wakes it from epoll_wait. */
 void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m);
+/* SIGHUP: the limits of a reloaded configuration (fresh, which this takes)
+ * apply from now on: daily and per-user budgets, requests and tokens per
+ * minute. Other keys need a restart. */
+void pipeline_reload_limits(pipeline_t *p, config_t *fresh);
 /* A record classified (or a replay): on to its storage actor, or finished
  * here with [pipeline] stages = classify. */
 void pipeline_classified(pipeline_t *p, record_t *r);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "classification.h"
+#include "config.h"
 #include "event.h"
 #include "metrics.h"
 #include "offset_map.h"
@@ -39,6 +40,7 @@ enum pipeline_msg {
     MSG_ADMIN_RESET,                /* admin -> poller: move owned partitions to offsets */
     MSG_PRUNE,                      /* poller -> storage: offsets committed in Kafka */
     MSG_SYNC_CANCELLED,             /* syncs/admin -> classifier: skip this sync's events */
+    MSG_LIMITS,                     /* run (SIGHUP) -> llm: reloaded limits (limits_msg_t) */
     MSG_SYNC_REQUEST,               /* http -> syncs: a sync's status, or its cancellation */
     MSG_LLM_CALL,                   /* classifier -> llm: classify this record with the LLM */
 };
@@ -185,6 +187,13 @@ typedef struct sync_cancelled_msg {
     rt_msg_t hdr;
     char sync_id[64];
 } sync_cancelled_msg_t;
+
+/* run -> llm: a reloaded configuration, whose limits apply from now on;
+ * the llm actor keeps cfg (heap) */
+typedef struct limits_msg {
+    rt_msg_t hdr;
+    config_t *cfg;
+} limits_msg_t;
 
 typedef enum { SYNC_STATUS, SYNC_CANCEL, BUDGET_STATUS } sync_request_kind_t;
 

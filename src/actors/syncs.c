@@ -145,7 +145,7 @@ static json_t *budget_status(syncs_state_t *s, PGconn *c)
         log_warn("syncs", "%s", err);
         return NULL;
     }
-    long limit = cfg->daily_limit, left = limit > used ? limit - used : 0;
+    long limit = (long)__atomic_load_n(&s->p->daily_limit, __ATOMIC_ACQUIRE), left = limit > used ? limit - used : 0;
     __atomic_store_n(&g_metrics.budget_remaining, left, __ATOMIC_RELAXED);
     char day[16];
     time_t now = time(NULL);
@@ -154,7 +154,8 @@ static json_t *budget_status(syncs_state_t *s, PGconn *c)
     return json_pack("{s:I, s:I, s:I, s:f, s:s, s:s, s:I}", "daily_limit", (json_int_t)limit, "used_today",
                      (json_int_t)used, "remaining", (json_int_t)left, "percentage_used",
                      limit > 0 ? 100.0 * (double)used / (double)limit : 100.0, "day", day, "budget_mode",
-                     cfg->budget_mode, "user_daily_limit", (json_int_t)cfg->user_daily_limit);
+                     cfg->budget_mode, "user_daily_limit",
+                     (json_int_t)__atomic_load_n(&s->p->user_daily_limit, __ATOMIC_ACQUIRE));
 }
 
 static void handle(syncs_state_t *s, sync_request_msg_t *q)

@@ -1,6 +1,7 @@
 /* run.c -- `dispatchd run`: the worker. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,7 +13,28 @@
 static const char *USAGE =
     "usage: dispatchd run [--config FILE]\n"
     "Consumes issues.raw, classifies, stores to PostgreSQL, publishes issues.enriched,\n"
-    "and serves the control plane, until SIGINT or SIGTERM; then drains and exits 0.\n";
+    "and serves the control plane, until SIGINT or SIGTERM; then drains and exits 0.\n"
+    "SIGHUP reloads the limits (daily and per-user budgets, requests and tokens per minute).\n";
+
+/* SIGHUP: the configuration is read again (file and environment) and its
+ * limits apply from now on; a bad file changes nothing. */
+static void reload(const config_t *cfg, pipeline_t *p)
+{
+    char err[512];
+    config_t *fresh = calloc(1, sizeof(*fresh));
+    if (fresh == NULL || config_load(fresh, cfg->file, err, sizeof(err)) != 0) {
+        log_warn("run", "SIGHUP: configuration not reloaded: %s", fresh ? err : "out of memory");
+        if (fresh != NULL) {
+            config_free(fresh);
+            free(fresh);
+        }
+        return;
+    }
+    log_info("run", "SIGHUP: limits reloaded (daily %d, per user %d, %zu user entries, %d requests/min, %d tokens/min)",
+             fresh->daily_limit, fresh->user_daily_limit, fresh->n_user_limits, fresh->classify_rate_limit,
+             fresh->token_rate_limit);
+    pipeline_reload_limits(p, fresh);
+}
 
 /* Runs until a stop signal; returns the exit code. */
 static int serve(const config_t *cfg, sigset_t *stop)
@@ -43,7 +65,8 @@ static int serve(const config_t *cfg, sigset_t *stop)
     }
     log_info("run", "dispatchd %s running", DISPATCHD_VERSION);
     int sig = 0;
-    sigwait(stop, &sig);
+    while (sigwait(stop, &sig) == 0 && sig == SIGHUP)
+        reload(cfg, p);
     log_info("run", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
     code = 0;
 out:
@@ -68,6 +91,7 @@ int cmd_run(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_start_async();

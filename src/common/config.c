@@ -327,6 +327,7 @@ int config_load(config_t *cfg, const char *file, char *err, size_t errlen)
             return -1;
 
     if (file != NULL) {
+        cfg->file = strdup(file);
         FILE *f = fopen(file, "r");
         if (f == NULL) {
             snprintf(err, errlen, "--config: cannot open '%s': %s", file, strerror(errno));
@@ -385,6 +386,8 @@ void config_free(config_t *cfg)
         }
     free_props(&cfg->kafka_props, &cfg->n_kafka_props);
     free_props(&cfg->user_limits, &cfg->n_user_limits);
+    free(cfg->file);
+    cfg->file = NULL;
 }
 
 void config_print_reference(void)

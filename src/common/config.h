@@ -15,6 +15,7 @@ typedef struct kv {
 } kv_t;
 
 typedef struct config {
+    char *file;                    /* the file it was loaded from, NULL if none (a reload reads it again) */
     /* [kafka] */
     char *kafka_bootstrap;         /* KAFKA_BOOTSTRAP_SERVERS; "embedded" = mock cluster */
     kv_t *kafka_props;             /* other librdkafka properties, in file order */
