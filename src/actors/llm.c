@@ -62,6 +62,7 @@ typedef struct llm_call {
     int attempts;                 /* requests that failed for transport reasons */
     bool repairing;
     bool budgeted;                /* granted by the daily budgets */
+    bool checked;                 /* its issue version looked up (see known) */
     double est_tokens;            /* the request's tokens, reckoned */
     uint64_t started_us;
     struct llm_call *prev, *next; /* the running ones, for shutdown */
@@ -94,6 +95,10 @@ typedef struct llm_state {
     uint64_t window_cut_ms;       /* one halving per pause */
     llm_call_t **batch;           /* scratch for one admission, max_inflight */
     double *est;
+    long long *ids;               /* scratch for the version lookup */
+    const char **versions;
+    bool *known;
+    int *batch_index;
     llm_call_t **parked;          /* budget spent: held */
     size_t nparked, capparked;
     uint64_t budget_recheck_ms;
@@ -332,12 +337,51 @@ static void unpark(llm_state_t *s)
     s->nparked = 0;
 }
 
+/* Calls whose issue version has a classification already (this version
+ * or a newer one) are not made: the record goes on as a replay, which
+ * storage finishes from what it has (publishing only an event that never
+ * went out). So an offset reset, a duplicate delivery or an old version
+ * read again costs no second LLM call -- what the Python service re-spent
+ * after every reset. One query per admitted batch, once per record. */
+static void drop_known(llm_state_t *s, int n)
+{
+    llm_call_t **b = s->batch;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        llm_call_t *c = b[i];
+        if (c == NULL || c->checked)
+            continue;
+        c->checked = true;
+        if (c->r->event.updated_at == NULL)
+            continue;
+        s->ids[m] = (long long)c->r->event.issue_id;
+        s->versions[m] = c->r->event.updated_at;
+        s->batch_index[m] = i;
+        m++;
+    }
+    if (m == 0 || !llm_gate_known(s->gate, s->ids, s->versions, m, s->known))
+        return;
+    for (int k = 0; k < m; k++) {
+        if (!s->known[k])
+            continue;
+        llm_call_t *c = b[s->batch_index[k]];
+        b[s->batch_index[k]] = NULL;
+        llm_gate_refund(s->gate, 1, c->est_tokens);
+        record_t *r = c->r;
+        call_free(c);
+        r->replay = true;
+        metric_add(&g_metrics.llm_known_skips, 1);
+        pipeline_classified(s->p, r);
+    }
+}
+
 /* Starts the admitted calls the budgets allow (a record asks once: its
  * repair and retries use the same grant); the others are parked, or
  * classified locally. One database call per user in the batch. */
 static void spend(llm_state_t *s, int n)
 {
     llm_call_t **b = s->batch;
+    drop_known(s, n);
     for (int i = 0; i < n; i++) {
         if (b[i] == NULL || b[i]->budgeted)
             continue;
@@ -750,6 +794,10 @@ static void llm_finalize(rt_actor_t *self)
     free(s->parked);
     free(s->batch);
     free(s->est);
+    free(s->ids);
+    free(s->versions);
+    free(s->known);
+    free(s->batch_index);
     strmap_free(&s->cancelled);
     llm_gate_free(s->gate);
     if (s->model != NULL) {
@@ -800,7 +848,12 @@ rt_actor_t *llm_spawn(pipeline_t *p)
     g_metrics.llm_window = p->cfg->llm_max_inflight;
     s->batch = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->batch));
     s->est = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->est));
-    if (s->batch == NULL || s->est == NULL)
+    s->ids = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->ids));
+    s->versions = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->versions));
+    s->known = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->known));
+    s->batch_index = calloc((size_t)p->cfg->llm_max_inflight, sizeof(*s->batch_index));
+    if (s->batch == NULL || s->est == NULL || s->ids == NULL || s->versions == NULL || s->known == NULL ||
+        s->batch_index == NULL)
         abort();
     strmap_init(&s->cancelled);
     s->fallback = strcmp(p->cfg->breaker_mode, "fallback") == 0;

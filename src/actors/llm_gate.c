@@ -326,3 +326,17 @@ int llm_gate_budget(llm_gate_t *g, const char *user, int n)
     __atomic_store_n(&g_metrics.budget_remaining, left > 0 ? left : 0, __ATOMIC_RELAXED);
     return granted;
 }
+
+bool llm_gate_known(llm_gate_t *g, const long long *ids, const char *const *versions, int n, bool *known)
+{
+    uint64_t now = rt_now_ms();
+    PGconn *c = db(g, now);
+    char err[256];
+    if (c != NULL && quota_known_versions(c, ids, versions, n, known, err, sizeof(err)) == 0)
+        return true;
+    if (c != NULL)
+        db_failed(g, err, now);
+    for (int i = 0; i < n; i++)
+        known[i] = false;
+    return false;
+}

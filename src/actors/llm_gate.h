@@ -34,6 +34,12 @@ void llm_gate_answered(llm_gate_t *g, double est, double used);
  * process's share of the rate halved. */
 void llm_gate_pause(llm_gate_t *g, long ms);
 
+/* Of n calls' issue versions, which were classified before (a replay
+ * after an offset reset, a duplicate delivery, an older version than the
+ * stored one): known[i]. false: the database did not answer (all
+ * unknown). */
+bool llm_gate_known(llm_gate_t *g, const long long *ids, const char *const *versions, int n, bool *known);
+
 /* Of n classifications for user ("" for events without one), how many
  * today's budgets grant (counted as spent from now). -1: the database did
  * not answer; ask again later. */

@@ -220,6 +220,10 @@ void metrics_render(strbuf_t *out)
     family(out, "dispatchd_budget_fallbacks_total", "counter",
            "Records classified locally because today's LLM budget was spent (budget_mode = fallback).");
     sb_printf(out, "dispatchd_budget_fallbacks_total %lu\n", (unsigned long)ld(&m->budget_fallbacks));
+    family(out, "dispatchd_llm_known_version_skips_total", "counter",
+           "LLM calls not made because the issue version (or a newer one) was classified before: replays after "
+           "an offset reset, duplicate deliveries.");
+    sb_printf(out, "dispatchd_llm_known_version_skips_total %lu\n", (unsigned long)ld(&m->llm_known_skips));
     family(out, "dispatchd_budget_remaining", "gauge",
            "LLM classifications left in the group's daily budget (UTC day), as last seen by this process; "
            "-1 before it has asked.");

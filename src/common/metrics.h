@@ -48,6 +48,7 @@ typedef struct metrics {
     uint64_t llm_calls;                /* classifications answered by the LLM */
     uint64_t llm_fallbacks;            /* classified locally: breaker open */
     uint64_t budget_fallbacks;         /* classified locally: budget spent */
+    uint64_t llm_known_skips;          /* LLM calls not made: version classified before */
     int64_t budget_remaining;          /* the group's LLM classifications left today; -1 unknown */
     int64_t budget_waiting;            /* LLM-bound records held for the budget */
     int64_t llm_window;                /* requests allowed in flight now (halved by 429s) */

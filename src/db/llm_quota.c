@@ -95,3 +95,43 @@ int quota_budget_used(PGconn *c, long *used, char *err, size_t errlen)
     PQclear(r);
     return 0;
 }
+
+int quota_known_versions(PGconn *c, const long long *ids, const char *const *versions, int n, bool *known, char *err,
+                         size_t errlen)
+{
+    /* Two arrays as text: {id,...} and {"version",...}. */
+    size_t cap = 64 + (size_t)n * 24, vcap = 64;
+    for (int i = 0; i < n; i++)
+        vcap += strlen(versions[i]) + 4;
+    char *a = malloc(cap), *b = malloc(vcap);
+    if (a == NULL || b == NULL)
+        abort();
+    size_t la = 0, lb = 0;
+    a[la++] = '{';
+    b[lb++] = '{';
+    for (int i = 0; i < n; i++) {
+        la += (size_t)snprintf(a + la, cap - la, "%s%lld", i ? "," : "", ids[i]);
+        lb += (size_t)snprintf(b + lb, vcap - lb, "%s\"%s\"", i ? "," : "", versions[i]);
+        known[i] = false;
+    }
+    snprintf(a + la, cap - la, "}");
+    snprintf(b + lb, vcap - lb, "}");
+    const char *v[2] = {a, b};
+    PGresult *r = PQexecParams(c,
+                               "SELECT v.k - 1 FROM unnest($1::bigint[], $2::timestamptz[]) WITH ORDINALITY AS v(id, ver, k)"
+                               " JOIN dispatchai.issues i ON i.github_issue_id = v.id"
+                               " JOIN dispatchai.enriched_issues e ON e.issue_id = i.id"
+                               " WHERE e.source_updated_at >= v.ver",
+                               2, NULL, v, NULL, NULL, 0);
+    free(a);
+    free(b);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return failed(r, "known versions", err, errlen);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int k = atoi(PQgetvalue(r, i, 0));
+        if (k >= 0 && k < n)
+            known[k] = true;
+    }
+    PQclear(r);
+    return 0;
+}

@@ -36,6 +36,11 @@ int quota_bucket_pause(PGconn *c, const char *name, long ms, char *err, size_t e
  * group's use today after the grant. 0, or -1 with err. */
 int quota_budget_take(PGconn *c, const char *user, int n, long global_limit, long user_limit, int *granted,
                       long *used, char *err, size_t errlen);
+/* Of n issue versions (github ids[i], updated_at versions[i]), which
+ * already have a classification of that version or a newer one:
+ * known[i]. 0, or -1 with err. */
+int quota_known_versions(PGconn *c, const long long *ids, const char *const *versions, int n, bool *known, char *err,
+                         size_t errlen);
 /* The group's classifications today (UTC). */
 int quota_budget_used(PGconn *c, long *used, char *err, size_t errlen);
 
