@@ -676,6 +676,10 @@ static void new_call(llm_state_t *s, record_t *r)
     set_request(s, c, NULL, NULL);
     c->started_us = now_us();
     r->cls.cost_usd = 0;
+    /* Given up at once if it must not be sent: after the polling loop has
+     * ended at shutdown nothing would look at it again. */
+    if (give_up(s, c))
+        return;
     if (s->nnew == s->capnew) {
         s->capnew = s->capnew ? s->capnew * 2 : 256;
         s->fresh = realloc(s->fresh, s->capnew * sizeof(*s->fresh));
@@ -781,7 +785,8 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
             check_new(s);
         pump(s);   /* freed slots, or the breaker's open time over */
         if (__atomic_load_n(&s->p->closing, __ATOMIC_ACQUIRE) ||
-            (__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE) && s->inflight == 0 && s->qlen == 0))
+            (__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE) && s->inflight == 0 && s->qlen == 0 &&
+             s->nnew == 0))
             break;   /* stop polling; the finalizer drops what is left (redelivered later) */
         rt_send_force(self, msg);
         return;

@@ -58,6 +58,7 @@ check "dispatchd_budget_remaining" 0 "$(metric w2 dispatchd_budget_remaining)"
 check "nothing dead-lettered" 0 "$("$ktool" dump "$bootstrap" "$tag.dlq" 1000 | grep -c '"key"')"
 stop_pair
 check "workers holding records for the budget stop cleanly" 0 "$worker_rc"
+check "and at once (no drain timeout)" 0 "$(cat "$work/w1.log" "$work/w2.log" | grep -c 'drain timed out')"
 
 # 1b. the same budget with small in-flight windows: the held records fill
 # them and the partitions pause -- consumption stops, nothing is dropped.
@@ -72,6 +73,8 @@ t1=$(( $(cpu_ticks w1) + $(cpu_ticks w2) )); sleep 5; t2=$(( $(cpu_ticks w1) + $
 echo "# CPU while held: $(( (t2 - t1) * 10 )) ms over 5 s for both processes"
 check_le "held, the processes idle (CPU ms over 5 s, both)" $(( (t2 - t1) * 10 )) 500
 stop_pair
+check "held records given back at once at shutdown (no drain timeout)" 0 \
+  "$(cat "$work/w1.log" "$work/w2.log" | grep -c 'drain timed out')"
 
 # 2. the limits raised (group 260, alice 80 in the file), restart: work resumes
 sed -i "s/^alice = .*/alice = 80/" "$work/dispatchd.conf"
