@@ -62,7 +62,6 @@ typedef struct llm_call {
     int attempts;                 /* requests that failed for transport reasons */
     bool repairing;
     bool budgeted;                /* granted by the daily budgets */
-    bool checked;                 /* its issue version looked up (see known) */
     double est_tokens;            /* the request's tokens, reckoned */
     uint64_t started_us;
     struct llm_call *prev, *next; /* the running ones, for shutdown */
@@ -92,7 +91,6 @@ typedef struct llm_state {
     llm_gate_t *gate;
     uint64_t retry_ms;            /* the gate said: no request before */
     double window;                /* requests in flight allowed now (429s halve it) */
-    uint64_t window_cut_ms;       /* one halving per pause */
     llm_call_t **batch;           /* scratch for one admission, max_inflight */
     double *est;
     long long *ids;               /* scratch for the version lookup */
@@ -359,7 +357,6 @@ static void check_new(llm_state_t *s)
         size_t first = done;
         for (; done < s->nnew && m < cap; done++) {
             llm_call_t *c = s->fresh[done];
-            c->checked = true;
             s->ids[m] = (long long)c->r->event.issue_id;
             s->versions[m] = c->r->event.updated_at ? c->r->event.updated_at : "infinity";
             m++;
@@ -436,7 +433,7 @@ static void pump(llm_state_t *s)
 {
     /* The waiting queue is looked through only when something made records
      * stale: scanning it on every pump cost 15% of the thread at 3,500
-     * requests/s. New arrivals are checked one by one (enqueue). */
+     * requests/s. New arrivals are checked one by one (new_call, enqueue). */
     uint64_t gens = __atomic_load_n(&s->p->generations_changed, __ATOMIC_ACQUIRE);
     bool stopping = __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE);
     if (gens != s->seen_generations || s->cancel_pending || stopping != s->seen_stopping) {
@@ -646,12 +643,10 @@ static void completed(llm_state_t *s, CURLMsg *m)
              * only this one, and fewer go out at once afterwards. */
             long ms = retry_after > 0 ? (long)retry_after * 1000 : 1000;
             uint64_t now = rt_now_ms();
-            if (now >= s->window_cut_ms) {
+            if (llm_gate_pause(s->gate, ms)) {   /* once per pause, as the gate's share */
                 s->window = s->window / 2 >= 1 ? s->window / 2 : 1;
-                s->window_cut_ms = now + (uint64_t)ms;
                 __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
             }
-            llm_gate_pause(s->gate, ms);
             if (s->retry_ms < now + (uint64_t)ms)
                 s->retry_ms = now + (uint64_t)ms;
         }

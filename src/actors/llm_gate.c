@@ -297,15 +297,16 @@ void llm_gate_answered(llm_gate_t *g, double est, double used)
         g->share = g->share + RECOVER_STEP < 1 ? g->share + RECOVER_STEP : 1;
 }
 
-void llm_gate_pause(llm_gate_t *g, long ms)
+bool llm_gate_pause(llm_gate_t *g, long ms)
 {
     uint64_t now = rt_now_ms();
     if (!back_off(g, now + (uint64_t)ms))
-        return;
+        return false;
     PGconn *c = db(g, now);
     char err[256];
     if (c != NULL && quota_bucket_pause(c, g->req.name, ms, err, sizeof(err)) != 0)
         db_failed(g, err, now);
+    return true;
 }
 
 int llm_gate_budget(llm_gate_t *g, const char *user, int n)

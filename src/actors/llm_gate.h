@@ -31,8 +31,9 @@ double llm_gate_estimate(size_t request_bytes);
 /* An answered request used `used` tokens where `est` were reckoned. */
 void llm_gate_answered(llm_gate_t *g, double est, double used);
 /* A 429: no request from any process of the group for ms, and this
- * process's share of the rate halved. */
-void llm_gate_pause(llm_gate_t *g, long ms);
+ * process's share of the rate halved. false: a pause already known (a
+ * burst of 429s answering the requests of one moment), nothing changed. */
+bool llm_gate_pause(llm_gate_t *g, long ms);
 
 /* Of n calls' issue versions, which were classified before (a replay
  * after an offset reset, a duplicate delivery, an older version than the
