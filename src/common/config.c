@@ -94,6 +94,8 @@ static const cfg_desc_t DESCS[] = {
      "bearer token for admin paths"},
     {"http", "jwt_secret", "DISPATCHD_JWT_SECRET", T_STR, F(jwt_secret), NULL, 0, 0, NULL,
      "HS256 secret for user tokens"},
+    {"http", "jwt_leeway_s", "DISPATCHD_JWT_LEEWAY_S", T_INT, F(jwt_leeway_s), "30", 0, 600, NULL,
+     "clock skew allowed on a user token's exp and nbf, seconds"},
     {"runtime", "threads", "DISPATCHD_THREADS", T_INT, F(threads), "0", 0, 1024, NULL,
      "scheduler threads; 0 = cores"},
     {"runtime", "log", "DISPATCHD_LOG", T_STR, F(log_level), "info", 0, 0, "debug|info|warn|error", "log level"},

@@ -52,6 +52,7 @@ typedef struct config {
 
     /* [http] */
     char *http_addr, *admin_token, *jwt_secret;
+    int jwt_leeway_s;              /* clock skew allowed on exp and nbf */
 
     /* [runtime] */
     int threads;

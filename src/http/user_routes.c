@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "jwt.h"
+#include "user_token.h"
 #include "pipeline.h"
 #include "routes.h"
 
@@ -38,7 +38,8 @@ static bool user_of(http_app_t *app, h2o_req_t *req, const char *route, char *us
     }
     h2o_iovec_t v = req->headers.entries[i].value;
     char err[128];
-    if (jwt_verify_hs256(v.base + 7, v.len - 7, secret, (int64_t)time(NULL), user, ulen, err, sizeof(err)) != 0) {
+    if (user_token_verify(v.base + 7, v.len - 7, secret, (int64_t)time(NULL), app->cfg->jwt_leeway_s, user, ulen,
+                          err, sizeof(err)) != 0) {
         *rc = http_respond_error(req, route, 401, "unauthorized", err);
         return false;
     }
