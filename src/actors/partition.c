@@ -407,7 +407,7 @@ static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
         r->replay = true;
         s->m_replays++;
     }
-    if (issue_event_parse(&r->event, m->payload, m->len, (size_t)s->p->cfg->max_message_bytes, err,
+    if (issue_event_parse(&r->event, m->payload, m->len, s->p->max_message_bytes, err,
                           sizeof(err)) != 0) {
         log_warn("partition", "partition %d offset %lld to DLQ: %s", s->partition, (long long)r->offset, err);
         s->inflight++;
@@ -677,9 +677,14 @@ rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
     rt_actor_opts_t o = {.name = "partition-consumer", .capacity = 1 << 20, .high_watermark = hi,
                          .low_watermark = hi / 4 > 0 ? hi / 4 : 1, .finalizer = partition_finalize};
     rt_actor_t *a = rt_spawn(p->rt, partition_handler, s, &o);
-    rt_subscribe_pressure(p->classifier, a, (uint64_t)partition);
+    /* A partition that missed "low again" would stay paused for good. */
+    int bad = rt_subscribe_pressure(p->classifier, a, (uint64_t)partition);
     for (int i = 0; i < p->nstorage; i++)
-        rt_subscribe_pressure(p->storage[i], a, (uint64_t)partition);
-    rt_subscribe_pressure(p->publisher, a, (uint64_t)partition);
+        bad |= rt_subscribe_pressure(p->storage[i], a, (uint64_t)partition);
+    bad |= rt_subscribe_pressure(p->publisher, a, (uint64_t)partition);
+    if (bad != 0) {
+        log_error("partition", "partition %d: out of memory subscribing to downstream pressure", partition);
+        abort();
+    }
     return a;
 }

@@ -50,6 +50,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         rd_kafka_conf_destroy(cconf);
         goto fail;
     }
+    p->max_message_bytes = pipeline_max_message_bytes(cfg, p->producer);
     for (int i = 0; i < cfg->storage_connections && i < PIPELINE_MAX_STORAGE; i++) {
         p->storage[i] = storage_spawn(p, i, err, errlen);
         if (p->storage[i] == NULL) {
@@ -87,44 +88,67 @@ fail:
     return NULL;
 }
 
-void pipeline_stop(pipeline_t *p)
+/* An input record must leave room for its classification in the enriched
+ * event, which the producer sends whole or not at all. */
+#define ENRICHED_MARGIN_BYTES 65536
+
+size_t pipeline_max_message_bytes(const config_t *cfg, rd_kafka_t *producer)
+{
+    char v[32];
+    size_t vl = sizeof(v);
+    size_t produce_max = 1000000;
+    if (producer != NULL &&
+        rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", v, &vl) == RD_KAFKA_CONF_OK)
+        produce_max = (size_t)strtoull(v, NULL, 10);
+    size_t fits = produce_max > 2 * ENRICHED_MARGIN_BYTES ? produce_max - ENRICHED_MARGIN_BYTES : produce_max / 2;
+    if (cfg->max_message_bytes > 0 && (size_t)cfg->max_message_bytes < fits)
+        return (size_t)cfg->max_message_bytes;
+    if (cfg->max_message_bytes > 0)
+        log_warn("pipeline", "max_message_bytes %d leaves no room for the classification under the producer's "
+                 "message.max.bytes %zu; using %zu", cfg->max_message_bytes, produce_max, fits);
+    return fits;
+}
+
+int pipeline_stop(pipeline_t *p, void (*step)(const char *))
 {
     __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+    step("draining in-flight records");
     pipeline_tell_poller(p, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
     uint64_t deadline = rt_now_ms() + (uint64_t)p->cfg->drain_timeout_ms;
     while (__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED) > 0 && rt_now_ms() < deadline)
         usleep(10000);
     long left = (long)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED);
     if (left > 0)
-        log_warn("pipeline", "drain timed out with %ld records in flight; they will be redelivered", left);
+        log_warn("pipeline", "drain timed out with %ld records in flight; abandoned, the next owner redoes them",
+                 left);
     else
         log_info("pipeline", "drained");
     __atomic_store_n(&p->closing, 1, __ATOMIC_RELEASE);
-    /* Closing commits the stored offsets and leaves the group. */
+    /* Closing commits the stored offsets and leaves the group. It can wait
+     * on the broker or on fetched messages still referenced: the caller's
+     * bound on the whole shutdown covers it. */
+    step("closing the consumer (commit, leave the group)");
     rt_future_t *f = rt_future_new();
     rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
     pipeline_wake_poller(p);
-    rt_msg_t *closed = rt_future_wait(f, 60000);
-    if (closed == NULL) {
-        /* The poller is stuck inside librdkafka (its close waits for every
-         * fetched message to be let go): waiting longer would hang the
-         * process for good. Nothing uncommitted is lost by leaving: the
-         * next owner redoes it, and the sinks are idempotent. */
-        log_error("pipeline", "consumer close did not finish within 60 s; exiting without it "
-                              "(uncommitted records are redone by the next owner)");
-        log_stop_async();
-        _exit(3);
-    }
+    rt_msg_t *closed;
+    while ((closed = rt_future_wait(f, 1000)) == NULL)
+        ;
     rt_msg_free(closed);
+    step("flushing the producer");
     publisher_stop(p);
     log_info("pipeline", "totals: ok=%lu skipped=%lu dlq=%lu rows_written=%lu",
              (unsigned long)g_metrics.records[RESULT_OK], (unsigned long)g_metrics.records[RESULT_SKIPPED],
              (unsigned long)g_metrics.records[RESULT_DLQ], (unsigned long)g_metrics.db_rows);
+    step("stopping the actors");
     rt_destroy(p->rt);
+    step("destroying the consumer");
     rd_kafka_destroy(p->consumer);
     wakeup_destroy(&p->poller_wakeup);
+    step("destroying the producer");
     rd_kafka_destroy(p->producer);
     free(p);
+    return left > 0 ? (int)left : 0;
 }
 
 void pipeline_classified(pipeline_t *p, record_t *r)

@@ -51,6 +51,7 @@ typedef struct pipeline {
     rd_kafka_t *consumer;
     wakeup_t poller_wakeup;             /* what the poller sleeps on between rounds */
     rd_kafka_t *producer;
+    size_t max_message_bytes;           /* larger input records go to the DLQ (resolved at start) */
     ordering_t ordering;
     bool noop;                          /* [pipeline] stages = noop */
     int64_t daily_limit;                /* the budget in force (a SIGHUP reloads it) */
@@ -77,9 +78,15 @@ typedef struct pipeline {
 /* Builds clients and actors; NULL with a message on failure. The exit code
  * for the failure (2 configuration, 1 other) goes to *code. */
 pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, size_t errlen, int *code);
+/* The largest input record that can be classified and published: the
+ * configured max_message_bytes (0: automatic), capped below the producer's
+ * message.max.bytes with room for the classification. */
+size_t pipeline_max_message_bytes(const config_t *cfg, rd_kafka_t *producer);
 /* Stops intake, waits up to drain_timeout_ms for in-flight records, commits
- * and tears everything down. */
-void pipeline_stop(pipeline_t *p);
+ * and tears everything down, naming each step to step(). Returns how many
+ * records were abandoned in flight (0: a clean stop). Steps that wait on
+ * librdkafka are unbounded here: the caller bounds the whole. */
+int pipeline_stop(pipeline_t *p, void (*step)(const char *));
 
 /* Actor factories (each file owns its actor). */
 rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition);

@@ -15,12 +15,45 @@
 #include "timefmt.h"
 
 #define RETRY_MS 100
+#define RETRY_CAP_MS 10000
+/* Room left for the key, headers and batch framing when a DLQ value is cut
+ * to fit the producer's message.max.bytes. */
+#define DLQ_FRAMING_BYTES 16384
+#define DLQ_MIN_CUT_BYTES 1024
 
 typedef struct publisher_state {
     pipeline_t *p;
     pthread_t poll_thread;
     int stop;
+    bool poll_running;
+    size_t max_bytes;             /* the producer's message.max.bytes */
 } publisher_state_t;
+
+/* Produce errors that no retry can cure: the record, or the topic, will
+ * never take this message. */
+static bool produce_error_permanent(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool produce_error_size(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
 
 static char *enriched_json(const record_t *r)
 {
@@ -61,8 +94,17 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
         rd_kafka_header_add(h, "original_partition", -1, buf, -1);
         snprintf(buf, sizeof(buf), "%lld", (long long)r->offset);
         rd_kafka_header_add(h, "original_offset", -1, buf, -1);
+        size_t len = m->len;
+        if (r->dlq_cut_bytes > 0 && r->dlq_cut_bytes < len) {
+            /* Too large for the DLQ whole: its first bytes, and where the
+             * whole record still is (original_topic/partition/offset). */
+            len = r->dlq_cut_bytes;
+            snprintf(buf, sizeof(buf), "%zu", m->len);
+            rd_kafka_header_add(h, "original_size", -1, buf, -1);
+            rd_kafka_header_add(h, "truncated", -1, "true", -1);
+        }
         e = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(p->cfg->topic_dlq),
-                              RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+                              RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_KEY(m->key, m->key_len),
                               RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     } else {
         char *json = enriched_json(r);
@@ -78,6 +120,49 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
     return e;
 }
 
+/* What a produce error means for the record: an enriched event that can
+ * never be sent sends the record to the DLQ instead; a DLQ record too large
+ * is cut (smaller at each refusal); anything else is tried again with
+ * capped backoff. No record waits on a retry that cannot succeed. */
+static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t *r, rd_kafka_resp_err_t e)
+{
+    metric_add(&g_metrics.produce_errors, 1);
+    if (r->result != RESULT_DLQ && produce_error_permanent(e)) {
+        char why[256];
+        snprintf(why, sizeof(why), "enriched event refused by %s: %s", s->p->cfg->topic_enriched,
+                 rd_kafka_err2str(e));
+        log_warn("publisher", "partition %d offset %lld: %s; to the DLQ", r->partition, (long long)r->offset, why);
+        r->publish = false;
+        pipeline_dead_letter(s->p, r, ERROR_PERMANENT, why);
+        return;
+    }
+    if (r->result == RESULT_DLQ && produce_error_size(e)) {
+        size_t first = s->max_bytes > DLQ_FRAMING_BYTES * 2 ? s->max_bytes - DLQ_FRAMING_BYTES : s->max_bytes / 2;
+        size_t cut = r->dlq_cut_bytes == 0 ? first : r->dlq_cut_bytes / 2;
+        if (cut >= r->rkm->len)
+            cut = r->rkm->len / 2;
+        if (cut >= DLQ_MIN_CUT_BYTES) {
+            log_warn("publisher", "partition %d offset %lld: %zu bytes too large for %s; sending its first %zu",
+                     r->partition, (long long)r->offset, r->rkm->len, s->p->cfg->topic_dlq, cut);
+            r->dlq_cut_bytes = (uint32_t)cut;
+            rt_send_force(publisher, &r->hdr);
+            return;
+        }
+    }
+    /* Transient (or the DLQ itself refuses: an operator must act; the
+     * record is not dropped, and shutdown stays bounded). */
+    unsigned shift = r->produce_failures < 7 ? r->produce_failures : 7;
+    uint64_t delay = (uint64_t)RETRY_MS << shift;
+    if (delay > RETRY_CAP_MS)
+        delay = RETRY_CAP_MS;
+    if (r->produce_failures < UINT16_MAX)
+        r->produce_failures++;
+    log_error("publisher", "%s partition %d offset %lld: %s; retrying in %llu ms",
+              r->result == RESULT_DLQ ? "DLQ record" : "enriched event", r->partition, (long long)r->offset,
+              rd_kafka_err2str(e), (unsigned long long)delay);
+    rt_timer_start(publisher, delay, 0, r);
+}
+
 static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
 {
     publisher_state_t *s = rt_actor_state(self);
@@ -88,23 +173,28 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
         rt_msg_free(msg);
     } else if (msg->type == MSG_PUBLISH) {
         r = (record_t *)msg;
+    } else if (msg->type == MSG_PRODUCE_FAILED) {
+        produce_failed_msg_t *f = (produce_failed_msg_t *)msg;
+        r = f->record;
+        rd_kafka_resp_err_t e = f->err;
+        rt_msg_free(msg);
+        r->hdr.type = MSG_PUBLISH;
+        produce_failed(self, s, r, e);
+        return;
     } else {
         rt_msg_free(msg);
         return;
     }
+    r->hdr.type = MSG_PUBLISH;
     if (r->result != RESULT_DLQ && !r->publish) {
         record_done(r);   /* already-seen issue version: nothing to publish */
         return;
     }
     rd_kafka_resp_err_t e = produce(s->p, r);
-    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rt_timer_start(self, RETRY_MS, 0, r);
-    } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        metric_add(&g_metrics.produce_errors, 1);
-        log_error("publisher", "produce partition %d offset %lld: %s; retrying", r->partition,
-                  (long long)r->offset, rd_kafka_err2str(e));
-        rt_timer_start(self, 1000, 0, r);
-    }
+    else if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        produce_failed(self, s, r, e);
 }
 
 static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -124,14 +214,15 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     record_t *r = (record_t *)opaque_msg;
     if (m->err) {
-        /* The idempotent producer has already retried what it could: try
-         * the whole produce again later rather than lose the record. */
-        metric_add(&g_metrics.produce_errors, 1);
-        log_error("publisher", "delivery partition %d offset %lld: %s; retrying", r->partition,
-                  (long long)r->offset, rd_kafka_err2str(m->err));
-        rt_timer_start(p->publisher, 1000, 0, r);
+        /* The idempotent producer has retried what it could: the publisher
+         * decides what the error means for the record. */
+        produce_failed_msg_t *f = rt_msg_new(sizeof(*f), MSG_PRODUCE_FAILED);
+        f->record = r;
+        f->err = m->err;
+        rt_send_force(p->publisher, &f->hdr);
         return;
     }
+    r->produce_failures = 0;
     metric_add(&g_metrics.produced, 1);
     if (r->result == RESULT_DLQ) {
         record_done(r);
@@ -151,15 +242,32 @@ static void *poll_main(void *arg)
     return NULL;
 }
 
+/* The state goes with the actor: retry timers may still deliver to it
+ * until the runtime is destroyed. */
+static void publisher_finalize(rt_actor_t *self)
+{
+    free(rt_actor_state(self));
+}
+
 rt_actor_t *publisher_spawn(pipeline_t *p)
 {
     publisher_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
     s->p = p;
-    rt_actor_opts_t o = {.name = "publisher", .capacity = 65536, .high_watermark = 8192, .low_watermark = 2048};
+    char v[32];
+    size_t vl = sizeof(v);
+    s->max_bytes = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(p->producer), "message.max.bytes", v, &vl) == RD_KAFKA_CONF_OK)
+        s->max_bytes = (size_t)strtoull(v, NULL, 10);
+    rt_actor_opts_t o = {.name = "publisher", .capacity = 65536, .high_watermark = 8192, .low_watermark = 2048,
+                         .finalizer = publisher_finalize};
     rt_actor_t *a = rt_spawn(p->rt, publisher_handler, s, &o);
-    pthread_create(&s->poll_thread, NULL, poll_main, s);
+    if (pthread_create(&s->poll_thread, NULL, poll_main, s) != 0) {
+        log_error("publisher", "cannot start the delivery-report thread");
+        abort();
+    }
+    s->poll_running = true;
     return a;
 }
 
@@ -174,10 +282,12 @@ void publisher_stop(pipeline_t *p)
     if (p->publisher == NULL)
         return;
     publisher_state_t *s = rt_actor_state(p->publisher);
+    if (!s->poll_running)
+        return;
     rd_kafka_flush(p->producer, 10000);
     __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
     pthread_join(s->poll_thread, NULL);
-    free(s);
+    s->poll_running = false;
 }
 
 void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error)

@@ -42,6 +42,8 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     r->result = RESULT_OK;
     r->error_class = ERROR_NONE;
     r->attempts = 0;
+    r->dlq_cut_bytes = 0;
+    r->produce_failures = 0;
     r->key[0] = '\0';
     r->event.root = NULL;
     return r;

@@ -43,6 +43,7 @@ enum pipeline_msg {
     MSG_LIMITS,                     /* run (SIGHUP) -> llm: reloaded limits (limits_msg_t) */
     MSG_SYNC_REQUEST,               /* http -> syncs: a sync's status, or its cancellation */
     MSG_LLM_CALL,                   /* classifier -> llm: classify this record with the LLM */
+    MSG_PRODUCE_FAILED,             /* delivery report -> publisher: a record's produce failed */
 };
 
 typedef enum { ERROR_NONE, ERROR_PERMANENT, ERROR_TRANSIENT } error_class_t;
@@ -70,6 +71,8 @@ typedef struct record {
     enum record_result result;
     error_class_t error_class;
     int attempts;
+    uint32_t dlq_cut_bytes;       /* DLQ value cut to this many bytes (0: whole) */
+    uint16_t produce_failures;    /* transient produce failures in a row */
     char key[320];
     /* Set by record_read_headers() before any stage reads them. */
     char correlation_id[64];
@@ -112,6 +115,13 @@ typedef struct external_ack {
     void (*done)(void *ctx, rd_kafka_resp_err_t err);
     void *ctx;
 } external_ack_t;
+
+/* delivery report -> publisher: the record whose produce failed, and why */
+typedef struct produce_failed_msg {
+    rt_msg_t hdr;
+    struct record *record;
+    rd_kafka_resp_err_t err;
+} produce_failed_msg_t;
 
 /* admin -> poller */
 typedef struct admin_pause_msg {

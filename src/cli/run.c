@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "server.h"
+#include "shutdown_guard.h"
 
 static const char *USAGE =
     "usage: dispatchd run [--config FILE]\n"
@@ -67,16 +68,23 @@ static int serve(const config_t *cfg, sigset_t *stop)
     int sig = 0;
     while (sigwait(stop, &sig) == 0 && sig == SIGHUP)
         reload(cfg, p);
-    log_info("run", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("run", "%s: draining (stopped within %d ms at most)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             cfg->shutdown_timeout_ms);
+    shutdown_guard_arm(cfg->shutdown_timeout_ms);
     code = 0;
 out:
     /* The control plane goes first: its handlers read the pipeline. */
+    shutdown_guard_step("stopping the control plane");
     http_stop(http);
-    if (p)
-        pipeline_stop(p);
+    if (p && pipeline_stop(p, shutdown_guard_step) > 0 && code == 0)
+        code = SHUTDOWN_EXIT_ABANDONED;
+    shutdown_guard_step("closing the embedded broker");
     kafka_env_close(&kenv);
+    shutdown_guard_disarm();
     if (code == 0)
         log_info("run", "stopped");
+    else if (code == SHUTDOWN_EXIT_ABANDONED)
+        log_warn("run", "stopped; records in flight were abandoned (exit %d)", code);
     return code;
 }
 

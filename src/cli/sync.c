@@ -173,8 +173,11 @@ int cmd_sync(int argc, char **argv)
         json_error_t je;
         json_t *issue = json_loadb(line, (size_t)n, 0, &je);
         json_t *ev = issue ? issue_event_wrap(issue, owner, repo, user, err, sizeof(err)) : NULL;
-        if (issue == NULL)
-            snprintf(err, sizeof(err), "not JSON: %s", je.text);
+        if (issue == NULL) {
+            char where[128];
+            json_error_brief(&je, where, sizeof(where));
+            snprintf(err, sizeof(err), "not JSON: %s", where);
+        }
         if (ev == NULL) {
             if (tty)
                 fputc('\n', stderr);

@@ -53,6 +53,8 @@ typedef struct config {
     /* [http] */
     char *http_addr, *admin_token, *jwt_secret;
     int jwt_leeway_s;              /* clock skew allowed on exp and nbf */
+    int http_max_body_bytes;       /* request bodies larger are refused (413) */
+    int http_max_connections;
 
     /* [runtime] */
     int threads;
@@ -65,6 +67,7 @@ typedef struct config {
     int storage_batch_size;
     int storage_batch_window_ms;
     int drain_timeout_ms;
+    int shutdown_timeout_ms;       /* the whole stop, drain included, at most */
     int commit_interval_ms;        /* offsets and offset maps committed this often */
     int revoke_wait_ms;            /* a revoked partition waits this long for in-flight records */
     int hold_ms, hold_jitter_ms;   /* testing and benchmarking: hold each record in the classifier */

@@ -89,7 +89,10 @@ enum llm_code llm_code_of(long status, int timed_out)
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { metrics_hook_fn fn; void *ctx; } hooks[MAX_HOOKS];
 static int nhooks;
-static struct { char path[48]; int status; uint64_t n; } http_series[MAX_HTTP_SERIES];
+/* path points at a route template, a string constant: kept, never copied
+ * or cut (a cut copy once never matched again and made a series per request). */
+static struct { const char *path; int status; uint64_t n; } http_series[MAX_HTTP_SERIES];
+static uint64_t http_unlabelled;   /* requests past the series cap */
 static int nhttp;
 
 void metrics_add_hook(metrics_hook_fn fn, void *ctx)
@@ -123,10 +126,12 @@ void metrics_http_request(const char *path_label, int status)
         }
     }
     if (nhttp < MAX_HTTP_SERIES) {
-        strncpy(http_series[nhttp].path, path_label, sizeof(http_series[nhttp].path) - 1);
+        http_series[nhttp].path = path_label;
         http_series[nhttp].status = status;
         http_series[nhttp].n = 1;
         nhttp++;
+    } else {
+        http_unlabelled++;
     }
     pthread_mutex_unlock(&lock);
 }
@@ -257,12 +262,21 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_produce_errors_total %lu\n", (unsigned long)ld(&m->produce_errors));
     family(out, "dispatchd_ws_clients", "gauge", "Connected WebSocket clients.");
     sb_printf(out, "dispatchd_ws_clients %ld\n", (long)lds(&m->ws_clients));
+    family(out, "dispatchd_http_connections_refused_total", "counter",
+           "Control-plane connections closed at once: the connection cap was reached.");
+    sb_printf(out, "dispatchd_http_connections_refused_total %lu\n", (unsigned long)ld(&m->http_conns_refused));
+    family(out, "dispatchd_http_connections_evicted_total", "counter",
+           "Connections that had sent nothing, closed at the cap to make room for a new one.");
+    sb_printf(out, "dispatchd_http_connections_evicted_total %lu\n", (unsigned long)ld(&m->http_conns_evicted));
 
     pthread_mutex_lock(&lock);
     family(out, "dispatchd_http_requests_total", "counter", "HTTP requests by route and status.");
     for (int i = 0; i < nhttp; i++)
         sb_printf(out, "dispatchd_http_requests_total{path=\"%s\",code=\"%d\"} %lu\n", http_series[i].path,
                   http_series[i].status, (unsigned long)http_series[i].n);
+    if (http_unlabelled > 0)
+        sb_printf(out, "dispatchd_http_requests_total{path=\"unlabelled\",code=\"other\"} %lu\n",
+                  (unsigned long)http_unlabelled);
     for (int i = 0; i < nhooks; i++)
         hooks[i].fn(out, hooks[i].ctx);
     pthread_mutex_unlock(&lock);

@@ -59,6 +59,8 @@ typedef struct metrics {
     uint64_t produced;
     uint64_t produce_errors;
     int64_t ws_clients;
+    uint64_t http_conns_refused;   /* new connections closed at the cap */
+    uint64_t http_conns_evicted;   /* silent connections closed to make room */
 } metrics_t;
 
 extern metrics_t g_metrics;
@@ -76,6 +78,7 @@ const char *provider_name(enum provider p);
 /* The metric's code for an HTTP status (0: none: see timed_out). */
 enum llm_code llm_code_of(long status, int timed_out);
 
+/* path_label is a route template with static storage (kept, not copied). */
 void metrics_http_request(const char *path_label, int status);
 
 /* Hooks append their own families at scrape time. */

@@ -120,6 +120,56 @@ static int budget_status(http_app_t *app, h2o_req_t *req, const char *route)
     return 0;
 }
 
+/* The input topic's partition count: the broker's, else the configured. */
+static long partition_count(http_app_t *app)
+{
+    int n = __atomic_load_n(&app->raw_partitions, __ATOMIC_RELAXED);
+    return n > 0 ? n : app->cfg->topic_partitions;
+}
+
+/* A partition list [0, 2]: every element a partition number of the input
+ * topic, else false with the element named in why. */
+static bool partition_list_ok(http_app_t *app, json_t *parts, char *why, size_t whylen)
+{
+    long n = partition_count(app);
+    size_t i;
+    json_t *v;
+    json_array_foreach(parts, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n) {
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf(why, whylen, "partitions[%zu]: %.40s is not a partition of %s (0 to %ld)", i,
+                     text ? text : "?", app->cfg->topic_raw, n - 1);
+            free(text);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A map {"0": 100}: every key a partition number in canonical form (as the
+ * processes look them up) and every value an offset, else false with the
+ * key named in why. */
+static bool partition_offsets_ok(http_app_t *app, json_t *offsets, char *why, size_t whylen)
+{
+    long n = partition_count(app);
+    const char *k;
+    json_t *v;
+    json_object_foreach(offsets, k, v) {
+        size_t len = strlen(k);
+        bool digits = len > 0 && len <= 6 && strspn(k, "0123456789") == len && (k[0] != '0' || len == 1);
+        if (!digits || atol(k) >= n) {
+            snprintf(why, whylen, "partitions: key \"%.20s\" is not a partition of %s (0 to %ld)", k,
+                     app->cfg->topic_raw, n - 1);
+            return false;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(why, whylen, "partitions[\"%s\"]: the offset must be a non-negative integer", k);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Reads the optional body {topic, partitions[]} of a group pause/resume. */
 static int group_pause(http_app_t *app, h2o_req_t *req, const char *route, const char *cmd, const char *group)
 {
@@ -138,13 +188,10 @@ static int group_pause(http_app_t *app, h2o_req_t *req, const char *route, const
             json_decref(body);
             return http_respond_error(req, route, 400, "bad_body", "topic must be a string, partitions an array");
         }
-        size_t i;
-        json_t *v;
-        json_array_foreach(parts, i, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= PIPELINE_MAX_PARTITIONS) {
-                json_decref(body);
-                return http_respond_error(req, route, 400, "bad_body", "partitions must be non-negative integers");
-            }
+        char why[256];
+        if (json_is_array(parts) && !partition_list_ok(app, parts, why, sizeof(why))) {
+            json_decref(body);
+            return http_respond_error(req, route, 400, "bad_body", why);
         }
         if (json_is_null(topic))
             topic = NULL;
@@ -161,10 +208,11 @@ static int group_pause(http_app_t *app, h2o_req_t *req, const char *route, const
 static int reset_offsets(http_app_t *app, h2o_req_t *req, const char *route, const char *group)
 {
     json_error_t je;
-    json_t *body = json_loadb(req->entity.base, req->entity.len, 0, &je);
+    json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &je);
     const char *strategy = json_string_value(json_object_get(body, "strategy"));
     json_t *parts = json_object_get(body, "partitions");
     const char *err = NULL;
+    char why[256];
     json_t *extra = NULL;
     if (!json_is_object(body))
         err = "expected a JSON object {strategy, datetime, partitions}";
@@ -172,30 +220,22 @@ static int reset_offsets(http_app_t *app, h2o_req_t *req, const char *route, con
                                   strcmp(strategy, "TO_DATETIME") && strcmp(strategy, "TO_OFFSET")))
         err = "strategy must be TO_EARLIEST, TO_LATEST, TO_DATETIME or TO_OFFSET";
     else if (strcmp(strategy, "TO_OFFSET") == 0) {
-        const char *k;
-        json_t *v;
         if (!json_is_object(parts) || json_object_size(parts) == 0)
             err = "TO_OFFSET needs partitions {\"0\": offset, ...}";
+        else if (!partition_offsets_ok(app, parts, why, sizeof(why)))
+            err = why;
         else
-            json_object_foreach(parts, k, v) {
-                char *end;
-                long pn = strtol(k, &end, 10);
-                if (*end || pn < 0 || pn >= PIPELINE_MAX_PARTITIONS || !json_is_integer(v) || json_integer_value(v) < 0)
-                    err = "partitions must map partition numbers to non-negative offsets";
-            }
-        if (err == NULL)
             extra = json_pack("{s:s, s:O}", "strategy", strategy, "offsets", parts);
     } else {
-        if (parts != NULL && !json_is_array(parts))
-            err = "partitions must be a list for this strategy";
         json_int_t at = 0;
-        if (err == NULL && strcmp(strategy, "TO_DATETIME") == 0) {
-            const char *dt = json_string_value(json_object_get(body, "datetime"));
-            struct tm tm = {0};
-            if (dt == NULL || !iso8601_valid(dt) || strptime(dt, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
-                err = "TO_DATETIME needs datetime as ISO 8601, e.g. 2024-05-01T12:00:00Z";
-            else
-                at = (json_int_t)timegm(&tm) * 1000;
+        if (parts != NULL && !json_is_null(parts) && !json_is_array(parts))
+            err = "partitions must be a list for this strategy";
+        else if (json_is_array(parts) && !partition_list_ok(app, parts, why, sizeof(why)))
+            err = why;
+        else if (strcmp(strategy, "TO_DATETIME") == 0) {
+            at = iso8601_to_ms(json_string_value(json_object_get(body, "datetime")));
+            if (at < 0)
+                err = "TO_DATETIME needs datetime as ISO 8601, e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00";
         }
         if (err == NULL)
             extra = json_pack("{s:s, s:I, s:O?}", "strategy", strategy, "datetime_ms", at, "partitions",

@@ -20,6 +20,7 @@ static const char *reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
     case 503: return "Service Unavailable";
     default: return "Error";
     }
@@ -196,6 +197,11 @@ static void on_acked(void *ctx, rd_kafka_resp_err_t err)
     acked_answer_t *a = ctx;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         http_pending_complete(a->pending, a->ok_status, a->ok_json);
+    } else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+               err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
+        /* It can never fit: a 5xx would only make the sender try again. */
+        http_pending_complete(a->pending, 413,
+                              "{\"error\":\"payload_too_large\",\"detail\":\"larger than the topic accepts\"}");
     } else {
         char body[256];
         snprintf(body, sizeof(body), "{\"error\":\"kafka_unavailable\",\"detail\":\"%s\"}", rd_kafka_err2name(err));
@@ -255,9 +261,14 @@ void routes_refresh_health(http_app_t *app)
     int db = PQping(app->cfg->database_url) == PQPING_OK;
     int kafka = 0;
     if (app->p != NULL && app->p->producer != NULL) {
+        /* The consumer knows the input topic (it subscribed to it). */
+        rd_kafka_t *rk = app->p->consumer != NULL ? app->p->consumer : app->p->producer;
         const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata(app->p->producer, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             kafka = md->broker_cnt > 0;
+            for (int t = 0; t < md->topic_cnt; t++)
+                if (strcmp(md->topics[t].topic, app->cfg->topic_raw) == 0 && md->topics[t].err == 0)
+                    __atomic_store_n(&app->raw_partitions, md->topics[t].partition_cnt, __ATOMIC_RELAXED);
             rd_kafka_metadata_destroy(md);
         }
     }

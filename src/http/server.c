@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -17,6 +18,14 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "routes.h"
+
+/* An accepted connection, oldest first in http_server.conns. */
+typedef struct conn_slot {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+    struct http_server *server;
+    bool evicted;
+} conn_slot_t;
 
 struct http_server {
     h2o_globalconf_t config;
@@ -28,6 +37,9 @@ struct http_server {
     int stop;
     int port;
     http_app_t app;
+    h2o_linklist_t conns;     /* conn_slot_t, loop thread only */
+    int nconns;
+    int max_conns;
 };
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -37,13 +49,58 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return routes_dispatch(&s->app, req);
 }
 
+static void on_socket_close(void *data)
+{
+    conn_slot_t *c = data;
+    h2o_linklist_unlink(&c->link);
+    c->server->nconns--;
+    free(c);
+}
+
+/* At the connection cap, the oldest connection that has not sent a byte
+ * makes room: it is shut down, and h2o closes it through its own read path
+ * (an idle flood cannot lock out /health). With none such, the new
+ * connection is refused at once. */
+static bool make_room(http_server_t *s)
+{
+    for (h2o_linklist_t *l = s->conns.next; l != &s->conns; l = l->next) {
+        conn_slot_t *c = H2O_STRUCT_FROM_MEMBER(conn_slot_t, link, l);
+        if (!c->evicted && c->sock->bytes_read == 0) {
+            c->evicted = true;
+            shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+            metric_add(&g_metrics.http_conns_evicted, 1);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
+    h2o_accept_ctx_t *actx = listener->data;
+    http_server_t *srv = H2O_STRUCT_FROM_MEMBER(http_server_t, accept_ctx, actx);
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(listener->data, sock);
+    if (sock == NULL)
+        return;
+    if (srv->nconns >= srv->max_conns && !make_room(srv)) {
+        metric_add(&g_metrics.http_conns_refused, 1);
+        h2o_socket_close(sock);
+        return;
+    }
+    conn_slot_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    c->sock = sock;
+    c->server = srv;
+    h2o_linklist_insert(&srv->conns, &c->link);
+    srv->nconns++;
+    sock->on_close.cb = on_socket_close;
+    sock->on_close.data = c;
+    h2o_accept(actx, sock);
 }
 
 static int parse_addr(const char *addr, struct sockaddr_in *sa)
@@ -110,7 +167,12 @@ http_server_t *http_start(const config_t *cfg, pipeline_t *p, char *err, size_t 
     s->port = ntohs(sa.sin_port);
     s->app.cfg = cfg;
     s->app.p = p;
+    h2o_linklist_init_anchor(&s->conns);
+    s->max_conns = cfg->http_max_connections;
     h2o_config_init(&s->config);
+    /* h2o answers 413 from Content-Length before reading, and stops a
+     * chunked body at the cap: no body larger is ever held. */
+    s->config.max_request_entity_size = (size_t)cfg->http_max_body_bytes;
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h) + sizeof(http_server_t *));
@@ -143,6 +205,11 @@ void http_stop(http_server_t *s)
     pthread_join(s->thread, NULL);
     pthread_join(s->health_thread, NULL);
     h2o_socket_close(s->listener);
+    /* Open connections end through h2o's own read path (EOF), bounded. */
+    for (h2o_linklist_t *l = s->conns.next; l != &s->conns; l = l->next)
+        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(conn_slot_t, link, l)->sock), SHUT_RDWR);
+    for (int i = 0; i < 50 && s->nconns > 0; i++)
+        h2o_evloop_run(s->ctx.loop, 10);
     routes_free(&s->app);
     h2o_context_dispose(&s->ctx);
     /* evloop frees closed sockets (ours and the context's queue) on its

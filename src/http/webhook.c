@@ -79,12 +79,19 @@ int webhook_github(http_app_t *app, h2o_req_t *req)
     json_object_set_new(root, "timestamp", json_string(ts));
     char *value = json_dumps(root, JSON_COMPACT);
     json_decref(root);
+    size_t vlen = strlen(value), limit = app->p->max_message_bytes;
+    if (vlen > limit) {
+        free(value);
+        char why[128];
+        snprintf(why, sizeof(why), "the event is %zu bytes; the limit is %zu", vlen, limit);
+        return http_respond_error(req, ROUTE, 413, "payload_too_large", why);
+    }
 
     /* Validate as the consumer will, so a bad delivery is refused here with
      * the reason, instead of travelling to the DLQ. */
     issue_event_t ev;
     char err[256], key[320];
-    if (issue_event_parse(&ev, value, strlen(value), (size_t)cfg->max_message_bytes, err, sizeof(err)) != 0) {
+    if (issue_event_parse(&ev, value, vlen, limit, err, sizeof(err)) != 0) {
         free(value);
         return http_respond_error(req, ROUTE, 400, "bad_payload", err);
     }

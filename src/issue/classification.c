@@ -90,8 +90,8 @@ int cls_from_json(const json_t *obj, classification_t *out, char *err, size_t er
     for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
         const char *v = field_str(obj, enums[i].name);
         if (!enums[i].valid(v)) {
-            snprintf(err, errlen, "classification.%s: %s%.40s%s is not an allowed value", enums[i].name,
-                     v ? "\"" : "", v ? v : "missing", v ? "\"" : "");
+            /* The value is the model's text, which may quote the issue: not repeated. */
+            snprintf(err, errlen, "classification.%s: %s", enums[i].name, v ? "not an allowed value" : "missing");
             return -1;
         }
     }

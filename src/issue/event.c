@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *opt_string(json_t *obj, const char *key)
 {
@@ -35,6 +36,49 @@ bool iso8601_valid(const char *s)
     return false;
 }
 
+long long iso8601_to_ms(const char *s)
+{
+    struct tm tm = {0};
+    if (s == NULL || !iso8601_valid(s) || strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+        return -1;
+    long long ms = (long long)timegm(&tm) * 1000;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int scale = 100;
+        for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
+            ms += scale > 0 ? (*p - '0') * scale : 0;
+    }
+    if (*p == '+' || *p == '-') {
+        int minutes = ((p[1] - '0') * 10 + (p[2] - '0')) * 60 + (p[4] - '0') * 10 + (p[5] - '0');
+        ms += (*p == '+' ? -1LL : 1LL) * minutes * 60000;   /* 12:00+02:00 is 10:00Z */
+    }
+    return ms;
+}
+
+void json_error_brief(const json_error_t *je, char *out, size_t outlen)
+{
+    const char *kind;
+    switch (json_error_code(je)) {
+    case json_error_invalid_utf8: kind = "invalid UTF-8"; break;
+    case json_error_premature_end_of_input: kind = "unexpected end of input"; break;
+    case json_error_end_of_input_expected: kind = "data after the JSON value"; break;
+    case json_error_invalid_syntax: kind = "invalid syntax"; break;
+    case json_error_invalid_format: kind = "invalid format"; break;
+    case json_error_wrong_type: kind = "wrong type"; break;
+    case json_error_null_character: kind = "NUL character in a string"; break;
+    case json_error_null_value: kind = "null value"; break;
+    case json_error_null_byte_in_key: kind = "NUL byte in an object key"; break;
+    case json_error_duplicate_key: kind = "duplicate object key"; break;
+    case json_error_numeric_overflow: kind = "numeric overflow"; break;
+    case json_error_item_not_found: kind = "item not found"; break;
+    case json_error_index_out_of_range: kind = "index out of range"; break;
+    case json_error_out_of_memory: kind = "out of memory"; break;
+    case json_error_cannot_open_file: kind = "cannot open file"; break;
+    default: kind = "unknown error"; break;
+    }
+    snprintf(out, outlen, "%s at line %d column %d (byte %d)", kind, je->line, je->column, je->position);
+}
+
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
 static int check_time(const char *field, const char *value, char *err, size_t errlen)
@@ -61,9 +105,11 @@ int issue_event_parse(issue_event_t *ev, const char *data, size_t len, size_t ma
     json_error_t je;
     ev->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (ev->root == NULL) {
-        if (strstr(je.text, "decode") != NULL || strstr(je.text, "UTF-8") != NULL)
+        if (json_error_code(&je) == json_error_invalid_utf8)
             FAIL("invalid UTF-8 at byte %d", je.position);
-        FAIL("not JSON: %s at line %d column %d", je.text, je.line, je.column);
+        char where[128];
+        json_error_brief(&je, where, sizeof(where));
+        FAIL("not JSON: %s", where);
     }
     if (!json_is_object(ev->root))
         FAIL("wrong type: the event must be a JSON object");

@@ -45,7 +45,17 @@ json_t *issue_event_wrap(json_t *issue, const char *owner, const char *repo, con
 /* "owner/repo:event_type:number", the message key of CONTRACT section 3. */
 int issue_event_key(const issue_event_t *ev, char *out, size_t outlen);
 
-/* Checks an ISO 8601 UTC timestamp such as 2024-05-01T12:00:00Z. */
+/* Checks an ISO 8601 timestamp such as 2024-05-01T12:00:00Z or with an
+ * offset (+02:00). */
 bool iso8601_valid(const char *s);
+
+/* Milliseconds since the epoch of a timestamp iso8601_valid accepts, its
+ * UTC offset applied; -1 if it is not one. */
+long long iso8601_to_ms(const char *s);
+
+/* Describes a jansson parse error by kind and place only: jansson's own
+ * text quotes the input ("invalid token near '...'"), and the input may be
+ * an issue's title or body, which logs and DLQ headers never carry. */
+void json_error_brief(const json_error_t *je, char *out, size_t outlen);
 
 #endif

@@ -98,6 +98,7 @@ void rt_actor_destroy(rt_actor_t *a)
     while ((m = (rt_msg_t *)rt_mpscq_pop(&a->mailbox)) != NULL)
         rt_msg_free(m);
     pthread_mutex_destroy(&a->sub_lock);
+    free(a->subs);
     free(a);
 }
 
@@ -126,10 +127,15 @@ void rt_foreach_actor(rt_runtime_t *rt, void (*fn)(rt_actor_t *, void *), void *
 
 static void notify_pressure(rt_actor_t *a)
 {
-    rt_subscriber_t subs[RT_MAX_SUBSCRIBERS];
+    /* A copy, so no send happens under the lock (a subscriber's own
+     * pressure would take its lock inside ours). */
     pthread_mutex_lock(&a->sub_lock);
     int n = a->nsubs;
-    memcpy(subs, a->subs, sizeof(subs[0]) * (size_t)n);
+    rt_subscriber_t *subs = n > 0 ? malloc(sizeof(subs[0]) * (size_t)n) : NULL;
+    if (n > 0 && subs == NULL)
+        abort();
+    if (n > 0)
+        memcpy(subs, a->subs, sizeof(subs[0]) * (size_t)n);
     pthread_mutex_unlock(&a->sub_lock);
     for (int i = 0; i < n; i++) {
         rt_pressure_msg_t *p = rt_msg_new(sizeof(*p), RT_MSG_PRESSURE);
@@ -137,6 +143,7 @@ static void notify_pressure(rt_actor_t *a)
         p->tag = subs[i].tag;
         rt_send_force(subs[i].actor, p);
     }
+    free(subs);
 }
 
 /* Called by the activation after it handled messages and lowered count. */
@@ -191,12 +198,18 @@ int rt_subscribe_pressure(rt_actor_t *target, rt_actor_t *subscriber, uint64_t t
             goto out;
         }
     }
-    if (target->nsubs < RT_MAX_SUBSCRIBERS) {
-        target->subs[target->nsubs].actor = subscriber;
-        target->subs[target->nsubs].tag = tag;
-        target->nsubs++;
-        rc = 0;
+    if (target->nsubs == target->subs_cap) {
+        int cap = target->subs_cap > 0 ? target->subs_cap * 2 : 16;
+        rt_subscriber_t *grown = realloc(target->subs, sizeof(grown[0]) * (size_t)cap);
+        if (grown == NULL)
+            goto out;
+        target->subs = grown;
+        target->subs_cap = cap;
     }
+    target->subs[target->nsubs].actor = subscriber;
+    target->subs[target->nsubs].tag = tag;
+    target->nsubs++;
+    rc = 0;
 out:
     pthread_mutex_unlock(&target->sub_lock);
     return rc;

@@ -8,8 +8,6 @@
 
 #include "runtime.h"
 
-#define RT_MAX_SUBSCRIBERS 64
-
 typedef struct rt_worker rt_worker_t;
 
 typedef struct rt_subscriber {
@@ -32,8 +30,8 @@ struct rt_actor {
     rt_runtime_t *rt;
     rt_worker_t *home;            /* a dedicated actor's own worker */
     pthread_mutex_t sub_lock;
-    int nsubs;
-    rt_subscriber_t subs[RT_MAX_SUBSCRIBERS];
+    int nsubs, subs_cap;
+    rt_subscriber_t *subs;        /* grows: one partition-consumer per partition subscribes */
     rt_actor_t *registry_next;
     rt_mpscq_t mailbox;
     /* Messages reserved (counted before their push) and not yet handled. The

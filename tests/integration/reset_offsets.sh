@@ -35,7 +35,10 @@ wait_until 60 reached 1200
 wait_until 30 settled
 check "TO_EARLIEST: every record redone, none twice" 1200 "$(total)"
 
-reset '{"strategy":"TO_DATETIME","datetime":"'"$since"'"}'
+# The same instant written with a UTC offset: an offset dropped would move it
+# two hours ahead and redo nothing.
+since_plus2=$(date -u -d "$since + 2 hours" +%Y-%m-%dT%H:%M:%S+02:00)
+reset '{"strategy":"TO_DATETIME","datetime":"'"$since_plus2"'"}'
 check "TO_DATETIME published" 200 "$code"
 wait_until 60 reached 1500
 wait_until 30 settled
@@ -70,5 +73,23 @@ reset '{"strategy":"TO_SOMEWHERE"}'
 check "an unknown strategy is refused" "400 bad_body" "$code $(field 'd["error"]')"
 reset '{"strategy":"TO_DATETIME","datetime":"yesterday"}'
 check "a bad datetime is refused" 400 "$code"
+# Every partition element and key is checked: nothing wrong is published
+# (a string "2" once rewound partition 0; keys "" and " 1" did nothing yet
+# answered 200).
+for body in '{"strategy":"TO_EARLIEST","partitions":["2"]}' '{"strategy":"TO_EARLIEST","partitions":[0,3]}' \
+            '{"strategy":"TO_EARLIEST","partitions":[-1]}' '{"strategy":"TO_EARLIEST","partitions":[1.5]}' \
+            '{"strategy":"TO_OFFSET","partitions":{"":0}}' '{"strategy":"TO_OFFSET","partitions":{" 1":0}}' \
+            '{"strategy":"TO_OFFSET","partitions":{"01":0}}' '{"strategy":"TO_OFFSET","partitions":{"3":0}}' \
+            '{"strategy":"TO_OFFSET","partitions":{"1":"5"}}' '{"strategy":"TO_OFFSET","partitions":{"1":-5}}'; do
+  reset "$body"
+  check "refused: $body" "400 bad_body" "$code $(field 'd["error"]')"
+done
+reset '{"strategy":"TO_EARLIEST","partitions":["2"]}'
+check "the refusal names the element" 'partitions[0]: "2" is not a partition of '"$tag"'.raw (0 to 2)' "$(field 'd["detail"]')"
+api a POST "/api/admin/kafka/consumer-groups/$group/pause" '{"partitions":["1"]}'
+check "a group pause with a string partition is refused" "400" "$code"
+sleep 2
+api a GET "/api/admin/kafka/consumer-groups/$group/lag"
+check "no refused reset moved anything" "1510 0" "$(total) $(field 'd["total_lag"]')"
 for w in a b; do stop_worker $w; done
 finish

@@ -94,10 +94,49 @@ static void test_unsubscribed_hears_nothing(void **state)
     assert_int_equal(g.handled, 200);
 }
 
+/* As many subscribers as partitions (a partition-consumer each, up to
+ * 1,024): every one hears the rise and the fall, with its own tag. */
+#define MANY 200
+static void test_many_subscribers_all_hear(void **state)
+{
+    (void)state;
+    rt_runtime_t *rt = rt_create(2);
+    gate_t g;
+    gate_init(&g, false);
+    rt_actor_opts_t so = {.name = "slow", .capacity = 100, .high_watermark = 10,
+                          .low_watermark = 2, .dedicated = true};
+    rt_actor_t *slow = rt_spawn(rt, gated_handler, &g, &so);
+    latch_t on, off;
+    latch_init(&on, MANY);
+    latch_init(&off, MANY);
+    watcher_t *w = calloc(MANY, sizeof(*w));
+    for (int i = 0; i < MANY; i++) {
+        w[i].on = &on;
+        w[i].off = &off;
+        pthread_mutex_init(&w[i].lock, NULL);
+        rt_actor_t *a = rt_spawn(rt, watcher_handler, &w[i], NULL);
+        assert_int_equal(rt_subscribe_pressure(slow, a, (uint64_t)i), 0);
+    }
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rt_send(slow, int_msg(MSG_ITEM, 0, i)), RT_OK);
+    assert_true(latch_wait(&on, 5000));
+    gate_open(&g);
+    assert_true(latch_wait(&off, 5000));
+    rt_destroy(rt);
+    for (int i = 0; i < MANY; i++) {
+        assert_int_equal(w[i].nstates, 2);
+        assert_true(w[i].states[0]);
+        assert_false(w[i].states[1]);
+        assert_int_equal(w[i].tags[0], (uint64_t)i);
+    }
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_high_then_low_watermark),
+        cmocka_unit_test(test_many_subscribers_all_hear),
         cmocka_unit_test(test_unsubscribed_hears_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

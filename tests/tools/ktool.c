@@ -15,6 +15,9 @@
  *                                        produces COUNT valid issue events of
  *                                        about BYTES each over KEYS distinct
  *                                        keys (benchmark volume)
+ *   ktool alter BOOTSTRAP TOPIC KEY VALUE
+ *                                        sets one topic config (a test topic:
+ *                                        AlterConfigs replaces the others)
  *   ktool drain BOOTSTRAP TOPIC COUNT    the bare librdkafka consume loop:
  *                                        reads COUNT messages in a new group,
  *                                        prints msgs_per_s from the first
@@ -35,6 +38,8 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
     rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
     rd_kafka_conf_set(c, "log_level", "3", err, sizeof(err));
     if (type == RD_KAFKA_PRODUCER) {
+        /* Tests produce records larger than a pipeline's producer takes. */
+        rd_kafka_conf_set(c, "message.max.bytes", "100000000", err, sizeof(err));
         rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof(err));
         rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err));
     } else {
@@ -254,6 +259,33 @@ static int drain(const char *bootstrap, const char *topic, long count)
     return got == count ? 0 : 1;
 }
 
+static int alter(const char *bootstrap, const char *topic, const char *key, const char *value)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_ConfigResource_set_config(res, key, value);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AlterConfigs(rk, &res, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    int rc = 1;
+    const rd_kafka_AlterConfigs_result_t *r = ev ? rd_kafka_event_AlterConfigs_result(ev) : NULL;
+    if (r != NULL && !rd_kafka_event_error(ev)) {
+        size_t n;
+        const rd_kafka_ConfigResource_t **rs = rd_kafka_AlterConfigs_result_resources(r, &n);
+        rc = n == 1 && rd_kafka_ConfigResource_error(rs[0]) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
+        if (rc != 0 && n == 1)
+            fprintf(stderr, "ktool: %s\n", rd_kafka_ConfigResource_error_string(rs[0]));
+    } else {
+        fprintf(stderr, "ktool: AlterConfigs: %s\n", ev ? rd_kafka_event_error_string(ev) : "timeout");
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     srand((unsigned)time(NULL) ^ (unsigned)clock());
@@ -265,7 +297,10 @@ int main(int argc, char **argv)
         return fill(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), atol(argv[6]));
     if (argc == 5 && strcmp(argv[1], "drain") == 0)
         return drain(argv[2], argv[3], atol(argv[4]));
+    if (argc == 6 && strcmp(argv[1], "alter") == 0)
+        return alter(argv[2], argv[3], argv[4], argv[5]);
     fprintf(stderr, "usage: ktool produce BOOTSTRAP TOPIC FILE | dump BOOTSTRAP TOPIC WAIT_MS |\n"
-                    "       fill BOOTSTRAP TOPIC COUNT BYTES KEYS | drain BOOTSTRAP TOPIC COUNT\n");
+                    "       fill BOOTSTRAP TOPIC COUNT BYTES KEYS | drain BOOTSTRAP TOPIC COUNT |\n"
+                    "       alter BOOTSTRAP TOPIC KEY VALUE\n");
     return 2;
 }

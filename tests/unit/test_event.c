@@ -84,6 +84,33 @@ static void test_iso8601(void **state)
     assert_false(iso8601_valid("2024-01-02 03:04:05"));
     assert_false(iso8601_valid("2024-01-02T03:04:05"));
     assert_false(iso8601_valid(""));
+    assert_int_equal(iso8601_to_ms("1970-01-01T00:00:01.5Z"), 1500);
+    assert_int_equal(iso8601_to_ms("2024-05-01T14:00:00+02:00"), iso8601_to_ms("2024-05-01T12:00:00Z"));
+    assert_int_equal(iso8601_to_ms("2024-05-01T09:30:00-02:30"), iso8601_to_ms("2024-05-01T12:00:00Z"));
+    assert_int_equal(iso8601_to_ms("yesterday"), -1);
+}
+
+/* A malformed event's error says where and what kind, never the text: it
+ * goes to logs and DLQ headers, which must not carry titles or bodies. */
+static void test_errors_carry_no_issue_text(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "{\"event_type\":\"issue\",\"issue\":{\"title\":\"Zanzibar quokka\" \"body\":\"marmalade\"}}",
+        "{\"event_type\":\"issue\",\"issue\":{\"title\":Zanzibar quokka}}",
+        "{\"event_type\":\"issue\",\"issue\":{\"title\":\"Zanzibar quokka",
+        "{\"title\":\"Zanzibar\"} quokka marmalade",
+        "Zanzibar quokka marmalade",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[256];
+        assert_int_equal(parse(bad[i], err), -1);
+        assert_non_null(strstr(err, "not JSON"));
+        assert_non_null(strstr(err, "line 1 column"));
+        assert_null(strstr(err, "Zanzibar"));
+        assert_null(strstr(err, "quokka"));
+        assert_null(strstr(err, "marmalade"));
+    }
 }
 
 int main(void)
@@ -93,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_bad_inputs_named),
         cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_errors_carry_no_issue_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
