@@ -137,6 +137,7 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     rt_msg_free(closed);
     step("flushing the producer");
     publisher_stop(p);
+    int failed = __atomic_load_n(&p->failed, __ATOMIC_ACQUIRE);
     log_info("pipeline", "totals: ok=%lu skipped=%lu dlq=%lu rows_written=%lu",
              (unsigned long)g_metrics.records[RESULT_OK], (unsigned long)g_metrics.records[RESULT_SKIPPED],
              (unsigned long)g_metrics.records[RESULT_DLQ], (unsigned long)g_metrics.db_rows);
@@ -148,7 +149,7 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     step("destroying the producer");
     rd_kafka_destroy(p->producer);
     free(p);
-    return left > 0 ? (int)left : 0;
+    return failed ? -1 : left > 0 ? (int)left : 0;
 }
 
 void pipeline_classified(pipeline_t *p, record_t *r)

@@ -73,6 +73,7 @@ typedef struct pipeline {
     int stopping;                       /* intake stopped (atomic) */
     int closing;                        /* drained or given up: stages stop (atomic) */
     int admin_paused_all;               /* a fleet-wide pause is in force (atomic) */
+    int failed;                         /* the consumer failed for good: run exits 1 (atomic) */
 } pipeline_t;
 
 /* Builds clients and actors; NULL with a message on failure. The exit code
@@ -85,7 +86,8 @@ size_t pipeline_max_message_bytes(const config_t *cfg, rd_kafka_t *producer);
 /* Stops intake, waits up to drain_timeout_ms for in-flight records, commits
  * and tears everything down, naming each step to step(). Returns how many
  * records were abandoned in flight (0: a clean stop). Steps that wait on
- * librdkafka are unbounded here: the caller bounds the whole. */
+ * librdkafka are unbounded here: the caller bounds the whole. -1: the
+ * consumer had failed for good (the stop was the pipeline's own). */
 int pipeline_stop(pipeline_t *p, void (*step)(const char *));
 
 /* Actor factories (each file owns its actor). */

@@ -18,6 +18,7 @@
  * max.poll.interval.ms is never exceeded while partitions are held.
  */
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -422,7 +423,16 @@ static bool serve_consumer_queue(poller_state_t *s)
     bool any = false;
     while ((m = rd_kafka_consumer_poll(s->p->consumer, 0)) != NULL) {
         any = true;
-        if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            /* E.g. another process joined with this group.instance.id and
+             * fenced this one: it may consume nothing more. Stop. */
+            char why[256];
+            rd_kafka_fatal_error(s->p->consumer, why, sizeof(why));
+            log_error("poller", "consumer failed for good: %s; stopping", why);
+            __atomic_store_n(&s->p->failed, 1, __ATOMIC_RELEASE);
+            kill(getpid(), SIGTERM);
+            rd_kafka_message_destroy(m);
+        } else if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 log_warn("poller", "consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);

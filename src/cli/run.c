@@ -76,7 +76,10 @@ out:
     /* The control plane goes first: its handlers read the pipeline. */
     shutdown_guard_step("stopping the control plane");
     http_stop(http);
-    if (p && pipeline_stop(p, shutdown_guard_step) > 0 && code == 0)
+    int stopped = p ? pipeline_stop(p, shutdown_guard_step) : 0;
+    if (stopped < 0)
+        code = 1;
+    else if (stopped > 0 && code == 0)
         code = SHUTDOWN_EXIT_ABANDONED;
     shutdown_guard_step("closing the embedded broker");
     kafka_env_close(&kenv);

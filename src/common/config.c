@@ -30,6 +30,9 @@ static const cfg_desc_t DESCS[] = {
      "brokers, or `embedded` for an in-process mock cluster"},
     {"consumer", "group_id", "DISPATCHD_GROUP_ID", T_STR, F(group_id), "dispatchai-classifier", 0, 0, NULL,
      "consumer group"},
+    {"consumer", "instance_id", "DISPATCHD_INSTANCE_ID", T_STR, F(instance_id), NULL, 0, 0, NULL,
+     "static group membership (group.instance.id): unique and stable per process, e.g. its host or pod name; a "
+     "restart then takes its old partitions back without a rebalance"},
     {"topics", "raw", NULL, T_STR, F(topic_raw), "issues.raw", 0, 0, NULL, "input topic"},
     {"topics", "enriched", NULL, T_STR, F(topic_enriched), "issues.enriched", 0, 0, NULL, "output topic"},
     {"topics", "dlq", NULL, T_STR, F(topic_dlq), "issues.raw.dlq", 0, 0, NULL, "dead-letter topic"},

@@ -21,6 +21,7 @@ typedef struct config {
     kv_t *kafka_props;             /* other librdkafka properties, in file order */
     size_t n_kafka_props;
     char *group_id;
+    char *instance_id;             /* group.instance.id, NULL: dynamic membership */
     char *topic_raw, *topic_enriched, *topic_dlq, *topic_control;
     char *topics_allowed;          /* comma-separated whitelist beside the pipeline convention */
     int topic_partitions;

@@ -139,6 +139,12 @@ rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_r
         bad |= set(conf, "enable.auto.commit", "false", err, errlen);
         bad |= set(conf, "auto.offset.reset", "earliest", err, errlen);
         bad |= set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen);
+        /* A member that died leaves the group after 10 s, not 45; a process
+         * with a group.instance.id takes its old place without waiting. */
+        bad |= set(conf, "session.timeout.ms", "10000", err, errlen);
+        bad |= set(conf, "heartbeat.interval.ms", "2000", err, errlen);
+        if (cfg->instance_id != NULL && cfg->instance_id[0] != '\0')
+            bad |= set(conf, "group.instance.id", cfg->instance_id, err, errlen);
         /* The backlog stays in Kafka: what librdkafka prefetches per
          * partition is what memory holds beyond the in-flight window. */
         bad |= set(conf, "queued.max.messages.kbytes", "16384", err, errlen);
