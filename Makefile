@@ -1,7 +1,8 @@
 # dispatchd -- the README's two commands, and the rest.
 #   make demo   installs what is missing, builds, runs the pipeline demo
 #   make test   installs what is missing, builds three ways, runs every test
-.PHONY: all bootstrap build build-asan build-tsan demo test test-release test-asan test-tsan \
+.PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
+        test-fuzz fuzz \
         bench-runtime bench-consume bench-storage bench-classify clean
 
 all: build
@@ -21,12 +22,17 @@ build-tsan: bootstrap
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan
 
+build-fuzz: bootstrap
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+
 demo: build
 	@scripts/demo
 
 # Release runs everything, real Kafka and PostgreSQL included; ASan+UBSan
-# runs everything again; TSan runs the runtime's tests.
-test: test-release test-asan test-tsan
+# runs everything again; TSan runs the runtime's tests; each fuzz target
+# runs for 20 s.
+test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
 	ctest --test-dir build --output-on-failure
@@ -39,6 +45,13 @@ test-asan: build-asan
 
 test-tsan: build-tsan
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -L runtime --output-on-failure
+
+test-fuzz: build-fuzz
+	scripts/fuzz 20
+
+# Longer fuzzing, by hand: FUZZ_SECONDS per target.
+fuzz: build-fuzz
+	scripts/fuzz $${FUZZ_SECONDS:-600}
 
 bench-runtime: build
 	@bench/runtime/compare.py build/bench/savina_dispatchd build/bench/savina_caf
@@ -53,4 +66,4 @@ bench-classify: build
 	@bench/classify/bench_classify.sh
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

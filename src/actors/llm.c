@@ -69,6 +69,7 @@ typedef struct llm_call {
 
 typedef struct llm_state {
     pipeline_t *p;
+    llm_answer_t answer;          /* the last answer read (its content kept for a repair) */
     CURLM *multi;
     int ep;                       /* epoll: curl's sockets and the wake-up eventfd */
     int wake_fd;
@@ -565,49 +566,35 @@ static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const
 /* A 200: the answer, validated; one repair for an invalid one. */
 static void answered(llm_state_t *s, llm_call_t *c)
 {
-    json_t *root = json_loadb(c->response.data ? c->response.data : "", c->response.len, 0, NULL);
-    json_t *msg = json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message");
-    const char *content = json_string_value(json_object_get(msg, "content"));
-    if (content == NULL) {
-        json_decref(root);
-        retry_later(s, c, 0, "the response has no choices[0].message.content");
+    record_t *r = c->r;
+    llm_answer_t *a = &s->answer;
+    char why[200];
+    int rc = cls_from_llm_response(c->response.data, c->response.len, &r->cls, a, why, sizeof(why));
+    if (rc < 0) {
+        retry_later(s, c, 0, why);
         return;
     }
-    record_t *r = c->r;
-    json_t *usage = json_object_get(root, "usage");
-    double cost = (double)json_integer_value(json_object_get(usage, "prompt_tokens")) * s->p->cfg->llm_price_in / 1e6 +
-                  (double)json_integer_value(json_object_get(usage, "completion_tokens")) * s->p->cfg->llm_price_out / 1e6;
+    double cost = (double)a->prompt_tokens * s->p->cfg->llm_price_in / 1e6 +
+                  (double)a->completion_tokens * s->p->cfg->llm_price_out / 1e6;
     r->cls.cost_usd += cost;
     metric_add(&g_metrics.llm_cost_nano_usd, (uint64_t)(cost * 1e9));
-    json_int_t used = json_integer_value(json_object_get(usage, "prompt_tokens")) +
-                      json_integer_value(json_object_get(usage, "completion_tokens"));
+    long used = a->prompt_tokens + a->completion_tokens;
     metric_add(&g_metrics.llm_tokens, (uint64_t)used);
     llm_gate_answered(s->gate, c->est_tokens, (double)used);
-    char why[200];
-    json_t *answer = json_loads(content, 0, NULL);
-    int valid = answer != NULL ? cls_from_json(answer, &r->cls, why, sizeof(why)) : -1;
-    if (answer == NULL)
-        snprintf(why, sizeof(why), "not JSON");
-    json_decref(answer);
-    if (valid == 0) {
-        const char *model = json_string_value(json_object_get(root, "model"));
-        cls_copy_text(r->cls.model_version, sizeof(r->cls.model_version), model ? model : s->p->cfg->openai_model);
+    if (rc == 0) {
+        cls_copy_text(r->cls.model_version, sizeof(r->cls.model_version),
+                      a->model[0] ? a->model : s->p->cfg->openai_model);
         snprintf(r->cls.provider, sizeof(r->cls.provider), "openai");
-        json_decref(root);
         finish(s, c, true, ERROR_NONE, NULL);
         return;
     }
     if (c->repairing) {
         char e[300];
         snprintf(e, sizeof(e), "LLM output invalid after one repair: %s", why);
-        json_decref(root);
         finish(s, c, false, ERROR_PERMANENT, e);
         return;
     }
-    char bad[2048];
-    snprintf(bad, sizeof(bad), "%s", content);
-    json_decref(root);
-    set_request(s, c, bad, why);
+    set_request(s, c, a->content, why);
     c->repairing = true;
     enqueue(s, c);
 }

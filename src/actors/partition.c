@@ -433,6 +433,12 @@ static void on_records(partition_state_t *s, record_batch_msg_t *b)
         else
             rd_kafka_message_destroy(b->msgs[i]);
     }
+    /* Records taken count at once: shutdown's drain waits on this gauge,
+     * and a stalled stage moves no commit point to flush it. */
+    if (s->m_inflight > 0) {
+        gauge_add(&g_metrics.inflight, s->m_inflight);
+        s->m_inflight = 0;
+    }
     partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
     int64_t max = s->p->cfg->max_inflight;
     int64_t left = __atomic_sub_fetch(&st->queued, b->n, __ATOMIC_ACQ_REL);

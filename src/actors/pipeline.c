@@ -131,10 +131,9 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     rt_future_t *f = rt_future_new();
     rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
     pipeline_wake_poller(p);
-    rt_msg_t *closed;
-    while ((closed = rt_future_wait(f, 1000)) == NULL)
-        ;
-    rt_msg_free(closed);
+    rt_msg_t *closed = rt_future_wait(f, 86400000);
+    if (closed != NULL)
+        rt_msg_free(closed);
     step("flushing the producer");
     publisher_stop(p);
     int failed = __atomic_load_n(&p->failed, __ATOMIC_ACQUIRE);

@@ -1,5 +1,6 @@
 #include "classification.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,4 +121,33 @@ int cls_from_json(const json_t *obj, classification_t *out, char *err, size_t er
     cls_copy_text(out->summary, sizeof(out->summary), field_str(obj, "summary"));
     cls_copy_text(out->reasoning, sizeof(out->reasoning), field_str(obj, "reasoning"));
     return 0;
+}
+
+int cls_from_llm_response(const char *body, size_t len, classification_t *out, llm_answer_t *answer, char *why,
+                          size_t whylen)
+{
+    memset(answer, 0, offsetof(llm_answer_t, content) + 1);
+    json_t *root = json_loadb(body != NULL ? body : "", len, 0, NULL);
+    json_t *msg = json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message");
+    const char *content = json_string_value(json_object_get(msg, "content"));
+    if (content == NULL) {
+        json_decref(root);
+        snprintf(why, whylen, "the response has no choices[0].message.content");
+        return -1;
+    }
+    json_t *usage = json_object_get(root, "usage");
+    json_int_t in = json_integer_value(json_object_get(usage, "prompt_tokens"));
+    json_int_t outt = json_integer_value(json_object_get(usage, "completion_tokens"));
+    answer->prompt_tokens = in > 0 ? (long)in : 0;
+    answer->completion_tokens = outt > 0 ? (long)outt : 0;
+    const char *model = json_string_value(json_object_get(root, "model"));
+    cls_copy_text(answer->model, sizeof(answer->model), model != NULL ? model : "");
+    snprintf(answer->content, sizeof(answer->content), "%s", content);
+    json_t *parsed = json_loads(content, 0, NULL);
+    int rc = parsed != NULL ? cls_from_json(parsed, out, why, whylen) : -1;
+    if (parsed == NULL)
+        snprintf(why, whylen, "not JSON");
+    json_decref(parsed);
+    json_decref(root);
+    return rc == 0 ? 0 : 1;
 }

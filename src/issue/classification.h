@@ -42,6 +42,19 @@ json_t *cls_to_json(const classification_t *c);
  * cost_usd are left as they were. */
 int cls_from_json(const json_t *obj, classification_t *out, char *err, size_t errlen);
 
+/* An OpenAI-compatible chat completion's answer. */
+typedef struct llm_answer {
+    long prompt_tokens, completion_tokens;   /* usage, 0 when not reported */
+    char model[64];                          /* "" when not reported */
+    char content[2048];                      /* the message content (cut), for a repair request */
+} llm_answer_t;
+
+/* Reads a chat completion body: 0 with the classification in out; 1 when
+ * the content is there but is not a valid classification; -1 when there is
+ * no choices[0].message.content. why says what was wrong. */
+int cls_from_llm_response(const char *body, size_t len, classification_t *out, llm_answer_t *answer, char *why,
+                          size_t whylen);
+
 /* Input of the rule-based classifier. */
 typedef struct cls_input {
     const char *title;

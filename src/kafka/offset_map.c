@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define PREFIX "dd1:"
+#define OFFSET_MAP_MAX_OFFSET ((int64_t)1 << 62)
 
 void offset_map_init(offset_map_t *m)
 {
@@ -97,6 +98,9 @@ int offset_map_decode(offset_map_t *m, int64_t commit, const char *meta)
         p = end + 1;
         long long len = strtoll(p, &end, 10);
         if (errno || end == p || len <= 0 || (*end != ',' && *end != '\0'))
+            goto bad;
+        /* Offsets stay far below 2^62: anything beyond is not ours. */
+        if (gap > OFFSET_MAP_MAX_OFFSET - prev_end || len > OFFSET_MAP_MAX_OFFSET - prev_end - gap)
             goto bad;
         push_run(m, prev_end + gap, len);
         prev_end += gap + len;

@@ -65,6 +65,11 @@ static void test_foreign_and_malformed(void **state)
     assert_int_equal(offset_map_decode(&m, 5, "dd1:2+x"), -1);
     assert_int_equal(m.n, 0);
     assert_int_equal(offset_map_decode(&m, 5, "dd1:-1+2"), -1);
+    /* Gaps and lengths that would overflow 64-bit offsets (undefined
+     * behaviour once added) are refused, not wrapped. */
+    assert_int_equal(offset_map_decode(&m, 5, "dd1:9223372036854775807+1"), -1);
+    assert_int_equal(offset_map_decode(&m, 5, "dd1:1+9223372036854775807"), -1);
+    assert_int_equal(offset_map_decode(&m, 5, "dd1:1+4611686018427387000,1+4611686018427387000"), -1);
     assert_int_equal(offset_map_decode(&m, 5, "dd1:"), 0);
     assert_int_equal(m.n, 0);
     offset_map_free(&m);
