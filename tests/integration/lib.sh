@@ -94,6 +94,9 @@ fake_requests() { curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import j
 metric() {   # metric NAME METRIC
   python3 "$root/scripts/lib/metric_value.py" "http://127.0.0.1:${ports[$1]}/metrics" "$2"
 }
+metric_ge() {   # metric_ge NAME METRIC MIN: a condition for wait_until, read afresh each try
+  [ "$(metric "$1" "$2")" -ge "$3" ]
+}
 wait_until() {   # wait_until SECONDS COMMAND... (true within the time?)
   local deadline=$((SECONDS + $1)); shift
   until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done

@@ -12,9 +12,9 @@ write_config "drain_timeout_ms = 2000" "shutdown_timeout_ms = 8000"
 # (1) a stalled stage holding records
 touch "$work/stall"
 start_worker w DISPATCHD_STALL_FILE="$work/stall"
-wait_until 60 [ "$(metric w dispatchd_partitions_assigned)" -eq 3 ]
+wait_until 60 metric_ge w dispatchd_partitions_assigned 3
 sync_issues 50 stuck/repo
-wait_until 30 [ "$(metric w dispatchd_inflight_records)" -ge 50 ]
+wait_until 30 metric_ge w dispatchd_inflight_records 50
 check "records held in flight" 50 "$(metric w dispatchd_inflight_records)"
 t0=$SECONDS
 stop_worker w
@@ -32,9 +32,9 @@ trap '"$root/scripts/kafka" stop >/dev/null 2>&1; cleanup' EXIT   # the second b
 sed -i "s/^bootstrap.servers = .*/bootstrap.servers = 127.0.0.1:$k2port/" "$work/dispatchd.conf"
 "$bin" topics ensure --config "$work/dispatchd.conf" >/dev/null
 start_worker g
-wait_until 60 [ "$(metric g dispatchd_partitions_assigned)" -eq 3 ]
+wait_until 60 metric_ge g dispatchd_partitions_assigned 3
 bootstrap="127.0.0.1:$k2port" sync_issues 30 gone/repo
-wait_until 60 [ "$(metric g dispatchd_records_processed_total)" -ge 30 ]
+wait_until 60 metric_ge g dispatchd_records_processed_total 30
 check "records processed before the broker went away" 30 "$(metric g dispatchd_records_processed_total)"
 kill -9 "$(cat "$DISPATCHD_VAR/kafka/kafka.pid")"
 sleep 2
