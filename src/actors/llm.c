@@ -651,10 +651,14 @@ static void completed(llm_state_t *s, CURLMsg *m)
 static void new_call(llm_state_t *s, record_t *r)
 {
     llm_call_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
     c->r = r;
     c->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (s->auth != NULL)
+    if (s->auth != NULL && c->headers != NULL)
         c->headers = curl_slist_append(c->headers, s->auth);
+    if (c->headers == NULL)
+        abort();
     set_request(s, c, NULL, NULL);
     c->started_us = now_us();
     r->cls.cost_usd = 0;
@@ -825,10 +829,14 @@ static void llm_finalize(rt_actor_t *self)
 rt_actor_t *llm_spawn(pipeline_t *p)
 {
     llm_state_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
     s->p = p;
     s->rng = 0x9E3779B97F4A7C15ULL;
     curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any other thread uses curl */
     s->multi = curl_multi_init();
+    if (s->multi == NULL)
+        abort();
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)p->cfg->llm_max_inflight);
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -850,6 +858,8 @@ rt_actor_t *llm_spawn(pipeline_t *p)
     if (p->cfg->openai_api_key != NULL && p->cfg->openai_api_key[0]) {
         size_t n = strlen(p->cfg->openai_api_key) + 32;
         s->auth = malloc(n);
+        if (s->auth == NULL)
+            abort();
         snprintf(s->auth, n, "Authorization: Bearer %s", p->cfg->openai_api_key);
     }
     p->llm_wake_fd = s->wake_fd;
