@@ -40,7 +40,7 @@ test-release: build
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	  PG_RESTART_EVENTS=30000 RATE_LIMIT_EVENTS=300 \
+	  PG_RESTART_EVENTS=30000 RATE_LIMIT_EVENTS=300 CHAOS_EVENTS=1000 \
 	  ctest --test-dir build-asan --output-on-failure
 
 test-tsan: build-tsan

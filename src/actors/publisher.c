@@ -29,32 +29,6 @@ typedef struct publisher_state {
     size_t max_bytes;             /* the producer's message.max.bytes */
 } publisher_state_t;
 
-/* Produce errors that no retry can cure: the record, or the topic, will
- * never take this message. */
-static bool produce_error_permanent(rd_kafka_resp_err_t e)
-{
-    switch (e) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool produce_error_size(rd_kafka_resp_err_t e)
-{
-    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
-           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
-}
-
 static char *enriched_json(const record_t *r)
 {
     json_t *root = r->event.root;
@@ -127,7 +101,7 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
 static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t *r, rd_kafka_resp_err_t e)
 {
     metric_add(&g_metrics.produce_errors, 1);
-    if (r->result != RESULT_DLQ && produce_error_permanent(e)) {
+    if (r->result != RESULT_DLQ && kafka_produce_error_permanent(e)) {
         char why[256];
         snprintf(why, sizeof(why), "enriched event refused by %s: %s", s->p->cfg->topic_enriched,
                  rd_kafka_err2str(e));
@@ -136,7 +110,7 @@ static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t
         pipeline_dead_letter(s->p, r, ERROR_PERMANENT, why);
         return;
     }
-    if (r->result == RESULT_DLQ && produce_error_size(e)) {
+    if (r->result == RESULT_DLQ && kafka_produce_error_size(e)) {
         size_t first = s->max_bytes > DLQ_FRAMING_BYTES * 2 ? s->max_bytes - DLQ_FRAMING_BYTES : s->max_bytes / 2;
         size_t cut = r->dlq_cut_bytes == 0 ? first : r->dlq_cut_bytes / 2;
         if (cut >= r->rkm->len)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "kafka.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "strbuf.h"
@@ -197,8 +198,7 @@ static void on_acked(void *ctx, rd_kafka_resp_err_t err)
     acked_answer_t *a = ctx;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         http_pending_complete(a->pending, a->ok_status, a->ok_json);
-    } else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
-               err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
+    } else if (kafka_produce_error_size(err)) {
         /* It can never fit: a 5xx would only make the sender try again. */
         http_pending_complete(a->pending, 413,
                               "{\"error\":\"payload_too_large\",\"detail\":\"larger than the topic accepts\"}");

@@ -50,4 +50,9 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
 /* Header helpers. */
 const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t buflen);
 
+/* Produce errors that no retry can cure (the record, or the topic, will
+ * never take this message), and among them the ones about its size. */
+bool kafka_produce_error_permanent(rd_kafka_resp_err_t e);
+bool kafka_produce_error_size(rd_kafka_resp_err_t e);
+
 #endif

@@ -46,13 +46,16 @@ wait_until 60 metric_ge w dispatchd_partitions_assigned 3
 "$root/scripts/gen-issues" $((N / 2)) --start-number 100001 > "$work/b.jsonl"
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync chaos/one --from "$work/a.jsonl" --force \
   --config "$work/dispatchd.conf" >/dev/null 2>&1 &
+producers=($!)
 "$ktool" produce "$bootstrap" "$tag.raw" "$work/bad.txt" >/dev/null &
+producers+=($!)
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync chaos/two --from "$work/b.jsonl" --force \
   --config "$work/dispatchd.conf" >/dev/null 2>&1 &
+producers+=($!)
 wait_until 120 metric_ge w dispatchd_db_rows_written_total $((N / 4))
 "$root/scripts/postgres" restart >/dev/null
 echo "# PostgreSQL restarted with $(metric w dispatchd_db_rows_written_total) rows written"
-wait
+wait "${producers[@]}"
 total=$((N + nbad))
 done_all() { [ "$(metric w dispatchd_records_processed_total)" -ge "$total" ]; }
 wait_until 300 done_all
