@@ -74,6 +74,8 @@ typedef struct pipeline {
     int closing;                        /* drained or given up: stages stop (atomic) */
     int admin_paused_all;               /* a fleet-wide pause is in force (atomic) */
     int failed;                         /* the consumer failed for good: run exits 1 (atomic) */
+    int raw_partitions;                 /* the input topic's partition count, 0 until the admin
+                                           actor learns it (atomic) */
 } pipeline_t;
 
 /* Builds clients and actors; NULL with a message on failure. The exit code

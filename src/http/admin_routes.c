@@ -123,7 +123,7 @@ static int budget_status(http_app_t *app, h2o_req_t *req, const char *route)
 /* The input topic's partition count: the broker's, else the configured. */
 static long partition_count(http_app_t *app)
 {
-    int n = __atomic_load_n(&app->raw_partitions, __ATOMIC_RELAXED);
+    int n = __atomic_load_n(&app->p->raw_partitions, __ATOMIC_RELAXED);
     return n > 0 ? n : app->cfg->topic_partitions;
 }
 

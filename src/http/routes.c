@@ -261,14 +261,9 @@ void routes_refresh_health(http_app_t *app)
     int db = PQping(app->cfg->database_url) == PQPING_OK;
     int kafka = 0;
     if (app->p != NULL && app->p->producer != NULL) {
-        /* The consumer knows the input topic (it subscribed to it). */
-        rd_kafka_t *rk = app->p->consumer != NULL ? app->p->consumer : app->p->producer;
         const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_metadata(app->p->producer, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             kafka = md->broker_cnt > 0;
-            for (int t = 0; t < md->topic_cnt; t++)
-                if (strcmp(md->topics[t].topic, app->cfg->topic_raw) == 0 && md->topics[t].err == 0)
-                    __atomic_store_n(&app->raw_partitions, md->topics[t].partition_cnt, __ATOMIC_RELAXED);
             rd_kafka_metadata_destroy(md);
         }
     }

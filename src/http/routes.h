@@ -13,7 +13,6 @@ typedef struct http_app {
     struct pipeline *p;
     int kafka_ok;      /* refreshed by routes_refresh_health (atomic) */
     int db_ok;
-    int raw_partitions;  /* the input topic's partition count, 0 until known (atomic) */
     h2o_multithread_queue_t *queue;      /* answers computed off the loop */
     h2o_multithread_receiver_t receiver;
 } http_app_t;
