@@ -34,13 +34,12 @@
 
 #include "llm_gate.h"
 #include "local.h"
+#include "backoff.h"
 #include "log.h"
 #include "pipeline.h"
 #include "strbuf.h"
 #include "strmap.h"
 
-#define BACKOFF_BASE_MS 500
-#define BACKOFF_MAX_MS 30000
 #define POLL_MS 50
 #define BUDGET_RECHECK_MS 10000
 #define BUDGET_LOG_MS 600000      /* a spent budget is logged at most this often */
@@ -545,19 +544,13 @@ static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const
 {
     c->attempts++;
     if (c->attempts > s->p->cfg->llm_max_retries) {
-        char e[256];
+        char e[320];   /* why may be a 255-byte reason */
         snprintf(e, sizeof(e), "LLM unavailable after %d attempts: %s", c->attempts, why);
         c->r->attempts = c->attempts;
         finish(s, c, false, ERROR_TRANSIENT, e);
         return;
     }
-    uint64_t ms = BACKOFF_BASE_MS << (c->attempts - 1 < 16 ? c->attempts - 1 : 16);
-    if (ms > BACKOFF_MAX_MS)
-        ms = BACKOFF_MAX_MS;
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 7;
-    s->rng ^= s->rng << 17;
-    ms = ms / 2 + s->rng % (ms / 2 + 1);   /* jitter: half to all of it */
+    uint64_t ms = backoff_delay_ms(&BACKOFF_LLM, c->attempts, &s->rng);
     if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > ms)
         ms = (uint64_t)retry_after_s * 1000;
     rt_timer_start(rt_current_actor(), ms, 0, c);

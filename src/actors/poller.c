@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "schema.h"
 #include "strbuf.h"
@@ -123,7 +124,7 @@ static void read_applied(poller_state_t *s, rd_kafka_topic_partition_list_t *par
         sb_printf(&list, "%s%d", i ? "," : "", parts->elems[i].partition);
     sb_puts(&list, "}");
     const char *v[3] = {p->cfg->group_id, p->cfg->topic_raw, list.data};
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 1; backoff_may_attempt(&BACKOFF_APPLIED_READ, attempt); attempt++) {
         if (poller_db(s) == NULL)
             break;
         PGresult *r = PQexecParams(s->db,
@@ -294,13 +295,13 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
                          e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
                          e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
                          e == RD_KAFKA_RESP_ERR__TRANSPORT;
-        if (!retriable || attempt == 5) {
+        if (!retriable || !backoff_may_attempt(&BACKOFF_REVOKE_COMMIT, attempt + 1)) {
             log_warn("poller", "commit on revoke: %s; the next owner redoes the uncommitted records",
                      rd_kafka_err2str(e));
             break;
         }
         log_info("poller", "commit on revoke: %s; retrying", rd_kafka_err2str(e));
-        usleep(200000);
+        usleep((useconds_t)(backoff_delay_ms(&BACKOFF_REVOKE_COMMIT, attempt, NULL) * 1000));
     }
     rd_kafka_topic_partition_list_destroy(commit);
 }

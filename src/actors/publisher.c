@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "pipeline.h"
 #include "timefmt.h"
 
-#define RETRY_MS 100
-#define RETRY_CAP_MS 10000
+#define QUEUE_FULL_RETRY_MS 100   /* the producer's local queue is full: it drains within ms */
 /* Room left for the key, headers and batch framing when a DLQ value is cut
  * to fit the producer's message.max.bytes. */
 #define DLQ_FRAMING_BYTES 16384
@@ -125,12 +125,9 @@ static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t
     }
     /* Transient (or the DLQ itself refuses: an operator must act; the
      * record is not dropped, and shutdown stays bounded). */
-    unsigned shift = r->produce_failures < 7 ? r->produce_failures : 7;
-    uint64_t delay = (uint64_t)RETRY_MS << shift;
-    if (delay > RETRY_CAP_MS)
-        delay = RETRY_CAP_MS;
     if (r->produce_failures < UINT16_MAX)
         r->produce_failures++;
+    uint64_t delay = backoff_delay_ms(&BACKOFF_PUBLISH, r->produce_failures, NULL);
     log_error("publisher", "%s partition %d offset %lld: %s; retrying in %llu ms",
               r->result == RESULT_DLQ ? "DLQ record" : "enriched event", r->partition, (long long)r->offset,
               rd_kafka_err2str(e), (unsigned long long)delay);
@@ -166,7 +163,7 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
     }
     rd_kafka_resp_err_t e = produce(s->p, r);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rt_timer_start(self, RETRY_MS, 0, r);
+        rt_timer_start(self, QUEUE_FULL_RETRY_MS, 0, r);
     else if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         produce_failed(self, s, r, e);
 }

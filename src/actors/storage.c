@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "pipeline.h"
 #include "issue_row.h"
@@ -25,8 +26,6 @@
 #include "syncs.h"
 #include "strbuf.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 10000
 #define PRUNE_EVERY_MS 1000
 
 static int g_commits;   /* batch commits in this process (fault injection) */
@@ -40,7 +39,7 @@ typedef struct storage_state {
     int nmarks, capmarks;
     uint64_t window_timer;        /* pending flush timer, 0 if none */
     uint64_t retry_timer;
-    int backoff_ms;
+    int retries;                  /* failed attempts in a row (BACKOFF_STORAGE) */
     int index;                    /* which of the pipeline's storage actors */
     int64_t prune_below[PIPELINE_MAX_PARTITIONS];   /* committed in Kafka; 0 = nothing to prune */
     bool prune_pending;
@@ -530,11 +529,10 @@ static bool write_isolated(storage_state_t *s)
 
 static void schedule_retry(storage_state_t *s, rt_actor_t *self)
 {
-    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (s->backoff_ms > BACKOFF_MAX_MS)
-        s->backoff_ms = BACKOFF_MAX_MS;
+    s->retries++;
     if (s->retry_timer == 0)
-        s->retry_timer = rt_timer_start(self, (uint64_t)s->backoff_ms, 0, &s->retry_timer);
+        s->retry_timer = rt_timer_start(self, backoff_delay_ms(&BACKOFF_STORAGE, s->retries, NULL), 0,
+                                        &s->retry_timer);
 }
 
 /* Notes acknowledged events as published, in one statement; false on
@@ -648,7 +646,7 @@ static void flush(storage_state_t *s, rt_actor_t *self)
         s->nmarks = 0;
     }
     prune(s);
-    s->backoff_ms = 0;
+    s->retries = 0;
 }
 
 static void append(record_t ***arr, int *n, int *cap, record_t *r)
