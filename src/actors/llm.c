@@ -68,7 +68,6 @@ typedef struct llm_call {
 
 typedef struct llm_state {
     pipeline_t *p;
-    llm_answer_t answer;          /* the last answer read (its content kept for a repair) */
     CURLM *multi;
     int ep;                       /* epoll: curl's sockets and the wake-up eventfd */
     int wake_fd;
@@ -560,7 +559,7 @@ static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const
 static void answered(llm_state_t *s, llm_call_t *c)
 {
     record_t *r = c->r;
-    llm_answer_t *a = &s->answer;
+    llm_answer_t answer, *a = &answer;
     char why[200];
     int rc = cls_from_llm_response(c->response.data, c->response.len, &r->cls, a, why, sizeof(why));
     if (rc < 0) {

@@ -94,12 +94,7 @@ fail:
 
 size_t pipeline_max_message_bytes(const config_t *cfg, rd_kafka_t *producer)
 {
-    char v[32];
-    size_t vl = sizeof(v);
-    size_t produce_max = 1000000;
-    if (producer != NULL &&
-        rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", v, &vl) == RD_KAFKA_CONF_OK)
-        produce_max = (size_t)strtoull(v, NULL, 10);
+    size_t produce_max = kafka_produce_max_bytes(producer);
     size_t fits = produce_max > 2 * ENRICHED_MARGIN_BYTES ? produce_max - ENRICHED_MARGIN_BYTES : produce_max / 2;
     if (cfg->max_message_bytes > 0 && (size_t)cfg->max_message_bytes < fits)
         return (size_t)cfg->max_message_bytes;

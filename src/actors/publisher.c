@@ -25,7 +25,6 @@ typedef struct publisher_state {
     pipeline_t *p;
     pthread_t poll_thread;
     int stop;
-    bool poll_running;
     size_t max_bytes;             /* the producer's message.max.bytes */
 } publisher_state_t;
 
@@ -226,11 +225,7 @@ rt_actor_t *publisher_spawn(pipeline_t *p)
     if (s == NULL)
         abort();
     s->p = p;
-    char v[32];
-    size_t vl = sizeof(v);
-    s->max_bytes = 1000000;
-    if (rd_kafka_conf_get(rd_kafka_conf(p->producer), "message.max.bytes", v, &vl) == RD_KAFKA_CONF_OK)
-        s->max_bytes = (size_t)strtoull(v, NULL, 10);
+    s->max_bytes = kafka_produce_max_bytes(p->producer);
     rt_actor_opts_t o = {.name = "publisher", .capacity = 65536, .high_watermark = 8192, .low_watermark = 2048,
                          .finalizer = publisher_finalize};
     rt_actor_t *a = rt_spawn(p->rt, publisher_handler, s, &o);
@@ -238,7 +233,6 @@ rt_actor_t *publisher_spawn(pipeline_t *p)
         log_error("publisher", "cannot start the delivery-report thread");
         abort();
     }
-    s->poll_running = true;
     return a;
 }
 
@@ -253,12 +247,9 @@ void publisher_stop(pipeline_t *p)
     if (p->publisher == NULL)
         return;
     publisher_state_t *s = rt_actor_state(p->publisher);
-    if (!s->poll_running)
-        return;
     rd_kafka_flush(p->producer, 10000);
     __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
     pthread_join(s->poll_thread, NULL);
-    s->poll_running = false;
 }
 
 void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error)

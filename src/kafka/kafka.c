@@ -227,6 +227,15 @@ bool kafka_produce_error_permanent(rd_kafka_resp_err_t e)
     }
 }
 
+size_t kafka_produce_max_bytes(rd_kafka_t *producer)
+{
+    char v[32];
+    size_t vl = sizeof(v);
+    if (rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", v, &vl) == RD_KAFKA_CONF_OK)
+        return (size_t)strtoull(v, NULL, 10);
+    return 1000000;   /* librdkafka's default */
+}
+
 static int compare_configs(const rd_kafka_ConfigResource_t *res, const topic_spec_t *spec)
 {
     int problems = 0;

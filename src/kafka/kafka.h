@@ -54,5 +54,7 @@ const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *bu
  * never take this message), and among them the ones about its size. */
 bool kafka_produce_error_permanent(rd_kafka_resp_err_t e);
 bool kafka_produce_error_size(rd_kafka_resp_err_t e);
+/* The largest message the producer sends (its message.max.bytes). */
+size_t kafka_produce_max_bytes(rd_kafka_t *producer);
 
 #endif
