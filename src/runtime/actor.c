@@ -70,8 +70,10 @@ rt_actor_t *rt_spawn(rt_runtime_t *rt, rt_handler_fn handler, void *state,
         w->index = -1;
         w->pool = rt_pool_create();
         w->dedicated = true;
+        w->owner = a;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
+        rt_io_init(w);
         a->home = w;
         if (rt_worker_start(w) != 0)
             abort();

@@ -58,6 +58,13 @@ struct rt_worker {
     uint64_t msg_cost_ns;         /* per message, over the last window */
     struct rt_pool *pool;         /* messages made on this thread */
     rt_worker_t *next_dedicated;
+    /* Dedicated workers only (io.c): they sleep in epoll, not on cond. */
+    rt_actor_t *owner;            /* the one actor this worker runs */
+    int epfd, evfd;
+    pthread_mutex_t io_lock;      /* the watch table: watchers and the poll */
+    struct rt_watch *watches;     /* indexed by fd */
+    int nwatches;                 /* table size */
+    int nwatching;                /* active watches */
 };
 
 typedef struct rt_timers rt_timers_t;
@@ -95,6 +102,15 @@ int rt_worker_start(rt_worker_t *w);
 rt_timers_t *rt_timers_create(rt_runtime_t *rt);
 void rt_timers_stop(rt_timers_t *t);
 void rt_timers_destroy(rt_timers_t *t);
+
+/* io.c */
+void rt_io_init(rt_worker_t *w);
+void rt_io_close(rt_worker_t *w);
+void rt_io_wake(rt_worker_t *w);
+/* Waits up to timeout_ms (-1: until woken) and delivers ready watches. */
+void rt_io_poll(rt_worker_t *w, int timeout_ms);
+void rt_io_handled(rt_worker_t *w, const rt_msg_t *m);
+bool rt_io_watching(rt_worker_t *w);
 
 /* actor.c */
 void rt_actor_check_low(rt_actor_t *a, int depth);

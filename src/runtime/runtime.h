@@ -5,7 +5,10 @@
  * each actor on one thread at a time, a bounded batch of messages per
  * activation, on a fixed pool of worker threads. Actors that must block
  * (libpq, file I/O) are spawned "dedicated": they get a thread of their own
- * and the same mailbox semantics.
+ * and the same mailbox semantics. A dedicated actor may also watch file
+ * descriptors (rt_watch_fd): its thread sleeps in epoll on them and on its
+ * mailbox at once, so an actor that serves sockets has no loop of its own --
+ * readiness arrives as a message, like any send.
  *
  * Messages are heap blocks whose first member is rt_msg_t. The receiver owns
  * a delivered message: it frees it (rt_msg_free), forwards it or replies
@@ -30,6 +33,7 @@ typedef struct rt_future rt_future_t;
 enum {
     RT_MSG_TIMER = 1,     /* rt_timer_msg_t */
     RT_MSG_PRESSURE = 2,  /* rt_pressure_msg_t */
+    RT_MSG_IO = 3,        /* rt_io_msg_t */
     RT_MSG_USER = 64,
 };
 
@@ -62,8 +66,21 @@ typedef struct rt_pressure_msg {
     uint64_t tag;
 } rt_pressure_msg_t;
 
+/* A watched descriptor is ready: `events` as epoll reports them (EPOLLIN,
+ * EPOLLOUT, EPOLLERR, EPOLLHUP). One message per readiness: the descriptor
+ * is not reported again until this message has been handled. Readiness is
+ * a hint (the descriptor may have been unwatched, or even reused, since it
+ * was queued): handlers use non-blocking I/O. */
+typedef struct rt_io_msg {
+    rt_msg_t hdr;
+    int fd;
+    uint32_t events;
+    uint64_t tag;
+} rt_io_msg_t;
+
 typedef void (*rt_handler_fn)(rt_actor_t *self, rt_msg_t *msg);
-/* Called on the actor's thread once, when the runtime stops, to free state. */
+/* Called once by rt_destroy(), on the thread that calls it, after every
+ * worker has stopped: it frees the actor's state and must not send. */
 typedef void (*rt_finalizer_fn)(rt_actor_t *self);
 
 typedef struct rt_actor_opts {
@@ -137,6 +154,15 @@ void rt_future_free(rt_future_t *f);
  * queued; handlers compare timer_id when that matters. */
 uint64_t rt_timer_start(rt_actor_t *a, uint64_t delay_ms, uint64_t period_ms, void *arg);
 void rt_timer_cancel(rt_runtime_t *rt, uint64_t timer_id);
+
+/* File descriptors, for dedicated actors only. The actor receives
+ * RT_MSG_IO with `tag` whenever fd is ready for `events` (EPOLLIN and/or
+ * EPOLLOUT; level-triggered). Call from the actor's own handler, or before
+ * the first message is sent to it. rt_watch_fd on a watched fd changes its
+ * events and tag. Unwatch before closing the descriptor. 0, or -1 with
+ * errno (EINVAL: not a dedicated actor). */
+int rt_watch_fd(rt_actor_t *a, int fd, uint32_t events, uint64_t tag);
+int rt_unwatch_fd(rt_actor_t *a, int fd);
 
 /* The actor running on this thread, or NULL on a non-actor thread. */
 rt_actor_t *rt_current_actor(void);

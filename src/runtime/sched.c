@@ -51,6 +51,10 @@ struct timespec rt_deadline(clockid_t clock, int timeout_ms)
 
 static void wake(rt_worker_t *w)
 {
+    if (w->dedicated) {
+        rt_io_wake(w);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     rt_store_int(&w->sleeping, 0);
     pthread_cond_signal(&w->cond);
@@ -146,6 +150,8 @@ static int run_actor(rt_worker_t *w, rt_actor_t *a)
         rt_msg_t *m = (rt_msg_t *)rt_mpscq_pop(&a->mailbox);
         if (m == NULL)
             break;
+        if (m->type == RT_MSG_IO && w->dedicated)
+            rt_io_handled(w, m);
         a->handler(a, m);
         n++;
     }
@@ -164,9 +170,31 @@ static int run_actor(rt_worker_t *w, rt_actor_t *a)
     return n;
 }
 
+/* A dedicated worker sleeps in epoll: on its eventfd (sends) and on the
+ * descriptors its actor watches. */
+static bool park_io(rt_worker_t *w)
+{
+    rt_runtime_t *rt = w->rt;
+    rt_store_int(&w->sleeping, 1);
+    rt_fence();
+    if (rt_mpscq_maybe_nonempty(&w->runq)) {
+        rt_store_int(&w->sleeping, 0);
+        return false;
+    }
+    if (rt_load_int(&rt->stopping)) {
+        rt_store_int(&w->sleeping, 0);
+        return true;
+    }
+    rt_relaxed_add_u64(&w->stats.parks, 1);
+    rt_io_poll(w, -1);
+    return false;
+}
+
 /* Returns true when the worker should exit. */
 static bool park(rt_worker_t *w)
 {
+    if (w->dedicated)
+        return park_io(w);
     rt_runtime_t *rt = w->rt;
     rt_store_int(&w->sleeping, 1);
     rt_fence();
@@ -211,6 +239,10 @@ static void *worker_main(void *arg)
         }
         uint64_t t0 = w->dedicated ? 0 : share_surplus(w);
         int n = run_actor(w, a);
+        /* A busy actor still hears its descriptors: one look per
+         * activation, without waiting. */
+        if (w->dedicated && rt_io_watching(w))
+            rt_io_poll(w, 0);
         if (t0 != 0) {
             /* Timed only under a backlog, so ping-pong never pays for it;
              * averaged over messages, so one long activation (a producer
@@ -291,6 +323,10 @@ static void wait_quiescent(rt_runtime_t *rt)
 
 static void stop_worker(rt_worker_t *w)
 {
+    if (w->dedicated) {
+        rt_io_wake(w);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     rt_store_int(&w->sleeping, 0);
     pthread_cond_signal(&w->cond);
@@ -336,6 +372,7 @@ void rt_destroy(rt_runtime_t *rt)
     rt_worker_t *w = rt->dedicated;
     while (w != NULL) {
         rt_worker_t *next = w->next_dedicated;
+        rt_io_close(w);
         rt_pool_destroy(w->pool);
         free(w);
         w = next;
