@@ -10,6 +10,7 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bin="$root/build/dispatchd"
+faults_bin="$root/build/dispatchd-faults"   # for a held or stalled classifier (faults.h)
 ktool="$root/build/tests/ktool"
 kport="${DISPATCHD_KAFKA_PORT:-19092}"
 pgport="${DISPATCHD_PG_PORT:-15432}"

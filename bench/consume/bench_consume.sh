@@ -24,6 +24,7 @@ echo "BENCH consume-raw librdkafka_msgs_per_s=$raw dispatchd_msgs_per_s=$d ratio
 # 2. ordered-concurrency: ideal = in-flight / latency, capped by the raw rate
 inflight=999
 ideal=$(python3 -c "print(min($inflight / 0.050, $raw))")
+bin="$faults_bin"   # the hold is a fault: only the test binary has it
 bench_start ordered DISPATCHD_HOLD_MS=50 DISPATCHD_MAX_INFLIGHT=333 DISPATCHD_ORDERING=key
 got=$(field "$(python3 bench/consume/measure.py "$url" "$OC_N")" msgs_per_s)
 bench_stop

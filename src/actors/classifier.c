@@ -1,21 +1,19 @@
 /*
- * classifier.c -- the classifier actor. This walking skeleton runs the rule
- * classifier in-process (microseconds per issue); the local model and LLM
- * providers plug in behind the same message.
+ * classifier.c -- the classifier actor: classifies each record in-process
+ * with the configured provider -- the rules or the local model
+ * (microseconds per issue) -- or hands it to the LLM actor: always with
+ * provider openai, and below [classifier] cascade_threshold with cascade.
  *
- * [pipeline] hold_ms / hold_jitter_ms make it hold each record on a timer
- * before classifying: a stand-in for a slow model in tests and benchmarks,
- * which costs no thread while it waits. [pipeline] stages = noop finishes
- * each record right there: the consumption machinery alone, for benchmarks.
- * [pipeline] stall_file (tests) holds every record while that file exists:
- * a stalled downstream that can be cleared from outside.
+ * [pipeline] stages = noop finishes each record right here: the
+ * consumption machinery alone, for benchmarks. In the test binary the
+ * faults (faults.h) can hold each record on a timer first (a slow model)
+ * or stall every record while a file exists (a stalled downstream).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "faults.h"
 #include "log.h"
 #include "pipeline.h"
 #include "local.h"
@@ -23,17 +21,14 @@
 
 typedef struct classifier_state {
     pipeline_t *p;
-    int audit_fd;                 /* [pipeline] classify_audit_file, -1 if none */
     strmap_t cancelled;           /* sync ids whose events are skipped */
     model_t *model;               /* the local provider's, NULL for rules */
     model_vec_t scratch;
     uint64_t rng;
-    bool stalled;                 /* [pipeline] stall_file exists (tests) */
+    bool stalled;                 /* the stall fault is on (faults.h) */
     record_t **parked;            /* records held while stalled */
     size_t nparked, capparked;
 } classifier_state_t;
-
-#define STALL_CHECK_MS 100
 
 static void classify(classifier_state_t *s, record_t *r)
 {
@@ -54,9 +49,7 @@ static void classify(classifier_state_t *s, record_t *r)
         record_done(r);
         return;
     }
-    if (s->audit_fd >= 0)
-        dprintf(s->audit_fd, "%d %lld %llu %s\n", r->partition, (long long)r->offset,
-                (unsigned long long)(now_us() / 1000), r->sync_id[0] ? r->sync_id : "-");
+    fault_classify_audit(r->partition, r->offset, r->sync_id);
     uint64_t t0 = now_us();
     /* A comment event is classified from the issue and the comment. */
     cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
@@ -73,7 +66,7 @@ static void classify(classifier_state_t *s, record_t *r)
             if (s->model != NULL)
                 metric_add(&g_metrics.cascade_llm, 1);
             r->hdr.type = MSG_LLM_CALL;
-            pipeline_tell_llm(s->p, &r->hdr);   /* storage or the DLQ from there */
+            rt_send_force(s->p->llm, r);   /* storage or the DLQ from there */
             return;
         }
     } else if (s->model == NULL) {
@@ -81,17 +74,6 @@ static void classify(classifier_state_t *s, record_t *r)
         histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
     }
     pipeline_classified(s->p, r);
-}
-
-static uint64_t hold_ms(classifier_state_t *s)
-{
-    const config_t *cfg = s->p->cfg;
-    if (cfg->hold_jitter_ms <= 0)
-        return (uint64_t)cfg->hold_ms;
-    s->rng ^= s->rng << 13;   /* xorshift64 */
-    s->rng ^= s->rng >> 7;
-    s->rng ^= s->rng << 17;
-    return (uint64_t)cfg->hold_ms + s->rng % (uint64_t)(cfg->hold_jitter_ms + 1);
 }
 
 static void park(classifier_state_t *s, record_t *r)
@@ -108,7 +90,7 @@ static void park(classifier_state_t *s, record_t *r)
 /* The stall file is looked at on a timer, never per record. */
 static void check_stall(classifier_state_t *s)
 {
-    s->stalled = access(s->p->cfg->stall_file, F_OK) == 0;
+    s->stalled = fault_stalled();
     if (s->stalled)
         return;
     for (size_t i = 0; i < s->nparked; i++)
@@ -130,7 +112,7 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
         park(s, (record_t *)msg);
     } else if (msg->type == MSG_CLASSIFY) {
         record_t *r = (record_t *)msg;
-        uint64_t hold = hold_ms(s);
+        uint64_t hold = fault_hold_ms(&s->rng);
         if (hold > 0)
             rt_timer_start(self, hold, 0, r);
         else
@@ -142,7 +124,7 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
             log_info("classifier", "sync %s cancelled: its events are skipped from now on", c->sync_id);
         }
         if (s->p->llm != NULL) {
-            pipeline_tell_llm(s->p, msg);   /* its waiting records; it answers */
+            rt_send_force(s->p->llm, msg);   /* its waiting records; it answers */
             return;
         }
         if (msg->reply_future != NULL || msg->reply_actor != NULL)
@@ -159,8 +141,6 @@ static void classifier_finalize(rt_actor_t *self)
     for (size_t i = 0; i < s->nparked; i++)
         record_free(s->parked[i]);
     free(s->parked);
-    if (s->audit_fd >= 0)
-        close(s->audit_fd);
     strmap_free(&s->cancelled);
     if (s->model != NULL) {
         model_free(s->model);
@@ -187,20 +167,13 @@ rt_actor_t *classifier_spawn(pipeline_t *p, char *err, size_t errlen)
     if (strcmp(provider, "openai") == 0 || cascade)
         p->llm = llm_spawn(p);
     s->rng = 0x9E3779B97F4A7C15ULL;
-    s->audit_fd = -1;
     strmap_init(&s->cancelled);
-    if (p->cfg->classify_audit_file != NULL) {
-        /* O_APPEND, one write per line: survives kill -9 line by line. */
-        s->audit_fd = open(p->cfg->classify_audit_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (s->audit_fd < 0)
-            log_warn("classifier", "classify_audit_file %s: cannot open", p->cfg->classify_audit_file);
-    }
     rt_actor_opts_t o = {.name = "classifier", .capacity = 65536, .high_watermark = 8192,
                          .low_watermark = 2048, .finalizer = classifier_finalize};
     rt_actor_t *a = rt_spawn(p->rt, classifier_handler, s, &o);
-    if (p->cfg->stall_file != NULL) {
-        s->stalled = access(p->cfg->stall_file, F_OK) == 0;
-        rt_timer_start(a, STALL_CHECK_MS, STALL_CHECK_MS, &s->stalled);
+    if (fault_stall_configured()) {
+        s->stalled = fault_stalled();
+        rt_timer_start(a, FAULT_STALL_CHECK_MS, FAULT_STALL_CHECK_MS, &s->stalled);
     }
     return a;
 }

@@ -1,19 +1,20 @@
 /*
  * llm.c -- the LLM actor: classifies records with any OpenAI-compatible
- * chat-completions endpoint through libcurl's multi interface, on a
- * dedicated thread that never waits for one request: up to
- * [openai] max_inflight requests run at once over reused connections, each
- * with its own time limit.
+ * chat-completions endpoint, on a dedicated thread that never waits for one
+ * request: up to [openai] max_inflight requests run at once over reused
+ * connections (llm_transport.c), each with its own time limit.
  *
- * The model is asked for a JSON object with the fields of CONTRACT section
- * 3; the answer is validated (cls_from_json: enumerations, confidence in
+ * The model is asked for a JSON object with the classification's fields
+ * (category, priority, severity, effort, component, confidence, tags,
+ * summary, reasoning, sentiment); the answer is validated (cls_from_json: enumerations, confidence in
  * 0..1, text cut to fit). An invalid answer gets one repair request (the
  * model sees its answer and what was wrong); a second invalid answer sends
  * the record to the DLQ as permanent, so nothing half-valid is stored.
  * Timeouts, transport errors, 408, 429 and 5xx are retried with capped
  * exponential backoff and jitter (429 honours Retry-After), holding only
  * that record, and so only its key: other keys go on. Other 4xx go to the
- * DLQ as permanent; retries exhausted, as transient.
+ * DLQ as permanent; retries exhausted, as transient. Those decisions, the
+ * circuit breaker and the window are llm_policy.c's.
  *
  * What may be spent is the gate's to say (llm_gate.c: the group's rate
  * limits, a 429's pause, the daily budgets). A 429 also halves this
@@ -24,38 +25,27 @@
  * with budget_mode = fallback, is classified locally. A record of a sync
  * cancelled while it waited is skipped, never sent.
  */
-#include <curl/curl.h>
 #include <stdio.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "llm_gate.h"
+#include "llm_policy.h"
+#include "llm_transport.h"
 #include "local.h"
-#include "backoff.h"
 #include "log.h"
 #include "pipeline.h"
 #include "strbuf.h"
 #include "strmap.h"
 
-#define POLL_MS 50
+#define TICK_MS 50                /* pacing of what no event announces: the breaker's
+                                     open time, the gate's retry time, budget rechecks */
 #define BUDGET_RECHECK_MS 10000
 #define BUDGET_LOG_MS 600000      /* a spent budget is logged at most this often */
 
-static const char *SYSTEM_PROMPT =
-    "You triage GitHub issues. Answer with one JSON object and nothing else, with these fields: "
-    "\"category\": one of bug, feature_request, enhancement, documentation, question, security; "
-    "\"priority\": one of low, medium, high, critical; \"severity\": one of low, medium, high, critical; "
-    "\"estimated_effort\": one of small, medium, large; \"component\": the affected area in a few words; "
-    "\"confidence\": a number from 0 to 1; \"tags\": up to 8 short strings; \"summary\": one sentence; "
-    "\"reasoning\": one or two sentences; \"sentiment\": one of positive, neutral, negative.";
-
 typedef struct llm_call {
     record_t *r;
-    CURL *easy;
-    struct curl_slist *headers;
+    llm_exchange_t *x;            /* while its request runs */
     char *request;                /* the request body, kept for retries */
     strbuf_t response;
     int attempts;                 /* requests that failed for transport reasons */
@@ -68,21 +58,14 @@ typedef struct llm_call {
 
 typedef struct llm_state {
     pipeline_t *p;
-    CURLM *multi;
-    int ep;                       /* epoll: curl's sockets and the wake-up eventfd */
-    int wake_fd;
-    int64_t curl_due_ms;          /* curl's timer: act by then; -1 none */
+    rt_actor_t *self;
+    llm_transport_t *transport;
     int inflight;
     llm_call_t *running;
     llm_call_t **queue;           /* waiting for a free slot, FIFO */
     size_t qhead, qlen, qcap;
     uint64_t rng;
-    char *url, *auth;
-    /* circuit breaker */
-    int failures;                 /* consecutive failed or timed-out requests */
-    int breaker;                  /* BREAKER_* */
-    uint64_t open_until_ms;
-    bool probing;                 /* half-open: the one probe is out */
+    breaker_t breaker;
     bool fallback;                /* [openai] breaker_mode = fallback */
     model_t *model;               /* for the fallback, NULL: rules */
     model_vec_t scratch;
@@ -97,7 +80,7 @@ typedef struct llm_state {
     bool *known;
     llm_call_t **fresh;           /* new calls, their versions not yet looked up */
     size_t nnew, capnew;
-    uint64_t fresh_since_ms;
+    bool fresh_timer;             /* a KNOWN_WAIT_MS timer is out for them */
     llm_call_t **parked;          /* budget spent: held */
     size_t nparked, capparked;
     uint64_t budget_recheck_ms;
@@ -109,85 +92,19 @@ typedef struct llm_state {
     bool cancel_pending;          /* a cancel arrived since the last purge */
 } llm_state_t;
 
-enum { BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN };
-
-static size_t on_data(char *data, size_t size, size_t n, void *ctx)
-{
-    llm_call_t *c = ctx;
-    sb_append(&c->response, data, size * n);
-    return size * n;
-}
-
-/* The user message: title, labels and the body cut to body_chars at a
- * character boundary. */
-static char *user_message(const pipeline_t *p, const record_t *r)
-{
-    const issue_event_t *e = &r->event;
-    const char *body = e->comment_body ? e->comment_body : e->body ? e->body : "";
-    size_t max = (size_t)p->cfg->llm_body_chars, len = strlen(body);
-    if (len > max) {
-        len = max;
-        while (len > 0 && ((unsigned char)body[len] & 0xC0) == 0x80)
-            len--;
-    }
-    strbuf_t b;
-    sb_init(&b);
-    sb_printf(&b, "Repository: %s/%s\nTitle: %s\nLabels:", e->owner ? e->owner : "", e->repo ? e->repo : "",
-              e->title ? e->title : "");
-    size_t i;
-    json_t *l;
-    json_array_foreach(e->labels, i, l) {
-        const char *name = json_string_value(json_object_get(l, "name"));
-        sb_printf(&b, " %s", name ? name : "");
-    }
-    sb_puts(&b, "\n\nBody:\n");
-    sb_append(&b, body, len);
-    return b.data;
-}
-
-static char *request_json(const llm_state_t *s, const record_t *r, const char *bad, const char *why)
-{
-    char *user = user_message(s->p, r);
-    json_t *msgs = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", SYSTEM_PROMPT, "role", "user",
-                             "content", user);
-    free(user);
-    if (bad != NULL) {
-        char fix[512];
-        snprintf(fix, sizeof(fix),
-                 "That answer was not valid: %s. Reply again with only the JSON object, every field present and "
-                 "only the allowed values.", why);
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "assistant", "content", bad));
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", fix));
-    }
-    json_t *req = json_pack("{s:s, s:o, s:i, s:{s:s}}", "model", s->p->cfg->openai_model, "messages", msgs,
-                            "temperature", 0, "response_format", "type", "json_object");
-    char *out = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    return out;
-}
+/* rt_timer args that are not calls */
+static char TICK, FRESH_DUE;
 
 static void set_request(llm_state_t *s, llm_call_t *c, const char *bad, const char *why)
 {
     free(c->request);
-    c->request = request_json(s, c->r, bad, why);
+    c->request = llm_request_json(s->p->cfg, &c->r->event, bad, why);
     c->est_tokens = llm_gate_estimate(strlen(c->request));
 }
 
 static void start(llm_state_t *s, llm_call_t *c)
 {
-    sb_free(&c->response);
-    sb_init(&c->response);
-    c->easy = curl_easy_init();
-    curl_easy_setopt(c->easy, CURLOPT_URL, s->url);
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->request);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)s->p->cfg->llm_timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_multi_add_handle(s->multi, c->easy);
+    c->x = llm_transport_start(s->transport, c->request, &c->response, c);
     s->inflight++;
     c->prev = NULL;
     c->next = s->running;
@@ -196,13 +113,11 @@ static void start(llm_state_t *s, llm_call_t *c)
     s->running = c;
 }
 
-static void set_breaker(llm_state_t *s, int state)
+static void breaker_changed(llm_state_t *s)
 {
     static const char *const names[] = {"closed", "half-open", "open"};
-    if (s->breaker != state)
-        log_warn("llm", "circuit breaker %s (after %d consecutive failures)", names[state], s->failures);
-    s->breaker = state;
-    __atomic_store_n(&g_metrics.circuit_state, state, __ATOMIC_RELAXED);
+    log_warn("llm", "circuit breaker %s (after %d consecutive failures)", names[s->breaker.state], s->breaker.failures);
+    __atomic_store_n(&g_metrics.circuit_state, (int64_t)s->breaker.state, __ATOMIC_RELAXED);
 }
 
 static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, const char *error);
@@ -417,8 +332,7 @@ static void spend(llm_state_t *s, int n)
     for (int i = 0; i < n; i++) {
         if (b[i] == NULL)
             continue;
-        if (s->breaker == BREAKER_HALF_OPEN)
-            s->probing = true;
+        breaker_started(&s->breaker);
         start(s, b[i]);
     }
 }
@@ -442,28 +356,27 @@ static void pump(llm_state_t *s)
         purge(s);
     }
     uint64_t now = rt_now_ms();
-    if (s->breaker == BREAKER_OPEN && now >= s->open_until_ms) {
-        set_breaker(s, BREAKER_HALF_OPEN);
-        s->probing = false;
-    }
     if (s->nparked > 0 && now >= s->budget_recheck_ms) {
         unpark(s);
         s->budget_recheck_ms = now + BUDGET_RECHECK_MS;
     }
     int limit = (int)s->window;
     while (s->qlen > 0 && s->inflight < limit) {
-        bool blocked = s->breaker == BREAKER_OPEN || (s->breaker == BREAKER_HALF_OPEN && s->probing);
-        if (blocked && !s->fallback)
+        breaker_state_t before = s->breaker.state;
+        int allowed = breaker_allow(&s->breaker, now);
+        if (s->breaker.state != before)
+            breaker_changed(s);
+        if (allowed == 0 && !s->fallback)
             return;
-        if (blocked) {
+        if (allowed == 0) {
             fall_back(s, pop_front(s), &g_metrics.llm_fallbacks);
             continue;
         }
         if (now < s->retry_ms)
             return;
         int n = limit - s->inflight < (int)s->qlen ? limit - s->inflight : (int)s->qlen;
-        if (s->breaker == BREAKER_HALF_OPEN)
-            n = 1;   /* the probe */
+        if (allowed > 0 && n > allowed)
+            n = allowed;   /* the probe */
         for (int i = 0; i < n; i++)
             s->est[i] = s->queue[(s->qhead + i) % s->qcap]->est_tokens;
         int m = llm_gate_admit(s->gate, n, s->est, now, &s->retry_ms);
@@ -483,28 +396,9 @@ static void enqueue(llm_state_t *s, llm_call_t *c)
     pump(s);
 }
 
-/* A request's outcome for the breaker: answered (any HTTP status but 429,
- * which is the limit speaking, not a failure) or failed. */
-static void breaker_record(llm_state_t *s, bool failed)
-{
-    if (!failed) {
-        s->failures = 0;
-        if (s->breaker != BREAKER_CLOSED)
-            set_breaker(s, BREAKER_CLOSED);
-        return;
-    }
-    s->failures++;
-    if (s->breaker == BREAKER_HALF_OPEN || (s->breaker == BREAKER_CLOSED && s->failures >= s->p->cfg->breaker_failures)) {
-        s->open_until_ms = rt_now_ms() + (uint64_t)s->p->cfg->breaker_open_ms;
-        set_breaker(s, BREAKER_OPEN);
-    }
-}
-
 static void release_slot(llm_state_t *s, llm_call_t *c)
 {
-    curl_multi_remove_handle(s->multi, c->easy);
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
+    c->x = NULL;
     s->inflight--;
     if (c->prev)
         c->prev->next = c->next;
@@ -516,7 +410,6 @@ static void release_slot(llm_state_t *s, llm_call_t *c)
 
 static void call_free(llm_call_t *c)
 {
-    curl_slist_free_all(c->headers);
     free(c->request);
     sb_free(&c->response);
     free(c);
@@ -549,10 +442,7 @@ static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const
         finish(s, c, false, ERROR_TRANSIENT, e);
         return;
     }
-    uint64_t ms = backoff_delay_ms(&BACKOFF_LLM, c->attempts, &s->rng);
-    if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > ms)
-        ms = (uint64_t)retry_after_s * 1000;
-    rt_timer_start(rt_current_actor(), ms, 0, c);
+    rt_timer_start(s->self, llm_retry_delay_ms(c->attempts, retry_after_s, &s->rng), 0, c);
 }
 
 /* A 200: the answer, validated; one repair for an invalid one. */
@@ -591,52 +481,50 @@ static void answered(llm_state_t *s, llm_call_t *c)
     enqueue(s, c);
 }
 
-static void completed(llm_state_t *s, CURLMsg *m)
+/* The transport's report of a finished request. */
+static void completed(void *ctx, void *call, const llm_result_t *res)
 {
-    llm_call_t *c = NULL;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-    long status = 0;
-    curl_off_t retry_after = 0;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
-    CURLcode res = m->data.result;
+    llm_state_t *s = ctx;
+    llm_call_t *c = call;
     release_slot(s, c);
-    if (s->breaker == BREAKER_HALF_OPEN)
-        s->probing = false;
-    breaker_record(s, res != CURLE_OK || status == 408 || status >= 500);
-    bool timed_out = res == CURLE_OPERATION_TIMEDOUT;
-    metric_add(&g_metrics.llm_requests[llm_code_of(res == CURLE_OK ? status : 0, timed_out)], 1);
+    if (breaker_record(&s->breaker, llm_outcome_failed(res->transport_ok, res->status), rt_now_ms()))
+        breaker_changed(s);
+    metric_add(&g_metrics.llm_requests[llm_code_of(res->transport_ok ? res->status : 0, res->timed_out)], 1);
     char why[256];
-    if (res != CURLE_OK) {
-        snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
-        retry_later(s, c, 0, why);
-    } else if (status == 200) {
-        if (s->window < s->p->cfg->llm_max_inflight) {
-            s->window += 1;
-            __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
-        }
+    switch (llm_outcome_of(res->transport_ok, res->status)) {
+    case LLM_ANSWERED:
+        s->window = llm_window_answered(s->window, s->p->cfg->llm_max_inflight);
+        __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
         answered(s, c);
-    } else if (status == 408 || status == 429 || status >= 500) {
-        if (status == 429) {
-            /* The provider's limit: every request of the group waits, not
-             * only this one, and fewer go out at once afterwards. */
-            long ms = retry_after > 0 ? (long)retry_after * 1000 : 1000;
-            uint64_t now = rt_now_ms();
-            if (llm_gate_pause(s->gate, ms)) {   /* once per pause, as the gate's share */
-                s->window = s->window / 2 >= 1 ? s->window / 2 : 1;
-                __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
+        break;
+    case LLM_RETRY:
+        if (!res->transport_ok) {
+            snprintf(why, sizeof(why), "%s", res->error);
+        } else {
+            if (res->status == 429) {
+                /* The provider's limit: every request of the group waits,
+                 * not only this one, and fewer go out at once afterwards. */
+                long ms = res->retry_after_s > 0 ? res->retry_after_s * 1000 : 1000;
+                uint64_t now = rt_now_ms();
+                if (llm_gate_pause(s->gate, ms)) {   /* once per pause, as the gate's share */
+                    s->window = llm_window_limited(s->window);
+                    __atomic_store_n(&g_metrics.llm_window, (int64_t)s->window, __ATOMIC_RELAXED);
+                }
+                if (s->retry_ms < now + (uint64_t)ms)
+                    s->retry_ms = now + (uint64_t)ms;
             }
-            if (s->retry_ms < now + (uint64_t)ms)
-                s->retry_ms = now + (uint64_t)ms;
+            snprintf(why, sizeof(why), "HTTP %ld", res->status);
         }
-        snprintf(why, sizeof(why), "HTTP %ld", status);
-        retry_later(s, c, (long)retry_after, why);
-    } else {
+        retry_later(s, c, res->retry_after_s, why);
+        break;
+    case LLM_REFUSED: {
         json_t *root = json_loadb(c->response.data ? c->response.data : "", c->response.len, 0, NULL);
         const char *msg = json_string_value(json_object_get(json_object_get(root, "error"), "message"));
-        snprintf(why, sizeof(why), "LLM HTTP %ld: %.180s", status, msg ? msg : "refused");
+        snprintf(why, sizeof(why), "LLM HTTP %ld: %.180s", res->status, msg ? msg : "refused");
         json_decref(root);
         finish(s, c, false, ERROR_PERMANENT, why);
+        break;
+    }
     }
 }
 
@@ -646,16 +534,9 @@ static void new_call(llm_state_t *s, record_t *r)
     if (c == NULL)
         abort();
     c->r = r;
-    c->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (s->auth != NULL && c->headers != NULL)
-        c->headers = curl_slist_append(c->headers, s->auth);
-    if (c->headers == NULL)
-        abort();
     set_request(s, c, NULL, NULL);
     c->started_us = now_us();
     r->cls.cost_usd = 0;
-    /* Given up at once if it must not be sent: after the polling loop has
-     * ended at shutdown nothing would look at it again. */
     if (give_up(s, c))
         return;
     if (s->nnew == s->capnew) {
@@ -664,35 +545,14 @@ static void new_call(llm_state_t *s, record_t *r)
         if (s->fresh == NULL)
             abort();
     }
-    if (s->nnew == 0)
-        s->fresh_since_ms = rt_now_ms();
     s->fresh[s->nnew++] = c;
-}
-
-/* curl's sockets into the epoll set, as curl asks */
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    (void)socketp;
-    llm_state_t *s = userp;
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
-        return 0;
+    if (s->nnew >= KNOWN_BATCH) {
+        check_new(s);
+        pump(s);
+    } else if (!s->fresh_timer) {
+        s->fresh_timer = true;
+        rt_timer_start(s->self, KNOWN_WAIT_MS, 0, &FRESH_DUE);
     }
-    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0),
-                             .data.fd = fd};
-    if (epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev) != 0)
-        epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
-    return 0;
-}
-
-/* curl's one timer: -1 cancels it */
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    llm_state_t *s = userp;
-    s->curl_due_ms = timeout_ms < 0 ? -1 : (int64_t)rt_now_ms() + timeout_ms;
-    return 0;
 }
 
 static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
@@ -702,9 +562,26 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
     case MSG_LLM_CALL:
         new_call(s, (record_t *)msg);
         return;   /* the record travels on */
-    case RT_MSG_TIMER:
-        enqueue(s, ((rt_timer_msg_t *)msg)->arg);
+    case RT_MSG_IO:
+        llm_transport_io(s->transport, (rt_io_msg_t *)msg);
+        pump(s);   /* freed slots */
         break;
+    case RT_MSG_TIMER: {
+        void *arg = ((rt_timer_msg_t *)msg)->arg;
+        if (arg == &FRESH_DUE) {
+            s->fresh_timer = false;
+            if (s->nnew > 0)
+                check_new(s);
+            pump(s);
+        } else if (arg == &TICK) {
+            if (s->nnew > 0 && __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE))
+                check_new(s);
+            pump(s);   /* the breaker's open time, the gate's retry time, budgets */
+        } else {
+            enqueue(s, arg);   /* a retry's delay is over */
+        }
+        break;
+    }
     case MSG_LIMITS:
         llm_gate_set_limits(s->gate, ((limits_msg_t *)msg)->cfg);
         s->budget_recheck_ms = 0;   /* held records ask the new budget at once */
@@ -722,53 +599,6 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
             rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_SYNC_CANCELLED));
         break;
     }
-    case MSG_POLL: {
-        /* Sleep until a socket is ready, curl's timer is due or a sender
-         * wakes us (pipeline_tell_llm), unless messages wait; then curl
-         * works on the ready sockets only (curl_multi_poll looked at all
-         * thousand every time). */
-        int wait = rt_actor_depth(self) <= 1 ? POLL_MS : 0;
-        if (s->nnew > 0 && wait > KNOWN_WAIT_MS)
-            wait = KNOWN_WAIT_MS;
-        if (s->curl_due_ms >= 0) {
-            int64_t left = s->curl_due_ms - (int64_t)rt_now_ms();
-            if (left < wait)
-                wait = left > 0 ? (int)left : 0;
-        }
-        struct epoll_event ev[256];
-        int n = epoll_wait(s->ep, ev, 256, wait);
-        int running = 0;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd == s->wake_fd) {
-                uint64_t v;
-                if (read(s->wake_fd, &v, sizeof(v)) < 0) { /* nothing to clear */ }
-                continue;
-            }
-            int what = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                       (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                       (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            curl_multi_socket_action(s->multi, ev[i].data.fd, what, &running);
-        }
-        if (s->curl_due_ms >= 0 && (int64_t)rt_now_ms() >= s->curl_due_ms) {
-            s->curl_due_ms = -1;
-            curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        }
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(s->multi, &left)) != NULL)
-            if (m->msg == CURLMSG_DONE)
-                completed(s, m);
-        if (s->nnew >= KNOWN_BATCH || (s->nnew > 0 && rt_now_ms() - s->fresh_since_ms >= KNOWN_WAIT_MS) ||
-            (s->nnew > 0 && __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE)))
-            check_new(s);
-        pump(s);   /* freed slots, or the breaker's open time over */
-        if (__atomic_load_n(&s->p->closing, __ATOMIC_ACQUIRE) ||
-            (__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE) && s->inflight == 0 && s->qlen == 0 &&
-             s->nnew == 0))
-            break;   /* stop polling; the finalizer drops what is left (redelivered later) */
-        rt_send_force(self, msg);
-        return;
-    }
     default:
         break;
     }
@@ -782,6 +612,7 @@ static void llm_finalize(rt_actor_t *self)
      * shutdown; the next owner of their partitions reads them again. */
     while (s->running != NULL) {
         llm_call_t *c = s->running;
+        llm_transport_abandon(s->transport, c->x);
         release_slot(s, c);
         record_free(c->r);
         call_free(c);
@@ -810,11 +641,7 @@ static void llm_finalize(rt_actor_t *self)
         model_free(s->model);
         model_vec_free(&s->scratch);
     }
-    curl_multi_cleanup(s->multi);
-    close(s->ep);
-    close(s->wake_fd);
-    free(s->url);
-    free(s->auth);
+    llm_transport_free(s->transport);
     free(s);
 }
 
@@ -825,36 +652,7 @@ rt_actor_t *llm_spawn(pipeline_t *p)
         abort();
     s->p = p;
     s->rng = 0x9E3779B97F4A7C15ULL;
-    curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any other thread uses curl */
-    s->multi = curl_multi_init();
-    if (s->multi == NULL)
-        abort();
-    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)p->cfg->llm_max_inflight);
-    s->ep = epoll_create1(EPOLL_CLOEXEC);
-    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->ep < 0 || s->wake_fd < 0)
-        abort();
-    struct epoll_event wev = {.events = EPOLLIN, .data.fd = s->wake_fd};
-    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wake_fd, &wev);
-    s->curl_due_ms = -1;
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-    strbuf_t u;
-    sb_init(&u);
-    const char *base = p->cfg->openai_base_url;
-    size_t bl = strlen(base);
-    sb_printf(&u, "%.*s/chat/completions", (int)(bl > 0 && base[bl - 1] == '/' ? bl - 1 : bl), base);
-    s->url = u.data;
-    if (p->cfg->openai_api_key != NULL && p->cfg->openai_api_key[0]) {
-        size_t n = strlen(p->cfg->openai_api_key) + 32;
-        s->auth = malloc(n);
-        if (s->auth == NULL)
-            abort();
-        snprintf(s->auth, n, "Authorization: Bearer %s", p->cfg->openai_api_key);
-    }
-    p->llm_wake_fd = s->wake_fd;
+    breaker_init(&s->breaker, p->cfg->breaker_failures, (uint64_t)p->cfg->breaker_open_ms);
     s->gate = llm_gate_new(p->cfg);
     s->window = p->cfg->llm_max_inflight;
     g_metrics.llm_window = p->cfg->llm_max_inflight;
@@ -875,18 +673,12 @@ rt_actor_t *llm_spawn(pipeline_t *p)
         else
             log_info("llm", "breaker fallback uses the rules (%s)", err);
     }
-    /* Many messages per activation: one pass of curl over a thousand
-     * connections per new request cost more than the requests. */
+    /* Many messages per activation: curl works once per activation on the
+     * sockets that became ready, not once per new request. */
     rt_actor_opts_t o = {.name = "llm", .dedicated = true, .batch = 64, .capacity = 1 << 20,
                          .finalizer = llm_finalize};
-    rt_actor_t *a = rt_spawn(p->rt, llm_handler, s, &o);
-    rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
-    return a;
-}
-
-void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m)
-{
-    rt_send_force(p->llm, m);
-    uint64_t one = 1;
-    if (write(p->llm_wake_fd, &one, sizeof(one)) < 0) { /* already signalled (counter full) */ }
+    s->self = rt_spawn(p->rt, llm_handler, s, &o);
+    s->transport = llm_transport_new(s->self, p->cfg, completed, s);
+    rt_timer_start(s->self, TICK_MS, TICK_MS, &TICK);
+    return s->self;
 }

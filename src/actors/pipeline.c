@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faults.h"
 #include "log.h"
 
 static ordering_t parse_ordering(const char *s)
@@ -27,6 +28,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         abort();
     p->cfg = cfg;
     p->kenv = kenv;
+    faults_init(cfg);
     wakeup_init(&p->poller_wakeup);
     p->ordering = parse_ordering(cfg->ordering);
     p->noop = strcmp(cfg->stages, "noop") == 0;
@@ -142,6 +144,7 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     wakeup_destroy(&p->poller_wakeup);
     step("destroying the producer");
     rd_kafka_destroy(p->producer);
+    faults_shutdown();
     free(p);
     return failed ? -1 : left > 0 ? (int)left : 0;
 }
@@ -168,5 +171,5 @@ void pipeline_reload_limits(pipeline_t *p, config_t *fresh)
     }
     limits_msg_t *m = rt_msg_new(sizeof(*m), MSG_LIMITS);
     m->cfg = fresh;
-    pipeline_tell_llm(p, &m->hdr);
+    rt_send_force(p->llm, m);
 }

@@ -67,7 +67,6 @@ typedef struct pipeline {
     rt_actor_t *admin;
     rt_actor_t *syncs;
     rt_actor_t *llm;                    /* NULL unless the provider calls an LLM */
-    int llm_wake_fd;                    /* its eventfd, to wake it from epoll_wait */
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];
     partition_stats_t pstats[PIPELINE_MAX_PARTITIONS];
     int stopping;                       /* intake stopped (atomic) */
@@ -105,9 +104,6 @@ void publisher_stop(pipeline_t *p);
 rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen);
 rt_actor_t *syncs_spawn(pipeline_t *p);
 rt_actor_t *llm_spawn(pipeline_t *p);
-/* Sends the LLM actor a message (a record to classify, a cancelled sync)
- * and wakes it from epoll_wait. */
-void pipeline_tell_llm(pipeline_t *p, rt_msg_t *m);
 /* SIGHUP: the limits of a reloaded configuration (fresh, which this takes)
  * apply from now on: daily and per-user budgets, requests and tokens per
  * minute. Other keys need a restart. */

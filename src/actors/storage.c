@@ -12,13 +12,13 @@
  * database is unreachable the batch is kept and retried with capped
  * exponential backoff; the mailbox fills, and the partitions pause.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backoff.h"
+#include "faults.h"
 #include "log.h"
 #include "pipeline.h"
 #include "issue_row.h"
@@ -28,7 +28,6 @@
 
 #define PRUNE_EVERY_MS 1000
 
-static int g_commits;   /* batch commits in this process (fault injection) */
 
 typedef struct storage_state {
     pipeline_t *p;
@@ -616,14 +615,10 @@ static void flush(storage_state_t *s, rt_actor_t *self)
             schedule_retry(s, self);
             return;
         } else {
-            int n = __atomic_add_fetch(&g_commits, 1, __ATOMIC_RELAXED);
-            if (n == s->p->cfg->fault_kill_after_commits) {
-                /* Between the database commit and everything after it
-                 * (enriched event, Kafka commit): the crash exactly-once
-                 * has to survive. Straight to stderr: the log is async. */
-                dprintf(2, "storage: fault injection: kill -9 after database commit %d\n", n);
-                raise(SIGKILL);
-            }
+            /* Between the database commit and everything after it
+             * (enriched event, Kafka commit): where a crash tests
+             * exactly-once. */
+            fault_db_committed();
             histogram_observe_us(&g_metrics.db_write, now_us() - t0);
             histogram_observe_count(&g_metrics.db_batch_rows, (uint64_t)s->nbatch);
             metric_add(&g_metrics.db_batches, 1);

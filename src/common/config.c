@@ -125,24 +125,26 @@ static const cfg_desc_t DESCS[] = {
      "how often finished offsets are committed"},
     {"pipeline", "revoke_wait_ms", NULL, T_INT, F(revoke_wait_ms), "10000", 0, 300000, NULL,
      "how long a revoked partition waits for its in-flight records"},
-    {"pipeline", "hold_ms", "DISPATCHD_HOLD_MS", T_INT, F(hold_ms), "0", 0, 600000, NULL,
-     "testing and benchmarks: hold each record this long before classifying"},
-    {"pipeline", "hold_jitter_ms", "DISPATCHD_HOLD_JITTER_MS", T_INT, F(hold_jitter_ms), "0", 0, 600000, NULL,
-     "testing: add a random 0..N ms to each hold"},
     {"pipeline", "stages", "DISPATCHD_STAGES", T_STR, F(stages), "full", 0, 0, "full|noop|classify",
-     "benchmarks: noop finishes each record after the hold, classify after classifying; both skip storage and "
-     "publishing"},
-    {"pipeline", "stall_file", "DISPATCHD_STALL_FILE", T_STR, F(stall_file), NULL, 0, 0, NULL,
-     "testing: while this file exists, the classifier holds every record (a stalled downstream)"},
+     "benchmarks: noop finishes each record at the classifier, classify after classifying; both skip storage "
+     "and publishing"},
     {"pipeline", "storage_connections", "DISPATCHD_STORAGE_CONNECTIONS", T_INT, F(storage_connections), "2", 1, 64,
      NULL, "database connections writing rows, each its own thread; an issue always goes to the same one"},
-    {"pipeline", "fault_kill_after_commits", "DISPATCHD_FAULT_KILL_AFTER_COMMITS", T_INT, F(fault_kill_after_commits),
-     "0", 0, 1000000, NULL,
-     "testing: kill -9 the process right after the Nth batch commits in the database, before anything else"},
-    {"pipeline", "classify_audit_file", "DISPATCHD_CLASSIFY_AUDIT_FILE", T_STR, F(classify_audit_file), NULL, 0, 0,
-     NULL, "testing: append 'partition offset' to this file for every classification made"},
     {"pipeline", "state_dir", "DISPATCHD_STATE_DIR", T_STR, F(state_dir), "var/run", 0, 0, NULL,
      "where run writes its embedded broker address"},
+#ifdef DISPATCHD_FAULTS
+    /* Fault injection: only in dispatchd-faults, the test binary (faults.h). */
+    {"faults", "hold_ms", "DISPATCHD_HOLD_MS", T_INT, F(hold_ms), "0", 0, 600000, NULL,
+     "hold each record this long before classifying (a slow model)"},
+    {"faults", "hold_jitter_ms", "DISPATCHD_HOLD_JITTER_MS", T_INT, F(hold_jitter_ms), "0", 0, 600000, NULL,
+     "add a random 0..N ms to each hold"},
+    {"faults", "stall_file", "DISPATCHD_STALL_FILE", T_STR, F(stall_file), NULL, 0, 0, NULL,
+     "while this file exists, the classifier holds every record (a stalled downstream)"},
+    {"faults", "kill_after_commits", "DISPATCHD_FAULT_KILL_AFTER_COMMITS", T_INT, F(fault_kill_after_commits),
+     "0", 0, 1000000, NULL, "kill -9 the process right after the Nth batch commits in the database"},
+    {"faults", "classify_audit_file", "DISPATCHD_CLASSIFY_AUDIT_FILE", T_STR, F(classify_audit_file), NULL, 0, 0,
+     NULL, "append 'partition offset ms sync' to this file for every classification made"},
+#endif
 };
 
 #define NDESCS (sizeof(DESCS) / sizeof(DESCS[0]))

@@ -71,12 +71,13 @@ typedef struct config {
     int shutdown_timeout_ms;       /* the whole stop, drain included, at most */
     int commit_interval_ms;        /* offsets and offset maps committed this often */
     int revoke_wait_ms;            /* a revoked partition waits this long for in-flight records */
-    int hold_ms, hold_jitter_ms;   /* testing and benchmarking: hold each record in the classifier */
+    /* [faults]: set only in dispatchd-faults, the test binary (faults.h) */
+    int hold_ms, hold_jitter_ms;   /* hold each record in the classifier */
     char *stages;                  /* "full", or "noop": done right after the hold (benchmarks) */
     int storage_connections;       /* storage actors, one connection each */
-    int fault_kill_after_commits;  /* testing: SIGKILL after the Nth database batch commit */
-    char *classify_audit_file;     /* testing: one line per classification made */
-    char *stall_file;              /* testing: while this file exists the classifier stalls */
+    int fault_kill_after_commits;  /* [faults]: SIGKILL after the Nth database batch commit */
+    char *classify_audit_file;     /* [faults]: one line per classification made */
+    char *stall_file;              /* [faults]: while this file exists the classifier stalls */
     char *state_dir;               /* where `run` leaves the embedded broker's address */
 } config_t;
 
