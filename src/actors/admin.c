@@ -9,6 +9,9 @@
  * group to the partitions it owns, now and when assigned later (the poller
  * keeps the state). Queries that need round trips (a group's committed
  * offsets, watermarks) run here and answer the HTTP request when done.
+ *
+ * The control topic is read when librdkafka announces something on the
+ * control consumer's queue (control_event_cb) and on a tick: no loop.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -19,8 +22,14 @@
 #include "log.h"
 #include "pipeline.h"
 
+#define TICK_MS 1000              /* the control topic is read at least this often */
+
 typedef struct admin_state {
     pipeline_t *p;
+    rt_actor_t *self;
+    int wake_pending;             /* a wake-up sent by librdkafka, not yet handled (atomic:
+                                     set on librdkafka's threads, cleared here) */
+    rd_kafka_queue_t *control_queue;
     rd_kafka_t *control;          /* consumer of the control topic, also used for admin queries */
     int64_t started_ms;           /* wall clock: resets issued before this are history */
     uint64_t partitions_checked_ms;   /* when the input topic's partition count was last asked */
@@ -82,7 +91,7 @@ static void apply_reset(admin_state_t *s, json_t *cmd, int64_t offset_in_control
     log_info("admin", "reset %s on %d owned partitions (control offset %lld)", strategy, r->n,
              (long long)offset_in_control);
     if (r->n > 0)
-        pipeline_tell_poller(s->p, r);
+        rt_send_force(s->p->poller, r);
     else
         rt_msg_free(r);
 }
@@ -142,14 +151,25 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
     }
     log_info("admin", "%s %s (control offset %lld)", name, a->all ? "all partitions" : "listed partitions",
              (long long)m->offset);
-    pipeline_tell_poller(s->p, a);
+    rt_send_force(s->p->poller, a);
     json_decref(cmd);
+}
+
+/* On librdkafka's threads when the control consumer's queue gets
+ * something: one message until it is handled (no librdkafka calls here). */
+static void control_event_cb(rd_kafka_t *rk, void *opaque)
+{
+    (void)rk;
+    admin_state_t *s = opaque;
+    if (!__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_ACQ_REL))
+        rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
 }
 
 static void poll_control(admin_state_t *s)
 {
+    __atomic_store_n(&s->wake_pending, 0, __ATOMIC_RELEASE);
     rd_kafka_message_t *m;
-    while ((m = rd_kafka_consumer_poll(s->control, 50)) != NULL) {
+    while ((m = rd_kafka_consumer_poll(s->control, 0)) != NULL) {
         if (!m->err)
             apply_command(s, m);
         else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -286,12 +306,9 @@ static void admin_handler(rt_actor_t *self, rt_msg_t *msg)
     admin_state_t *s = rt_actor_state(self);
     switch (msg->type) {
     case MSG_POLL:
+    case RT_MSG_TIMER:
         poll_control(s);
         refresh_partition_count(s);
-        if (!__atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE)) {
-            rt_send_force(self, msg);
-            return;
-        }
         break;
     case MSG_ADMIN_QUERY: {
         admin_query_msg_t *q = (admin_query_msg_t *)msg;
@@ -310,6 +327,9 @@ static void admin_handler(rt_actor_t *self, rt_msg_t *msg)
 static void admin_finalize(rt_actor_t *self)
 {
     admin_state_t *s = rt_actor_state(self);
+    /* No wake-ups into a runtime that has stopped. */
+    rd_kafka_queue_cb_event_enable(s->control_queue, NULL, NULL);
+    rd_kafka_queue_destroy(s->control_queue);
     rd_kafka_consumer_close(s->control);
     rd_kafka_destroy(s->control);
     free(s);
@@ -341,7 +361,10 @@ rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen)
     rd_kafka_assign(s->control, l);
     rd_kafka_topic_partition_list_destroy(l);
     rt_actor_opts_t o = {.name = "admin", .dedicated = true, .batch = 1, .finalizer = admin_finalize};
-    rt_actor_t *a = rt_spawn(p->rt, admin_handler, s, &o);
-    rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
-    return a;
+    s->self = rt_spawn(p->rt, admin_handler, s, &o);
+    s->control_queue = rd_kafka_queue_get_consumer(s->control);
+    rd_kafka_queue_cb_event_enable(s->control_queue, control_event_cb, s);
+    rt_timer_start(s->self, TICK_MS, TICK_MS, NULL);
+    rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
+    return s->self;
 }

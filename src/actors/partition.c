@@ -189,7 +189,7 @@ static void request_pause(partition_state_t *s)
     partition_ctl_msg_t *m = rt_msg_new(sizeof(*m), MSG_PARTITION_CTL);
     m->partition = s->partition;
     m->pause = want;
-    pipeline_tell_poller(s->p, m);
+    rt_send_force(s->p->poller, m);
 }
 
 static bool downstream_pressured(const pipeline_t *p)
@@ -443,7 +443,7 @@ static void on_records(partition_state_t *s, record_batch_msg_t *b)
     int64_t max = s->p->cfg->max_inflight;
     int64_t left = __atomic_sub_fetch(&st->queued, b->n, __ATOMIC_ACQ_REL);
     if (left < max && left + b->n >= max)
-        pipeline_wake_poller(s->p);   /* it holds this partition at max */
+        rt_send_force(s->p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_POLLER_WAKE));   /* it holds this partition at max */
     if (current && b->n > 0) {
         pstat_set(&st->taken, last + 1);
         update_pause(s);

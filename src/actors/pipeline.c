@@ -29,7 +29,6 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->cfg = cfg;
     p->kenv = kenv;
     faults_init(cfg);
-    wakeup_init(&p->poller_wakeup);
     p->ordering = parse_ordering(cfg->ordering);
     p->noop = strcmp(cfg->stages, "noop") == 0;
     p->classify_only = strcmp(cfg->stages, "classify") == 0;
@@ -83,9 +82,10 @@ fail:
         publisher_stop(p);
     if (p->rt)
         rt_destroy(p->rt);
+    if (p->consumer)
+        rd_kafka_destroy(p->consumer);
     if (p->producer)
         rd_kafka_destroy(p->producer);
-    wakeup_destroy(&p->poller_wakeup);
     free(p);
     return NULL;
 }
@@ -110,7 +110,7 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
 {
     __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
     step("draining in-flight records");
-    pipeline_tell_poller(p, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
+    rt_send_force(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
     uint64_t deadline = rt_now_ms() + (uint64_t)p->cfg->drain_timeout_ms;
     while (__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED) > 0 && rt_now_ms() < deadline)
         usleep(10000);
@@ -127,7 +127,6 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     step("closing the consumer (commit, leave the group)");
     rt_future_t *f = rt_future_new();
     rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
-    pipeline_wake_poller(p);
     rt_msg_t *closed = rt_future_wait(f, 86400000);
     if (closed != NULL)
         rt_msg_free(closed);
@@ -141,7 +140,6 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     rt_destroy(p->rt);
     step("destroying the consumer");
     rd_kafka_destroy(p->consumer);
-    wakeup_destroy(&p->poller_wakeup);
     step("destroying the producer");
     rd_kafka_destroy(p->producer);
     faults_shutdown();

@@ -19,7 +19,6 @@
 #include "runtime.h"
 #include "strbuf.h"
 #include <libpq-fe.h>
-#include "wakeup.h"
 
 #define PIPELINE_MAX_PARTITIONS 1024
 #define PIPELINE_MAX_STORAGE 64
@@ -49,7 +48,6 @@ typedef struct pipeline {
     kafka_env_t *kenv;
     rt_runtime_t *rt;
     rd_kafka_t *consumer;
-    wakeup_t poller_wakeup;             /* what the poller sleeps on between rounds */
     rd_kafka_t *producer;
     size_t max_message_bytes;           /* larger input records go to the DLQ (resolved at start) */
     ordering_t ordering;
@@ -119,20 +117,6 @@ static inline partition_stats_t *pipeline_partition_stats(pipeline_t *p, int32_t
 
 static inline void pstat_set(int64_t *field, int64_t v) { __atomic_store_n(field, v, __ATOMIC_RELAXED); }
 static inline int64_t pstat_get(const int64_t *field) { return __atomic_load_n(field, __ATOMIC_RELAXED); }
-
-/* Ends the poller's wait between rounds now: a partition it holds has room
- * again, or a message waits in its mailbox. */
-static inline void pipeline_wake_poller(pipeline_t *p)
-{
-    wakeup_signal(&p->poller_wakeup);
-}
-
-/* Every message to the poller goes this way: it sleeps outside its mailbox. */
-static inline void pipeline_tell_poller(pipeline_t *p, void *msg)
-{
-    rt_send_force(p->poller, msg);
-    pipeline_wake_poller(p);
-}
 
 /* The storage actor of an issue: always the same one, so versions of one
  * issue are written in order and two connections never wait on each

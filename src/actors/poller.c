@@ -14,8 +14,12 @@
  * short hold cut throughput from ~60k to ~3k records/s in bench-consume.
  *
  * The round then serves the consumer queue (rebalances, errors, commit
- * results) and queues the next MSG_POLL behind any control messages, so
- * max.poll.interval.ms is never exceeded while partitions are held.
+ * results). A round that took something queues the next one behind any
+ * control messages; one that took nothing ends there, and the next comes
+ * with the next message: librdkafka announcing data or an event on a queue
+ * (queue_event_cb), a partition-consumer with room again, a control
+ * message, or the tick, which paces the hold-to-pause check and keeps
+ * max.poll.interval.ms from running out while partitions are held.
  */
 #include <stddef.h>
 #include <signal.h>
@@ -30,13 +34,16 @@
 #include "strbuf.h"
 #include "pipeline.h"
 
-#define IDLE_WAIT_MS 10         /* a round that took nothing waits this long at
-                                   most: a partition-consumer that frees room
-                                   ends the wait (pipeline_wake_poller) */
+#define TICK_MS 50              /* a round at least this often */
 #define HOLD_PAUSE_MS 1000      /* a hold this long becomes a librdkafka pause */
 
 typedef struct poller_state {
     pipeline_t *p;
+    rt_actor_t *self;
+    bool round_queued;                         /* a MSG_POLL to itself is on its way */
+    int wake_pending;                          /* librdkafka's wake-up sent, its round not
+                                                  yet begun (atomic: set on librdkafka's
+                                                  threads, cleared here) */
     uint64_t generation[PIPELINE_MAX_PARTITIONS];
     bool assigned[PIPELINE_MAX_PARTITIONS];
     rd_kafka_queue_t *queues[PIPELINE_MAX_PARTITIONS];
@@ -54,12 +61,24 @@ typedef struct poller_state {
 } poller_state_t;
 
 /* Called by librdkafka's threads when a queue the poller reads gets
- * something: it only sets the poller's wake-up flag (no librdkafka calls
- * are allowed here). */
+ * something (no librdkafka calls are allowed here): one wake-up message,
+ * until the round it starts begins. */
 static void queue_event_cb(rd_kafka_t *rk, void *opaque)
 {
     (void)rk;
-    wakeup_signal(opaque);
+    poller_state_t *s = opaque;
+    if (!__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_ACQ_REL))
+        rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLLER_WAKE));
+}
+
+/* No more wake-ups from librdkafka: before the consumer closes, since the
+ * runtime stops before the consumer is destroyed. */
+static void queue_events_off(poller_state_t *s)
+{
+    for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++)
+        if (s->queues[i] != NULL)
+            rd_kafka_queue_cb_event_enable(s->queues[i], NULL, NULL);
+    rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
 }
 
 
@@ -215,7 +234,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         if (s->queues[part] == NULL) {
             s->queues[part] = rd_kafka_queue_get_partition(p->consumer, p->cfg->topic_raw, part);
             rd_kafka_queue_forward(s->queues[part], NULL);
-            rd_kafka_queue_cb_event_enable(s->queues[part], queue_event_cb, &p->poller_wakeup);
+            rd_kafka_queue_cb_event_enable(s->queues[part], queue_event_cb, s);
         }
         log_info("poller", "assigned %s [%d]", parts->elems[i].topic, part);
     }
@@ -444,8 +463,10 @@ static bool serve_consumer_queue(poller_state_t *s)
     return any;
 }
 
-static void poll_round(poller_state_t *s)
+/* Returns whether the round did anything: then another follows at once. */
+static bool poll_round(poller_state_t *s)
 {
+    __atomic_store_n(&s->wake_pending, 0, __ATOMIC_RELEASE);
     rd_kafka_message_t *batch[RECORD_BATCH_MAX];
     long taken = 0;
     for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++) {
@@ -471,11 +492,16 @@ static void poll_round(poller_state_t *s)
         taken += kept;
     }
     bool events = serve_consumer_queue(s);
-    /* Nothing to do: sleep until a queue gets data or an event, a held
-     * partition has room, or a message arrives (all signal the wake-up);
-     * the timeout only paces the hold-to-pause check. */
-    if (taken == 0 && !events && rt_actor_depth(rt_current_actor()) <= 1)
-        wakeup_wait(&s->p->poller_wakeup, IDLE_WAIT_MS);
+    return taken > 0 || events;
+}
+
+/* A round now, unless one is already on its way. */
+static void round_soon(poller_state_t *s)
+{
+    if (s->round_queued || s->stopped)
+        return;
+    s->round_queued = true;
+    rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
 }
 
 static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
@@ -483,23 +509,24 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
     poller_state_t *s = rt_actor_state(self);
     switch (msg->type) {
     case MSG_POLL:
-        if (!s->stopped) {
-            poll_round(s);
-            rt_send_force(self, msg);
-            return;
-        }
+        s->round_queued = false;
+        if (!s->stopped && poll_round(s))
+            round_soon(s);
+        break;
+    case MSG_POLLER_WAKE:
+    case RT_MSG_TIMER:
+        round_soon(s);
         break;
     case MSG_PARTITION_CTL: {
         partition_ctl_msg_t *c = (partition_ctl_msg_t *)msg;
         if (c->partition >= 0 && c->partition < PIPELINE_MAX_PARTITIONS) {
             s->wants_pause[c->partition] = c->pause;
             update_hold(s, c->partition);
+            if (!c->pause)
+                round_soon(s);   /* it may be the only one with records */
         }
         break;
     }
-    case RT_MSG_PRESSURE:
-        /* re-read at the next round */
-        break;
     case MSG_ADMIN_RESET:
         reset_partitions(s, (admin_reset_msg_t *)msg);
         break;
@@ -516,6 +543,7 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
         }
         for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++)
             update_hold(s, part);
+        round_soon(s);
         break;
     }
     case MSG_STOP_INTAKE:
@@ -524,6 +552,7 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
     case MSG_CLOSE: {
         /* On this thread, since the rebalance callback runs inside it. */
         s->stopped = true;
+        queue_events_off(s);
         rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->p->consumer);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_warn("poller", "consumer close: %s", rd_kafka_err2str(e));
@@ -539,12 +568,10 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
 static void poller_finalize(rt_actor_t *self)
 {
     poller_state_t *s = rt_actor_state(self);
+    queue_events_off(s);
     for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++)
-        if (s->queues[i] != NULL) {
-            rd_kafka_queue_cb_event_enable(s->queues[i], NULL, NULL);
+        if (s->queues[i] != NULL)
             rd_kafka_queue_destroy(s->queues[i]);
-        }
-    rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
     rd_kafka_queue_destroy(s->consumer_queue);
     if (s->db != NULL)
         PQfinish(s->db);
@@ -567,24 +594,21 @@ rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t
     }
     rd_kafka_poll_set_consumer(p->consumer);
     s->consumer_queue = rd_kafka_queue_get_consumer(p->consumer);
-    rd_kafka_queue_cb_event_enable(s->consumer_queue, queue_event_cb, &p->poller_wakeup);
+    /* One message per activation: a queued round never hides a pause
+     * request behind a run of rounds. */
+    rt_actor_opts_t o = {.name = "poller", .dedicated = true, .batch = 1, .finalizer = poller_finalize};
+    s->self = rt_spawn(p->rt, poller_handler, s, &o);
+    rd_kafka_queue_cb_event_enable(s->consumer_queue, queue_event_cb, s);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, p->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(p->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* The actor exists already: the runtime frees its state with it. */
         snprintf(err, errlen, "kafka: subscribe to %s: %s", p->cfg->topic_raw, rd_kafka_err2str(e));
-        rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
-        rd_kafka_queue_destroy(s->consumer_queue);
-        rd_kafka_destroy(p->consumer);
-        p->consumer = NULL;
-        free(s);
         return NULL;
     }
-    /* One message per activation: the self-sent MSG_POLL then never hides
-     * a queued pause request behind a run of polls. */
-    rt_actor_opts_t o = {.name = "poller", .dedicated = true, .batch = 1, .finalizer = poller_finalize};
-    rt_actor_t *a = rt_spawn(p->rt, poller_handler, s, &o);
-    rt_send_force(a, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
-    return a;
+    rt_timer_start(s->self, TICK_MS, TICK_MS, NULL);
+    round_soon(s);
+    return s->self;
 }

@@ -28,7 +28,8 @@ enum pipeline_msg {
     MSG_PUBLISH,                    /* storage/partition -> publisher (enriched or DLQ) */
     MSG_MARK_PUBLISHED,             /* publisher -> storage: enriched event acknowledged */
     MSG_DONE,                       /* storage/publisher -> partition: effects durable */
-    MSG_POLL,                       /* poller -> itself */
+    MSG_POLL,                       /* poller, admin -> themselves: a round */
+    MSG_POLLER_WAKE,                /* librdkafka, partition -> poller: a round soon */
     MSG_PARTITION_CTL,              /* partition -> poller: pause or resume */
     MSG_ASSIGN,                     /* poller -> partition: (re)assigned, new generation */
     MSG_REVOKE,                     /* poller -> partition: revoked or lost */

@@ -24,6 +24,7 @@
 #include "schema.h"
 #include "syncs.h"
 #include "uuid.h"
+#include "wakeup.h"
 
 #define APPLY_WAIT_MS 5000
 
