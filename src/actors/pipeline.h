@@ -126,12 +126,6 @@ static inline rt_actor_t *pipeline_storage_for(const pipeline_t *p, int64_t issu
     return p->storage[(uint64_t)issue_id % (uint64_t)p->nstorage];
 }
 
-/* Notes enriched events as acknowledged by Kafka: $1 github_issue_id[],
- * $2 updated_at[] (the issue versions), built with mark_published_add()
- * and closed with "}" each. */
-extern const char *const MARK_PUBLISHED_SQL;
-void mark_published_add(strbuf_t *ids, strbuf_t *vers, int64_t issue_id, const char *updated_at);
-
 /* After a crash: notes as published the enriched events Kafka has but the
  * database never noted, so that replays do not send them again. Returns
  * how many it noted, -1 when it could not look. */

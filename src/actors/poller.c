@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "ledger.h"
 #include "log.h"
 #include "schema.h"
 #include "strbuf.h"
@@ -128,45 +129,32 @@ static PGconn *poller_db(poller_state_t *s)
     return s->db;
 }
 
+static void add_applied(void *ctx, int32_t partition, int64_t offset)
+{
+    offset_map_add(&((offset_map_t *)ctx)[partition], offset);
+}
+
 /* The offsets at or above each partition's committed one whose rows
- * PostgreSQL has (applied_offsets), into maps[partition]. Without the
- * database the maps stay empty: replays are then still idempotent, but a
- * record stored just before a crash would be classified again. */
+ * PostgreSQL has (the ledger's applied offsets), into maps[partition].
+ * Without the database the maps stay empty: replays are then still
+ * idempotent, but a record stored just before a crash would be classified
+ * again. */
 static void read_applied(poller_state_t *s, rd_kafka_topic_partition_list_t *parts, const int64_t *committed,
                          offset_map_t *maps)
 {
-    pipeline_t *p = s->p;
-    strbuf_t list;
-    sb_init(&list);
-    sb_puts(&list, "{");
-    for (int i = 0; i < parts->cnt; i++)
-        sb_printf(&list, "%s%d", i ? "," : "", parts->elems[i].partition);
-    sb_puts(&list, "}");
-    const char *v[3] = {p->cfg->group_id, p->cfg->topic_raw, list.data};
+    int32_t list[PIPELINE_MAX_PARTITIONS];
+    int n = 0;
+    for (int i = 0; i < parts->cnt && n < PIPELINE_MAX_PARTITIONS; i++)
+        list[n++] = parts->elems[i].partition;
+    ledger_scope_t scope = {.group = s->p->cfg->group_id, .topic = s->p->cfg->topic_raw};
     for (int attempt = 1; backoff_may_attempt(&BACKOFF_APPLIED_READ, attempt); attempt++) {
         if (poller_db(s) == NULL)
             break;
-        PGresult *r = PQexecParams(s->db,
-                                   "SELECT kafka_partition, kafka_offset FROM dispatchai.applied_offsets"
-                                   " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = ANY($3::int[])"
-                                   " ORDER BY kafka_partition, kafka_offset",
-                                   3, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-            for (int row = 0; row < PQntuples(r); row++) {
-                int32_t part = atoi(PQgetvalue(r, row, 0));
-                int64_t off = strtoll(PQgetvalue(r, row, 1), NULL, 10);
-                if (part >= 0 && part < PIPELINE_MAX_PARTITIONS && off >= committed[part])
-                    offset_map_add(&maps[part], off);
-            }
-            PQclear(r);
+        if (ledger_read_applied(&scope, s->db, list, n, committed, PIPELINE_MAX_PARTITIONS, add_applied, maps))
             break;
-        }
-        log_warn("poller", "applied offsets not read: %s", PQresultErrorMessage(r));
-        PQclear(r);
         PQfinish(s->db);   /* reconnect once: the server may have restarted */
         s->db = NULL;
     }
-    sb_free(&list);
 }
 
 static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)

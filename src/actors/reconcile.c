@@ -13,26 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger.h"
 #include "log.h"
 #include "pipeline.h"
 
 #define SLACK_MS 10000           /* clock skew between database and broker */
 #define READ_LIMIT_MS 30000      /* reconciliation never holds an assignment longer */
 #define READ_LIMIT_RECORDS 2000000
-
-/* The oldest unnoted row's time in ms, 0 if there is none, -1 on error. */
-static int64_t oldest_unnoted_ms(PGconn *db)
-{
-    PGresult *r = PQexec(db, "SELECT (extract(epoch FROM min(processed_at)) * 1000)::bigint"
-                             " FROM dispatchai.enriched_issues WHERE published_at IS NULL");
-    int64_t ms = -1;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        ms = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    else
-        log_warn("reconcile", "looking for unnoted events: %s", PQresultErrorMessage(r));
-    PQclear(r);
-    return ms;
-}
 
 /* Assigns every partition of the enriched topic from `since_ms` up to its
  * end now; *remaining gets how many partitions have something to read. */
@@ -80,7 +67,7 @@ static rd_kafka_topic_partition_list_t *plan_reads(rd_kafka_t *rk, const char *t
 
 int reconcile_published(pipeline_t *p, PGconn *db)
 {
-    int64_t oldest = oldest_unnoted_ms(db);
+    int64_t oldest = ledger_oldest_unmarked_ms(db);
     if (oldest <= 0)
         return (int)oldest;   /* 0: nothing to do; -1: error */
     char err[256], e[256], group[96];
@@ -113,9 +100,8 @@ int reconcile_published(pipeline_t *p, PGconn *db)
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
 
-    strbuf_t ids, vers;
-    sb_init(&ids);
-    sb_init(&vers);
+    ledger_marks_t marks;
+    ledger_marks_init(&marks);
     long seen = 0;
     uint64_t deadline = rt_now_ms() + READ_LIMIT_MS;
     while (remaining > 0 && rt_now_ms() < deadline && seen < READ_LIMIT_RECORDS) {
@@ -128,8 +114,8 @@ int reconcile_published(pipeline_t *p, PGconn *db)
             json_t *issue = json_object_get(root, "issue");
             json_t *id = json_object_get(issue, "id");
             if (json_is_integer(id))
-                mark_published_add(&ids, &vers, json_integer_value(id),
-                                   json_string_value(json_object_get(issue, "updated_at")));
+                ledger_marks_add(&marks, json_integer_value(id),
+                                 json_string_value(json_object_get(issue, "updated_at")));
             json_decref(root);
             int32_t part = m->partition;
             if (part >= 0 && part < PIPELINE_MAX_PARTITIONS && !reached[part] && m->offset + 1 >= ends[part]) {
@@ -146,20 +132,10 @@ int reconcile_published(pipeline_t *p, PGconn *db)
     if (remaining > 0)
         log_warn("reconcile", "read %ld enriched events but not to the end of every partition", seen);
 
-    int noted = 0;
-    if (ids.len > 0) {
-        sb_puts(&ids, "}");
-        sb_puts(&vers, "}");
-        const char *v[2] = {ids.data, vers.data};
-        PGresult *r = PQexecParams(db, MARK_PUBLISHED_SQL, 2, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_COMMAND_OK)
-            noted = atoi(PQcmdTuples(r));
-        else
-            log_warn("reconcile", "noting events: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    }
-    sb_free(&ids);
-    sb_free(&vers);
+    int noted = ledger_marks_write(db, &marks);
+    ledger_marks_free(&marks);
+    if (noted < 0)
+        return -1;
     log_info("reconcile", "read %ld enriched events since the oldest unnoted row; %d were already published and "
              "are now noted", seen, noted);
     return noted;

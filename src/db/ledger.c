@@ -1,0 +1,510 @@
+/*
+ * ledger.c -- see ledger.h.
+ */
+#include "ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "issue_row.h"
+#include "log.h"
+#include "schema.h"
+#include "syncs.h"
+
+static const char *UPSERT_SQL =
+    "WITH up AS ("
+    " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
+    "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
+    "  sync_source, pulled_by_user_id, processed_at)"
+    " SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12::timestamptz, $13, $14::jsonb, $15,"
+    "  $16, now()"
+    /* an event of a sync cancelled meanwhile stores nothing (the sync
+     * locks taken first make that decision stick) */
+    " WHERE NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs WHERE sync_id = $30::text"
+    "  AND sync_status = 'cancelled')"
+    " ON CONFLICT (github_issue_id) DO UPDATE SET repository_owner = EXCLUDED.repository_owner,"
+    "  repository_name = EXCLUDED.repository_name, issue_number = EXCLUDED.issue_number,"
+    "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
+    "  assignees = EXCLUDED.assignees, author = EXCLUDED.author, created_at = EXCLUDED.created_at,"
+    "  updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at, raw_data = EXCLUDED.raw_data,"
+    "  processed_at = now()"
+    " WHERE dispatchai.issues.updated_at IS NULL OR EXCLUDED.updated_at IS NULL"
+    "  OR dispatchai.issues.updated_at <= EXCLUDED.updated_at"
+    " RETURNING id),"
+    " en AS ("
+    " INSERT INTO dispatchai.enriched_issues (issue_id, classification, category, priority, severity,"
+    "  estimated_effort, component, confidence_score, tags, summary, ai_reasoning, processing_model,"
+    "  provider, cost_usd, source_updated_at, processed_at)"
+    " SELECT id, $17::jsonb, $18, $19, $20, $21, $22, $23::numeric, $24::text[], $25, $26, $27, $28,"
+    "  $29::numeric, $12::timestamptz, now() FROM up"
+    " ON CONFLICT (issue_id) DO UPDATE SET classification = EXCLUDED.classification,"
+    "  category = EXCLUDED.category, priority = EXCLUDED.priority, severity = EXCLUDED.severity,"
+    "  estimated_effort = EXCLUDED.estimated_effort, component = EXCLUDED.component,"
+    "  confidence_score = EXCLUDED.confidence_score, tags = EXCLUDED.tags, summary = EXCLUDED.summary,"
+    "  ai_reasoning = EXCLUDED.ai_reasoning, processing_model = EXCLUDED.processing_model,"
+    "  provider = EXCLUDED.provider, cost_usd = EXCLUDED.cost_usd,"
+    "  source_updated_at = EXCLUDED.source_updated_at, processed_at = now()"
+    " WHERE dispatchai.enriched_issues.source_updated_at IS DISTINCT FROM EXCLUDED.source_updated_at"
+    " RETURNING issue_id)"
+    " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM en),"
+    /* this version stored before but its event never acknowledged */
+    "  (SELECT count(*) FROM dispatchai.enriched_issues e"
+    "   WHERE e.issue_id = (SELECT id FROM dispatchai.issues WHERE github_issue_id = $1)"
+    "   AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz AND e.published_at IS NULL)";
+
+/* The records whose rows this transaction commits. */
+static const char *APPLIED_SQL =
+    "INSERT INTO dispatchai.applied_offsets (consumer_group, topic, kafka_partition, kafka_offset)"
+    " SELECT $1, $2, v.p, v.o FROM unnest($3::int[], $4::bigint[]) AS v(p, o) ON CONFLICT DO NOTHING";
+
+/* A replayed record whose rows are committed: its classification, if its
+ * enriched event was never acknowledged. */
+static const char *REPLAY_SQL =
+    "SELECT e.classification, e.processing_model, e.provider, e.cost_usd"
+    " FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
+    " WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $2::timestamptz"
+    " AND e.published_at IS NULL";
+
+/* A batch's events of one sync: counted in the batch's transaction, so a
+ * replay never counts twice; the sync completes when all are in. */
+static const char *SYNC_PROGRESS_SQL =
+    "UPDATE dispatchai.repository_syncs SET issues_synced = issues_synced + $2,"
+    " issues_classified = issues_classified + $3, updated_at = now(),"
+    " sync_status = CASE WHEN sync_status IN ('pending', 'syncing') AND issues_synced + $2 >= issues_total"
+    "   THEN 'completed' WHEN sync_status = 'pending' THEN 'syncing' ELSE sync_status END"
+    " WHERE sync_id = $1 AND sync_status IN ('pending', 'syncing')";
+
+static const char *READ_APPLIED_SQL =
+    "SELECT kafka_partition, kafka_offset FROM dispatchai.applied_offsets"
+    " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = ANY($3::int[])"
+    " ORDER BY kafka_partition, kafka_offset";
+
+static const char *PRUNE_SQL =
+    "DELETE FROM dispatchai.applied_offsets WHERE consumer_group = $1 AND topic = $2"
+    " AND kafka_partition = $3 AND kafka_offset < $4";
+
+static const char *MARK_PUBLISHED_SQL =
+    "UPDATE dispatchai.enriched_issues e SET published_at = now()"
+    " FROM dispatchai.issues i, unnest($1::bigint[], $2::timestamptz[]) AS v(gid, ver)"
+    " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
+    " AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
+
+static const char *OLDEST_UNMARKED_SQL =
+    "SELECT (extract(epoch FROM min(processed_at)) * 1000)::bigint"
+    " FROM dispatchai.enriched_issues WHERE published_at IS NULL";
+
+#define NPARAMS (ISSUE_ROW_NPARAMS + 1)   /* the row, then its sync_id */
+
+bool ledger_prepare(PGconn *c)
+{
+    /* Only the per-row upsert is prepared, and written so that any plan of
+     * it (a generic one, made while the tables were empty) looks rows up
+     * by unique index. The once-per-batch statements go unnamed, planned
+     * for their actual arrays: a cached generic plan of the mark, chosen
+     * on small tables, turned into scans that stalled a writer for
+     * seconds once the tables grew. */
+    PGresult *r = PQprepare(c, "upsert", UPSERT_SQL, NPARAMS, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_error("ledger", "prepare: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return ok;
+}
+
+/* SQLSTATE classes that mean "try again", not "this row is bad". */
+static bool transient_error(const PGresult *res, PGconn *conn)
+{
+    if (PQstatus(conn) != CONNECTION_OK)
+        return true;
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (st == NULL)
+        return true;
+    return strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 || strncmp(st, "53", 2) == 0 ||
+           strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
+}
+
+/* --- the storing transaction as a statement list ------------------------- */
+
+typedef enum { ST_BEGIN, ST_LOCK, ST_ROW, ST_APPLIED, ST_SYNC, ST_COMMIT } stmt_kind_t;
+
+typedef struct stmt {
+    stmt_kind_t kind;
+    const char *sql;              /* NULL: the prepared upsert */
+    int n;
+    const char *v[NPARAMS];
+    ledger_entry_t *entry;        /* ST_ROW */
+    issue_row_t row;              /* ST_ROW of a new version: owns the parameters */
+    bool has_row;
+    char id[24], a[16], b[16];
+} stmt_t;
+
+typedef struct tx {
+    stmt_t *s;
+    int n;
+    strbuf_t lock_ids, parts, offs;
+    ledger_entry_t **entries;
+    int nentries;
+} tx_t;
+
+typedef struct sync_count {
+    const char *id;
+    int n;
+} sync_count_t;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const sync_count_t *)a)->id, ((const sync_count_t *)b)->id);
+}
+
+static stmt_t *add(tx_t *t, stmt_kind_t kind, const char *sql)
+{
+    stmt_t *st = &t->s[t->n++];
+    st->kind = kind;
+    st->sql = sql;
+    return st;
+}
+
+/* BEGIN, the syncs' locks, a statement per entry, the applied offsets, a
+ * progress count per sync (in sync id order, so two transactions never wait
+ * on each other's sync rows in a cycle), COMMIT. */
+static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t **e, int n)
+{
+    memset(t, 0, sizeof(*t));
+    t->entries = e;
+    t->nentries = n;
+    t->s = calloc((size_t)(2 * n + 4), sizeof(*t->s));   /* no realloc: v[] points into them */
+    sb_init(&t->lock_ids);
+    sb_init(&t->parts);
+    sb_init(&t->offs);
+    if (t->s == NULL)
+        abort();
+    add(t, ST_BEGIN, "BEGIN");
+    sync_count_t counts[n > 0 ? n : 1];
+    int nsyncs = 0, napplied = 0;
+    sb_puts(&t->lock_ids, "{");
+    sb_puts(&t->parts, "{");
+    sb_puts(&t->offs, "{");
+    for (int i = 0; i < n; i++) {
+        if (e[i]->replay)
+            continue;
+        sb_printf(&t->parts, "%s%d", napplied ? "," : "", e[i]->partition);
+        sb_printf(&t->offs, "%s%lld", napplied ? "," : "", (long long)e[i]->offset);
+        napplied++;
+        const char *id = e[i]->sync_id;
+        if (id == NULL || id[0] == '\0')
+            continue;
+        sb_printf(&t->lock_ids, "%s\"%s\"", t->lock_ids.len > 1 ? "," : "", id);
+        int j = 0;
+        while (j < nsyncs && strcmp(counts[j].id, id) != 0)
+            j++;
+        if (j == nsyncs)
+            counts[nsyncs++] = (sync_count_t){id, 0};
+        counts[j].n++;
+    }
+    sb_puts(&t->lock_ids, "}");
+    sb_puts(&t->parts, "}");
+    sb_puts(&t->offs, "}");
+    if (nsyncs > 0) {
+        stmt_t *st = add(t, ST_LOCK, SYNCS_LOCK_SHARED_SQL);
+        st->n = 1;
+        st->v[0] = t->lock_ids.data;
+    }
+    for (int i = 0; i < n; i++) {
+        stmt_t *st = add(t, ST_ROW, NULL);
+        st->entry = e[i];
+        if (e[i]->replay) {
+            st->sql = REPLAY_SQL;
+            st->n = 2;
+            snprintf(st->id, sizeof(st->id), "%lld", (long long)e[i]->event->issue_id);
+            st->v[0] = st->id;
+            st->v[1] = e[i]->event->updated_at;
+            continue;
+        }
+        st->n = NPARAMS;
+        issue_row_build(&st->row, e[i]->event, e[i]->cls, e[i]->raw, e[i]->raw_len, e[i]->user_id);
+        st->has_row = true;
+        memcpy(st->v, st->row.v, sizeof(st->row.v));
+        st->v[ISSUE_ROW_NPARAMS] = e[i]->sync_id && e[i]->sync_id[0] ? e[i]->sync_id : NULL;
+    }
+    if (napplied > 0) {
+        stmt_t *st = add(t, ST_APPLIED, APPLIED_SQL);
+        st->n = 4;
+        st->v[0] = scope->group;
+        st->v[1] = scope->topic;
+        st->v[2] = t->parts.data;
+        st->v[3] = t->offs.data;
+    }
+    qsort(counts, (size_t)nsyncs, sizeof(counts[0]), by_id);
+    for (int j = 0; j < nsyncs; j++) {
+        stmt_t *st = add(t, ST_SYNC, SYNC_PROGRESS_SQL);
+        snprintf(st->a, sizeof(st->a), "%d", counts[j].n);
+        st->n = 3;
+        st->v[0] = counts[j].id;
+        st->v[1] = st->a;
+        st->v[2] = st->a;   /* records that reach storage were classified: both counts */
+    }
+    add(t, ST_COMMIT, "COMMIT");
+}
+
+static void tx_free(tx_t *t)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->s[i].has_row)
+            issue_row_free(&t->s[i].row);
+    free(t->s);
+    sb_free(&t->lock_ids);
+    sb_free(&t->parts);
+    sb_free(&t->offs);
+}
+
+/* A replay's lookup: publish from the stored classification if its event
+ * never went out, else nothing to do. */
+static void replay_result(ledger_entry_t *e, PGresult *res)
+{
+    e->publish = false;
+    if (PQntuples(res) != 1)
+        return;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    char err[200];
+    if (j != NULL && cls_from_json(j, e->cls, err, sizeof(err)) == 0) {
+        cls_copy_text(e->cls->model_version, sizeof(e->cls->model_version), PQgetvalue(res, 0, 1));
+        cls_copy_text(e->cls->provider, sizeof(e->cls->provider), PQgetvalue(res, 0, 2));
+        e->cls->cost_usd = 0;   /* spent by the first pass, not by this one */
+        e->publish = true;
+    } else {
+        log_warn("ledger", "partition %d offset %lld: stored classification unreadable (%s); not republished",
+                 e->partition, (long long)e->offset, j ? err : "not JSON");
+    }
+    json_decref(j);
+}
+
+/* What one statement's result means for the transaction. */
+static ledger_status_t stmt_result(PGconn *c, stmt_t *st, PGresult *res)
+{
+    ExecStatusType rs = PQresultStatus(res);
+    if (st->kind == ST_ROW && rs == PGRES_TUPLES_OK) {
+        ledger_entry_t *e = st->entry;
+        if (e->replay) {
+            replay_result(e, res);
+        } else {
+            bool stored = atoi(PQgetvalue(res, 0, 0)) > 0;
+            bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
+            bool unpublished = atoi(PQgetvalue(res, 0, 2)) > 0;
+            e->publish = (stored && classified) || unpublished;
+        }
+        return LEDGER_OK;
+    }
+    if (st->kind != ST_ROW && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK))
+        return LEDGER_OK;
+    if (rs == PGRES_PIPELINE_ABORTED)
+        return LEDGER_RETRY;
+    const char *m = PQresultErrorMessage(res);
+    if (st->kind == ST_ROW)
+        snprintf(st->entry->error, sizeof(st->entry->error), "database: %.*s", (int)strcspn(m, "\n"), m);
+    return transient_error(res, c) ? LEDGER_RETRY : LEDGER_BAD;
+}
+
+static ledger_status_t worse(ledger_status_t a, ledger_status_t b)
+{
+    return a != LEDGER_OK ? a : b;
+}
+
+/* Executor 1: every statement sent before the first result is read. After
+ * an error the rest come back PGRES_PIPELINE_ABORTED and the server rolls
+ * the transaction back at the sync point. */
+static ledger_status_t tx_exec_pipelined(PGconn *c, tx_t *t)
+{
+    if (PQenterPipelineMode(c) != 1)
+        return LEDGER_RETRY;
+    bool sent = true;
+    for (int i = 0; i < t->n && sent; i++) {
+        stmt_t *st = &t->s[i];
+        sent = st->sql ? PQsendQueryParams(c, st->sql, st->n, NULL, st->v, NULL, NULL, 0) == 1
+                       : PQsendQueryPrepared(c, "upsert", st->n, st->v, NULL, NULL, 0) == 1;
+    }
+    sent = sent && PQpipelineSync(c) == 1;
+    ledger_status_t status = sent ? LEDGER_OK : LEDGER_RETRY;
+    for (int i = 0; i < t->n && sent; i++) {
+        PGresult *res = PQgetResult(c);
+        if (res == NULL) {
+            status = worse(status, LEDGER_RETRY);
+            break;
+        }
+        ledger_status_t s = stmt_result(c, &t->s[i], res);
+        /* the first failure is the one that counts: the rest are aborted */
+        status = worse(status, s);
+        PQclear(res);
+        PQclear(PQgetResult(c));   /* the NULL that ends each statement's results */
+    }
+    /* Drain to the sync point so the connection is usable again. */
+    for (;;) {
+        PGresult *res = PQgetResult(c);
+        if (res == NULL) {
+            if (PQstatus(c) != CONNECTION_OK)
+                break;
+            continue;
+        }
+        ExecStatusType rs = PQresultStatus(res);
+        PQclear(res);
+        if (rs == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    PQexitPipelineMode(c);
+    if (status != LEDGER_OK) {
+        /* A failed statement leaves the explicit transaction aborted past
+         * the sync point; end it, or every later statement fails with
+         * "current transaction is aborted" instead of its own error. */
+        PQclear(PQexec(c, "ROLLBACK"));
+    }
+    return status;
+}
+
+/* Executor 2: one statement at a time, stopping at the first failure. */
+static ledger_status_t tx_exec_each(PGconn *c, tx_t *t)
+{
+    ledger_status_t status = LEDGER_OK;
+    for (int i = 0; i < t->n && status == LEDGER_OK; i++) {
+        stmt_t *st = &t->s[i];
+        PGresult *res = st->sql ? PQexecParams(c, st->sql, st->n, NULL, st->v, NULL, NULL, 0)
+                                : PQexecPrepared(c, "upsert", st->n, st->v, NULL, NULL, 0);
+        status = stmt_result(c, st, res);
+        PQclear(res);
+    }
+    if (status != LEDGER_OK)
+        PQclear(PQexec(c, "ROLLBACK"));
+    return status;
+}
+
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t **e, int n)
+{
+    tx_t t;
+    tx_build(&t, scope, e, n);
+    ledger_status_t st = tx_exec_pipelined(c, &t);
+    tx_free(&t);
+    return st;
+}
+
+ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e)
+{
+    tx_t t;
+    tx_build(&t, scope, &e, 1);
+    ledger_status_t st = tx_exec_each(c, &t);
+    if (st != LEDGER_OK && e->error[0] == '\0')
+        snprintf(e->error, sizeof(e->error), "database: %s", PQerrorMessage(c));
+    tx_free(&t);
+    return st;
+}
+
+void ledger_count_refused(PGconn *c, const ledger_entry_t *e)
+{
+    if (e->replay || e->sync_id == NULL || e->sync_id[0] == '\0')
+        return;
+    const char *v[3] = {e->sync_id, "1", "0"};
+    PGresult *res = PQexecParams(c, SYNC_PROGRESS_SQL, 3, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_warn("ledger", "sync %s progress: %s", e->sync_id, PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+/* --- applied offsets ------------------------------------------------------ */
+
+bool ledger_read_applied(const ledger_scope_t *scope, PGconn *c, const int32_t *partitions, int n,
+                         const int64_t *from, int nfrom, void (*fn)(void *ctx, int32_t partition, int64_t offset),
+                         void *ctx)
+{
+    strbuf_t list;
+    sb_init(&list);
+    sb_puts(&list, "{");
+    for (int i = 0; i < n; i++)
+        sb_printf(&list, "%s%d", i ? "," : "", partitions[i]);
+    sb_puts(&list, "}");
+    const char *v[3] = {scope->group, scope->topic, list.data};
+    PGresult *r = PQexecParams(c, READ_APPLIED_SQL, 3, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (ok) {
+        for (int row = 0; row < PQntuples(r); row++) {
+            int32_t part = atoi(PQgetvalue(r, row, 0));
+            int64_t off = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+            if (part >= 0 && part < nfrom && off >= from[part])
+                fn(ctx, part, off);
+        }
+    } else {
+        log_warn("ledger", "applied offsets not read: %s", PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    sb_free(&list);
+    return ok;
+}
+
+bool ledger_prune(const ledger_scope_t *scope, PGconn *c, int32_t partition, int64_t below)
+{
+    char ps[16], bs[24];
+    snprintf(ps, sizeof(ps), "%d", partition);
+    snprintf(bs, sizeof(bs), "%lld", (long long)below);
+    const char *v[4] = {scope->group, scope->topic, ps, bs};
+    PGresult *res = PQexecParams(c, PRUNE_SQL, 4, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_warn("ledger", "pruning applied offsets: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* --- published marks ------------------------------------------------------ */
+
+void ledger_marks_init(ledger_marks_t *m)
+{
+    sb_init(&m->ids);
+    sb_init(&m->versions);
+    m->n = 0;
+}
+
+void ledger_marks_add(ledger_marks_t *m, int64_t issue_id, const char *updated_at)
+{
+    sb_printf(&m->ids, "%s%lld", m->n ? "," : "", (long long)issue_id);
+    sb_printf(&m->versions, "%s%s%s%s", m->n ? "," : "", updated_at ? "\"" : "", updated_at ? updated_at : "NULL",
+              updated_at ? "\"" : "");
+    m->n++;
+}
+
+int ledger_marks_write(PGconn *c, ledger_marks_t *m)
+{
+    if (m->n == 0)
+        return 0;
+    strbuf_t ids, vers;
+    sb_init(&ids);
+    sb_init(&vers);
+    sb_printf(&ids, "{%s}", m->ids.data);
+    sb_printf(&vers, "{%s}", m->versions.data);
+    const char *v[2] = {ids.data, vers.data};
+    PGresult *res = PQexecParams(c, MARK_PUBLISHED_SQL, 2, NULL, v, NULL, NULL, 0);
+    int marked = -1;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        marked = atoi(PQcmdTuples(res));
+    else
+        log_warn("ledger", "marking %d events as published deferred: %s", m->n, PQresultErrorMessage(res));
+    PQclear(res);
+    sb_free(&ids);
+    sb_free(&vers);
+    return marked;
+}
+
+void ledger_marks_free(ledger_marks_t *m)
+{
+    sb_free(&m->ids);
+    sb_free(&m->versions);
+    m->n = 0;
+}
+
+int64_t ledger_oldest_unmarked_ms(PGconn *c)
+{
+    PGresult *r = PQexec(c, OLDEST_UNMARKED_SQL);
+    int64_t ms = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        ms = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        log_warn("ledger", "looking for unmarked events: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return ms;
+}
