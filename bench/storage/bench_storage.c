@@ -21,7 +21,9 @@
 
 #include "issue_row.h"
 #include "log.h"
-#include "pipeline.h"
+#include "partition.h"
+#include "publisher.h"
+#include "storage.h"
 #include "schema.h"
 #include "strbuf.h"
 
@@ -38,11 +40,11 @@ static double now_s(void)
  * partition-consumer (counts records done). */
 static void sink_handler(rt_actor_t *self, rt_msg_t *msg)
 {
-    pipeline_t *p = rt_actor_state(self);
+    const actor_env_t *env = rt_actor_state(self);
     record_t *r = (record_t *)msg;
     if (msg->type == MSG_PUBLISH && r->publish) {
         r->hdr.type = MSG_MARK_PUBLISHED;
-        rt_send_force(pipeline_storage_for(p, r->event.issue_id), r);
+        rt_send_force(storage_for(env, r->event.issue_id), r);
         return;
     }
     if (msg->type == MSG_PUBLISH || msg->type == MSG_DONE) {
@@ -115,25 +117,27 @@ static record_t *make_record(const input_t *in, size_t i, rt_actor_t *owner)
 
 static double run_dispatchd(const input_t *in, const config_t *cfg)
 {
-    pipeline_t *p = calloc(1, sizeof(*p));
-    p->cfg = cfg;
-    p->rt = rt_create(cfg->threads);
+    /* The storage actors wired to a stand-in publisher through their
+     * address book. */
+    actor_addresses_t *to = calloc(1, sizeof(*to));
+    pipeline_status_t *status = calloc(1, sizeof(*status));
+    actor_env_t env = {.cfg = cfg, .rt = rt_create(cfg->threads), .to = to, .status = status};
     rt_actor_opts_t o = {.name = "bench-sink", .capacity = 1 << 22};
-    p->publisher = rt_spawn(p->rt, sink_handler, p, &o);
+    to->publisher = rt_spawn(env.rt, sink_handler, &env, &o);
     char err[256];
     for (int i = 0; i < cfg->storage_connections; i++) {
-        if ((p->storage[i] = storage_spawn(p, i, err, sizeof(err))) == NULL) {
+        if ((to->storage[i] = storage_spawn(&env, i, err, sizeof(err))) == NULL) {
             fprintf(stderr, "bench_storage: %s\n", err);
             exit(1);
         }
-        p->nstorage++;
+        to->nstorage++;
     }
     record_t **recs = malloc(in->n * sizeof(*recs));
     for (size_t i = 0; i < in->n; i++)
-        recs[i] = make_record(in, i, p->publisher);
+        recs[i] = make_record(in, i, to->publisher);
     double t0 = now_s();
     for (size_t i = 0; i < in->n; i++)
-        rt_send_force(pipeline_storage_for(p, recs[i]->event.issue_id), recs[i]);
+        rt_send_force(storage_for(&env, recs[i]->event.issue_id), recs[i]);
     double last = t0;
     while (__atomic_load_n(&g_done, __ATOMIC_ACQUIRE) < in->n) {
         usleep(500);
@@ -144,9 +148,10 @@ static double run_dispatchd(const input_t *in, const config_t *cfg)
     }
     double t = now_s() - t0;
     free(recs);
-    rt_shutdown(p->rt);
-    rt_destroy(p->rt);
-    free(p);
+    rt_shutdown(env.rt);
+    rt_destroy(env.rt);
+    free(to);
+    free(status);
     return (double)in->n / t;
 }
 

@@ -20,12 +20,14 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pipeline.h"
+#include "admin.h"
+#include "classifier.h"
+#include "poller.h"
 
 #define TICK_MS 1000              /* the control topic is read at least this often */
 
 typedef struct admin_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     rt_actor_t *self;
     int wake_pending;             /* a wake-up sent by librdkafka, not yet handled (atomic:
                                      set on librdkafka's threads, cleared here) */
@@ -33,6 +35,7 @@ typedef struct admin_state {
     rd_kafka_t *control;          /* consumer of the control topic, also used for admin queries */
     int64_t started_ms;           /* wall clock: resets issued before this are history */
     uint64_t partitions_checked_ms;   /* when the input topic's partition count was last asked */
+    uint64_t watermarks_ms;           /* when the owned partitions' high watermarks were last asked */
 } admin_state_t;
 
 /* reset-offsets is one-shot: a process replaying the control topic at start
@@ -47,11 +50,11 @@ static void apply_reset(admin_state_t *s, json_t *cmd, int64_t offset_in_control
     json_t *offsets = json_object_get(cmd, "offsets");
     json_t *only = json_object_get(cmd, "partitions");
     json_int_t at_ms = json_integer_value(json_object_get(cmd, "datetime_ms"));
-    const char *topic = s->p->cfg->topic_raw;
+    const char *topic = s->env->cfg->topic_raw;
     admin_reset_msg_t *r = rt_msg_new(sizeof(*r), MSG_ADMIN_RESET);
     r->n = 0;
     for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS && r->n < 256; part++) {
-        if (!pstat_get(&s->p->pstats[part].assigned))
+        if (!pstat_get(&s->env->status->partitions[part].assigned))
             continue;
         char key[16];
         snprintf(key, sizeof(key), "%d", part);
@@ -91,7 +94,7 @@ static void apply_reset(admin_state_t *s, json_t *cmd, int64_t offset_in_control
     log_info("admin", "reset %s on %d owned partitions (control offset %lld)", strategy, r->n,
              (long long)offset_in_control);
     if (r->n > 0)
-        rt_send_force(s->p->poller, r);
+        rt_send_force(s->env->to->poller, r);
     else
         rt_msg_free(r);
 }
@@ -109,7 +112,7 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
         json_decref(cmd);
         return;
     }
-    if (strcmp(group, s->p->cfg->group_id) != 0 || (topic != NULL && strcmp(topic, s->p->cfg->topic_raw) != 0)) {
+    if (strcmp(group, s->env->cfg->group_id) != 0 || (topic != NULL && strcmp(topic, s->env->cfg->topic_raw) != 0)) {
         json_decref(cmd);   /* another group's or topic's command */
         return;
     }
@@ -118,7 +121,7 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
         if (id != NULL && strlen(id) < 64) {
             sync_cancelled_msg_t *c = rt_msg_new(sizeof(*c), MSG_SYNC_CANCELLED);
             snprintf(c->sync_id, sizeof(c->sync_id), "%s", id);
-            rt_send_force(s->p->classifier, c);
+            rt_send_force(s->env->to->classifier, c);
         }
         json_decref(cmd);
         return;
@@ -151,7 +154,7 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
     }
     log_info("admin", "%s %s (control offset %lld)", name, a->all ? "all partitions" : "listed partitions",
              (long long)m->offset);
-    rt_send_force(s->p->poller, a);
+    rt_send_force(s->env->to->poller, a);
     json_decref(cmd);
 }
 
@@ -233,7 +236,7 @@ static void topic_stats(admin_state_t *s, admin_query_msg_t *q)
  * for every partition of the input topic, owned here or not, paused or not. */
 static void group_lag(admin_state_t *s, admin_query_msg_t *q)
 {
-    const char *topic = s->p->cfg->topic_raw;
+    const char *topic = s->env->cfg->topic_raw;
     int n = topic_partitions(s, topic);
     if (n < 0) {
         answer(q, 503, json_pack("{s:s, s:s}", "error", "kafka_unavailable", "detail", "no metadata for the topic"));
@@ -271,7 +274,7 @@ static void group_lag(admin_state_t *s, admin_query_msg_t *q)
             int64_t lag = hi - off > 0 ? hi - off : 0;
             json_object_set_new(w, "committed", c != NULL && c->offset >= 0 ? json_integer(c->offset) : json_null());
             json_object_set_new(w, "lag", json_integer(lag));
-            json_object_set_new(w, "paused_here", json_boolean(pstat_get(&s->p->pstats[i].paused) != 0));
+            json_object_set_new(w, "paused_here", json_boolean(pstat_get(&s->env->status->partitions[i].paused) != 0));
             json_array_append_new(parts, w);
             total += lag;
         }
@@ -296,9 +299,29 @@ static void refresh_partition_count(admin_state_t *s)
     if (s->partitions_checked_ms != 0 && now - s->partitions_checked_ms < PARTITION_COUNT_REFRESH_MS)
         return;
     s->partitions_checked_ms = now;
-    int n = topic_partitions(s, s->p->cfg->topic_raw);
+    int n = topic_partitions(s, s->env->cfg->topic_raw);
     if (n > 0)
-        __atomic_store_n(&s->p->raw_partitions, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->env->status->raw_partitions, n, __ATOMIC_RELAXED);
+}
+
+/* The high watermark of each partition this process owns, for the lag the
+ * metrics and status show (right for paused partitions, whose consumer-side
+ * lag stands still), on this actor's own client. */
+#define WATERMARKS_REFRESH_MS 2000
+static void refresh_watermarks(admin_state_t *s)
+{
+    uint64_t now = rt_now_ms();
+    if (now - s->watermarks_ms < WATERMARKS_REFRESH_MS)
+        return;
+    s->watermarks_ms = now;
+    for (int32_t i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
+        partition_stats_t *st = env_partition(s->env, i);
+        int64_t lo, hi;
+        if (pstat_get(&st->assigned) &&
+            rd_kafka_query_watermark_offsets(s->control, s->env->cfg->topic_raw, i, &lo, &hi, 2000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            pstat_set(&st->high_watermark, hi);
+    }
 }
 
 static void admin_handler(rt_actor_t *self, rt_msg_t *msg)
@@ -309,6 +332,7 @@ static void admin_handler(rt_actor_t *self, rt_msg_t *msg)
     case RT_MSG_TIMER:
         poll_control(s);
         refresh_partition_count(s);
+        refresh_watermarks(s);
         break;
     case MSG_ADMIN_QUERY: {
         admin_query_msg_t *q = (admin_query_msg_t *)msg;
@@ -335,20 +359,20 @@ static void admin_finalize(rt_actor_t *self)
     free(s);
 }
 
-rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen)
+rt_actor_t *admin_spawn(const actor_env_t *env, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf(p->cfg, p->kenv, KAFKA_ADMIN, err, errlen);
+    rd_kafka_conf_t *conf = kafka_conf(env->cfg, env->kenv, KAFKA_ADMIN, err, errlen);
     if (conf == NULL)
         return NULL;
     char e[256], group[96];
     /* Its own group: every process reads every command. */
-    snprintf(group, sizeof(group), "%s-control-%d-%ld", p->cfg->group_id, getpid(), (long)rt_now_ms());
+    snprintf(group, sizeof(group), "%s-control-%d-%ld", env->cfg->group_id, getpid(), (long)rt_now_ms());
     rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e));
     admin_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
+    s->env = env;
     s->started_ms = (int64_t)(now_us() / 1000);
     s->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (s->control == NULL) {
@@ -357,11 +381,11 @@ rt_actor_t *admin_spawn(pipeline_t *p, char *err, size_t errlen)
     }
     rd_kafka_poll_set_consumer(s->control);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->cfg->topic_control, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(l, env->cfg->topic_control, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(s->control, l);
     rd_kafka_topic_partition_list_destroy(l);
     rt_actor_opts_t o = {.name = "admin", .dedicated = true, .batch = 1, .finalizer = admin_finalize};
-    s->self = rt_spawn(p->rt, admin_handler, s, &o);
+    s->self = rt_spawn(env->rt, admin_handler, s, &o);
     s->control_queue = rd_kafka_queue_get_consumer(s->control);
     rd_kafka_queue_cb_event_enable(s->control_queue, control_event_cb, s);
     rt_timer_start(s->self, TICK_MS, TICK_MS, NULL);

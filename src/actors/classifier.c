@@ -15,12 +15,15 @@
 
 #include "faults.h"
 #include "log.h"
-#include "pipeline.h"
+#include "classifier.h"
+#include "llm.h"
+#include "partition.h"
+#include "storage.h"
 #include "local.h"
 #include "strmap.h"
 
 typedef struct classifier_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     strmap_t cancelled;           /* sync ids whose events are skipped */
     model_t *model;               /* the local provider's, NULL for rules */
     model_vec_t scratch;
@@ -32,14 +35,14 @@ typedef struct classifier_state {
 
 static void classify(classifier_state_t *s, record_t *r)
 {
-    if (s->p->noop) {
+    if (s->env->noop) {
         r->result = RESULT_OK;
         record_done(r);
         return;
     }
     if (r->replay) {
         /* Classified before a crash; storage has the result. */
-        pipeline_classified(s->p, r);
+        storage_send(s->env, r);
         return;
     }
     if (r->sync_id[0] && strmap_get(&s->cancelled, r->sync_id) != NULL) {
@@ -58,22 +61,22 @@ static void classify(classifier_state_t *s, record_t *r)
         classify_local(s->model, &s->scratch, &in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_LOCAL], now_us() - t0);
     }
-    if (s->p->llm != NULL) {
+    if (s->env->to->llm != NULL) {
         /* cascade: the local answer when it is sure enough */
-        if (s->model != NULL && r->cls.confidence >= s->p->cfg->cascade_threshold) {
+        if (s->model != NULL && r->cls.confidence >= s->env->cfg->cascade_threshold) {
             metric_add(&g_metrics.cascade_local, 1);
         } else {
             if (s->model != NULL)
                 metric_add(&g_metrics.cascade_llm, 1);
             r->hdr.type = MSG_LLM_CALL;
-            rt_send_force(s->p->llm, r);   /* storage or the DLQ from there */
+            rt_send_force(s->env->to->llm, r);   /* storage or the DLQ from there */
             return;
         }
     } else if (s->model == NULL) {
         classify_rules(&in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_RULES], now_us() - t0);
     }
-    pipeline_classified(s->p, r);
+    storage_send(s->env, r);
 }
 
 static void park(classifier_state_t *s, record_t *r)
@@ -123,8 +126,8 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
             strmap_put(&s->cancelled, c->sync_id, s);
             log_info("classifier", "sync %s cancelled: its events are skipped from now on", c->sync_id);
         }
-        if (s->p->llm != NULL) {
-            rt_send_force(s->p->llm, msg);   /* its waiting records; it answers */
+        if (s->env->to->llm != NULL) {
+            rt_send_force(s->env->to->llm, msg);   /* its waiting records; it answers */
             return;
         }
         if (msg->reply_future != NULL || msg->reply_actor != NULL)
@@ -149,28 +152,26 @@ static void classifier_finalize(rt_actor_t *self)
     free(s);
 }
 
-rt_actor_t *classifier_spawn(pipeline_t *p, char *err, size_t errlen)
+rt_actor_t *classifier_spawn(const actor_env_t *env, char *err, size_t errlen)
 {
-    const char *provider = p->cfg->classifier;
+    const char *provider = env->cfg->classifier;
     bool cascade = strcmp(provider, "cascade") == 0;
     classifier_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
+    s->env = env;
     if (strcmp(provider, "local") == 0 || cascade) {
-        if ((s->model = model_load(p->cfg->model_file, err, errlen)) == NULL) {
+        if ((s->model = model_load(env->cfg->model_file, err, errlen)) == NULL) {
             free(s);
             return NULL;
         }
         model_vec_init(&s->scratch);
     }
-    if (strcmp(provider, "openai") == 0 || cascade)
-        p->llm = llm_spawn(p);
     s->rng = 0x9E3779B97F4A7C15ULL;
     strmap_init(&s->cancelled);
     rt_actor_opts_t o = {.name = "classifier", .capacity = 65536, .high_watermark = 8192,
                          .low_watermark = 2048, .finalizer = classifier_finalize};
-    rt_actor_t *a = rt_spawn(p->rt, classifier_handler, s, &o);
+    rt_actor_t *a = rt_spawn(env->rt, classifier_handler, s, &o);
     if (fault_stall_configured()) {
         s->stalled = fault_stalled();
         rt_timer_start(a, FAULT_STALL_CHECK_MS, FAULT_STALL_CHECK_MS, &s->stalled);

@@ -18,10 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_gate.h"
 #include "log.h"
+#include "offset_tracker.h"
 #include "offset_map.h"
-#include "pipeline.h"
-#include "strmap.h"
+#include "partition.h"
+#include "classifier.h"
+#include "poller.h"
+#include "publisher.h"
 
 enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2, PAUSE_OFFSET_MAP = 4 };
 
@@ -29,37 +33,17 @@ enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2, PAUSE_OFFSET_MAP = 4 };
  * at 75% of the bound on this estimate never lets the map overflow. */
 #define MAP_BYTES_PER_OFFSET 12
 
-typedef struct pending_offset {
-    int64_t offset;
-    bool done;
-} pending_offset_t;
-
-/* Records waiting behind an in-flight record with the same key; also the
- * key's entry in the key map, which borrows `key` from here. Recycled
- * through a free list: a busy key used to cost a calloc and a strdup. */
-typedef struct key_queue {
-    record_t **items;
-    size_t head, count, cap;
-    char key[320];
-    struct key_queue *next_free;
-} key_queue_t;
-
 typedef struct partition_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     int32_t partition;
     uint64_t generation;
     bool assigned;
-    pending_offset_t *ring;        /* taken, not yet committable: sorted by offset */
-    size_t ring_cap, ring_head, ring_count;
-    int done_above;                /* finished entries in the ring */
-    int64_t commit_next;           /* next offset to commit; -1 before the first */
+    offset_tracker_t offsets;      /* taken, finished, the commit point */
     bool commit_dirty;
     uint64_t commit_timer;
     offset_map_t skip;             /* finished by an earlier owner (commit metadata) */
     offset_map_t applied;          /* rows committed in PostgreSQL (applied_offsets) */
-    strmap_t keys;                 /* key -> key_queue_t* (present while a key is busy) */
-    key_queue_t *free_queues;
-    key_queue_t ready;             /* free to run, waiting for an in-flight slot */
+    key_gate_t gate;               /* key order: ready records, waiting ones */
     int inflight;                  /* released downstream, not done */
     int pause_reasons;
     bool paused;
@@ -76,107 +60,37 @@ typedef struct partition_state {
     uint64_t revoke_timer;
 } partition_state_t;
 
-static void ring_push(partition_state_t *s, int64_t offset)
-{
-    if (s->ring_count == s->ring_cap) {
-        size_t ncap = s->ring_cap ? s->ring_cap * 2 : 256;
-        pending_offset_t *n = malloc(ncap * sizeof(*n));
-        if (n == NULL)
-            abort();
-        for (size_t i = 0; i < s->ring_count; i++)
-            n[i] = s->ring[(s->ring_head + i) % s->ring_cap];
-        free(s->ring);
-        s->ring = n;
-        s->ring_cap = ncap;
-        s->ring_head = 0;
-    }
-    s->ring[(s->ring_head + s->ring_count) % s->ring_cap] = (pending_offset_t){offset, false};
-    s->ring_count++;
-}
-
-static pending_offset_t *ring_at(partition_state_t *s, size_t i)
-{
-    return &s->ring[(s->ring_head + i) % s->ring_cap];
-}
-
-/* Offsets are taken in increasing order, so the ring is sorted; they are
- * nearly always consecutive, so the entry is first looked for at its
- * distance from the oldest (one cache line instead of a search). */
-static bool ring_mark_done(partition_state_t *s, int64_t offset)
-{
-    if (s->ring_count > 0 && offset >= ring_at(s, 0)->offset) {
-        uint64_t guess = (uint64_t)(offset - ring_at(s, 0)->offset);
-        if (guess < s->ring_count && ring_at(s, guess)->offset == offset) {
-            ring_at(s, guess)->done = true;
-            return true;
-        }
-    }
-    size_t lo = 0, hi = s->ring_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int64_t o = ring_at(s, mid)->offset;
-        if (o == offset) {
-            ring_at(s, mid)->done = true;
-            return true;
-        }
-        if (o < offset)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
-}
-
-/* The commit for this partition now: offset and offset-map metadata. */
-static void commit_state(partition_state_t *s, int64_t *offset, char *meta, size_t metalen)
-{
-    offset_map_t done;
-    offset_map_init(&done);
-    for (size_t i = 0; i < s->ring_count; i++)
-        if (ring_at(s, i)->done)
-            offset_map_add(&done, ring_at(s, i)->offset);
-    *offset = s->commit_next;
-    if (offset_map_encode(&done, s->commit_next, meta, metalen) < 0)
-        meta[0] = '\0';   /* cannot happen while PAUSE_OFFSET_MAP holds */
-    offset_map_free(&done);
-}
-
 static void commit_async(partition_state_t *s)
 {
-    if (s->commit_next < 0 || !s->commit_dirty)
+    if (s->offsets.commit_next < 0 || !s->commit_dirty)
         return;
     char meta[OFFSET_MAP_MAX_BYTES];
     int64_t offset;
-    commit_state(s, &offset, meta, sizeof(meta));
+    tracker_commit(&s->offsets, &offset, meta, sizeof(meta));
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, s->partition);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, s->env->cfg->topic_raw, s->partition);
     tp->offset = offset;
     tp->metadata = strdup(meta);
     tp->metadata_size = strlen(meta);
-    rd_kafka_resp_err_t e = rd_kafka_commit(s->p->consumer, l, 1);
+    rd_kafka_resp_err_t e = rd_kafka_commit(s->env->consumer, l, 1);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         log_warn("partition", "partition %d: commit %lld: %s", s->partition, (long long)offset, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
     s->commit_dirty = false;
-    pstat_set(&pipeline_partition_stats(s->p, s->partition)->committed, offset);
+    pstat_set(&env_partition(s->env, s->partition)->committed, offset);
 }
 
 static void mark_changed(partition_state_t *s)
 {
     s->commit_dirty = true;
     if (s->commit_timer == 0)
-        s->commit_timer = rt_timer_start(rt_current_actor(), (uint64_t)s->p->cfg->commit_interval_ms, 0,
+        s->commit_timer = rt_timer_start(rt_current_actor(), (uint64_t)s->env->cfg->commit_interval_ms, 0,
                                          &s->commit_timer);
 }
 
 static void advance_commit_point(partition_state_t *s)
 {
-    while (s->ring_count > 0 && ring_at(s, 0)->done) {
-        s->commit_next = ring_at(s, 0)->offset + 1;
-        s->ring_head = (s->ring_head + 1) % s->ring_cap;
-        s->ring_count--;
-        s->done_above--;
-    }
+    tracker_advance(&s->offsets);
     mark_changed(s);
 }
 
@@ -189,15 +103,15 @@ static void request_pause(partition_state_t *s)
     partition_ctl_msg_t *m = rt_msg_new(sizeof(*m), MSG_PARTITION_CTL);
     m->partition = s->partition;
     m->pause = want;
-    rt_send_force(s->p->poller, m);
+    rt_send_force(s->env->to->poller, m);
 }
 
-static bool downstream_pressured(const pipeline_t *p)
+static bool downstream_pressured(const actor_env_t *env)
 {
-    if (rt_actor_pressured(p->classifier) || rt_actor_pressured(p->publisher))
+    if (rt_actor_pressured(env->to->classifier) || rt_actor_pressured(env->to->publisher))
         return true;
-    for (int i = 0; i < p->nstorage; i++)
-        if (rt_actor_pressured(p->storage[i]))
+    for (int i = 0; i < env->to->nstorage; i++)
+        if (rt_actor_pressured(env->to->storage[i]))
             return true;
     return false;
 }
@@ -206,21 +120,21 @@ static void update_pause(partition_state_t *s)
 {
     /* Taken but not committable: up to max_inflight running plus as many
      * ready behind them, so a freed slot never waits for a fetch. */
-    int max = s->p->cfg->max_inflight;
-    if ((int)s->ring_count >= 2 * max)
+    int max = s->env->cfg->max_inflight;
+    if ((int)tracker_pending(&s->offsets) >= 2 * max)
         s->pause_reasons |= PAUSE_INFLIGHT;
-    else if ((int)s->ring_count <= max)
+    else if ((int)tracker_pending(&s->offsets) <= max)
         s->pause_reasons &= ~PAUSE_INFLIGHT;
-    int map_bytes = s->done_above * MAP_BYTES_PER_OFFSET;
+    int map_bytes = tracker_done_above(&s->offsets) * MAP_BYTES_PER_OFFSET;
     if (map_bytes >= OFFSET_MAP_MAX_BYTES * 3 / 4)
         s->pause_reasons |= PAUSE_OFFSET_MAP;
     else if (map_bytes <= OFFSET_MAP_MAX_BYTES / 2)
         s->pause_reasons &= ~PAUSE_OFFSET_MAP;
-    partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
-    pstat_set(&st->incomplete, (int64_t)s->ring_count);
+    partition_stats_t *st = env_partition(s->env, s->partition);
+    pstat_set(&st->incomplete, (int64_t)tracker_pending(&s->offsets));
     pstat_set(&st->inflight, s->inflight);
     pstat_set(&st->map_bytes, map_bytes);
-    if (downstream_pressured(s->p))
+    if (downstream_pressured(s->env))
         s->pause_reasons |= PAUSE_DOWNSTREAM;
     else
         s->pause_reasons &= ~PAUSE_DOWNSTREAM;
@@ -231,120 +145,43 @@ static void release(partition_state_t *s, record_t *r)
 {
     s->inflight++;
     r->hdr.type = MSG_CLASSIFY;
-    rt_send_force(s->p->classifier, r);
+    rt_send_force(s->env->to->classifier, r);
 }
 
 static const char *order_key(const partition_state_t *s, const record_t *r)
 {
-    return s->p->ordering == ORDER_PARTITION ? "" : r->key;
-}
-
-static void key_queue_push(key_queue_t *q, record_t *r)
-{
-    if (q->count == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 4;
-        record_t **n = malloc(ncap * sizeof(*n));
-        if (n == NULL)
-            abort();
-        for (size_t i = 0; i < q->count; i++)
-            n[i] = q->items[(q->head + i) % q->cap];
-        free(q->items);
-        q->items = n;
-        q->cap = ncap;
-        q->head = 0;
-    }
-    q->items[(q->head + q->count) % q->cap] = r;
-    q->count++;
-}
-
-static record_t *key_queue_pop(key_queue_t *q)
-{
-    if (q->count == 0)
-        return NULL;
-    record_t *r = q->items[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->count--;
-    return r;
+    return s->env->ordering == ORDER_PARTITION ? "" : r->key;
 }
 
 /* Releases ready records while there are in-flight slots. */
 static void pump(partition_state_t *s)
 {
     record_t *r;
-    while (s->inflight < s->p->cfg->max_inflight && (r = key_queue_pop(&s->ready)) != NULL)
+    while (s->inflight < s->env->cfg->max_inflight && (r = key_gate_next(&s->gate)) != NULL)
         release(s, r);
 }
 
 static void admit(partition_state_t *s, record_t *r)
 {
     r->admitted = true;
-    if (s->p->ordering != ORDER_UNORDERED) {
-        const char *k = order_key(s, r);
-        key_queue_t *q = strmap_get(&s->keys, k);
-        if (q != NULL) {
-            r->keyq = q;
-            key_queue_push(q, r);   /* an earlier record of this key comes first */
-            return;
-        }
-        q = s->free_queues;
-        if (q != NULL) {
-            s->free_queues = q->next_free;
-        } else {
-            q = calloc(1, sizeof(*q));
-            if (q == NULL)
-                abort();
-        }
-        memcpy(q->key, k, strlen(k) + 1);   /* both 320 bytes */
-        strmap_put(&s->keys, q->key, q);    /* this record now holds its key */
-        r->keyq = q;
-    }
-    key_queue_push(&s->ready, r);
+    key_gate_admit(&s->gate, s->env->ordering == ORDER_UNORDERED ? NULL : order_key(s, r), r, &r->keyq);
     pump(s);
 }
 
-/* The record holding its key finished: the next one of the key becomes
- * ready, or the key is free. */
-static void key_finished(partition_state_t *s, record_t *r)
+/* A record dropped unstarted: it was counted in flight when taken. */
+static void drop_record(void *item)
 {
-    key_queue_t *q = r->keyq;
-    if (q == NULL)
-        return;
-    record_t *next = key_queue_pop(q);
-    if (next != NULL) {
-        key_queue_push(&s->ready, next);
-        return;
-    }
-    strmap_remove(&s->keys, q->key);
-    q->head = 0;
-    q->next_free = s->free_queues;
-    s->free_queues = q;
-}
-
-/* A record given up (dropped) holding its key: the records waiting behind
- * it are given up too, as they may not overtake it; the next owner reads
- * them all again, in order. */
-static void key_given_up(partition_state_t *s, record_t *r)
-{
-    key_queue_t *q = r->keyq;
-    if (q == NULL)
-        return;
-    record_t *next;
-    while ((next = key_queue_pop(q)) != NULL) {
-        s->m_inflight--;
-        record_free(next);
-    }
-    strmap_remove(&s->keys, q->key);
-    q->head = 0;
-    q->next_free = s->free_queues;
-    s->free_queues = q;
+    record_free(item);
 }
 
 static void on_done(partition_state_t *s, record_t *r);
 
 static void flush_metrics(partition_state_t *s)
 {
-    if (s->m_inflight)
+    if (s->m_inflight) {
         gauge_add(&g_metrics.inflight, s->m_inflight);
+        __atomic_add_fetch(&s->env->status->inflight, s->m_inflight, __ATOMIC_ACQ_REL);
+    }
     for (int i = 0; i < RESULT_COUNT; i++)
         if (s->m_records[i])
             metric_add(&g_metrics.records[i], s->m_records[i]);
@@ -373,11 +210,9 @@ static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
 {
     r->owner = rt_current_actor();
     r->taken_us = taken_us;
-    ring_push(s, r->offset);
+    tracker_take(&s->offsets, r->offset);
     s->m_inflight++;
     metrics_changed(s);
-    if (s->commit_next < 0)
-        s->commit_next = r->offset;   /* nothing committed before: start here */
     if (offset_map_contains(&s->skip, r->offset)) {
         /* Finished before the last restart or rebalance: not again. */
         r->result = RESULT_SKIPPED;
@@ -394,7 +229,7 @@ static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
         memcpy(r->key, m->key, m->key_len);
         r->key[m->key_len] = '\0';
     }
-    if (s->p->noop) {
+    if (s->env->noop) {
         /* Benchmarks of the consumption machinery: no headers, no parsing. */
         if (!have_key)
             snprintf(r->key, sizeof(r->key), "#%lld", (long long)r->offset);
@@ -407,11 +242,11 @@ static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
         r->replay = true;
         s->m_replays++;
     }
-    if (issue_event_parse(&r->event, m->payload, m->len, s->p->max_message_bytes, err,
+    if (issue_event_parse(&r->event, m->payload, m->len, s->env->max_message_bytes, err,
                           sizeof(err)) != 0) {
         log_warn("partition", "partition %d offset %lld to DLQ: %s", s->partition, (long long)r->offset, err);
         s->inflight++;
-        pipeline_dead_letter(s->p, r, ERROR_PERMANENT, err);
+        publisher_dead_letter(s->env, r, ERROR_PERMANENT, err);
         return;
     }
     if (!have_key)
@@ -437,13 +272,14 @@ static void on_records(partition_state_t *s, record_batch_msg_t *b)
      * and a stalled stage moves no commit point to flush it. */
     if (s->m_inflight > 0) {
         gauge_add(&g_metrics.inflight, s->m_inflight);
+        __atomic_add_fetch(&s->env->status->inflight, s->m_inflight, __ATOMIC_ACQ_REL);
         s->m_inflight = 0;
     }
-    partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
-    int64_t max = s->p->cfg->max_inflight;
+    partition_stats_t *st = env_partition(s->env, s->partition);
+    int64_t max = s->env->cfg->max_inflight;
     int64_t left = __atomic_sub_fetch(&st->queued, b->n, __ATOMIC_ACQ_REL);
     if (left < max && left + b->n >= max)
-        rt_send_force(s->p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_POLLER_WAKE));   /* it holds this partition at max */
+        rt_send_force(s->env->to->poller, rt_msg_new(sizeof(rt_msg_t), MSG_POLLER_WAKE));   /* it holds this partition at max */
     if (current && b->n > 0) {
         pstat_set(&st->taken, last + 1);
         update_pause(s);
@@ -463,7 +299,7 @@ static void on_done(partition_state_t *s, record_t *r)
         s->m_inflight--;
         bool go_on = r->admitted && s->revoke_req == NULL;
         if (go_on)
-            key_given_up(s, r);
+            s->m_inflight -= key_gate_abandon(&s->gate, r->keyq, drop_record);
         /* Now: no commit timer runs for records that move no commit
          * point, and a shutdown's drain watches the in-flight gauge. */
         flush_metrics(s);
@@ -492,10 +328,9 @@ static void on_done(partition_state_t *s, record_t *r)
         int64_t lat = (int64_t)now_us_coarse() - r->kafka_ts_ms * 1000;
         histogram_observe_local(&s->m_e2e, lat > 0 ? (uint64_t)lat : 0);
     }
-    if (ring_mark_done(s, r->offset))
-        s->done_above++;
+    tracker_finish(&s->offsets, r->offset);
     if (r->admitted && s->revoke_req == NULL) {
-        key_finished(s, r);
+        key_gate_finished(&s->gate, r->keyq);
         pump(s);
     }
     record_free(r);
@@ -505,27 +340,10 @@ static void on_done(partition_state_t *s, record_t *r)
         finish_revoke(s);
 }
 
+/* Records waiting for a key or a slot never start. */
 static void drop_waiting(partition_state_t *s)
 {
-    record_t *ready;
-    while ((ready = key_queue_pop(&s->ready)) != NULL) {
-        s->m_inflight--;
-        record_free(ready);
-    }
-    for (size_t i = 0; i < s->keys.cap; i++) {
-        strmap_entry_t *e = &s->keys.slots[i];
-        if (e->key == NULL || e->value == NULL)
-            continue;
-        key_queue_t *q = e->value;
-        record_t *r;
-        while ((r = key_queue_pop(q)) != NULL) {
-            s->m_inflight--;
-            record_free(r);
-        }
-        free(q->items);
-        free(q);
-    }
-    strmap_free(&s->keys);
+    s->m_inflight -= key_gate_drop_all(&s->gate, drop_record);
     flush_metrics(s);
 }
 
@@ -533,9 +351,9 @@ static void drop_waiting(partition_state_t *s)
 static void finish_revoke(partition_state_t *s)
 {
     flush_metrics(s);
-    commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_REVOKE);
+    commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_COMMIT_STATE);
     c->partition = s->partition;
-    commit_state(s, &c->offset, c->metadata, sizeof(c->metadata));
+    tracker_commit(&s->offsets, &c->offset, c->metadata, sizeof(c->metadata));
     if (s->inflight > 0)
         log_warn("partition", "partition %d: released with %d records still in flight; the next owner redoes them",
                  s->partition, s->inflight);
@@ -546,9 +364,8 @@ static void finish_revoke(partition_state_t *s)
         rt_timer_cancel(rt_actor_runtime(rt_current_actor()), s->revoke_timer);
     s->revoke_timer = 0;
     s->assigned = false;
-    s->ring_count = 0;
-    s->done_above = 0;
-    pstat_set(&pipeline_partition_stats(s->p, s->partition)->assigned, 0);
+    tracker_reset(&s->offsets, -1);
+    pstat_set(&env_partition(s->env, s->partition)->assigned, 0);
 }
 
 /* Also a reset: records waiting from an earlier generation never start;
@@ -558,21 +375,18 @@ static void on_assign(partition_state_t *s, assign_msg_t *m)
     drop_waiting(s);
     s->generation = m->generation;
     s->assigned = true;
-    s->ring_count = 0;
-    s->ring_head = 0;
-    s->done_above = 0;
+    tracker_reset(&s->offsets, m->committed);
     s->inflight = 0;
     s->paused = false;
     s->pause_reasons = 0;
     s->commit_dirty = false;
-    s->commit_next = m->committed >= 0 ? m->committed : -1;
     if (offset_map_decode(&s->skip, m->committed, m->metadata) != 0)
         log_warn("partition", "partition %d: unreadable offset map in the commit metadata; ignoring it",
                  s->partition);
     offset_map_free(&s->applied);
     s->applied = m->applied;
     offset_map_init(&m->applied);
-    partition_stats_t *st = pipeline_partition_stats(s->p, s->partition);
+    partition_stats_t *st = env_partition(s->env, s->partition);
     pstat_set(&st->assigned, 1);
     pstat_set(&st->committed, m->committed);
     log_info("partition", "partition %d from offset %lld (%zu finished runs above it, %zu applied in the database)",
@@ -586,11 +400,10 @@ static void on_revoke(partition_state_t *s, rt_msg_t *msg, bool lost)
     drop_waiting(s);
     if (lost || !s->assigned) {
         s->assigned = false;
-        s->ring_count = 0;
-        s->done_above = 0;
-        pstat_set(&pipeline_partition_stats(s->p, s->partition)->assigned, 0);
+        tracker_reset(&s->offsets, -1);
+        pstat_set(&env_partition(s->env, s->partition)->assigned, 0);
         if (msg->reply_future != NULL || msg->reply_actor != NULL) {
-            commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_REVOKE);
+            commit_state_msg_t *c = rt_msg_new(sizeof(*c), MSG_COMMIT_STATE);
             c->partition = s->partition;
             c->offset = -1;   /* nothing to commit */
             c->metadata[0] = '\0';
@@ -603,7 +416,7 @@ static void on_revoke(partition_state_t *s, rt_msg_t *msg, bool lost)
     if (s->inflight == 0)
         finish_revoke(s);
     else
-        s->revoke_timer = rt_timer_start(rt_current_actor(), (uint64_t)s->p->cfg->revoke_wait_ms, 0,
+        s->revoke_timer = rt_timer_start(rt_current_actor(), (uint64_t)s->env->cfg->revoke_wait_ms, 0,
                                          &s->revoke_timer);
 }
 
@@ -649,45 +462,38 @@ static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
 static void partition_finalize(rt_actor_t *self)
 {
     partition_state_t *s = rt_actor_state(self);
-    drop_waiting(s);
-    strmap_free(&s->keys);
-    for (key_queue_t *q = s->free_queues, *n; q != NULL; q = n) {
-        n = q->next_free;
-        free(q->items);
-        free(q);
-    }
+    key_gate_free(&s->gate, drop_record);
     offset_map_free(&s->skip);
     offset_map_free(&s->applied);
-    free(s->ready.items);
     if (s->revoke_req)
         rt_msg_free(s->revoke_req);
-    free(s->ring);
+    tracker_free(&s->offsets);
     free(s);
 }
 
-rt_actor_t *partition_actor_spawn(pipeline_t *p, int32_t partition)
+rt_actor_t *partition_spawn(const actor_env_t *env, int32_t partition)
 {
     partition_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
+    s->env = env;
     s->partition = partition;
-    s->commit_next = -1;
-    strmap_init_borrowed(&s->keys);
+    tracker_init(&s->offsets);
+    key_gate_init(&s->gate);
     offset_map_init(&s->skip);
     offset_map_init(&s->applied);
-    /* The poller forwards with rt_send_force and pauses the partition when
-     * this mailbox passes its high watermark, so the bound is max_inflight
-     * plus one poll batch; capacity only guards rt_send. */
-    int hi = p->cfg->max_inflight;
+    /* The poller stops handing this partition records once max_inflight of
+     * them wait here untaken (`queued`), so the mailbox holds at most that
+     * plus one batch; the capacity only guards rt_send. */
+    int hi = env->cfg->max_inflight;
     rt_actor_opts_t o = {.name = "partition-consumer", .capacity = 1 << 20, .high_watermark = hi,
                          .low_watermark = hi / 4 > 0 ? hi / 4 : 1, .finalizer = partition_finalize};
-    rt_actor_t *a = rt_spawn(p->rt, partition_handler, s, &o);
+    rt_actor_t *a = rt_spawn(env->rt, partition_handler, s, &o);
     /* A partition that missed "low again" would stay paused for good. */
-    int bad = rt_subscribe_pressure(p->classifier, a, (uint64_t)partition);
-    for (int i = 0; i < p->nstorage; i++)
-        bad |= rt_subscribe_pressure(p->storage[i], a, (uint64_t)partition);
-    bad |= rt_subscribe_pressure(p->publisher, a, (uint64_t)partition);
+    int bad = rt_subscribe_pressure(env->to->classifier, a, (uint64_t)partition);
+    for (int i = 0; i < env->to->nstorage; i++)
+        bad |= rt_subscribe_pressure(env->to->storage[i], a, (uint64_t)partition);
+    bad |= rt_subscribe_pressure(env->to->publisher, a, (uint64_t)partition);
     if (bad != 0) {
         log_error("partition", "partition %d: out of memory subscribing to downstream pressure", partition);
         abort();

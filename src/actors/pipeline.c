@@ -1,6 +1,8 @@
 /*
- * pipeline.c -- builds the pipeline's clients and actors, and takes them
- * down in the order that loses nothing: stop intake, drain, commit, flush.
+ * pipeline.c -- the wiring of `dispatchd run`: builds the clients, spawns
+ * the actors in the order they need each other and fills the address book
+ * before any record flows; takes everything down in the order that loses
+ * nothing: stop intake, drain, commit, flush.
  */
 #include "pipeline.h"
 
@@ -9,8 +11,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actors.h"
+#include "admin.h"
+#include "classifier.h"
 #include "faults.h"
+#include "llm.h"
 #include "log.h"
+#include "metrics.h"
+#include "poller.h"
+#include "publisher.h"
+#include "storage.h"
+#include "sync_requests.h"
+
+struct pipeline {
+    actor_env_t env;                    /* what every actor is handed */
+    actor_addresses_t to;               /* the address book env.to points to */
+    pipeline_status_t status;           /* what env.status points to */
+};
 
 static ordering_t parse_ordering(const char *s)
 {
@@ -26,14 +43,17 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     pipeline_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
         abort();
-    p->cfg = cfg;
-    p->kenv = kenv;
     faults_init(cfg);
-    p->ordering = parse_ordering(cfg->ordering);
-    p->noop = strcmp(cfg->stages, "noop") == 0;
-    p->classify_only = strcmp(cfg->stages, "classify") == 0;
-    p->daily_limit = cfg->daily_limit;
-    p->user_daily_limit = cfg->user_daily_limit;
+    actor_env_t *env = &p->env;
+    env->cfg = cfg;
+    env->kenv = kenv;
+    env->to = &p->to;
+    env->status = &p->status;
+    env->ordering = parse_ordering(cfg->ordering);
+    env->noop = strcmp(cfg->stages, "noop") == 0;
+    env->classify_only = strcmp(cfg->stages, "classify") == 0;
+    p->status.daily_limit = cfg->daily_limit;
+    p->status.user_daily_limit = cfg->user_daily_limit;
     *code = 2;
     rd_kafka_conf_t *pconf = kafka_conf(cfg, kenv, KAFKA_PRODUCER, err, errlen);
     if (pconf == NULL)
@@ -44,48 +64,51 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         goto fail;
     }
     *code = 1;
-    p->rt = rt_create(cfg->threads);
-    publisher_install_delivery_cb(p, pconf);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen);
-    if (p->producer == NULL) {
+    env->rt = rt_create(cfg->threads);
+    publisher_install_delivery_cb(env, pconf);
+    env->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen);
+    if (env->producer == NULL) {
         rd_kafka_conf_destroy(cconf);
         goto fail;
     }
-    p->max_message_bytes = pipeline_max_message_bytes(cfg, p->producer);
+    env->max_message_bytes = pipeline_max_message_bytes(cfg, env->producer);
+    /* Downstream first: each actor's addressees exist before it does. */
     for (int i = 0; i < cfg->storage_connections && i < PIPELINE_MAX_STORAGE; i++) {
-        p->storage[i] = storage_spawn(p, i, err, errlen);
-        if (p->storage[i] == NULL) {
+        p->to.storage[i] = storage_spawn(env, i, err, errlen);
+        if (p->to.storage[i] == NULL) {
             rd_kafka_conf_destroy(cconf);
             goto fail;
         }
-        p->nstorage++;
+        p->to.nstorage++;
     }
-    p->classifier = classifier_spawn(p, err, errlen);
-    if (p->classifier == NULL) {
+    p->to.publisher = publisher_spawn(env);
+    if (strcmp(cfg->classifier, "openai") == 0 || strcmp(cfg->classifier, "cascade") == 0)
+        p->to.llm = llm_spawn(env);
+    p->to.classifier = classifier_spawn(env, err, errlen);
+    if (p->to.classifier == NULL) {
         rd_kafka_conf_destroy(cconf);
         *code = 2;
         goto fail;
     }
-    p->syncs = syncs_spawn(p);   /* cancelled syncs reach the classifier before any record */
-    p->publisher = publisher_spawn(p);
-    p->poller = poller_spawn(p, cconf, err, errlen);
-    if (p->poller == NULL)
+    p->to.syncs = sync_requests_spawn(env);   /* cancelled syncs reach the classifier before any record */
+    p->to.poller = poller_spawn(env, cconf, &env->consumer, err, errlen);
+    if (p->to.poller == NULL)
         goto fail;
-    p->admin = admin_spawn(p, err, errlen);
-    if (p->admin == NULL)
+    p->to.admin = admin_spawn(env, err, errlen);
+    if (p->to.admin == NULL)
         goto fail;
     log_info("pipeline", "consuming %s as group %s (ordering %s, max_inflight %d, %d threads, classifier %s)",
-             cfg->topic_raw, cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(p->rt), cfg->classifier);
+             cfg->topic_raw, cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(env->rt), cfg->classifier);
     return p;
 fail:
-    if (p->publisher)
-        publisher_stop(p);
-    if (p->rt)
-        rt_destroy(p->rt);
-    if (p->consumer)
-        rd_kafka_destroy(p->consumer);
-    if (p->producer)
-        rd_kafka_destroy(p->producer);
+    if (p->to.publisher)
+        publisher_stop(p->to.publisher);
+    if (env->rt)
+        rt_destroy(env->rt);
+    if (env->consumer)
+        rd_kafka_destroy(env->consumer);
+    if (env->producer)
+        rd_kafka_destroy(env->producer);
     free(p);
     return NULL;
 }
@@ -108,66 +131,68 @@ size_t pipeline_max_message_bytes(const config_t *cfg, rd_kafka_t *producer)
 
 int pipeline_stop(pipeline_t *p, void (*step)(const char *))
 {
-    __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+    actor_env_t *env = &p->env;
+    __atomic_store_n(&p->status.stopping, 1, __ATOMIC_RELEASE);
     step("draining in-flight records");
-    rt_send_force(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
-    uint64_t deadline = rt_now_ms() + (uint64_t)p->cfg->drain_timeout_ms;
-    while (__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED) > 0 && rt_now_ms() < deadline)
+    rt_send_force(p->to.poller, rt_msg_new(sizeof(rt_msg_t), MSG_STOP_INTAKE));
+    uint64_t deadline = rt_now_ms() + (uint64_t)env->cfg->drain_timeout_ms;
+    while (__atomic_load_n(&p->status.inflight, __ATOMIC_ACQUIRE) > 0 && rt_now_ms() < deadline)
         usleep(10000);
-    long left = (long)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED);
+    long left = (long)__atomic_load_n(&p->status.inflight, __ATOMIC_ACQUIRE);
     if (left > 0)
         log_warn("pipeline", "drain timed out with %ld records in flight; abandoned, the next owner redoes them",
                  left);
     else
         log_info("pipeline", "drained");
-    __atomic_store_n(&p->closing, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->status.closing, 1, __ATOMIC_RELEASE);
     /* Closing commits the stored offsets and leaves the group. It can wait
      * on the broker or on fetched messages still referenced: the caller's
      * bound on the whole shutdown covers it. */
     step("closing the consumer (commit, leave the group)");
     rt_future_t *f = rt_future_new();
-    rt_ask_future(p->poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
+    rt_ask_future(p->to.poller, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE), f);
     rt_msg_t *closed = rt_future_wait(f, 86400000);
     if (closed != NULL)
         rt_msg_free(closed);
     step("flushing the producer");
-    publisher_stop(p);
-    int failed = __atomic_load_n(&p->failed, __ATOMIC_ACQUIRE);
+    publisher_stop(p->to.publisher);
+    int failed = __atomic_load_n(&p->status.failed, __ATOMIC_ACQUIRE);
     log_info("pipeline", "totals: ok=%lu skipped=%lu dlq=%lu rows_written=%lu",
              (unsigned long)g_metrics.records[RESULT_OK], (unsigned long)g_metrics.records[RESULT_SKIPPED],
              (unsigned long)g_metrics.records[RESULT_DLQ], (unsigned long)g_metrics.db_rows);
     step("stopping the actors");
-    rt_destroy(p->rt);
+    rt_destroy(env->rt);
     step("destroying the consumer");
-    rd_kafka_destroy(p->consumer);
+    rd_kafka_destroy(env->consumer);
     step("destroying the producer");
-    rd_kafka_destroy(p->producer);
+    rd_kafka_destroy(env->producer);
     faults_shutdown();
     free(p);
     return failed ? -1 : left > 0 ? (int)left : 0;
 }
 
-void pipeline_classified(pipeline_t *p, record_t *r)
-{
-    if (p->classify_only) {
-        r->result = RESULT_OK;
-        record_done(r);
-        return;
-    }
-    r->hdr.type = MSG_STORE;
-    rt_send_force(pipeline_storage_for(p, r->event.issue_id), r);
-}
-
 void pipeline_reload_limits(pipeline_t *p, config_t *fresh)
 {
-    __atomic_store_n(&p->daily_limit, fresh->daily_limit, __ATOMIC_RELEASE);
-    __atomic_store_n(&p->user_daily_limit, fresh->user_daily_limit, __ATOMIC_RELEASE);
-    if (p->llm == NULL) {
+    __atomic_store_n(&p->status.daily_limit, fresh->daily_limit, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->status.user_daily_limit, fresh->user_daily_limit, __ATOMIC_RELEASE);
+    if (p->to.llm == NULL) {
         config_free(fresh);
         free(fresh);
         return;
     }
     limits_msg_t *m = rt_msg_new(sizeof(*m), MSG_LIMITS);
     m->cfg = fresh;
-    rt_send_force(p->llm, m);
+    rt_send_force(p->to.llm, m);
+}
+
+pipeline_view_t pipeline_view(const pipeline_t *p)
+{
+    return (pipeline_view_t){
+        .status = &p->status,
+        .rt = p->env.rt,
+        .producer = p->env.producer,
+        .max_message_bytes = p->env.max_message_bytes,
+        .admin = p->to.admin,
+        .syncs = p->to.syncs,
+    };
 }

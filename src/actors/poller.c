@@ -4,9 +4,10 @@
  *
  * Each assigned partition's messages stay in its own librdkafka queue
  * (rd_kafka_queue_get_partition, no forwarding), and each MSG_POLL round
- * takes a batch from every partition that has room: one whose
- * partition-consumer's mailbox is under its high watermark and which has
- * not asked to be held. A held partition's records simply wait in
+ * takes a batch from every partition that has room: one with fewer than
+ * max_inflight records handed to its partition-consumer and not yet taken
+ * (the status's `queued`), no operator pause, and no hold asked by its
+ * partition-consumer. A held partition's records simply wait in
  * librdkafka, which stops fetching when its queue is full (bounded by
  * queued.max.messages.kbytes). Only a hold that lasts past HOLD_PAUSE_MS
  * becomes a real rd_kafka_pause_partitions, because a pause throws the
@@ -33,14 +34,19 @@
 #include "log.h"
 #include "schema.h"
 #include "strbuf.h"
-#include "pipeline.h"
+#include "poller.h"
+#include "partition.h"
+#include "reconcile.h"
+#include "storage.h"
 
 #define TICK_MS 50              /* a round at least this often */
 #define HOLD_PAUSE_MS 1000      /* a hold this long becomes a librdkafka pause */
 
 typedef struct poller_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     rt_actor_t *self;
+    rd_kafka_t *consumer;                      /* its own; pipeline.c destroys it */
+    rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];   /* partition-consumers it spawned */
     bool round_queued;                         /* a MSG_POLL to itself is on its way */
     int wake_pending;                          /* librdkafka's wake-up sent, its round not
                                                   yet begun (atomic: set on librdkafka's
@@ -86,9 +92,9 @@ static void queue_events_off(poller_state_t *s)
 static void set_librdkafka_pause(poller_state_t *s, int32_t partition, bool pause)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, s->p->cfg->topic_raw, partition);
-    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->p->consumer, l)
-                                  : rd_kafka_resume_partitions(s->p->consumer, l);
+    rd_kafka_topic_partition_list_add(l, s->env->cfg->topic_raw, partition);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, l)
+                                  : rd_kafka_resume_partitions(s->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_warn("poller", "%s partition %d: %s", pause ? "pause" : "resume", partition, rd_kafka_err2str(e));
@@ -107,12 +113,12 @@ static void update_hold(poller_state_t *s, int32_t part)
     if (!s->assigned[part])
         return;
     bool hold = s->wants_pause[part] || s->admin_all || s->admin_part[part] ||
-                pstat_get(&s->p->pstats[part].queued) >= s->p->cfg->max_inflight;
+                pstat_get(&s->env->status->partitions[part].queued) >= s->env->cfg->max_inflight;
     if (hold != s->held[part]) {
         s->held[part] = hold;
         s->held_since_ms[part] = rt_now_ms();
         gauge_add(&g_metrics.partitions_paused, hold ? 1 : -1);
-        pstat_set(&s->p->pstats[part].paused, hold);
+        pstat_set(&s->env->status->partitions[part].paused, hold);
     }
     if (hold && !s->paused[part] && rt_now_ms() - s->held_since_ms[part] >= HOLD_PAUSE_MS)
         set_librdkafka_pause(s, part, true);
@@ -124,7 +130,7 @@ static void update_hold(poller_state_t *s, int32_t part)
 static PGconn *poller_db(poller_state_t *s)
 {
     char err[256];
-    if (s->db == NULL && (s->db = pg_connect(s->p->cfg->database_url, err, sizeof(err))) == NULL)
+    if (s->db == NULL && (s->db = pg_connect(s->env->cfg->database_url, err, sizeof(err))) == NULL)
         log_warn("poller", "no database for assignment: %s", err);
     return s->db;
 }
@@ -146,7 +152,7 @@ static void read_applied(poller_state_t *s, rd_kafka_topic_partition_list_t *par
     int n = 0;
     for (int i = 0; i < parts->cnt && n < PIPELINE_MAX_PARTITIONS; i++)
         list[n++] = parts->elems[i].partition;
-    ledger_scope_t scope = {.group = s->p->cfg->group_id, .topic = s->p->cfg->topic_raw};
+    ledger_scope_t scope = {.group = s->env->cfg->group_id, .topic = s->env->cfg->topic_raw};
     for (int attempt = 1; backoff_may_attempt(&BACKOFF_APPLIED_READ, attempt); attempt++) {
         if (poller_db(s) == NULL)
             break;
@@ -159,11 +165,11 @@ static void read_applied(poller_state_t *s, rd_kafka_topic_partition_list_t *par
 
 static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
 {
-    pipeline_t *p = s->p;
+    const actor_env_t *env = s->env;
     /* Where each partition resumes, and what above that already finished:
      * the committed offset and its metadata (the offset map). */
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
-    rd_kafka_resp_err_t ce = rd_kafka_committed(p->consumer, committed, 10000);
+    rd_kafka_resp_err_t ce = rd_kafka_committed(s->consumer, committed, 10000);
     if (ce != RD_KAFKA_RESP_ERR_NO_ERROR)
         log_warn("poller", "reading committed offsets: %s; starting without offset maps", rd_kafka_err2str(ce));
     /* Where PostgreSQL is ahead of Kafka: rows committed, offset not. */
@@ -172,7 +178,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
         rd_kafka_topic_partition_t *c =
-            ce == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_topic_partition_list_find(committed, p->cfg->topic_raw, part)
+            ce == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_topic_partition_list_find(committed, env->cfg->topic_raw, part)
                                              : NULL;
         if (part >= 0 && part < PIPELINE_MAX_PARTITIONS) {
             from[part] = c != NULL && c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0 ? c->offset : 0;
@@ -181,25 +187,25 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
     }
     /* Events a crashed process published but never noted: noted now, so
      * the replays below do not publish them again. */
-    if (parts->cnt > 0 && poller_db(s) != NULL && reconcile_published(p, s->db) < 0) {
+    if (parts->cnt > 0 && poller_db(s) != NULL && reconcile_published(env, s->db) < 0) {
         PQfinish(s->db);   /* perhaps a restarted server: reconnect next time */
         s->db = NULL;
     }
     read_applied(s, parts, from, applied);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
-        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, p->cfg->topic_raw))
+        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || strcmp(parts->elems[i].topic, env->cfg->topic_raw))
             continue;
-        if (p->partitions[part] == NULL)
-            p->partitions[part] = partition_actor_spawn(p, part);
+        if (s->partitions[part] == NULL)
+            s->partitions[part] = partition_spawn(env, part);
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
-        pstat_set(&p->pstats[part].generation, (int64_t)m->generation);
-        __atomic_add_fetch(&p->generations_changed, 1, __ATOMIC_RELEASE);
+        pstat_set(&env->status->partitions[part].generation, (int64_t)m->generation);
+        __atomic_add_fetch(&env->status->generations_changed, 1, __ATOMIC_RELEASE);
         m->committed = -1;
         m->metadata[0] = '\0';
         rd_kafka_topic_partition_t *c =
-            ce == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_topic_partition_list_find(committed, p->cfg->topic_raw, part)
+            ce == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_topic_partition_list_find(committed, env->cfg->topic_raw, part)
                                              : NULL;
         if (c != NULL && c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0) {
             m->committed = c->offset;
@@ -210,7 +216,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         }
         m->applied = applied[part];
         offset_map_init(&applied[part]);
-        rt_send_force(p->partitions[part], m);
+        rt_send_force(s->partitions[part], m);
         if (!s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, 1);
         s->assigned[part] = true;
@@ -220,7 +226,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         /* Keep this partition's messages in its own queue: taken only when
          * its partition-consumer has room. */
         if (s->queues[part] == NULL) {
-            s->queues[part] = rd_kafka_queue_get_partition(p->consumer, p->cfg->topic_raw, part);
+            s->queues[part] = rd_kafka_queue_get_partition(s->consumer, env->cfg->topic_raw, part);
             rd_kafka_queue_forward(s->queues[part], NULL);
             rd_kafka_queue_cb_event_enable(s->queues[part], queue_event_cb, s);
         }
@@ -235,17 +241,17 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
  * another member may own them already. */
 static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts, bool lost)
 {
-    pipeline_t *p = s->p;
+    const actor_env_t *env = s->env;
     rt_future_t *futures[PIPELINE_MAX_PARTITIONS];
     int32_t which[PIPELINE_MAX_PARTITIONS];
     int nf = 0;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
-        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || p->partitions[part] == NULL)
+        if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || s->partitions[part] == NULL)
             continue;
         if (s->held[part]) {
             gauge_add(&g_metrics.partitions_paused, -1);
-            pstat_set(&p->pstats[part].paused, 0);
+            pstat_set(&env->status->partitions[part].paused, 0);
         }
         if (s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, -1);
@@ -258,18 +264,18 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         s->held[part] = false;
         s->assigned[part] = false;
         s->generation[part]++;
-        pstat_set(&p->pstats[part].generation, (int64_t)s->generation[part]);
-        __atomic_add_fetch(&p->generations_changed, 1, __ATOMIC_RELEASE);
+        pstat_set(&env->status->partitions[part].generation, (int64_t)s->generation[part]);
+        __atomic_add_fetch(&env->status->generations_changed, 1, __ATOMIC_RELEASE);
         revoke_msg_t *m = rt_msg_new(sizeof(*m), MSG_REVOKE);
         m->lost = lost;
         if (lost) {
-            rt_send_force(p->partitions[part], m);
+            rt_send_force(s->partitions[part], m);
         } else {
             futures[nf] = rt_future_new();
             which[nf] = part;
             m->hdr.reply_future = futures[nf];
             m->hdr.reply_actor = NULL;
-            rt_send_force(p->partitions[part], m);
+            rt_send_force(s->partitions[part], m);
             nf++;
         }
         log_info("poller", "%s %s [%d]", lost ? "lost" : "revoked", parts->elems[i].topic, part);
@@ -278,14 +284,14 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         return;
     rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(nf);
     for (int i = 0; i < nf; i++) {
-        commit_state_msg_t *c = (commit_state_msg_t *)rt_future_wait(futures[i], p->cfg->revoke_wait_ms + 5000);
+        commit_state_msg_t *c = (commit_state_msg_t *)rt_future_wait(futures[i], env->cfg->revoke_wait_ms + 5000);
         if (c == NULL) {
             log_warn("poller", "partition %d did not answer its revoke; its uncommitted records will be redone",
                      which[i]);
             continue;
         }
         if (c->offset >= 0) {
-            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(commit, p->cfg->topic_raw, c->partition);
+            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(commit, env->cfg->topic_raw, c->partition);
             tp->offset = c->offset;
             tp->metadata = strdup(c->metadata);
             tp->metadata_size = strlen(c->metadata);
@@ -295,7 +301,7 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
     /* The hand-over commit is the one that decides what the next owner
      * redoes: retry it through a coordinator moving or loading. */
     for (int attempt = 1; commit->cnt > 0; attempt++) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, commit, 0);
+        rd_kafka_resp_err_t e = rd_kafka_commit(s->consumer, commit, 0);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         bool retriable = e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
@@ -325,12 +331,12 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         rd_kafka_topic_partition_t *tp = &offsets->elems[i];
         if (tp->err) {
             log_warn("poller", "offset commit [%d]: %s", tp->partition, rd_kafka_err2str(tp->err));
-        } else if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset > 0 && strcmp(tp->topic, s->p->cfg->topic_raw) == 0) {
+        } else if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset > 0 && strcmp(tp->topic, s->env->cfg->topic_raw) == 0) {
             /* Committed in Kafka: the applied offsets below it are history. */
             prune_msg_t *m = rt_msg_new(sizeof(*m), MSG_PRUNE);
             m->partition = tp->partition;
             m->below = tp->offset;
-            rt_send_force(s->p->storage[0], m);
+            rt_send_force(s->env->to->storage[0], m);
         }
     }
 }
@@ -370,8 +376,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
  * message; the count it adds to `queued` is what holds the partition. */
 static void dispatch(poller_state_t *s, int32_t part, rd_kafka_message_t **msgs, int n)
 {
-    pipeline_t *p = s->p;
-    if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || p->partitions[part] == NULL || !s->assigned[part]) {
+    const actor_env_t *env = s->env;
+    if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || s->partitions[part] == NULL || !s->assigned[part]) {
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
         return;
@@ -380,10 +386,10 @@ static void dispatch(poller_state_t *s, int32_t part, rd_kafka_message_t **msgs,
     b->generation = s->generation[part];
     b->n = n;
     memcpy(b->msgs, msgs, (size_t)n * sizeof(msgs[0]));
-    __atomic_add_fetch(&p->pstats[part].queued, n, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&env->status->partitions[part].queued, n, __ATOMIC_ACQ_REL);
     /* Forced: the round stops taking from a partition once `queued` reaches
      * max_inflight, so it overshoots by at most one batch. */
-    rt_send_force(p->partitions[part], b);
+    rt_send_force(s->partitions[part], b);
 }
 
 /* reset-offsets, done by the partition's owner: a new generation (waiting
@@ -391,7 +397,7 @@ static void dispatch(poller_state_t *s, int32_t part, rd_kafka_message_t **msgs,
  * from the partition stops for the duration: this runs on the poller. */
 static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
 {
-    pipeline_t *p = s->p;
+    const actor_env_t *env = s->env;
     rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(r->n);
     for (int i = 0; i < r->n; i++) {
         int32_t part = r->partitions[i];
@@ -399,26 +405,26 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
             continue;
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
         m->generation = ++s->generation[part];
-        pstat_set(&p->pstats[part].generation, (int64_t)m->generation);
-        __atomic_add_fetch(&p->generations_changed, 1, __ATOMIC_RELEASE);
+        pstat_set(&env->status->partitions[part].generation, (int64_t)m->generation);
+        __atomic_add_fetch(&env->status->generations_changed, 1, __ATOMIC_RELEASE);
         m->committed = r->offsets[i];
         m->metadata[0] = '\0';
         offset_map_init(&m->applied);
-        rt_send_force(p->partitions[part], m);
-        rd_kafka_topic_partition_list_add(seek, p->cfg->topic_raw, part)->offset = r->offsets[i];
+        rt_send_force(s->partitions[part], m);
+        rd_kafka_topic_partition_list_add(seek, env->cfg->topic_raw, part)->offset = r->offsets[i];
         log_info("poller", "reset partition %d to offset %lld", part, (long long)r->offsets[i]);
     }
     if (seek->cnt > 0) {
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(p->consumer, seek, 10000);
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->consumer, seek, 10000);
         if (e != NULL) {
             log_warn("poller", "reset: seek: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
-        rd_kafka_resp_err_t ce = rd_kafka_commit(p->consumer, seek, 0);
+        rd_kafka_resp_err_t ce = rd_kafka_commit(s->consumer, seek, 0);
         if (ce != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_warn("poller", "reset: commit: %s", rd_kafka_err2str(ce));
         for (int i = 0; i < seek->cnt; i++)
-            pstat_set(&p->pstats[seek->elems[i].partition].committed, seek->elems[i].offset);
+            pstat_set(&env->status->partitions[seek->elems[i].partition].committed, seek->elems[i].offset);
     }
     rd_kafka_topic_partition_list_destroy(seek);
 }
@@ -429,15 +435,15 @@ static bool serve_consumer_queue(poller_state_t *s)
 {
     rd_kafka_message_t *m;
     bool any = false;
-    while ((m = rd_kafka_consumer_poll(s->p->consumer, 0)) != NULL) {
+    while ((m = rd_kafka_consumer_poll(s->consumer, 0)) != NULL) {
         any = true;
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
             /* E.g. another process joined with this group.instance.id and
              * fenced this one: it may consume nothing more. Stop. */
             char why[256];
-            rd_kafka_fatal_error(s->p->consumer, why, sizeof(why));
+            rd_kafka_fatal_error(s->consumer, why, sizeof(why));
             log_error("poller", "consumer failed for good: %s; stopping", why);
-            __atomic_store_n(&s->p->failed, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->env->status->failed, 1, __ATOMIC_RELEASE);
             kill(getpid(), SIGTERM);
             rd_kafka_message_destroy(m);
         } else if (m->err) {
@@ -524,7 +530,7 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
             s->admin_all = a->pause;
             if (!a->pause)
                 memset(s->admin_part, 0, sizeof(s->admin_part));
-            __atomic_store_n(&s->p->admin_paused_all, a->pause, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->env->status->admin_paused_all, a->pause, __ATOMIC_RELEASE);
         } else {
             for (int i = 0; i < a->npartitions; i++)
                 s->admin_part[a->partitions[i]] = a->pause;
@@ -541,7 +547,7 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
         /* On this thread, since the rebalance callback runs inside it. */
         s->stopped = true;
         queue_events_off(s);
-        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->p->consumer);
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->consumer);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_warn("poller", "consumer close: %s", rd_kafka_err2str(e));
         rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE));
@@ -566,34 +572,36 @@ static void poller_finalize(rt_actor_t *self)
     free(s);
 }
 
-rt_actor_t *poller_spawn(pipeline_t *p, rd_kafka_conf_t *conf, char *err, size_t errlen)
+rt_actor_t *poller_spawn(const actor_env_t *env, rd_kafka_conf_t *conf, rd_kafka_t **consumer, char *err,
+                         size_t errlen)
 {
     poller_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
+    s->env = env;
     rd_kafka_conf_set_opaque(conf, s);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
-    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-    if (p->consumer == NULL) {
+    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (s->consumer == NULL) {
         free(s);
         return NULL;
     }
-    rd_kafka_poll_set_consumer(p->consumer);
-    s->consumer_queue = rd_kafka_queue_get_consumer(p->consumer);
+    *consumer = s->consumer;
+    rd_kafka_poll_set_consumer(s->consumer);
+    s->consumer_queue = rd_kafka_queue_get_consumer(s->consumer);
     /* One message per activation: a queued round never hides a pause
      * request behind a run of rounds. */
     rt_actor_opts_t o = {.name = "poller", .dedicated = true, .batch = 1, .finalizer = poller_finalize};
-    s->self = rt_spawn(p->rt, poller_handler, s, &o);
+    s->self = rt_spawn(env->rt, poller_handler, s, &o);
     rd_kafka_queue_cb_event_enable(s->consumer_queue, queue_event_cb, s);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, p->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_add(topics, env->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* The actor exists already: the runtime frees its state with it. */
-        snprintf(err, errlen, "kafka: subscribe to %s: %s", p->cfg->topic_raw, rd_kafka_err2str(e));
+        snprintf(err, errlen, "kafka: subscribe to %s: %s", env->cfg->topic_raw, rd_kafka_err2str(e));
         return NULL;
     }
     rt_timer_start(s->self, TICK_MS, TICK_MS, NULL);

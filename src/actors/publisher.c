@@ -12,7 +12,9 @@
 
 #include "backoff.h"
 #include "log.h"
-#include "pipeline.h"
+#include "publisher.h"
+#include "partition.h"
+#include "storage.h"
 #include "timefmt.h"
 
 #define QUEUE_FULL_RETRY_MS 100   /* the producer's local queue is full: it drains within ms */
@@ -22,7 +24,7 @@
 #define DLQ_MIN_CUT_BYTES 1024
 
 typedef struct publisher_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     pthread_t poll_thread;
     int stop;
     size_t max_bytes;             /* the producer's message.max.bytes */
@@ -42,7 +44,7 @@ static char *enriched_json(const record_t *r)
     return json_dumps(root, JSON_COMPACT);
 }
 
-static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
+static rd_kafka_resp_err_t produce(const actor_env_t *env, record_t *r)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(12);
     if (r->correlation_id[0])
@@ -62,7 +64,7 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
         snprintf(buf, sizeof(buf), "%d", r->attempts > 0 ? r->attempts : 1);
         rd_kafka_header_add(h, "attempts", -1, buf, -1);
         rd_kafka_header_add(h, "first_failed_at", -1, at, -1);
-        rd_kafka_header_add(h, "original_topic", -1, p->cfg->topic_raw, -1);
+        rd_kafka_header_add(h, "original_topic", -1, env->cfg->topic_raw, -1);
         snprintf(buf, sizeof(buf), "%d", r->partition);
         rd_kafka_header_add(h, "original_partition", -1, buf, -1);
         snprintf(buf, sizeof(buf), "%lld", (long long)r->offset);
@@ -76,12 +78,12 @@ static rd_kafka_resp_err_t produce(pipeline_t *p, record_t *r)
             rd_kafka_header_add(h, "original_size", -1, buf, -1);
             rd_kafka_header_add(h, "truncated", -1, "true", -1);
         }
-        e = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(p->cfg->topic_dlq),
+        e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(env->cfg->topic_dlq),
                               RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_KEY(m->key, m->key_len),
                               RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     } else {
         char *json = enriched_json(r);
-        e = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(p->cfg->topic_enriched),
+        e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(env->cfg->topic_enriched),
                               RD_KAFKA_V_VALUE(json, strlen(json)), RD_KAFKA_V_KEY(r->key, strlen(r->key)),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
                               RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
@@ -102,11 +104,11 @@ static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t
     metric_add(&g_metrics.produce_errors, 1);
     if (r->result != RESULT_DLQ && kafka_produce_error_permanent(e)) {
         char why[256];
-        snprintf(why, sizeof(why), "enriched event refused by %s: %s", s->p->cfg->topic_enriched,
+        snprintf(why, sizeof(why), "enriched event refused by %s: %s", s->env->cfg->topic_enriched,
                  rd_kafka_err2str(e));
         log_warn("publisher", "partition %d offset %lld: %s; to the DLQ", r->partition, (long long)r->offset, why);
         r->publish = false;
-        pipeline_dead_letter(s->p, r, ERROR_PERMANENT, why);
+        publisher_dead_letter(s->env, r, ERROR_PERMANENT, why);
         return;
     }
     if (r->result == RESULT_DLQ && kafka_produce_error_size(e)) {
@@ -116,7 +118,7 @@ static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t
             cut = r->rkm->len / 2;
         if (cut >= DLQ_MIN_CUT_BYTES) {
             log_warn("publisher", "partition %d offset %lld: %zu bytes too large for %s; sending its first %zu",
-                     r->partition, (long long)r->offset, r->rkm->len, s->p->cfg->topic_dlq, cut);
+                     r->partition, (long long)r->offset, r->rkm->len, s->env->cfg->topic_dlq, cut);
             r->dlq_cut_bytes = (uint32_t)cut;
             rt_send_force(publisher, &r->hdr);
             return;
@@ -160,7 +162,7 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
         record_done(r);   /* already-seen issue version: nothing to publish */
         return;
     }
-    rd_kafka_resp_err_t e = produce(s->p, r);
+    rd_kafka_resp_err_t e = produce(s->env, r);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rt_timer_start(self, QUEUE_FULL_RETRY_MS, 0, r);
     else if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -170,7 +172,7 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
 static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    pipeline_t *p = opaque;
+    const actor_env_t *env = opaque;
     rt_msg_t *opaque_msg = m->_private;
     if (opaque_msg == NULL)
         return;
@@ -189,7 +191,7 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         produce_failed_msg_t *f = rt_msg_new(sizeof(*f), MSG_PRODUCE_FAILED);
         f->record = r;
         f->err = m->err;
-        rt_send_force(p->publisher, &f->hdr);
+        rt_send_force(env->to->publisher, &f->hdr);
         return;
     }
     r->produce_failures = 0;
@@ -201,14 +203,14 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     /* The database notes the event as published before the offset may be
      * committed: a replay then knows not to publish it again. */
     r->hdr.type = MSG_MARK_PUBLISHED;
-    rt_send_force(pipeline_storage_for(p, r->event.issue_id), r);
+    rt_send_force(storage_for(env, r->event.issue_id), r);
 }
 
 static void *poll_main(void *arg)
 {
     publisher_state_t *s = arg;
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
-        rd_kafka_poll(s->p->producer, 100);
+        rd_kafka_poll(s->env->producer, 100);
     return NULL;
 }
 
@@ -219,16 +221,16 @@ static void publisher_finalize(rt_actor_t *self)
     free(rt_actor_state(self));
 }
 
-rt_actor_t *publisher_spawn(pipeline_t *p)
+rt_actor_t *publisher_spawn(const actor_env_t *env)
 {
     publisher_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
-    s->max_bytes = kafka_produce_max_bytes(p->producer);
+    s->env = env;
+    s->max_bytes = kafka_produce_max_bytes(env->producer);
     rt_actor_opts_t o = {.name = "publisher", .capacity = 65536, .high_watermark = 8192, .low_watermark = 2048,
                          .finalizer = publisher_finalize};
-    rt_actor_t *a = rt_spawn(p->rt, publisher_handler, s, &o);
+    rt_actor_t *a = rt_spawn(env->rt, publisher_handler, s, &o);
     if (pthread_create(&s->poll_thread, NULL, poll_main, s) != 0) {
         log_error("publisher", "cannot start the delivery-report thread");
         abort();
@@ -236,27 +238,27 @@ rt_actor_t *publisher_spawn(pipeline_t *p)
     return a;
 }
 
-void publisher_install_delivery_cb(pipeline_t *p, rd_kafka_conf_t *conf)
+void publisher_install_delivery_cb(const actor_env_t *env, rd_kafka_conf_t *conf)
 {
-    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_opaque(conf, (void *)env);
     rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
 }
 
-void publisher_stop(pipeline_t *p)
+void publisher_stop(rt_actor_t *publisher)
 {
-    if (p->publisher == NULL)
+    if (publisher == NULL)
         return;
-    publisher_state_t *s = rt_actor_state(p->publisher);
-    rd_kafka_flush(p->producer, 10000);
+    publisher_state_t *s = rt_actor_state(publisher);
+    rd_kafka_flush(s->env->producer, 10000);
     __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
     pthread_join(s->poll_thread, NULL);
 }
 
-void pipeline_dead_letter(pipeline_t *p, record_t *r, error_class_t cls, const char *error)
+void publisher_dead_letter(const actor_env_t *env, record_t *r, error_class_t cls, const char *error)
 {
     r->result = RESULT_DLQ;
     r->error_class = cls;
     snprintf(r->error, sizeof(r->error), "%s", error);
     r->hdr.type = MSG_PUBLISH;
-    rt_send_force(p->publisher, r);
+    rt_send_force(env->to->publisher, r);
 }

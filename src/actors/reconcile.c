@@ -15,7 +15,7 @@
 
 #include "ledger.h"
 #include "log.h"
-#include "pipeline.h"
+#include "reconcile.h"
 
 #define SLACK_MS 10000           /* clock skew between database and broker */
 #define READ_LIMIT_MS 30000      /* reconciliation never holds an assignment longer */
@@ -65,18 +65,18 @@ static rd_kafka_topic_partition_list_t *plan_reads(rd_kafka_t *rk, const char *t
     return l;
 }
 
-int reconcile_published(pipeline_t *p, PGconn *db)
+int reconcile_published(const actor_env_t *env, PGconn *db)
 {
     int64_t oldest = ledger_oldest_unmarked_ms(db);
     if (oldest <= 0)
         return (int)oldest;   /* 0: nothing to do; -1: error */
     char err[256], e[256], group[96];
-    rd_kafka_conf_t *conf = kafka_conf(p->cfg, p->kenv, KAFKA_ADMIN, err, sizeof(err));
+    rd_kafka_conf_t *conf = kafka_conf(env->cfg, env->kenv, KAFKA_ADMIN, err, sizeof(err));
     if (conf == NULL) {
         log_warn("reconcile", "%s", err);
         return -1;
     }
-    snprintf(group, sizeof(group), "%s-reconcile-%d", p->cfg->group_id, getpid());
+    snprintf(group, sizeof(group), "%s-reconcile-%d", env->cfg->group_id, getpid());
     rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e));
     rd_kafka_conf_set(conf, "isolation.level", "read_committed", e, sizeof(e));
@@ -90,7 +90,7 @@ int reconcile_published(pipeline_t *p, PGconn *db)
     if (ends == NULL || reached == NULL)
         abort();
     int remaining = 0;
-    rd_kafka_topic_partition_list_t *l = plan_reads(rk, p->cfg->topic_enriched, oldest - SLACK_MS, ends, &remaining);
+    rd_kafka_topic_partition_list_t *l = plan_reads(rk, env->cfg->topic_enriched, oldest - SLACK_MS, ends, &remaining);
     if (l == NULL) {
         rd_kafka_destroy(rk);
         free(ends);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "classifier.h"
 #include "kafka.h"
+#include "partition.h"
 
 uint64_t now_us(void)
 {

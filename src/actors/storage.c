@@ -19,14 +19,17 @@
 #include "backoff.h"
 #include "faults.h"
 #include "log.h"
-#include "pipeline.h"
+#include "storage.h"
+#include "partition.h"
+#include "publisher.h"
 #include "ledger.h"
+#include "storage_batch.h"
 #include "schema.h"
 
 #define PRUNE_EVERY_MS 1000
 
 typedef struct storage_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     PGconn *conn;
     ledger_scope_t scope;
     record_t **batch;
@@ -54,7 +57,7 @@ static bool connected(storage_state_t *s)
         metric_add(&g_metrics.db_reconnects, 1);
     }
     char err[256];
-    s->conn = pg_connect(s->p->cfg->database_url, err, sizeof(err));
+    s->conn = pg_connect(s->env->cfg->database_url, err, sizeof(err));
     if (s->conn == NULL) {
         log_warn("storage", "%s", err);
         return false;
@@ -92,7 +95,7 @@ static void stored(record_t *r, const ledger_entry_t *e)
 static void forward(storage_state_t *s, record_t *r)
 {
     r->hdr.type = MSG_PUBLISH;
-    rt_send_force(s->p->publisher, r);
+    rt_send_force(s->env->to->publisher, r);
 }
 
 static ledger_status_t write_batch(storage_state_t *s)
@@ -127,7 +130,7 @@ static bool write_isolated(storage_state_t *s)
                      e->error);
             metric_add(&g_metrics.db_dead_lettered, 1);
             ledger_count_refused(s->conn, e);   /* still an event of its sync that is done with */
-            pipeline_dead_letter(s->p, r, ERROR_PERMANENT, e->error);
+            publisher_dead_letter(s->env, r, ERROR_PERMANENT, e->error);
         } else {
             s->batch[kept++] = r;
         }
@@ -273,14 +276,17 @@ static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
         rt_msg_free(msg);
         return;
     }
-    const config_t *cfg = s->p->cfg;
-    if (s->nbatch >= cfg->storage_batch_size || s->nmarks >= cfg->storage_batch_size) {
+    const config_t *cfg = s->env->cfg;
+    batch_policy_t policy = {.size = cfg->storage_batch_size, .window_ms = cfg->storage_batch_window_ms};
+    switch (batch_on_arrival(&policy, s->nbatch, s->nmarks, s->window_timer != 0, s->retry_timer != 0)) {
+    case BATCH_WRITE:
         flush(s, self);
-    } else if (s->window_timer == 0 && s->retry_timer == 0) {
-        if (cfg->storage_batch_window_ms == 0)
-            flush(s, self);
-        else
-            s->window_timer = rt_timer_start(self, (uint64_t)cfg->storage_batch_window_ms, 0, NULL);
+        break;
+    case BATCH_OPEN_WINDOW:
+        s->window_timer = rt_timer_start(self, (uint64_t)policy.window_ms, 0, NULL);
+        break;
+    case BATCH_WAIT:
+        break;
     }
 }
 
@@ -300,16 +306,16 @@ static void storage_finalize(rt_actor_t *self)
     free(s);
 }
 
-rt_actor_t *storage_spawn(pipeline_t *p, int index, char *err, size_t errlen)
+rt_actor_t *storage_spawn(const actor_env_t *env, int index, char *err, size_t errlen)
 {
     storage_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
+    s->env = env;
     s->index = index;
-    s->scope = (ledger_scope_t){.group = p->cfg->group_id, .topic = p->cfg->topic_raw};
+    s->scope = (ledger_scope_t){.group = env->cfg->group_id, .topic = env->cfg->topic_raw};
     /* Connect and check the schema up front so `run` fails fast. */
-    s->conn = pg_connect(p->cfg->database_url, err, errlen);
+    s->conn = pg_connect(env->cfg->database_url, err, errlen);
     if (s->conn == NULL) {
         free(s);
         return NULL;
@@ -332,5 +338,16 @@ rt_actor_t *storage_spawn(pipeline_t *p, int index, char *err, size_t errlen)
     }
     rt_actor_opts_t o = {.name = "storage", .dedicated = true, .capacity = 65536, .high_watermark = 8192,
                          .low_watermark = 2048, .batch = 256, .finalizer = storage_finalize};
-    return rt_spawn(p->rt, storage_handler, s, &o);
+    return rt_spawn(env->rt, storage_handler, s, &o);
+}
+
+void storage_send(const actor_env_t *env, record_t *r)
+{
+    if (env->classify_only) {
+        r->result = RESULT_OK;
+        record_done(r);
+        return;
+    }
+    r->hdr.type = MSG_STORE;
+    rt_send_force(storage_for(env, r->event.issue_id), r);
 }

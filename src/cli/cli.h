@@ -1,4 +1,4 @@
-/* cli.h -- the subcommands of the dispatchd binary (CONTRACT section 1).
+/* cli.h -- the subcommands of the dispatchd binary (the README's Commands).
  * Each returns the process exit code: 0 success, 2 usage or configuration
  * error, 1 any other failure. */
 #ifndef DISPATCHD_CLI_H

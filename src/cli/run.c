@@ -58,7 +58,8 @@ static int serve(const config_t *cfg, sigset_t *stop)
         cli_error("%s", err);
         goto out;
     }
-    http = http_start(cfg, p, err, sizeof(err));
+    pipeline_view_t view = pipeline_view(p);
+    http = http_start(cfg, &view, err, sizeof(err));
     if (http == NULL) {
         cli_error("%s", err);
         code = EXIT_USAGE;

@@ -1,5 +1,6 @@
 /*
- * metrics.h -- the process's Prometheus metrics (CONTRACT section 6).
+ * metrics.h -- the process's Prometheus metrics (their names and labels are
+ * listed in the README's Metrics section).
  *
  * Counters and histograms are plain atomics in one global struct, updated
  * from any thread. Gauges whose truth lives elsewhere (mailbox depths,

@@ -1,6 +1,6 @@
 /*
  * issue_row.h -- the column values of one issue row and its classification
- * (CONTRACT section 4) as text parameters, in the order the storage actor's
+ * (the issues and enriched_issues tables, schema.c) as text parameters, in the order the storage actor's
  * upsert takes them: $1..$16 the issue, $17..$29 the classification.
  * Shared by the storage path and the storage benchmark's COPY and naive
  * peers, so all three write exactly the same rows.

@@ -1,5 +1,5 @@
 /*
- * schema.h -- the database schema (CONTRACT section 4), as numbered
+ * schema.h -- the database schema (schema dispatchai), as numbered
  * migrations applied in order by `dispatchd migrate`.
  */
 #ifndef DISPATCHD_SCHEMA_H

@@ -1,7 +1,7 @@
 /*
- * syncs.h -- repository_syncs (CONTRACT sections 4 and 5): a batch sync
+ * syncs.h -- repository_syncs (its columns in schema.c): a batch sync
  * registered by `dispatchd sync`, its status, and its cancellation. The
- * storage actors count its events as they commit (storage.c).
+ * storage actors count its events as they commit (ledger.c).
  */
 #ifndef DISPATCHD_SYNCS_H
 #define DISPATCHD_SYNCS_H

@@ -1,5 +1,5 @@
 /*
- * admin_routes.c -- the admin paths of CONTRACT section 5 (bearer token).
+ * admin_routes.c -- the admin paths (bearer token: [http] admin_token).
  *
  * Pause and resume are published on the control topic and answered once
  * Kafka has the command: every process of the group applies it, this one
@@ -14,12 +14,15 @@
 #include <time.h>
 
 #include "config.h"
-#include "pipeline.h"
+#include "admin.h"
+#include "metrics.h"
+#include "record.h"
+#include "sync_requests.h"
 #include "routes.h"
 #include "event.h"
 #include "uuid.h"
 
-static bool authorized(http_app_t *app, h2o_req_t *req, const char *route, int *rc)
+bool http_admin_authorized(http_app_t *app, h2o_req_t *req, const char *route, int *rc)
 {
     const char *token = app->cfg->admin_token;
     if (token == NULL || token[0] == '\0') {
@@ -53,12 +56,13 @@ static int publish_command(http_app_t *app, h2o_req_t *req, const char *route, c
                                     "{\"success\":true,\"message\":\"command published to the group\"}");
 }
 
-static int processing_status(http_app_t *app, h2o_req_t *req, const char *route)
+int admin_processing_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    pipeline_t *p = app->p;
+    const char *route = rc->route;
+    const pipeline_status_t *st_all = app->pl->status;
     json_t *parts = json_array();
     for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
-        partition_stats_t *st = &p->pstats[i];
+        const partition_stats_t *st = &st_all->partitions[i];
         if (!pstat_get(&st->assigned))
             continue;
         int64_t committed = pstat_get(&st->committed), hw = pstat_get(&st->high_watermark);
@@ -72,16 +76,16 @@ static int processing_status(http_app_t *app, h2o_req_t *req, const char *route)
     static const char *const circuit[] = {"closed", "half_open", "open"};
     int64_t cs = __atomic_load_n(&g_metrics.circuit_state, __ATOMIC_RELAXED);
     json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:o}", "enabled",
-                          !__atomic_load_n(&p->admin_paused_all, __ATOMIC_ACQUIRE), "group", app->cfg->group_id,
+                          !__atomic_load_n(&st_all->admin_paused_all, __ATOMIC_ACQUIRE), "group", app->cfg->group_id,
                           "topic", app->cfg->topic_raw, "in_flight",
                           (json_int_t)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED), "classifier",
                           app->cfg->classifier, "circuit_state", circuit[cs >= 0 && cs <= 2 ? cs : 0], "partitions",
                           parts);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    int rc = http_respond_json(req, route, 200, s);
+    int answered = http_respond_json(req, route, 200, s);
     free(s);
-    return rc;
+    return answered;
 }
 
 static void on_query_answer(void *ctx, int status, const char *json)
@@ -98,7 +102,7 @@ static int query(http_app_t *app, h2o_req_t *req, const char *route, admin_query
     snprintf(q->topic, sizeof(q->topic), "%.*s", (int)tlen, topic ? topic : "");
     q->reply = on_query_answer;
     q->ctx = http_pending_new(app, req, route);
-    if (rt_send(app->p->admin, q) != RT_OK) {
+    if (rt_send(app->pl->admin, q) != RT_OK) {
         http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"admin queue full or stopping\"}");
         rt_msg_free(q);
     }
@@ -107,13 +111,14 @@ static int query(http_app_t *app, h2o_req_t *req, const char *route, admin_query
 
 /* The budget is in the database: the syncs actor, which holds the HTTP
  * plane's connection, answers. */
-static int budget_status(http_app_t *app, h2o_req_t *req, const char *route)
+int admin_budget_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
+    const char *route = rc->route;
     sync_request_msg_t *q = rt_msg_new(sizeof(*q), MSG_SYNC_REQUEST);
     q->kind = BUDGET_STATUS;
     q->reply = on_query_answer;
     q->ctx = http_pending_new(app, req, route);
-    if (rt_send(app->p->syncs, q) != RT_OK) {
+    if (rt_send(app->pl->syncs, q) != RT_OK) {
         http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"queue full or stopping\"}");
         rt_msg_free(q);
     }
@@ -123,7 +128,7 @@ static int budget_status(http_app_t *app, h2o_req_t *req, const char *route)
 /* The input topic's partition count: the broker's, else the configured. */
 static long partition_count(http_app_t *app)
 {
-    int n = __atomic_load_n(&app->p->raw_partitions, __ATOMIC_RELAXED);
+    int n = __atomic_load_n(&app->pl->status->raw_partitions, __ATOMIC_RELAXED);
     return n > 0 ? n : app->cfg->topic_partitions;
 }
 
@@ -251,73 +256,49 @@ static int reset_offsets(http_app_t *app, h2o_req_t *req, const char *route, con
     return rc;
 }
 
-static bool method(h2o_req_t *req, const char *m)
+/* The {group} of the path, as a string. */
+static void group_of(const route_ctx_t *rc, char *group, size_t len)
 {
-    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+    snprintf(group, len, "%.*s", (int)rc->params.v[0].len, rc->params.v[0].base);
 }
 
-/* Matches PREFIX{name}SUFFIX; returns the name's span. */
-static bool match_named(h2o_iovec_t path, const char *prefix, const char *suffix, const char **name, size_t *len)
+int admin_pause_processing(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    size_t pl = strlen(prefix), sl = strlen(suffix);
-    if (path.len <= pl + sl || strncmp(path.base, prefix, pl) != 0 ||
-        strncmp(path.base + path.len - sl, suffix, sl) != 0)
-        return false;
-    *name = path.base + pl;
-    *len = path.len - pl - sl;
-    return memchr(*name, '/', *len) == NULL && *len < 250;
+    return publish_command(app, req, rc->route, "pause", app->cfg->group_id, NULL, NULL, NULL);
 }
 
-int admin_route(http_app_t *app, h2o_req_t *req)
+int admin_resume_processing(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    h2o_iovec_t path = req->path_normalized;
-    const char *name;
-    size_t nlen;
-    const char *route = NULL;
-    int rc = 0;
-    if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/pause-processing")))
-        route = "/admin/pause-processing";
-    else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/resume-processing")))
-        route = "/admin/resume-processing";
-    else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/processing-status")))
-        route = "/admin/processing-status";
-    else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/budget-status")))
-        route = "/admin/budget-status";
-    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/pause", &name, &nlen))
-        route = "/api/admin/kafka/consumer-groups/{group}/pause";
-    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/resume", &name, &nlen))
-        route = "/api/admin/kafka/consumer-groups/{group}/resume";
-    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/reset-offsets", &name, &nlen))
-        route = "/api/admin/kafka/consumer-groups/{group}/reset-offsets";
-    else if (match_named(path, "/api/admin/kafka/consumer-groups/", "/lag", &name, &nlen))
-        route = "/api/admin/kafka/consumer-groups/{group}/lag";
-    else if (match_named(path, "/api/admin/kafka/topics/", "/stats", &name, &nlen))
-        route = "/api/admin/kafka/topics/{topic}/stats";
-    else
-        return -1;   /* not an admin path */
-    if (!authorized(app, req, route, &rc))
-        return rc;
-    bool get = strstr(route, "status") || strstr(route, "lag") || strstr(route, "stats");
-    if (get ? !method(req, "GET") : !method(req, "POST"))
-        return http_respond_error(req, route, 405, "method_not_allowed", get ? "use GET" : "use POST");
-    if (app->p == NULL || __atomic_load_n(&app->p->stopping, __ATOMIC_ACQUIRE))
-        return http_respond_error(req, route, 503, "shutting_down", "try again");
+    return publish_command(app, req, rc->route, "resume", app->cfg->group_id, NULL, NULL, NULL);
+}
 
-    if (strcmp(route, "/admin/pause-processing") == 0)
-        return publish_command(app, req, route, "pause", app->cfg->group_id, NULL, NULL, NULL);
-    if (strcmp(route, "/admin/resume-processing") == 0)
-        return publish_command(app, req, route, "resume", app->cfg->group_id, NULL, NULL, NULL);
-    if (strcmp(route, "/admin/processing-status") == 0)
-        return processing_status(app, req, route);
-    if (strcmp(route, "/admin/budget-status") == 0)
-        return budget_status(app, req, route);
-    if (strstr(route, "/lag"))
-        return query(app, req, route, ADMIN_GROUP_LAG, name, nlen, NULL, 0);
-    if (strstr(route, "/stats"))
-        return query(app, req, route, ADMIN_TOPIC_STATS, NULL, 0, name, nlen);
+int admin_group_pause(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
     char group[256];
-    snprintf(group, sizeof(group), "%.*s", (int)nlen, name);
-    if (strstr(route, "/reset-offsets"))
-        return reset_offsets(app, req, route, group);
-    return group_pause(app, req, route, strstr(route, "/pause") ? "pause" : "resume", group);
+    group_of(rc, group, sizeof(group));
+    return group_pause(app, req, rc->route, "pause", group);
+}
+
+int admin_group_resume(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    char group[256];
+    group_of(rc, group, sizeof(group));
+    return group_pause(app, req, rc->route, "resume", group);
+}
+
+int admin_reset_offsets(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    char group[256];
+    group_of(rc, group, sizeof(group));
+    return reset_offsets(app, req, rc->route, group);
+}
+
+int admin_group_lag(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    return query(app, req, rc->route, ADMIN_GROUP_LAG, rc->params.v[0].base, rc->params.v[0].len, NULL, 0);
+}
+
+int admin_topic_stats(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    return query(app, req, rc->route, ADMIN_TOPIC_STATS, NULL, 0, rc->params.v[0].base, rc->params.v[0].len);
 }

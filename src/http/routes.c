@@ -8,7 +8,7 @@
 #include "config.h"
 #include "kafka.h"
 #include "metrics.h"
-#include "pipeline.h"
+#include "publisher.h"
 #include "strbuf.h"
 
 static const char *reason(int status)
@@ -53,12 +53,6 @@ int http_respond_error(h2o_req_t *req, const char *route, int status, const char
     return rc;
 }
 
-static bool is(h2o_req_t *req, const char *method, const char *path)
-{
-    return h2o_memis(req->method.base, req->method.len, method, strlen(method)) &&
-           h2o_memis(req->path_normalized.base, req->path_normalized.len, path, strlen(path));
-}
-
 typedef struct depth_acc {
     char names[32][32];
     long depth[32];
@@ -83,9 +77,9 @@ static void add_depth(rt_actor_t *a, void *ctx)
 
 static void render_mailboxes(strbuf_t *out, void *ctx)
 {
-    pipeline_t *p = ctx;
+    const pipeline_view_t *pl = ctx;
     depth_acc_t acc = {0};
-    rt_foreach_actor(p->rt, add_depth, &acc);
+    rt_foreach_actor(pl->rt, add_depth, &acc);
     sb_puts(out, "# HELP dispatchd_mailbox_depth Messages queued for each kind of actor.\n"
                  "# TYPE dispatchd_mailbox_depth gauge\n");
     for (int i = 0; i < acc.n; i++)
@@ -152,7 +146,7 @@ static void on_pending(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
  * consumer's own lag view freezes then). */
 static void render_partitions(strbuf_t *out, void *ctx)
 {
-    pipeline_t *p = ctx;
+    const http_app_t *app = ctx;
     static const struct { const char *name, *type, *help; } fam[] = {
         {"dispatchd_consumer_lag", "gauge", "Records on the broker past the committed offset."},
         {"dispatchd_partition_inflight", "gauge", "Records running, by partition."},
@@ -164,7 +158,7 @@ static void render_partitions(strbuf_t *out, void *ctx)
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
         sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
         for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
-            partition_stats_t *st = &p->pstats[i];
+            const partition_stats_t *st = &app->pl->status->partitions[i];
             if (!pstat_get(&st->assigned))
                 continue;
             int64_t committed = pstat_get(&st->committed), taken = pstat_get(&st->taken);
@@ -179,7 +173,7 @@ static void render_partitions(strbuf_t *out, void *ctx)
             default: v = pstat_get(&st->paused); break;
             }
             if (f == 0)
-                sb_printf(out, "%s{topic=\"%s\",partition=\"%d\"} %lld\n", fam[f].name, p->cfg->topic_raw, i,
+                sb_printf(out, "%s{topic=\"%s\",partition=\"%d\"} %lld\n", fam[f].name, app->cfg->topic_raw, i,
                           (long long)(v > 0 ? v : 0));
             else
                 sb_printf(out, "%s{partition=\"%d\"} %lld\n", fam[f].name, i, (long long)v);
@@ -226,7 +220,7 @@ int http_produce_then_answer(http_app_t *app, h2o_req_t *req, const char *route,
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     if (correlation_id != NULL)
         rd_kafka_header_add(h, "correlation_id", -1, correlation_id, -1);
-    rd_kafka_resp_err_t e = rd_kafka_producev(app->p->producer, RD_KAFKA_V_TOPIC(topic),
+    rd_kafka_resp_err_t e = rd_kafka_producev(app->pl->producer, RD_KAFKA_V_TOPIC(topic),
                                               RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(value, strlen(value)),
                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
                                               RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
@@ -241,9 +235,9 @@ int http_produce_then_answer(http_app_t *app, h2o_req_t *req, const char *route,
 
 void routes_init(http_app_t *app, h2o_loop_t *loop)
 {
-    if (app->p != NULL) {
-        metrics_add_hook(render_mailboxes, app->p);
-        metrics_add_hook(render_partitions, app->p);
+    if (app->pl != NULL) {
+        metrics_add_hook(render_mailboxes, (void *)app->pl);
+        metrics_add_hook(render_partitions, app);
     }
     app->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(app->queue, &app->receiver, on_pending);
@@ -260,57 +254,40 @@ void routes_refresh_health(http_app_t *app)
 {
     int db = PQping(app->cfg->database_url) == PQPING_OK;
     int kafka = 0;
-    if (app->p != NULL && app->p->producer != NULL) {
+    if (app->pl != NULL && app->pl->producer != NULL) {
         const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata(app->p->producer, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_metadata(app->pl->producer, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             kafka = md->broker_cnt > 0;
             rd_kafka_metadata_destroy(md);
         }
     }
     __atomic_store_n(&app->db_ok, db, __ATOMIC_RELAXED);
     __atomic_store_n(&app->kafka_ok, kafka, __ATOMIC_RELAXED);
-    if (app->p != NULL && app->p->consumer != NULL && kafka) {
-        for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++) {
-            partition_stats_t *st = &app->p->pstats[i];
-            int64_t lo, hi;
-            if (pstat_get(&st->assigned) &&
-                rd_kafka_query_watermark_offsets(app->p->consumer, app->cfg->topic_raw, i, &lo, &hi, 2000) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR)
-                pstat_set(&st->high_watermark, hi);
-        }
-    }
 }
 
-int routes_dispatch(http_app_t *app, h2o_req_t *req)
+int route_health(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    if (is(req, "GET", "/health"))
-        return http_respond_json(req, "/health", 200, "{\"status\":\"ok\"}");
-    if (is(req, "GET", "/ready")) {
-        int k = __atomic_load_n(&app->kafka_ok, __ATOMIC_RELAXED);
-        int d = __atomic_load_n(&app->db_ok, __ATOMIC_RELAXED);
-        char body[128];
-        snprintf(body, sizeof(body), "{\"ready\":%s,\"kafka\":%s,\"database\":%s}", k && d ? "true" : "false",
-                 k ? "true" : "false", d ? "true" : "false");
-        return http_respond_json(req, "/ready", k && d ? 200 : 503, body);
-    }
-    if (is(req, "GET", "/metrics")) {
-        strbuf_t sb;
-        sb_init(&sb);
-        metrics_render(&sb);
-        int rc = http_respond(req, "/metrics", 200, "text/plain; version=0.0.4", sb.data, sb.len);
-        sb_free(&sb);
-        return rc;
-    }
-    int admin = admin_route(app, req);
-    if (admin != -1)
-        return admin;
-    int user = user_route(app, req);
-    if (user != -1)
-        return user;
-    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/webhook/github"))) {
-        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
-            return http_respond_error(req, "/webhook/github", 405, "method_not_allowed", "use POST");
-        return webhook_github(app, req);
-    }
-    return http_respond_error(req, "other", 404, "not_found", "no such path");
+    (void)app;
+    return http_respond_json(req, rc->route, 200, "{\"status\":\"ok\"}");
+}
+
+int route_ready(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    int k = __atomic_load_n(&app->kafka_ok, __ATOMIC_RELAXED);
+    int d = __atomic_load_n(&app->db_ok, __ATOMIC_RELAXED);
+    char body[128];
+    snprintf(body, sizeof(body), "{\"ready\":%s,\"kafka\":%s,\"database\":%s}", k && d ? "true" : "false",
+             k ? "true" : "false", d ? "true" : "false");
+    return http_respond_json(req, rc->route, k && d ? 200 : 503, body);
+}
+
+int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    (void)app;
+    strbuf_t sb;
+    sb_init(&sb);
+    metrics_render(&sb);
+    int r = http_respond(req, rc->route, 200, "text/plain; version=0.0.4", sb.data, sb.len);
+    sb_free(&sb);
+    return r;
 }

@@ -1,16 +1,17 @@
-/* routes.h -- the control plane's paths (CONTRACT section 5). */
+/* routes.h -- the control plane's paths: the table is route_table.c, the
+ * handlers live in the files named below. To add a path: write its handler
+ * (a route_fn), declare it here and add one line to the table. */
 #ifndef DISPATCHD_HTTP_ROUTES_H
 #define DISPATCHD_HTTP_ROUTES_H
 
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
-struct config;
-struct pipeline;
+#include "pipeline.h"
 
 typedef struct http_app {
-    const struct config *cfg;
-    struct pipeline *p;
+    const config_t *cfg;
+    const pipeline_view_t *pl;          /* NULL: no pipeline behind this server */
     int kafka_ok;      /* refreshed by routes_refresh_health (atomic) */
     int db_ok;
     h2o_multithread_queue_t *queue;      /* answers computed off the loop */
@@ -37,17 +38,51 @@ int http_respond(h2o_req_t *req, const char *route, int status, const char *ctyp
 int http_respond_json(h2o_req_t *req, const char *route, int status, const char *json);
 int http_respond_error(h2o_req_t *req, const char *route, int status, const char *error, const char *detail);
 
-/* admin_routes.c: answers an admin path, or returns -1 for other paths */
-int admin_route(http_app_t *app, h2o_req_t *req);
+/* What a handler learns from the table: its template (the metric label),
+ * the {name} segments in template order, and for user routes the caller. */
+#define ROUTE_MAX_PARAMS 2
+typedef struct route_params {
+    h2o_iovec_t v[ROUTE_MAX_PARAMS];
+    int n;
+} route_params_t;
 
-/* user_routes.c: answers a /repos/ path, or returns -1 for other paths */
-int user_route(http_app_t *app, h2o_req_t *req);
+typedef struct route_ctx {
+    const char *route;
+    route_params_t params;
+    char user[256];
+} route_ctx_t;
 
+typedef int (*route_fn)(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+
+/* Callers: the admin token (admin_routes.c), a user token (user_routes.c).
+ * false: answered already (401/403), *rc has the handler's return. */
+bool http_admin_authorized(http_app_t *app, h2o_req_t *req, const char *route, int *rc);
+bool http_user_of(http_app_t *app, h2o_req_t *req, const char *route, char *user, size_t ulen, int *rc);
+
+/* routes.c */
+int route_health(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int route_ready(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* webhook.c */
-int webhook_github(http_app_t *app, h2o_req_t *req);
+int webhook_github(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+/* admin_routes.c */
+int admin_pause_processing(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_resume_processing(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_processing_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_budget_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_group_pause(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_group_resume(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_reset_offsets(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_group_lag(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_topic_stats(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+/* user_routes.c */
+int user_sync_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int user_sync_start(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int user_sync_cancel(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 
 void routes_init(http_app_t *app, h2o_loop_t *loop);
 void routes_free(http_app_t *app);
+/* route_table.c: answers any request. */
 int routes_dispatch(http_app_t *app, h2o_req_t *req);
 /* Blocking checks of Kafka and PostgreSQL; called off the event loop. */
 void routes_refresh_health(http_app_t *app);

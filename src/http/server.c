@@ -37,6 +37,7 @@ struct http_server {
     int stop;
     int port;
     http_app_t app;
+    pipeline_view_t view;     /* app.pl points here */
     h2o_linklist_t conns;     /* conn_slot_t, loop thread only */
     int nconns;
     int max_conns;
@@ -143,7 +144,7 @@ static void *health_main(void *arg)
     return NULL;
 }
 
-http_server_t *http_start(const config_t *cfg, pipeline_t *p, char *err, size_t errlen)
+http_server_t *http_start(const config_t *cfg, const pipeline_view_t *pl, char *err, size_t errlen)
 {
     struct sockaddr_in sa;
     if (parse_addr(cfg->http_addr, &sa) != 0) {
@@ -166,7 +167,10 @@ http_server_t *http_start(const config_t *cfg, pipeline_t *p, char *err, size_t 
         abort();
     s->port = ntohs(sa.sin_port);
     s->app.cfg = cfg;
-    s->app.p = p;
+    if (pl != NULL) {
+        s->view = *pl;
+        s->app.pl = &s->view;
+    }
     h2o_linklist_init_anchor(&s->conns);
     s->max_conns = cfg->http_max_connections;
     h2o_config_init(&s->config);

@@ -8,12 +8,13 @@
 
 #include <stddef.h>
 
-struct pipeline;
+#include "pipeline.h"
 struct config;
 
 typedef struct http_server http_server_t;
 
-http_server_t *http_start(const struct config *cfg, struct pipeline *p, char *err, size_t errlen);
+/* The view is copied. */
+http_server_t *http_start(const struct config *cfg, const pipeline_view_t *pl, char *err, size_t errlen);
 /* The port actually bound (for addr ":0"). */
 int http_port(const http_server_t *s);
 void http_stop(http_server_t *s);

@@ -1,5 +1,5 @@
 /*
- * user_routes.c -- the user paths of CONTRACT section 5 under /repos/,
+ * user_routes.c -- the user paths under /repos/,
  * authenticated with an HS256 JWT whose `sub` is the user id:
  *   GET    /repos/{owner}/{repo}/sync-status   the user's sync of the repository
  *   DELETE /repos/{owner}/{repo}/sync          cancel it
@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "user_token.h"
-#include "pipeline.h"
+#include "sync_requests.h"
 #include "routes.h"
 
 static void on_answer(void *ctx, int status, const char *json)
@@ -23,7 +23,7 @@ static void on_answer(void *ctx, int status, const char *json)
 }
 
 /* The user id from "Authorization: Bearer <jwt>", or an answer. */
-static bool user_of(http_app_t *app, h2o_req_t *req, const char *route, char *user, size_t ulen, int *rc)
+bool http_user_of(http_app_t *app, h2o_req_t *req, const char *route, char *user, size_t ulen, int *rc)
 {
     const char *secret = app->cfg->jwt_secret;
     if (secret == NULL || secret[0] == '\0') {
@@ -46,63 +46,36 @@ static bool user_of(http_app_t *app, h2o_req_t *req, const char *route, char *us
     return true;
 }
 
-/* /repos/{owner}/{repo}/{what}: false unless the path has that shape. */
-static bool split(h2o_iovec_t path, char *owner, char *repo, char *what)
+static int ask_syncs(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc, sync_request_kind_t kind)
 {
-    if (path.len <= 7 || strncmp(path.base, "/repos/", 7) != 0 || path.len > 700)
-        return false;
-    char buf[704];
-    snprintf(buf, sizeof(buf), "%.*s", (int)(path.len - 7), path.base + 7);
-    char *a = buf, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
-    if (b == NULL || c == NULL || strchr(c + 1, '/') != NULL || b == a || c == b + 1 || c[1] == '\0')
-        return false;
-    *b = *c = '\0';
-    if (strlen(a) >= 256 || strlen(b + 1) >= 256)
-        return false;
-    strcpy(owner, a);
-    strcpy(repo, b + 1);
-    snprintf(what, 32, "%s", c + 1);
-    return true;
-}
-
-int user_route(http_app_t *app, h2o_req_t *req)
-{
-    char owner[256], repo[256], what[32], user[256];
-    if (!split(req->path_normalized, owner, repo, what))
-        return -1;
-    const char *route;
-    if (strcmp(what, "sync-status") == 0)
-        route = "/repos/{owner}/{repo}/sync-status";
-    else if (strcmp(what, "sync") == 0)
-        route = "/repos/{owner}/{repo}/sync";
-    else
-        return -1;
-    int rc = 0;
-    if (!user_of(app, req, route, user, sizeof(user), &rc))
-        return rc;
-    bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
-    bool del = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));
-    bool post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
-    if (strcmp(what, "sync-status") == 0 && !get)
-        return http_respond_error(req, route, 405, "method_not_allowed", "use GET");
-    if (strcmp(what, "sync") == 0 && post)
-        return http_respond_error(req, route, 501, "not_implemented",
-                                  "syncing from the GitHub API is not built yet; publish the issues with "
-                                  "`dispatchd sync OWNER/REPO --from FILE.jsonl`");
-    if (strcmp(what, "sync") == 0 && !del)
-        return http_respond_error(req, route, 405, "method_not_allowed", "use DELETE to cancel, POST to start");
-    if (app->p == NULL || __atomic_load_n(&app->p->stopping, __ATOMIC_ACQUIRE))
-        return http_respond_error(req, route, 503, "shutting_down", "try again");
     sync_request_msg_t *q = rt_msg_new(sizeof(*q), MSG_SYNC_REQUEST);
-    q->kind = get ? SYNC_STATUS : SYNC_CANCEL;
-    snprintf(q->user, sizeof(q->user), "%s", user);
-    snprintf(q->owner, sizeof(q->owner), "%s", owner);
-    snprintf(q->repo, sizeof(q->repo), "%s", repo);
+    q->kind = kind;
+    snprintf(q->user, sizeof(q->user), "%s", rc->user);
+    snprintf(q->owner, sizeof(q->owner), "%.*s", (int)rc->params.v[0].len, rc->params.v[0].base);
+    snprintf(q->repo, sizeof(q->repo), "%.*s", (int)rc->params.v[1].len, rc->params.v[1].base);
     q->reply = on_answer;
-    q->ctx = http_pending_new(app, req, route);
-    if (rt_send(app->p->syncs, q) != RT_OK) {
+    q->ctx = http_pending_new(app, req, rc->route);
+    if (rt_send(app->pl->syncs, q) != RT_OK) {
         http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"sync queue full or stopping\"}");
         rt_msg_free(q);
     }
     return 0;
+}
+
+int user_sync_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    return ask_syncs(app, req, rc, SYNC_STATUS);
+}
+
+int user_sync_cancel(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    return ask_syncs(app, req, rc, SYNC_CANCEL);
+}
+
+int user_sync_start(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    (void)app;
+    return http_respond_error(req, rc->route, 501, "not_implemented",
+                              "syncing from the GitHub API is not built yet; publish the issues with "
+                              "`dispatchd sync OWNER/REPO --from FILE.jsonl`");
 }

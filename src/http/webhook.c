@@ -12,13 +12,12 @@
 #include <string.h>
 
 #include "config.h"
-#include "pipeline.h"
+#include "publisher.h"
 #include "routes.h"
 #include "timefmt.h"
 #include "uuid.h"
 #include "webhook_delivery.h"
 
-#define ROUTE "/webhook/github"
 
 static bool header(h2o_req_t *req, const char *name, char *out, size_t outlen)
 {
@@ -32,13 +31,13 @@ static bool header(h2o_req_t *req, const char *name, char *out, size_t outlen)
     return true;
 }
 
-int webhook_github(http_app_t *app, h2o_req_t *req)
+int webhook_github(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
     const config_t *cfg = app->cfg;
     if (cfg->webhook_secret == NULL || cfg->webhook_secret[0] == '\0')
-        return http_respond_error(req, ROUTE, 403, "webhooks_disabled", "GITHUB_WEBHOOK_SECRET is not set");
-    if (app->p == NULL || __atomic_load_n(&app->p->stopping, __ATOMIC_ACQUIRE))
-        return http_respond_error(req, ROUTE, 503, "shutting_down", "try again");
+        return http_respond_error(req, rc->route, 403, "webhooks_disabled", "GITHUB_WEBHOOK_SECRET is not set");
+    if (app->pl == NULL || __atomic_load_n(&app->pl->status->stopping, __ATOMIC_ACQUIRE))
+        return http_respond_error(req, rc->route, 503, "shutting_down", "try again");
     char sig[160], event[64], delivery[64], ts[ISO8601_LEN];
     iso8601_now(ts, sizeof(ts));
     webhook_delivery_t in = {
@@ -47,17 +46,17 @@ int webhook_github(http_app_t *app, h2o_req_t *req)
         .len = req->entity.len,
         .signature = header(req, "x-hub-signature-256", sig, sizeof(sig)) ? sig : NULL,
         .event = header(req, "x-github-event", event, sizeof(event)) ? event : NULL,
-        .max_event_bytes = app->p->max_message_bytes,
+        .max_event_bytes = app->pl->max_message_bytes,
         .timestamp = ts,
     };
     webhook_outcome_t out;
     webhook_delivery_decide(&in, &out);
     if (out.error != NULL)
-        return http_respond_error(req, ROUTE, out.status, out.error, out.detail);
+        return http_respond_error(req, rc->route, out.status, out.error, out.detail);
     if (!out.publish)
-        return http_respond_json(req, ROUTE, out.status, out.detail);
+        return http_respond_json(req, rc->route, out.status, out.detail);
     if (!header(req, "x-github-delivery", delivery, sizeof(delivery)))
         uuid_v4(delivery);
-    return http_produce_then_answer(app, req, ROUTE, cfg->topic_raw, out.key, out.value, delivery, 202,
+    return http_produce_then_answer(app, req, rc->route, cfg->topic_raw, out.key, out.value, delivery, 202,
                                     "{\"accepted\":true}");
 }

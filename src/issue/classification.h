@@ -1,5 +1,5 @@
 /*
- * classification.h -- the classification of one issue (CONTRACT section 3),
+ * classification.h -- the classification of one issue (in enriched events),
  * with every text field already validated: enumerations hold one of their
  * allowed values and free text fits its column.
  */

@@ -37,12 +37,12 @@ int issue_event_parse(issue_event_t *ev, const char *data, size_t len, size_t ma
 void issue_event_free(issue_event_t *ev);
 
 /* The issues.raw event a batch sync publishes for one GitHub issue object
- * (CONTRACT section 3: sync_source manual_pull); NULL with err when the
+ * (sync_source manual_pull); NULL with err when the
  * object is not an issue. */
 json_t *issue_event_wrap(json_t *issue, const char *owner, const char *repo, const char *user, char *err,
                          size_t errlen);
 
-/* "owner/repo:event_type:number", the message key of CONTRACT section 3. */
+/* "owner/repo:event_type:number": the key of issues.raw messages. */
 int issue_event_key(const issue_event_t *ev, char *out, size_t outlen);
 
 /* Checks an ISO 8601 timestamp such as 2024-05-01T12:00:00Z or with an

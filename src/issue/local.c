@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The model's labels as CONTRACT categories. */
+/* The model's labels as the classification's categories. */
 static const char *category_of(const char *label)
 {
     if (strcmp(label, "feature") == 0)

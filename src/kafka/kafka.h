@@ -33,7 +33,7 @@ void kafka_env_close(kafka_env_t *env);
 rd_kafka_conf_t *kafka_conf(const config_t *cfg, const kafka_env_t *env, kafka_role_t role,
                             char *err, size_t errlen);
 
-/* Topic specification of CONTRACT section 3. */
+/* A topic's specification: name, partitions, replication, configs. */
 typedef struct topic_spec {
     const char *name;
     int partitions;

@@ -64,7 +64,7 @@ static void wake(rt_worker_t *w)
 static void push_and_wake(rt_worker_t *w, rt_actor_t *a)
 {
     rt_mpscq_push(&w->runq, &a->sched_node);
-    /* Pairs with the fence in park(): either we see it asleep, or it sees
+    /* Pairs with the fence in going_to_sleep(): either we see it asleep, or it sees
      * the actor we just queued. */
     rt_fence();
     if (rt_load_int(&w->sleeping))
@@ -170,17 +170,27 @@ static int run_actor(rt_worker_t *w, rt_actor_t *a)
     return n;
 }
 
-/* A dedicated worker sleeps in epoll: on its eventfd (sends) and on the
- * descriptors its actor watches. */
-static bool park_io(rt_worker_t *w)
+/* Says the worker is going to sleep, then looks at its run queue once
+ * more: false (and awake) if work came in. Pairs with the fence in
+ * push_and_wake(): either the sender sees it asleep, or it sees the work. */
+static bool going_to_sleep(rt_worker_t *w)
 {
-    rt_runtime_t *rt = w->rt;
     rt_store_int(&w->sleeping, 1);
     rt_fence();
     if (rt_mpscq_maybe_nonempty(&w->runq)) {
         rt_store_int(&w->sleeping, 0);
         return false;
     }
+    return true;
+}
+
+/* A dedicated worker sleeps in epoll: on its eventfd (sends) and on the
+ * descriptors its actor watches. */
+static bool park_io(rt_worker_t *w)
+{
+    rt_runtime_t *rt = w->rt;
+    if (!going_to_sleep(w))
+        return false;
     if (rt_load_int(&rt->stopping)) {
         rt_store_int(&w->sleeping, 0);
         return true;
@@ -196,12 +206,8 @@ static bool park(rt_worker_t *w)
     if (w->dedicated)
         return park_io(w);
     rt_runtime_t *rt = w->rt;
-    rt_store_int(&w->sleeping, 1);
-    rt_fence();
-    if (rt_mpscq_maybe_nonempty(&w->runq)) {
-        rt_store_int(&w->sleeping, 0);
+    if (!going_to_sleep(w))
         return false;
-    }
     pthread_mutex_lock(&w->lock);
     if (rt_load_int(&rt->stopping)) {
         pthread_mutex_unlock(&w->lock);

@@ -69,7 +69,7 @@ static void test_separates_and_round_trips(void **state)
     assert_non_null(strstr(err, "not a dispatchd model"));
     unlink(path);
 
-    /* The provider: categories as CONTRACT names them, a label wins. */
+    /* The provider: the classification's category names, a label wins. */
     classification_t c;
     cls_input_t in = {"Add support for TOML", "would be great to have", NULL};
     classify_local(back, &v, &in, &c);

@@ -11,7 +11,7 @@
  * answered. From then on this process classifies no event of that sync;
  * the others stop as soon as they read the command (milliseconds), and the
  * storage actors store nothing of a cancelled sync whatever its events'
- * timing (storage.c, lock_syncs), so the counts in the answer stay true.
+ * timing (ledger.c: the syncs' locks), so the counts in the answer stay true.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,9 @@
 
 #include "llm_quota.h"
 #include "log.h"
-#include "pipeline.h"
+#include "sync_requests.h"
+#include "classifier.h"
+#include "publisher.h"
 #include "schema.h"
 #include "syncs.h"
 #include "uuid.h"
@@ -29,7 +31,7 @@
 #define APPLY_WAIT_MS 5000
 
 typedef struct syncs_state {
-    pipeline_t *p;
+    const actor_env_t *env;
     PGconn *db;
 } syncs_state_t;
 
@@ -57,10 +59,10 @@ static void produced(void *ctx, rd_kafka_resp_err_t err)
 /* Every process of the group: a cancel_sync command on the control topic. */
 static bool tell_group(syncs_state_t *s, const char *sync_id)
 {
-    pipeline_t *p = s->p;
+    const actor_env_t *env = s->env;
     char id[37];
     uuid_v4(id);
-    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "cmd", "cancel_sync", "group", p->cfg->group_id,
+    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "cmd", "cancel_sync", "group", env->cfg->group_id,
                           "sync_id", sync_id, "issued_at_ms", (json_int_t)(now_us() / 1000));
     char *value = json_dumps(c, JSON_COMPACT);
     json_decref(c);
@@ -70,7 +72,7 @@ static bool tell_group(syncs_state_t *s, const char *sync_id)
     ack->done = produced;
     ack->ctx = w;
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->producer, RD_KAFKA_V_TOPIC(p->cfg->topic_control), RD_KAFKA_V_KEY(p->cfg->group_id, strlen(p->cfg->group_id)),
+        env->producer, RD_KAFKA_V_TOPIC(env->cfg->topic_control), RD_KAFKA_V_KEY(env->cfg->group_id, strlen(env->cfg->group_id)),
         RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ack),
         RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -103,7 +105,7 @@ static bool tell_classifier(syncs_state_t *s, const char *sync_id)
     sync_cancelled_msg_t *m = rt_msg_new(sizeof(*m), MSG_SYNC_CANCELLED);
     snprintf(m->sync_id, sizeof(m->sync_id), "%s", sync_id);
     rt_future_t *f = rt_future_new();
-    if (rt_ask_future(s->p->classifier, m, f) != RT_OK) {
+    if (rt_ask_future(s->env->to->classifier, m, f) != RT_OK) {
         rt_msg_free(m);
         return false;
     }
@@ -121,7 +123,7 @@ static PGconn *db(syncs_state_t *s)
         PQfinish(s->db);
         s->db = NULL;
     }
-    if (s->db == NULL && (s->db = pg_connect(s->p->cfg->database_url, err, sizeof(err))) == NULL)
+    if (s->db == NULL && (s->db = pg_connect(s->env->cfg->database_url, err, sizeof(err))) == NULL)
         log_warn("syncs", "%s", err);
     return s->db;
 }
@@ -134,19 +136,19 @@ static void answer(sync_request_msg_t *q, int status, json_t *body)
     json_decref(body);
 }
 
-/* CONTRACT section 5: {daily_limit, used_today, remaining,
+/* GET /admin/budget-status: {daily_limit, used_today, remaining,
  * percentage_used}, and the day and what a spent budget does; NULL if the
  * database did not answer. */
 static json_t *budget_status(syncs_state_t *s, PGconn *c)
 {
-    const config_t *cfg = s->p->cfg;
+    const config_t *cfg = s->env->cfg;
     long used = 0;
     char err[256];
     if (quota_budget_used(c, &used, err, sizeof(err)) != 0) {
         log_warn("syncs", "%s", err);
         return NULL;
     }
-    long limit = (long)__atomic_load_n(&s->p->daily_limit, __ATOMIC_ACQUIRE), left = limit > used ? limit - used : 0;
+    long limit = (long)__atomic_load_n(&s->env->status->daily_limit, __ATOMIC_ACQUIRE), left = limit > used ? limit - used : 0;
     __atomic_store_n(&g_metrics.budget_remaining, left, __ATOMIC_RELAXED);
     char day[16];
     time_t now = time(NULL);
@@ -156,7 +158,7 @@ static json_t *budget_status(syncs_state_t *s, PGconn *c)
                      (json_int_t)used, "remaining", (json_int_t)left, "percentage_used",
                      limit > 0 ? 100.0 * (double)used / (double)limit : 100.0, "day", day, "budget_mode",
                      cfg->budget_mode, "user_daily_limit",
-                     (json_int_t)__atomic_load_n(&s->p->user_daily_limit, __ATOMIC_ACQUIRE));
+                     (json_int_t)__atomic_load_n(&s->env->status->user_daily_limit, __ATOMIC_ACQUIRE));
 }
 
 static void handle(syncs_state_t *s, sync_request_msg_t *q)
@@ -225,7 +227,7 @@ static void load_cancelled(syncs_state_t *s)
         for (int i = 0; i < PQntuples(r); i++) {
             sync_cancelled_msg_t *m = rt_msg_new(sizeof(*m), MSG_SYNC_CANCELLED);
             snprintf(m->sync_id, sizeof(m->sync_id), "%s", PQgetvalue(r, i, 0));
-            rt_send_force(s->p->classifier, m);
+            rt_send_force(s->env->to->classifier, m);
         }
     } else {
         log_warn("syncs", "cancelled syncs not loaded: %s", PQresultErrorMessage(r));
@@ -233,14 +235,14 @@ static void load_cancelled(syncs_state_t *s)
     PQclear(r);
 }
 
-rt_actor_t *syncs_spawn(pipeline_t *p)
+rt_actor_t *sync_requests_spawn(const actor_env_t *env)
 {
     syncs_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
-    s->p = p;
+    s->env = env;
     load_cancelled(s);
     rt_actor_opts_t o = {.name = "syncs", .dedicated = true, .capacity = 1024, .batch = 1,
                          .finalizer = syncs_finalize};
-    return rt_spawn(p->rt, syncs_handler, s, &o);
+    return rt_spawn(env->rt, syncs_handler, s, &o);
 }

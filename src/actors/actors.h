@@ -1,0 +1,79 @@
+/*
+ * actors.h -- what every actor of `dispatchd run` is handed at spawn: the
+ * configuration, the clients it may use, the published status, and the
+ * address book through which it reaches the others (by message only).
+ *
+ *   poller (dedicated: the consumer, rebalances, pause/resume)
+ *     -> partition-consumer, one per partition (ordering, offsets)
+ *       -> classifier (-> llm) -> storage (dedicated: libpq, batched)
+ *         -> publisher (enriched / DLQ produce; delivery reports)
+ *           -> partition-consumer (done: the offset may be committed)
+ *   admin (fleet commands, broker queries), syncs (sync requests)
+ *
+ * Each actor's own header (poller.h, partition.h, ...) declares its spawn
+ * function and the messages it accepts; its state is private to its .c.
+ * pipeline.c spawns them in order and fills the book before intake starts.
+ */
+#ifndef DISPATCHD_ACTORS_H
+#define DISPATCHD_ACTORS_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "kafka.h"
+#include "record.h"
+#include "runtime.h"
+#include "status.h"
+
+#define PIPELINE_MAX_STORAGE 64
+
+typedef enum { ORDER_PARTITION, ORDER_KEY, ORDER_UNORDERED } ordering_t;
+
+/* The address book. Partition-consumers are not in it: the poller spawns
+ * them, and a record carries its own (record_t.owner). */
+typedef struct actor_addresses {
+    rt_actor_t *poller;
+    rt_actor_t *classifier;
+    rt_actor_t *llm;                    /* NULL unless the provider calls an LLM */
+    rt_actor_t *storage[PIPELINE_MAX_STORAGE];   /* [pipeline] storage_connections */
+    int nstorage;
+    rt_actor_t *publisher;
+    rt_actor_t *admin;
+    rt_actor_t *syncs;
+} actor_addresses_t;
+
+typedef struct actor_env {
+    const config_t *cfg;
+    kafka_env_t *kenv;
+    rt_runtime_t *rt;
+    const actor_addresses_t *to;
+    pipeline_status_t *status;
+    rd_kafka_t *producer;               /* thread-safe: enriched, DLQ, control */
+    rd_kafka_t *consumer;               /* the poller's; partition-consumers commit on it */
+    size_t max_message_bytes;           /* larger input records go to the DLQ */
+    ordering_t ordering;
+    bool noop;                          /* [pipeline] stages = noop */
+    bool classify_only;                 /* [pipeline] stages = classify */
+} actor_env_t;
+
+static inline partition_stats_t *env_partition(const actor_env_t *env, int32_t partition)
+{
+    return &env->status->partitions[partition];
+}
+
+/* A record whose partition was revoked or reset since it was taken: its
+ * effects no longer count (the next owner or position reads it again), so
+ * a paid call for it is waste. */
+static inline bool record_stale(const actor_env_t *env, const record_t *r)
+{
+    return r->generation != (uint64_t)pstat_get(&env->status->partitions[r->partition].generation);
+}
+
+static inline bool env_stopping(const actor_env_t *env)
+{
+    return __atomic_load_n(&env->status->stopping, __ATOMIC_ACQUIRE) != 0;
+}
+
+#endif
