@@ -193,7 +193,7 @@ static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const
         finish(s, c, false, ERROR_TRANSIENT, e);
         return;
     }
-    rt_timer_start(s->self, llm_retry_delay_ms(c->attempts, retry_after_s, &s->rng), 0, c);
+    rt_timer_start(s->self, llm_retry_delay_ms(&s->retry, c->attempts, retry_after_s, &s->rng), 0, c);
 }
 
 /* A 200: the answer, validated; one repair for an invalid one. */
@@ -315,7 +315,17 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
         return;   /* the record travels on */
     case RT_MSG_IO:
         llm_transport_io(s->transport, (rt_io_msg_t *)msg);
-        pump(s);   /* freed slots */
+        /* Freed slots are filled once the sockets ready now are served:
+         * one admission (a lease from the group's limits, a database round
+         * trip when it runs out) for many answers, not one per answer. */
+        if (!s->pump_queued) {
+            s->pump_queued = true;
+            rt_send_force(self, rt_msg_new(sizeof(rt_msg_t), MSG_LLM_PUMP));
+        }
+        break;
+    case MSG_LLM_PUMP:
+        s->pump_queued = false;
+        pump(s);
         break;
     case RT_MSG_TIMER: {
         void *arg = ((rt_timer_msg_t *)msg)->arg;
@@ -404,6 +414,7 @@ rt_actor_t *llm_spawn(const actor_env_t *env)
     s->env = env;
     s->rng = 0x9E3779B97F4A7C15ULL;
     breaker_init(&s->breaker, env->cfg->breaker_failures, (uint64_t)env->cfg->breaker_open_ms);
+    s->retry = backoff_configured(&BACKOFF_LLM, env->cfg->llm_retry_initial_ms, env->cfg->llm_retry_max_ms);
     s->gate = llm_gate_new(env->cfg);
     s->window = env->cfg->llm_max_inflight;
     g_metrics.llm_window = env->cfg->llm_max_inflight;

@@ -11,6 +11,7 @@
 enum llm_msg {
     MSG_LLM_CALL = RT_MSG_USER + 0x400, /* classifier: a record_t to classify */
     MSG_LIMITS,                         /* run (SIGHUP): limits_msg_t */
+    MSG_LLM_PUMP,                       /* itself: start what may start now */
     /* also MSG_SYNC_CANCELLED (classifier.h), forwarded by the classifier */
 };
 

@@ -50,7 +50,9 @@ typedef struct llm_state {
     llm_call_t *running;
     ring_t queue;                 /* llm_call_t: waiting for a free slot, FIFO */
     uint64_t rng;
+    bool pump_queued;             /* a MSG_LLM_PUMP to itself is on its way */
     breaker_t breaker;
+    backoff_policy_t retry;       /* BACKOFF_LLM with [openai]'s values */
     bool fallback;                /* [openai] breaker_mode = fallback */
     model_t *model;               /* for the fallback, NULL: rules */
     model_vec_t scratch;

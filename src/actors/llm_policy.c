@@ -3,7 +3,6 @@
  */
 #include "llm_policy.h"
 
-#include "backoff.h"
 
 llm_outcome_t llm_outcome_of(bool transport_ok, long status)
 {
@@ -19,9 +18,9 @@ bool llm_outcome_failed(bool transport_ok, long status)
     return !transport_ok || status == 408 || status >= 500;
 }
 
-uint64_t llm_retry_delay_ms(int attempt, long retry_after_s, uint64_t *rng)
+uint64_t llm_retry_delay_ms(const backoff_policy_t *policy, int attempt, long retry_after_s, uint64_t *rng)
 {
-    uint64_t ms = backoff_delay_ms(&BACKOFF_LLM, attempt, rng);
+    uint64_t ms = backoff_delay_ms(policy, attempt, rng);
     if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > ms)
         ms = (uint64_t)retry_after_s * 1000;
     return ms;

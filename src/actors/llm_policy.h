@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backoff.h"
+
 /* What one finished request means for its record. */
 typedef enum {
     LLM_ANSWERED,        /* 200: validate the answer */
@@ -23,9 +25,9 @@ llm_outcome_t llm_outcome_of(bool transport_ok, long status);
  * answer, 408, 5xx). A 429 is the limit speaking, not a failure. */
 bool llm_outcome_failed(bool transport_ok, long status);
 
-/* The delay before retry number `attempt` (1: the first retry): the
- * project's LLM backoff, or Retry-After when that is longer. */
-uint64_t llm_retry_delay_ms(int attempt, long retry_after_s, uint64_t *rng);
+/* The delay before retry number `attempt` (1: the first retry): the LLM
+ * retry policy's (backoff.h), or Retry-After when that is longer. */
+uint64_t llm_retry_delay_ms(const backoff_policy_t *policy, int attempt, long retry_after_s, uint64_t *rng);
 
 typedef enum { BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN } breaker_state_t;
 

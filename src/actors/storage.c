@@ -40,7 +40,8 @@ typedef struct storage_state {
     int nmarks, capmarks;
     uint64_t window_timer;        /* pending flush timer, 0 if none */
     uint64_t retry_timer;
-    int retries;                  /* failed attempts in a row (BACKOFF_STORAGE) */
+    int retries;                  /* failed attempts in a row */
+    backoff_policy_t retry;       /* BACKOFF_STORAGE with [database] retry_max_ms */
     int index;                    /* which of the pipeline's storage actors */
     int64_t prune_below[PIPELINE_MAX_PARTITIONS];   /* committed in Kafka; 0 = nothing to prune */
     bool prune_pending;
@@ -143,7 +144,7 @@ static void schedule_retry(storage_state_t *s, rt_actor_t *self)
 {
     s->retries++;
     if (s->retry_timer == 0)
-        s->retry_timer = rt_timer_start(self, backoff_delay_ms(&BACKOFF_STORAGE, s->retries, NULL), 0,
+        s->retry_timer = rt_timer_start(self, backoff_delay_ms(&s->retry, s->retries, NULL), 0,
                                         &s->retry_timer);
 }
 
@@ -314,6 +315,7 @@ rt_actor_t *storage_spawn(const actor_env_t *env, int index, char *err, size_t e
     s->env = env;
     s->index = index;
     s->scope = (ledger_scope_t){.group = env->cfg->group_id, .topic = env->cfg->topic_raw};
+    s->retry = backoff_configured(&BACKOFF_STORAGE, 0, env->cfg->db_retry_max_ms);
     /* Connect and check the schema up front so `run` fails fast. */
     s->conn = pg_connect(env->cfg->database_url, err, errlen);
     if (s->conn == NULL) {

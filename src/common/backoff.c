@@ -8,6 +8,18 @@ const backoff_policy_t BACKOFF_LLM = {.initial_ms = 500, .cap_ms = 30000, .multi
 const backoff_policy_t BACKOFF_REVOKE_COMMIT = {.initial_ms = 200, .cap_ms = 200, .multiplier = 1, .max_attempts = 5};
 const backoff_policy_t BACKOFF_APPLIED_READ = {.initial_ms = 0, .cap_ms = 0, .multiplier = 1, .max_attempts = 2};
 
+backoff_policy_t backoff_configured(const backoff_policy_t *base, int initial_ms, int cap_ms)
+{
+    backoff_policy_t p = *base;
+    if (initial_ms > 0)
+        p.initial_ms = (uint32_t)initial_ms;
+    if (cap_ms > 0)
+        p.cap_ms = (uint32_t)cap_ms;
+    if (p.cap_ms < p.initial_ms)
+        p.cap_ms = p.initial_ms;
+    return p;
+}
+
 uint64_t backoff_delay_ms(const backoff_policy_t *p, int retry, uint64_t *rng)
 {
     uint64_t ms = p->initial_ms;

@@ -18,17 +18,23 @@ typedef struct backoff_policy {
     int max_attempts;             /* attempts in all, the first included; 0: no limit */
 } backoff_policy_t;
 
-/* Storage: a lost database connection, reconnecting. */
+/* Storage: a lost database connection, reconnecting ([database]
+ * retry_max_ms sets the cap). */
 extern const backoff_policy_t BACKOFF_STORAGE;
 /* Publisher: a produce that failed for a reason that may pass. */
 extern const backoff_policy_t BACKOFF_PUBLISH;
-/* LLM: a timeout, 5xx or 429 (Retry-After, when longer, wins); the number
- * of attempts is [openai] max_retries + 1. */
+/* LLM: a timeout, 5xx or 429 (Retry-After, when longer, wins); [openai]
+ * retry_initial_ms and retry_max_ms set its delays, max_retries + 1 its
+ * attempts. */
 extern const backoff_policy_t BACKOFF_LLM;
 /* The commit a revoked partition hands over, through a coordinator moving. */
 extern const backoff_policy_t BACKOFF_REVOKE_COMMIT;
 /* Reading applied offsets on assignment. */
 extern const backoff_policy_t BACKOFF_APPLIED_READ;
+
+/* A policy with an operator's values: base's shape (multiplier, jitter,
+ * attempts) with initial_ms and cap_ms from the configuration (0: base's). */
+backoff_policy_t backoff_configured(const backoff_policy_t *base, int initial_ms, int cap_ms);
 
 /* The delay before retry number `retry` (1 = the first retry). rng is the
  * caller's xorshift state, needed only by a policy with jitter. */

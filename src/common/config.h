@@ -28,6 +28,7 @@ typedef struct config {
 
     /* [database] */
     char *database_url;
+    int db_retry_max_ms;           /* the storage retry policy's cap (backoff.h) */
 
     /* [classifier], [openai] */
     char *classifier;              /* local, rules, openai, cascade */
@@ -35,6 +36,7 @@ typedef struct config {
     double cascade_threshold;      /* cascade: below this local confidence, ask the LLM */
     char *openai_api_key, *openai_base_url, *openai_model;
     int llm_timeout_ms, llm_max_retries, llm_max_inflight, llm_body_chars;
+    int llm_retry_initial_ms, llm_retry_max_ms;   /* the LLM retry policy's values (backoff.h) */
     int breaker_failures, breaker_open_ms;
     char *breaker_mode;            /* fallback | pause */
     double llm_price_in, llm_price_out;  /* USD per million tokens */

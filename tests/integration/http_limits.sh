@@ -3,7 +3,8 @@
 # (signed and unsigned, chunked and not) are refused with 413 while RSS
 # stays flat; a webhook delivery too large for Kafka is 413, never 5xx;
 # 1,000 requests to distinct unknown and long paths add no metric series,
-# and promtool finds the exposition clean; 21,000 idle connections (past
+# and promtool finds the exposition clean; the route table answers 401/403
+# before 405 before 404 as it should; 21,000 idle connections (past
 # the cap and past the process's file limit) leave /health answering.
 #   http_limits.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
@@ -46,6 +47,22 @@ check "a long route template is one series" 1 \
 check "the reset-offsets series counted all three" 3 \
   "$(grep '^dispatchd_http_requests_total{path="/api/admin/kafka/consumer-groups/{group}/reset-offsets",code="400"}' "$work/m2" | awk '{print $2}')"
 check "promtool check metrics finds nothing" "" "$(promtool check metrics < "$work/m2" 2>&1)"
+
+# The route table: who may call is checked first, then the method, then
+# the path's parameters; a path longer than any template is unknown.
+http_code() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
+check "GET on a POST-only admin path is 405" 405 \
+  "$(http_code -H "Authorization: Bearer $T" "http://127.0.0.1:$port/admin/pause-processing")"
+check "the 405 names the allowed method" 1 "$(grep -c '"use POST"' "$work/body")"
+check "without the admin token the method is not discussed: 401" 401 \
+  "$(http_code "http://127.0.0.1:$port/admin/pause-processing")"
+check "DELETE /health is 405" 405 "$(http_code -X DELETE "http://127.0.0.1:$port/health")"
+check "PUT on /repos/{owner}/{repo}/sync: user tokens off, so 403 first" 403 \
+  "$(http_code -X PUT "http://127.0.0.1:$port/repos/o/r/sync")"
+check "a path one segment past a template is 404" 404 \
+  "$(http_code -H "Authorization: Bearer $T" "http://127.0.0.1:$port/api/admin/kafka/topics/a/b/stats")"
+check "an empty {group} segment is 404" 404 \
+  "$(http_code -X POST -H "Authorization: Bearer $T" "http://127.0.0.1:$port/api/admin/kafka/consumer-groups//pause")"
 
 # The flood: two clients of 10,500 idle connections each (one process may
 # open 20,000 files here, as dispatchd may).

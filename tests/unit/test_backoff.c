@@ -45,10 +45,25 @@ static void test_constant_and_limited(void **state)
     assert_false(backoff_may_attempt(&BACKOFF_APPLIED_READ, 3));
 }
 
+/* An operator's values replace the delays, keep the shape. */
+static void test_configured(void **state)
+{
+    (void)state;
+    backoff_policy_t p = backoff_configured(&BACKOFF_STORAGE, 0, 2000);
+    assert_int_equal(p.initial_ms, 100);
+    assert_int_equal(p.cap_ms, 2000);
+    assert_int_equal(p.multiplier, BACKOFF_STORAGE.multiplier);
+    assert_int_equal(backoff_delay_ms(&p, 10, NULL), 2000);
+    backoff_policy_t q = backoff_configured(&BACKOFF_LLM, 5000, 1000);   /* cap below initial */
+    assert_int_equal(q.cap_ms, 5000);
+    assert_true(q.jitter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_doubles_to_the_cap),
                                        cmocka_unit_test(test_jitter_stays_within_half_to_all),
-                                       cmocka_unit_test(test_constant_and_limited)};
+                                       cmocka_unit_test(test_constant_and_limited),
+                                       cmocka_unit_test(test_configured)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,12 +79,18 @@ static void test_retry_delay(void **state)
     (void)state;
     uint64_t rng = 12345;
     for (int attempt = 1; attempt <= 10; attempt++) {
-        uint64_t d = llm_retry_delay_ms(attempt, 0, &rng);
+        uint64_t d = llm_retry_delay_ms(&BACKOFF_LLM, attempt, 0, &rng);
         assert_true(d > 0);
         assert_true(d <= 30000);   /* the policy's cap */
     }
     /* Retry-After wins when it is longer than the backoff */
-    assert_int_equal(llm_retry_delay_ms(1, 120, &rng), 120000);
+    assert_int_equal(llm_retry_delay_ms(&BACKOFF_LLM, 1, 120, &rng), 120000);
+    /* an operator's values */
+    backoff_policy_t quick = backoff_configured(&BACKOFF_LLM, 10, 40);
+    for (int attempt = 1; attempt <= 10; attempt++) {
+        uint64_t d = llm_retry_delay_ms(&quick, attempt, 0, &rng);
+        assert_true(d >= 5 && d <= 40);
+    }
 }
 
 static void test_window(void **state)
