@@ -1,0 +1,120 @@
+/*
+ * ws_access.c -- see ws_access.h.
+ */
+#include "ws_access.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void ws_access_init(ws_access_t *a, bool admin, const char *user)
+{
+    memset(a, 0, sizeof(*a));
+    a->admin = admin;
+    if (!admin && user != NULL)
+        snprintf(a->user, sizeof(a->user), "%s", user);
+}
+
+/* GitHub's owner and repository names: letters, digits, '-', '_', '.',
+ * not "." or "..". */
+static bool name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 100 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* "owner/repo", or with allow_star "owner/\*"; *star tells which. */
+static bool repo_ok(const char *s, bool allow_star, bool *star)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (slash == NULL || strlen(s) >= WS_ACCESS_NAME_MAX)
+        return false;
+    *star = strcmp(slash + 1, "*") == 0;
+    if (*star)
+        return allow_star && name_ok(s, (size_t)(slash - s));
+    return name_ok(s, (size_t)(slash - s)) && name_ok(slash + 1, strlen(slash + 1));
+}
+
+/* GitHub names are case-insensitive. */
+static bool claim_matches(const char *claim, const char *repo)
+{
+    const char *cs = strchr(claim, '/'), *rs = strchr(repo, '/');
+    if (cs == NULL || rs == NULL || cs - claim != rs - repo || strncasecmp(claim, repo, (size_t)(cs - claim)) != 0)
+        return false;
+    return strcmp(cs + 1, "*") == 0 || strcasecmp(cs + 1, rs + 1) == 0;
+}
+
+static bool claimed(const ws_access_t *a, const char *repo)
+{
+    if (a->admin)
+        return true;
+    for (int i = 0; i < a->nclaims; i++)
+        if (claim_matches(a->claims[i], repo))
+            return true;
+    return false;
+}
+
+int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t errlen)
+{
+    bool star;
+    if (!repo_ok(pattern, true, &star)) {
+        snprintf(err, errlen, "repos claim: \"%.80s\" is not owner/repo or owner/*", pattern ? pattern : "");
+        return -1;
+    }
+    if (a->nclaims == WS_ACCESS_MAX_REPOS) {
+        snprintf(err, errlen, "repos claim: more than %d entries", WS_ACCESS_MAX_REPOS);
+        return -1;
+    }
+    snprintf(a->claims[a->nclaims++], WS_ACCESS_NAME_MAX, "%s", pattern);
+    return 0;
+}
+
+int ws_access_add_narrow(ws_access_t *a, const char *repo, char *err, size_t errlen)
+{
+    bool star;
+    if (!repo_ok(repo, false, &star)) {
+        snprintf(err, errlen, "repo: \"%.80s\" is not owner/repo", repo ? repo : "");
+        return -1;
+    }
+    if (a->nnarrow == WS_ACCESS_MAX_REPOS) {
+        snprintf(err, errlen, "repo: more than %d filters", WS_ACCESS_MAX_REPOS);
+        return -1;
+    }
+    snprintf(a->narrow[a->nnarrow++], WS_ACCESS_NAME_MAX, "%s", repo);
+    return 0;
+}
+
+static bool narrowed_in(const ws_access_t *a, const char *repo)
+{
+    if (a->nnarrow == 0)
+        return true;
+    for (int i = 0; i < a->nnarrow; i++)
+        if (strcasecmp(a->narrow[i], repo) == 0)
+            return true;
+    return false;
+}
+
+static bool own(const ws_access_t *a, const char *event_user)
+{
+    return !a->admin && a->user[0] != '\0' && event_user != NULL && strcmp(a->user, event_user) == 0;
+}
+
+bool ws_access_sees_issue(const ws_access_t *a, const char *repo, const char *event_user)
+{
+    if (repo == NULL || !narrowed_in(a, repo))
+        return false;
+    return claimed(a, repo) || own(a, event_user);
+}
+
+bool ws_access_sees_sync(const ws_access_t *a, const char *repo, const char *sync_user)
+{
+    if (repo == NULL || !narrowed_in(a, repo))
+        return false;
+    return a->admin || own(a, sync_user);
+}
