@@ -1,0 +1,98 @@
+/*
+ * ws_outbox.c -- see ws_outbox.h.
+ */
+#include "ws_outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+#define SEQ_PREFIX_MAX 32         /* {"seq":18446744073709551615, */
+
+ws_msg_t *ws_msg_new(const char *type, const char *timestamp, const char *data_json)
+{
+    strbuf_t b;
+    sb_init(&b);
+    /* type and timestamp are ours (constants, ISO 8601): no escaping needed */
+    sb_printf(&b, "\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":%s}", type, timestamp, data_json);
+    ws_msg_t *m = malloc(sizeof(*m) + b.len + 1);
+    if (m == NULL)
+        abort();
+    m->refs = 1;
+    m->type = type;
+    m->len = b.len;
+    memcpy(m->tail, b.data, b.len + 1);
+    sb_free(&b);
+    return m;
+}
+
+void ws_msg_ref(ws_msg_t *m)
+{
+    __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+}
+
+void ws_msg_unref(ws_msg_t *m)
+{
+    if (m != NULL && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(m);
+}
+
+void ws_outbox_init(ws_outbox_t *o, size_t bound)
+{
+    memset(o, 0, sizeof(*o));
+    o->bound = bound;
+    o->next_seq = o->head_seq = 1;
+}
+
+void ws_outbox_free(ws_outbox_t *o)
+{
+    ws_msg_t *m;
+    while ((m = ring_pop(&o->queue)) != NULL)
+        ws_msg_unref(m);
+    ring_free(&o->queue);
+    o->bytes = 0;
+}
+
+static size_t frame_bytes(const ws_msg_t *m)
+{
+    return m->len + SEQ_PREFIX_MAX;
+}
+
+bool ws_outbox_push(ws_outbox_t *o, ws_msg_t *m)
+{
+    size_t add = frame_bytes(m);
+    if (o->bytes + add > o->bound)
+        return false;
+    ws_msg_ref(m);
+    ring_push(&o->queue, m);
+    o->bytes += add;
+    o->next_seq++;
+    return true;
+}
+
+size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap)
+{
+    if (ring_len(&o->queue) == 0)
+        return 0;
+    const ws_msg_t *m = ring_at(&o->queue, 0);
+    char prefix[SEQ_PREFIX_MAX + 1];
+    int plen = snprintf(prefix, sizeof(prefix), "{\"seq\":%llu,", (unsigned long long)o->head_seq);
+    size_t need = (size_t)plen + m->len;
+    if (need > cap)
+        return need;
+    memcpy(buf, prefix, (size_t)plen);
+    memcpy(buf + plen, m->tail, m->len);
+    return need;
+}
+
+void ws_outbox_pop(ws_outbox_t *o)
+{
+    ws_msg_t *m = ring_pop(&o->queue);
+    if (m == NULL)
+        return;
+    o->bytes -= frame_bytes(m);
+    o->head_seq++;
+    ws_msg_unref(m);
+}

@@ -1,0 +1,97 @@
+/* /ws messages: encoded once and shared (one allocation however many
+ * connections), seq counted per connection, a bounded queue that refuses
+ * instead of growing, and every reference given back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ws_outbox.h"
+
+static void test_shared_message_per_connection_seq(void **state)
+{
+    (void)state;
+    ws_outbox_t a, b;
+    ws_outbox_init(&a, 1 << 20);
+    ws_outbox_init(&b, 1 << 20);
+    ws_msg_t *m1 = ws_msg_new("issue_update", "2026-11-26T07:00:00Z", "{\"repository\":\"acme/api\",\"number\":7}");
+    ws_msg_t *m2 = ws_msg_new("sync_progress", "2026-11-26T07:00:01Z", "{\"synced\":10}");
+    assert_true(ws_outbox_push(&a, m1));
+    assert_true(ws_outbox_push(&a, m2));
+    assert_true(ws_outbox_push(&b, m2));   /* b joined later: its first message is seq 1 */
+    assert_int_equal(m2->refs, 3);         /* the maker's and two queues': one copy of the bytes */
+    ws_msg_unref(m1);
+    ws_msg_unref(m2);
+
+    char buf[256];
+    size_t n = ws_outbox_peek(&a, buf, sizeof(buf));
+    json_t *j = json_loadb(buf, n, 0, NULL);
+    assert_non_null(j);   /* a whole JSON object */
+    assert_int_equal(json_integer_value(json_object_get(j, "seq")), 1);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "issue_update");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "data"), "repository")), "acme/api");
+    json_decref(j);
+    ws_outbox_pop(&a);
+    n = ws_outbox_peek(&a, buf, sizeof(buf));
+    j = json_loadb(buf, n, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "seq")), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "sync_progress");
+    json_decref(j);
+    n = ws_outbox_peek(&b, buf, sizeof(buf));
+    j = json_loadb(buf, n, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "seq")), 1);
+    json_decref(j);
+    ws_outbox_pop(&a);
+    assert_int_equal(ws_outbox_len(&a), 0);
+    assert_int_equal(a.bytes, 0);
+    assert_int_equal(ws_outbox_peek(&a, buf, sizeof(buf)), 0);
+    ws_outbox_free(&a);
+    ws_outbox_free(&b);   /* gives m2's last reference back (ASan: no leak) */
+}
+
+static void test_bound_refuses_instead_of_growing(void **state)
+{
+    (void)state;
+    ws_outbox_t o;
+    ws_outbox_init(&o, 4096);
+    char data[600];
+    memset(data, 'x', sizeof(data));
+    data[0] = '"';
+    data[sizeof(data) - 2] = '"';
+    data[sizeof(data) - 1] = '\0';
+    char obj[700];
+    snprintf(obj, sizeof(obj), "{\"t\":%s}", data);
+    int queued = 0;
+    for (int i = 0; i < 100; i++) {
+        ws_msg_t *m = ws_msg_new("issue_update", "2026-11-26T07:00:00Z", obj);
+        bool ok = ws_outbox_push(&o, m);
+        ws_msg_unref(m);
+        if (!ok)
+            break;
+        queued++;
+    }
+    assert_true(queued >= 5 && queued <= 6);   /* ~680 bytes a frame, 4 KiB bound */
+    assert_true(o.bytes <= 4096);
+    /* draining makes room again, and seq goes on without a gap */
+    ws_outbox_pop(&o);
+    ws_msg_t *m = ws_msg_new("issue_update", "2026-11-26T07:00:00Z", obj);
+    assert_true(ws_outbox_push(&o, m));
+    ws_msg_unref(m);
+    assert_int_equal(o.next_seq, (uint64_t)queued + 2);
+    char small[8];
+    assert_true(ws_outbox_peek(&o, small, sizeof(small)) > sizeof(small));   /* the size it needs */
+    ws_outbox_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_message_per_connection_seq),
+        cmocka_unit_test(test_bound_refuses_instead_of_growing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
