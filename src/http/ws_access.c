@@ -3,6 +3,7 @@
  */
 #include "ws_access.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +74,32 @@ int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t e
     }
     snprintf(a->claims[a->nclaims++], WS_ACCESS_NAME_MAX, "%s", pattern);
     return 0;
+}
+
+int ws_access_add_claims_json(ws_access_t *a, const char *json, char *err, size_t errlen)
+{
+    if (json == NULL)
+        return 0;
+    json_t *arr = json_loads(json, JSON_DECODE_ANY, NULL);
+    int rc = 0;
+    if (!json_is_array(arr)) {
+        snprintf(err, errlen, "repos claim: not a list of owner/repo strings");
+        rc = -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (rc != 0)
+            break;
+        if (!json_is_string(v)) {
+            snprintf(err, errlen, "repos claim: entry %zu is not a string", i);
+            rc = -1;
+        } else {
+            rc = ws_access_add_claim(a, json_string_value(v), err, errlen);
+        }
+    }
+    json_decref(arr);
+    return rc;
 }
 
 int ws_access_add_narrow(ws_access_t *a, const char *repo, char *err, size_t errlen)

@@ -30,6 +30,10 @@ void ws_access_init(ws_access_t *a, bool admin, const char *user);
 /* One entry of the `repos` claim; -1 with err for a malformed one (the
  * token is then refused: a claim that cannot be read grants nothing). */
 int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t errlen);
+/* The token's `repos` claim as JSON text (an array of strings; NULL: no
+ * claim, no repositories); -1 with err when it is anything else or an entry
+ * is malformed. */
+int ws_access_add_claims_json(ws_access_t *a, const char *json, char *err, size_t errlen);
 /* One ?repo= filter; -1 with err when malformed (the upgrade is then
  * refused with 400). */
 int ws_access_add_narrow(ws_access_t *a, const char *repo, char *err, size_t errlen);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "user_token.h"
 
@@ -24,7 +27,7 @@ static void test_good_token(void **state)
 {
     (void)state;
     char sub[64], err[128];
-    char *t = user_token_sign("user-42", NOW + 60, "s3cret");
+    char *t = user_token_sign("user-42", NOW + 60, NULL, "s3cret");
     assert_int_equal(verify(t, "s3cret", sub, err), 0);
     assert_string_equal(sub, "user-42");
     free(t);
@@ -39,10 +42,10 @@ static void test_leeway(void **state)
 {
     (void)state;
     char sub[64], err[128];
-    char *t = user_token_sign("u", NOW - LEEWAY + 1, "s");   /* expired 29 s ago: within the leeway */
+    char *t = user_token_sign("u", NOW - LEEWAY + 1, NULL, "s");   /* expired 29 s ago: within the leeway */
     assert_int_equal(verify(t, "s", sub, err), 0);
     free(t);
-    t = user_token_sign("u", NOW - LEEWAY, "s");
+    t = user_token_sign("u", NOW - LEEWAY, NULL, "s");
     assert_int_equal(verify(t, "s", sub, err), -1);
     assert_string_equal(err, "the token has expired");
     free(t);
@@ -61,7 +64,7 @@ static void test_refusals(void **state)
 {
     (void)state;
     char sub[64], err[128];
-    char *t = user_token_sign("user-42", NOW + 60, "s3cret");
+    char *t = user_token_sign("user-42", NOW + 60, NULL, "s3cret");
     assert_int_equal(verify(t, "other", sub, err), -1);
     /* tamper: change one payload character */
     char *dot = strchr(t, '.');
@@ -70,7 +73,7 @@ static void test_refusals(void **state)
     free(t);
     /* non-canonical: the signature's last character differs only in the two
      * bits base64url leaves unused; the MAC decodes the same. */
-    t = user_token_sign("user-42", NOW + 60, "s3cret");
+    t = user_token_sign("user-42", NOW + 60, NULL, "s3cret");
     assert_int_equal(verify(t, "s3cret", sub, err), 0);
     static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     char *last = t + strlen(t) - 1;
@@ -78,7 +81,7 @@ static void test_refusals(void **state)
     assert_int_equal(verify(t, "s3cret", sub, err), -1);
     free(t);
     /* no exp */
-    t = user_token_sign("user-42", 0, "s3cret");
+    t = user_token_sign("user-42", 0, NULL, "s3cret");
     assert_int_equal(verify(t, "s3cret", sub, err), -1);
     assert_string_equal(err, "the token has no exp");
     free(t);
@@ -107,9 +110,34 @@ static void test_refusals(void **state)
     assert_int_equal(user_token_verify("a.b\0.c", 6, "s", NOW, LEEWAY, sub, 64, err, 128), -1);
 }
 
+/* The claims /ws needs: exp, to close a socket when it passes, and repos. */
+static void test_claims_for_ws(void **state)
+{
+    (void)state;
+    char *t = user_token_sign("user-7", NOW + 90, "[\"acme/api\",\"tools/*\"]", "s3cret");
+    assert_non_null(t);
+    user_token_t tok;
+    char err[128];
+    assert_int_equal(user_token_read(t, strlen(t), "s3cret", NOW, LEEWAY, &tok, err, sizeof(err)), 0);
+    assert_string_equal(tok.sub, "user-7");
+    assert_int_equal(tok.exp, NOW + 90);
+    assert_non_null(tok.repos_json);
+    json_t *r = json_loads(tok.repos_json, 0, NULL);
+    assert_int_equal(json_array_size(r), 2);
+    assert_string_equal(json_string_value(json_array_get(r, 1)), "tools/*");
+    json_decref(r);
+    user_token_clear(&tok);
+    free(t);
+    t = user_token_sign("user-7", NOW + 90, NULL, "s3cret");
+    assert_int_equal(user_token_read(t, strlen(t), "s3cret", NOW, LEEWAY, &tok, err, sizeof(err)), 0);
+    assert_null(tok.repos_json);   /* no claim: no repositories */
+    user_token_clear(&tok);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_good_token), cmocka_unit_test(test_leeway),
-                                       cmocka_unit_test(test_refusals)};
+                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_claims_for_ws)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

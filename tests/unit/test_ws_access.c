@@ -77,6 +77,25 @@ static void test_narrowing_only_removes(void **state)
     assert_false(ws_access_sees_sync(&a, "acme/web", "carol"));   /* filtered out */
 }
 
+static void test_claims_from_the_token(void **state)
+{
+    (void)state;
+    ws_access_t a;
+    char err[200];
+    ws_access_init(&a, false, "dan");
+    assert_int_equal(ws_access_add_claims_json(&a, "[\"acme/api\", \"tools/*\"]", err, sizeof(err)), 0);
+    assert_int_equal(a.nclaims, 2);
+    assert_true(ws_access_sees_issue(&a, "tools/x", ""));
+    ws_access_init(&a, false, "dan");
+    assert_int_equal(ws_access_add_claims_json(&a, NULL, err, sizeof(err)), 0);   /* none: nothing */
+    assert_false(ws_access_sees_issue(&a, "acme/api", ""));
+    const char *bad[] = {"\"acme/api\"", "{\"acme/api\":1}", "[1]", "[\"acme\"]", "[\"ok/ok\", null]", "not json"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ws_access_init(&a, false, "dan");
+        assert_int_equal(ws_access_add_claims_json(&a, bad[i], err, sizeof(err)), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_malformed_claims_grant_nothing),
         cmocka_unit_test(test_own_syncs_and_sync_events),
         cmocka_unit_test(test_narrowing_only_removes),
+        cmocka_unit_test(test_claims_from_the_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
