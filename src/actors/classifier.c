@@ -15,6 +15,7 @@
 
 #include "faults.h"
 #include "log.h"
+#include "ring.h"
 #include "classifier.h"
 #include "llm.h"
 #include "partition.h"
@@ -29,8 +30,7 @@ typedef struct classifier_state {
     model_vec_t scratch;
     uint64_t rng;
     bool stalled;                 /* the stall fault is on (faults.h) */
-    record_t **parked;            /* records held while stalled */
-    size_t nparked, capparked;
+    ring_t parked;                /* records held while stalled */
 } classifier_state_t;
 
 static void classify(classifier_state_t *s, record_t *r)
@@ -79,26 +79,15 @@ static void classify(classifier_state_t *s, record_t *r)
     storage_send(s->env, r);
 }
 
-static void park(classifier_state_t *s, record_t *r)
-{
-    if (s->nparked == s->capparked) {
-        s->capparked = s->capparked ? s->capparked * 2 : 1024;
-        s->parked = realloc(s->parked, s->capparked * sizeof(*s->parked));
-        if (s->parked == NULL)
-            abort();
-    }
-    s->parked[s->nparked++] = r;
-}
-
 /* The stall file is looked at on a timer, never per record. */
 static void check_stall(classifier_state_t *s)
 {
     s->stalled = fault_stalled();
     if (s->stalled)
         return;
-    for (size_t i = 0; i < s->nparked; i++)
-        classify(s, s->parked[i]);
-    s->nparked = 0;
+    record_t *r;
+    while ((r = ring_pop(&s->parked)) != NULL)
+        classify(s, r);
 }
 
 static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
@@ -112,7 +101,7 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
         rt_msg_free(msg);
         classify(s, r);
     } else if (msg->type == MSG_CLASSIFY && s->stalled) {
-        park(s, (record_t *)msg);
+        ring_push(&s->parked, msg);
     } else if (msg->type == MSG_CLASSIFY) {
         record_t *r = (record_t *)msg;
         uint64_t hold = fault_hold_ms(&s->rng);
@@ -141,9 +130,10 @@ static void classifier_handler(rt_actor_t *self, rt_msg_t *msg)
 static void classifier_finalize(rt_actor_t *self)
 {
     classifier_state_t *s = rt_actor_state(self);
-    for (size_t i = 0; i < s->nparked; i++)
-        record_free(s->parked[i]);
-    free(s->parked);
+    record_t *r;
+    while ((r = ring_pop(&s->parked)) != NULL)
+        record_free(r);
+    ring_free(&s->parked);
     strmap_free(&s->cancelled);
     if (s->model != NULL) {
         model_free(s->model);

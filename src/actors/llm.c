@@ -99,7 +99,7 @@ static void pump(llm_state_t *s)
      * stale: scanning it on every pump cost 15% of the thread at 3,500
      * requests/s. New arrivals are checked one by one (new_call, enqueue). */
     uint64_t gens = __atomic_load_n(&s->env->status->generations_changed, __ATOMIC_ACQUIRE);
-    bool stopping = __atomic_load_n(&s->env->status->stopping, __ATOMIC_ACQUIRE);
+    bool stopping = env_stopping(s->env);
     if (gens != s->seen_generations || s->cancel_pending || stopping != s->seen_stopping) {
         s->seen_generations = gens;
         s->seen_stopping = stopping;
@@ -107,7 +107,7 @@ static void pump(llm_state_t *s)
         llm_purge(s);
     }
     uint64_t now = rt_now_ms();
-    if (s->nparked > 0 && now >= s->budget_recheck_ms) {
+    if (ring_len(&s->parked) > 0 && now >= s->budget_recheck_ms) {
         llm_unpark(s);
         s->budget_recheck_ms = now + BUDGET_RECHECK_MS;
     }
@@ -290,14 +290,8 @@ static void new_call(llm_state_t *s, record_t *r)
     r->cls.cost_usd = 0;
     if (llm_give_up(s, c))
         return;
-    if (s->nnew == s->capnew) {
-        s->capnew = s->capnew ? s->capnew * 2 : 256;
-        s->fresh = realloc(s->fresh, s->capnew * sizeof(*s->fresh));
-        if (s->fresh == NULL)
-            abort();
-    }
-    s->fresh[s->nnew++] = c;
-    if (s->nnew >= KNOWN_BATCH) {
+    ring_push(&s->fresh, c);
+    if (ring_len(&s->fresh) >= KNOWN_BATCH) {
         llm_check_new(s);
         pump(s);
     } else if (!s->fresh_timer) {
@@ -331,11 +325,11 @@ static void llm_handler(rt_actor_t *self, rt_msg_t *msg)
         void *arg = ((rt_timer_msg_t *)msg)->arg;
         if (arg == &FRESH_DUE) {
             s->fresh_timer = false;
-            if (s->nnew > 0)
+            if (ring_len(&s->fresh) > 0)
                 llm_check_new(s);
             pump(s);
         } else if (arg == &TICK) {
-            if (s->nnew > 0 && __atomic_load_n(&s->env->status->stopping, __ATOMIC_ACQUIRE))
+            if (ring_len(&s->fresh) > 0 && env_stopping(s->env))
                 llm_check_new(s);
             pump(s);   /* the breaker's open time, the gate's retry time, budgets */
         } else {
@@ -385,17 +379,18 @@ static void llm_finalize(rt_actor_t *self)
         llm_call_free(c);
     }
     ring_free(&s->queue);
-    free(s->parked);
+    ring_free(&s->parked);
     free(s->batch);
     free(s->est);
     free(s->ids);
     free(s->versions);
     free(s->known);
-    for (size_t i = 0; i < s->nnew; i++) {
-        record_free(s->fresh[i]->r);
-        llm_call_free(s->fresh[i]);
+    llm_call_t *c;
+    while ((c = ring_pop(&s->fresh)) != NULL) {
+        record_free(c->r);
+        llm_call_free(c);
     }
-    free(s->fresh);
+    ring_free(&s->fresh);
     strmap_free(&s->cancelled);
     llm_gate_free(s->gate);
     if (s->model != NULL) {

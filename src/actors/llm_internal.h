@@ -65,11 +65,9 @@ typedef struct llm_state {
     long long *ids;               /* scratch for the version lookup */
     const char **versions;
     bool *known;
-    llm_call_t **fresh;           /* new calls, their versions not yet looked up */
-    size_t nnew, capnew;
+    ring_t fresh;                 /* llm_call_t: new calls, their versions not yet looked up */
     bool fresh_timer;             /* a KNOWN_WAIT_MS timer is out for them */
-    llm_call_t **parked;          /* budget spent: held */
-    size_t nparked, capparked;
+    ring_t parked;                /* llm_call_t: held while a budget is spent, oldest first */
     uint64_t budget_recheck_ms;
     uint64_t budget_logged_ms;
     bool budget_fallback;         /* [classifier] budget_mode = fallback */

@@ -25,7 +25,7 @@ static bool llm_cancelled(llm_state_t *s, const record_t *r)
 bool llm_give_up(llm_state_t *s, llm_call_t *c)
 {
     record_t *r = c->r;
-    if (record_stale(s->env, r) || __atomic_load_n(&s->env->status->stopping, __ATOMIC_ACQUIRE)) {
+    if (record_stale(s->env, r) || env_stopping(s->env)) {
         r->dropped = true;
     } else if (llm_cancelled(s, r)) {
         r->result = RESULT_SKIPPED;
@@ -38,32 +38,29 @@ bool llm_give_up(llm_state_t *s, llm_call_t *c)
     return true;
 }
 
+/* Gives up the calls of a ring that must not be sent, keeping the order
+ * of the others; returns how many it gave up. */
+static size_t purge_ring(llm_state_t *s, ring_t *calls)
+{
+    size_t kept = 0, n = ring_len(calls);
+    for (size_t i = 0; i < n; i++) {
+        llm_call_t *c = ring_at(calls, i);
+        if (!llm_give_up(s, c))
+            ring_set(calls, kept++, c);
+    }
+    ring_truncate(calls, kept);
+    return n - kept;
+}
+
 void llm_purge(llm_state_t *s)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < ring_len(&s->queue); i++) {
-        llm_call_t *c = ring_at(&s->queue, i);
-        if (!llm_give_up(s, c))
-            ring_set(&s->queue, kept++, c);
-    }
-    ring_truncate(&s->queue, kept);
-    kept = 0;
-    for (size_t i = 0; i < s->nparked; i++)
-        if (!llm_give_up(s, s->parked[i]))
-            s->parked[kept++] = s->parked[i];
-    gauge_add(&g_metrics.budget_waiting, (int64_t)kept - (int64_t)s->nparked);
-    s->nparked = kept;
+    purge_ring(s, &s->queue);
+    gauge_add(&g_metrics.budget_waiting, -(int64_t)purge_ring(s, &s->parked));
 }
 
 static void llm_park(llm_state_t *s, llm_call_t *c)
 {
-    if (s->nparked == s->capparked) {
-        s->capparked = s->capparked ? s->capparked * 2 : 256;
-        s->parked = realloc(s->parked, s->capparked * sizeof(*s->parked));
-        if (s->parked == NULL)
-            abort();
-    }
-    if (s->nparked == 0) {
+    if (ring_len(&s->parked) == 0) {
         uint64_t now = rt_now_ms();
         if (s->budget_logged_ms == 0 || now - s->budget_logged_ms >= BUDGET_LOG_MS) {
             log_warn("llm", "a daily LLM budget is spent (user '%s'): LLM-bound records wait; asking again every %d s",
@@ -72,7 +69,7 @@ static void llm_park(llm_state_t *s, llm_call_t *c)
         }
         s->budget_recheck_ms = now + BUDGET_RECHECK_MS;
     }
-    s->parked[s->nparked++] = c;
+    ring_push(&s->parked, c);
     gauge_add(&g_metrics.budget_waiting, 1);
 }
 
@@ -80,10 +77,10 @@ static void llm_park(llm_state_t *s, llm_call_t *c)
  * ask the budget again. */
 void llm_unpark(llm_state_t *s)
 {
-    for (size_t i = s->nparked; i > 0; i--)
-        ring_push_front(&s->queue, s->parked[i - 1]);
-    gauge_add(&g_metrics.budget_waiting, -(int64_t)s->nparked);
-    s->nparked = 0;
+    gauge_add(&g_metrics.budget_waiting, -(int64_t)ring_len(&s->parked));
+    for (size_t i = ring_len(&s->parked); i > 0; i--)
+        ring_push_front(&s->queue, ring_at(&s->parked, i - 1));
+    ring_clear(&s->parked);
 }
 
 
@@ -91,18 +88,19 @@ void llm_check_new(llm_state_t *s)
 {
     size_t done = 0;
     int cap = s->env->cfg->llm_max_inflight;
-    while (done < s->nnew) {
+    size_t nnew = ring_len(&s->fresh);
+    while (done < nnew) {
         int m = 0;
         size_t first = done;
-        for (; done < s->nnew && m < cap; done++) {
-            llm_call_t *c = s->fresh[done];
+        for (; done < nnew && m < cap; done++) {
+            llm_call_t *c = ring_at(&s->fresh, done);
             s->ids[m] = (long long)c->r->event.issue_id;
             s->versions[m] = c->r->event.updated_at ? c->r->event.updated_at : "infinity";
             m++;
         }
         llm_gate_known(s->gate, s->ids, s->versions, m, s->known);
         for (int k = 0; k < m; k++) {
-            llm_call_t *c = s->fresh[first + (size_t)k];
+            llm_call_t *c = ring_at(&s->fresh, first + (size_t)k);
             if (!s->known[k] || c->r->event.updated_at == NULL) {
                 if (!llm_give_up(s, c))
                     ring_push(&s->queue, c);
@@ -115,7 +113,7 @@ void llm_check_new(llm_state_t *s)
             storage_send(s->env, r);
         }
     }
-    s->nnew = 0;
+    ring_clear(&s->fresh);
 }
 
 /* Starts the admitted calls the budgets allow (a record asks once: its
