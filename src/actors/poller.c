@@ -48,6 +48,14 @@ void poller_queue_event_cb(rd_kafka_t *rk, void *opaque)
         rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLLER_WAKE));
 }
 
+uint64_t poller_next_generation(poller_state_t *s, int32_t partition)
+{
+    uint64_t g = ++s->generation[partition];
+    pstat_set(&s->env->status->partitions[partition].generation, (int64_t)g);
+    __atomic_add_fetch(&s->env->status->generations_changed, 1, __ATOMIC_RELEASE);
+    return g;
+}
+
 /* No more wake-ups from librdkafka: before the consumer closes, since the
  * runtime stops before the consumer is destroyed. */
 static void queue_events_off(poller_state_t *s)
@@ -128,9 +136,7 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
         if (part < 0 || part >= PIPELINE_MAX_PARTITIONS || !s->assigned[part])
             continue;
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
-        m->generation = ++s->generation[part];
-        pstat_set(&env->status->partitions[part].generation, (int64_t)m->generation);
-        __atomic_add_fetch(&env->status->generations_changed, 1, __ATOMIC_RELEASE);
+        m->generation = poller_next_generation(s, part);
         m->committed = r->offsets[i];
         m->metadata[0] = '\0';
         offset_map_init(&m->applied);

@@ -36,6 +36,10 @@ typedef struct poller_state {
     offset_map_t assign_applied[PIPELINE_MAX_PARTITIONS];  /* scratch of on_assign */
 } poller_state_t;
 
+/* poller.c: a partition's next assignment generation, published, so that
+ * records of the earlier one are known to be stale */
+uint64_t poller_next_generation(poller_state_t *s, int32_t partition);
+
 /* poller.c: librdkafka's "a queue got something" callback */
 void poller_queue_event_cb(rd_kafka_t *rk, void *opaque);
 

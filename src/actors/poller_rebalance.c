@@ -93,9 +93,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         if (s->partitions[part] == NULL)
             s->partitions[part] = partition_spawn(env, part);
         assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_ASSIGN);
-        m->generation = ++s->generation[part];
-        pstat_set(&env->status->partitions[part].generation, (int64_t)m->generation);
-        __atomic_add_fetch(&env->status->generations_changed, 1, __ATOMIC_RELEASE);
+        m->generation = poller_next_generation(s, part);
         m->committed = -1;
         m->metadata[0] = '\0';
         rd_kafka_topic_partition_t *c =
@@ -157,9 +155,7 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         s->paused[part] = false;
         s->held[part] = false;
         s->assigned[part] = false;
-        s->generation[part]++;
-        pstat_set(&env->status->partitions[part].generation, (int64_t)s->generation[part]);
-        __atomic_add_fetch(&env->status->generations_changed, 1, __ATOMIC_RELEASE);
+        poller_next_generation(s, part);
         revoke_msg_t *m = rt_msg_new(sizeof(*m), MSG_REVOKE);
         m->lost = lost;
         if (lost) {
