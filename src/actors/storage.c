@@ -34,7 +34,7 @@ typedef struct storage_state {
     ledger_scope_t scope;
     record_t **batch;
     ledger_entry_t *entries;      /* one per batched record, while it is written */
-    ledger_entry_t **entry_ptrs;
+    int entries_cap;
     int nbatch, cap;
     record_t **marks;             /* acknowledged events to mark as published */
     int nmarks, capmarks;
@@ -101,11 +101,15 @@ static void forward(storage_state_t *s, record_t *r)
 
 static ledger_status_t write_batch(storage_state_t *s)
 {
-    for (int i = 0; i < s->nbatch; i++) {
-        entry_of(&s->entries[i], s->batch[i]);
-        s->entry_ptrs[i] = &s->entries[i];
+    if (s->entries_cap < s->nbatch) {
+        s->entries = realloc(s->entries, (size_t)s->nbatch * sizeof(*s->entries));
+        if (s->entries == NULL)
+            abort();
+        s->entries_cap = s->nbatch;
     }
-    ledger_status_t st = ledger_store_batch(&s->scope, s->conn, s->entry_ptrs, s->nbatch);
+    for (int i = 0; i < s->nbatch; i++)
+        entry_of(&s->entries[i], s->batch[i]);
+    ledger_status_t st = ledger_store_batch(&s->scope, s->conn, s->entries, s->nbatch);
     if (st == LEDGER_OK)
         for (int i = 0; i < s->nbatch; i++)
             stored(s->batch[i], &s->entries[i]);
@@ -253,13 +257,6 @@ static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
         return;
     }
     if (msg->type == MSG_STORE) {
-        if (s->nbatch == s->cap) {
-            int cap = s->cap ? s->cap * 2 : 64;
-            s->entries = realloc(s->entries, (size_t)cap * sizeof(*s->entries));
-            s->entry_ptrs = realloc(s->entry_ptrs, (size_t)cap * sizeof(*s->entry_ptrs));
-            if (s->entries == NULL || s->entry_ptrs == NULL)
-                abort();
-        }
         append(&s->batch, &s->nbatch, &s->cap, (record_t *)msg);
     } else if (msg->type == MSG_MARK_PUBLISHED) {
         append(&s->marks, &s->nmarks, &s->capmarks, (record_t *)msg);
@@ -298,7 +295,6 @@ static void storage_finalize(rt_actor_t *self)
         record_free(s->batch[i]);
     free(s->batch);
     free(s->entries);
-    free(s->entry_ptrs);
     for (int i = 0; i < s->nmarks; i++)
         record_free(s->marks[i]);
     free(s->marks);

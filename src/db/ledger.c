@@ -143,8 +143,6 @@ typedef struct tx {
     stmt_t *s;
     int n;
     strbuf_t lock_ids, parts, offs;
-    ledger_entry_t **entries;
-    int nentries;
 } tx_t;
 
 typedef struct sync_count {
@@ -168,11 +166,9 @@ static stmt_t *add(tx_t *t, stmt_kind_t kind, const char *sql)
 /* BEGIN, the syncs' locks, a statement per entry, the applied offsets, a
  * progress count per sync (in sync id order, so two transactions never wait
  * on each other's sync rows in a cycle), COMMIT. */
-static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t **e, int n)
+static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, int n)
 {
     memset(t, 0, sizeof(*t));
-    t->entries = e;
-    t->nentries = n;
     t->s = calloc((size_t)(2 * n + 4), sizeof(*t->s));   /* no realloc: v[] points into them */
     sb_init(&t->lock_ids);
     sb_init(&t->parts);
@@ -186,12 +182,12 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t **e, i
     sb_puts(&t->parts, "{");
     sb_puts(&t->offs, "{");
     for (int i = 0; i < n; i++) {
-        if (e[i]->replay)
+        if (e[i].replay)
             continue;
-        sb_printf(&t->parts, "%s%d", napplied ? "," : "", e[i]->partition);
-        sb_printf(&t->offs, "%s%lld", napplied ? "," : "", (long long)e[i]->offset);
+        sb_printf(&t->parts, "%s%d", napplied ? "," : "", e[i].partition);
+        sb_printf(&t->offs, "%s%lld", napplied ? "," : "", (long long)e[i].offset);
         napplied++;
-        const char *id = e[i]->sync_id;
+        const char *id = e[i].sync_id;
         if (id == NULL || id[0] == '\0')
             continue;
         sb_printf(&t->lock_ids, "%s\"%s\"", t->lock_ids.len > 1 ? "," : "", id);
@@ -212,20 +208,20 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t **e, i
     }
     for (int i = 0; i < n; i++) {
         stmt_t *st = add(t, ST_ROW, NULL);
-        st->entry = e[i];
-        if (e[i]->replay) {
+        st->entry = &e[i];
+        if (e[i].replay) {
             st->sql = REPLAY_SQL;
             st->n = 2;
-            snprintf(st->id, sizeof(st->id), "%lld", (long long)e[i]->event->issue_id);
+            snprintf(st->id, sizeof(st->id), "%lld", (long long)e[i].event->issue_id);
             st->v[0] = st->id;
-            st->v[1] = e[i]->event->updated_at;
+            st->v[1] = e[i].event->updated_at;
             continue;
         }
         st->n = NPARAMS;
-        issue_row_build(&st->row, e[i]->event, e[i]->cls, e[i]->raw, e[i]->raw_len, e[i]->user_id);
+        issue_row_build(&st->row, e[i].event, e[i].cls, e[i].raw, e[i].raw_len, e[i].user_id);
         st->has_row = true;
         memcpy(st->v, st->row.v, sizeof(st->row.v));
-        st->v[ISSUE_ROW_NPARAMS] = e[i]->sync_id && e[i]->sync_id[0] ? e[i]->sync_id : NULL;
+        st->v[ISSUE_ROW_NPARAMS] = e[i].sync_id && e[i].sync_id[0] ? e[i].sync_id : NULL;
     }
     if (napplied > 0) {
         stmt_t *st = add(t, ST_APPLIED, APPLIED_SQL);
@@ -376,7 +372,7 @@ static ledger_status_t tx_exec_each(PGconn *c, tx_t *t)
     return status;
 }
 
-ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t **e, int n)
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n)
 {
     tx_t t;
     tx_build(&t, scope, e, n);
@@ -388,7 +384,7 @@ ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledge
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e)
 {
     tx_t t;
-    tx_build(&t, scope, &e, 1);
+    tx_build(&t, scope, e, 1);
     ledger_status_t st = tx_exec_each(c, &t);
     if (st != LEDGER_OK && e->error[0] == '\0')
         snprintf(e->error, sizeof(e->error), "database: %s", PQerrorMessage(c));

@@ -65,7 +65,7 @@ bool ledger_prepare(PGconn *c);
 
 /* Stores n entries in one transaction, pipelined. LEDGER_BAD: some entry
  * was refused and nothing was committed. */
-ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t **e, int n);
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n);
 /* Stores one entry in its own transaction, one statement at a time. */
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e);
 /* A refused entry still counts as synced (not classified) for its sync. */
