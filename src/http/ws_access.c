@@ -51,29 +51,40 @@ static bool claim_matches(const char *claim, const char *repo)
     return strcmp(cs + 1, "*") == 0 || strcasecmp(cs + 1, rs + 1) == 0;
 }
 
-static bool claimed(const ws_access_t *a, const char *repo)
+static bool any_matches(const char (*list)[WS_ACCESS_NAME_MAX], int n, const char *repo)
 {
-    if (a->admin)
-        return true;
-    for (int i = 0; i < a->nclaims; i++)
-        if (claim_matches(a->claims[i], repo))
+    for (int i = 0; i < n; i++)
+        if (claim_matches(list[i], repo))
             return true;
     return false;
 }
 
-int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t errlen)
+static bool claimed(const ws_access_t *a, const char *repo)
+{
+    return a->admin || any_matches(a->claims, a->nclaims, repo);
+}
+
+/* Appends a checked name to one of the lists; `what` names it in errors. */
+static int append(char (*list)[WS_ACCESS_NAME_MAX], int *n, const char *name, bool allow_star, const char *what,
+                  char *err, size_t errlen)
 {
     bool star;
-    if (!repo_ok(pattern, true, &star)) {
-        snprintf(err, errlen, "repos claim: \"%.80s\" is not owner/repo or owner/*", pattern ? pattern : "");
+    if (!repo_ok(name, allow_star, &star)) {
+        snprintf(err, errlen, "%s: \"%.80s\" is not owner/repo%s", what, name ? name : "",
+                 allow_star ? " or owner/*" : "");
         return -1;
     }
-    if (a->nclaims == WS_ACCESS_MAX_REPOS) {
-        snprintf(err, errlen, "repos claim: more than %d entries", WS_ACCESS_MAX_REPOS);
+    if (*n == WS_ACCESS_MAX_REPOS) {
+        snprintf(err, errlen, "%s: more than %d entries", what, WS_ACCESS_MAX_REPOS);
         return -1;
     }
-    snprintf(a->claims[a->nclaims++], WS_ACCESS_NAME_MAX, "%s", pattern);
+    snprintf(list[(*n)++], WS_ACCESS_NAME_MAX, "%s", name);
     return 0;
+}
+
+int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t errlen)
+{
+    return append(a->claims, &a->nclaims, pattern, true, "repos claim", err, errlen);
 }
 
 int ws_access_add_claims_json(ws_access_t *a, const char *json, char *err, size_t errlen)
@@ -104,27 +115,12 @@ int ws_access_add_claims_json(ws_access_t *a, const char *json, char *err, size_
 
 int ws_access_add_narrow(ws_access_t *a, const char *repo, char *err, size_t errlen)
 {
-    bool star;
-    if (!repo_ok(repo, false, &star)) {
-        snprintf(err, errlen, "repo: \"%.80s\" is not owner/repo", repo ? repo : "");
-        return -1;
-    }
-    if (a->nnarrow == WS_ACCESS_MAX_REPOS) {
-        snprintf(err, errlen, "repo: more than %d filters", WS_ACCESS_MAX_REPOS);
-        return -1;
-    }
-    snprintf(a->narrow[a->nnarrow++], WS_ACCESS_NAME_MAX, "%s", repo);
-    return 0;
+    return append(a->narrow, &a->nnarrow, repo, false, "repo", err, errlen);
 }
 
 static bool narrowed_in(const ws_access_t *a, const char *repo)
 {
-    if (a->nnarrow == 0)
-        return true;
-    for (int i = 0; i < a->nnarrow; i++)
-        if (strcasecmp(a->narrow[i], repo) == 0)
-            return true;
-    return false;
+    return a->nnarrow == 0 || any_matches(a->narrow, a->nnarrow, repo);
 }
 
 static bool own(const ws_access_t *a, const char *event_user)
