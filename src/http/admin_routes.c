@@ -78,7 +78,7 @@ int admin_processing_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *
     json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:o}", "enabled",
                           !__atomic_load_n(&st_all->admin_paused_all, __ATOMIC_ACQUIRE), "group", app->cfg->group_id,
                           "topic", app->cfg->topic_raw, "in_flight",
-                          (json_int_t)__atomic_load_n(&g_metrics.inflight, __ATOMIC_RELAXED), "classifier",
+                          (json_int_t)__atomic_load_n(&st_all->inflight, __ATOMIC_RELAXED), "classifier",
                           app->cfg->classifier, "circuit_state", circuit[cs >= 0 && cs <= 2 ? cs : 0], "partitions",
                           parts);
     char *s = json_dumps(o, JSON_COMPACT);
