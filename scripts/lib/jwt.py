@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Prints an HS256 JWT for a user, for tests and trying the /repos paths by hand.
+"""Prints an HS256 JWT for a user, for tests and trying the /repos and /ws paths by hand.
 
-  scripts/lib/jwt.py USER_ID SECRET [TTL_SECONDS]"""
+  scripts/lib/jwt.py USER_ID SECRET [TTL_SECONDS [REPO_PATTERN...]]
+
+REPO_PATTERNs (owner/repo or owner/*) become the token's `repos` claim: the
+repositories whose events GET /ws sends the user. TTL may be negative (an
+expired token, for tests)."""
 import base64
 import hashlib
 import hmac
@@ -15,12 +19,15 @@ def b64url(data):
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    ttl = int(sys.argv[3]) if len(sys.argv) == 4 else 3600
+    ttl = int(sys.argv[3]) if len(sys.argv) >= 4 else 3600
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = b64url(json.dumps({"sub": sys.argv[1], "exp": int(time.time()) + ttl}).encode())
+    body = {"sub": sys.argv[1], "exp": int(time.time()) + ttl}
+    if len(sys.argv) > 4:
+        body["repos"] = sys.argv[4:]
+    claims = b64url(json.dumps(body).encode())
     signing = (header + "." + claims).encode()
     sig = b64url(hmac.new(sys.argv[2].encode(), signing, hashlib.sha256).digest())
     print(header + "." + claims + "." + sig)

@@ -8,7 +8,8 @@
  *       -> classifier (-> llm) -> storage (dedicated: libpq, batched)
  *         -> publisher (enriched / DLQ produce; delivery reports)
  *           -> partition-consumer (done: the offset may be committed)
- *   admin (fleet commands, broker queries), syncs (sync requests)
+ *   admin (fleet commands, broker queries), syncs (sync requests),
+ *   broadcaster (the enriched topic and sync changes -> /ws)
  *
  * Each actor's own header (poller.h, partition.h, ...) declares its spawn
  * function and the messages it accepts; its state is private to its .c.
@@ -42,6 +43,7 @@ typedef struct actor_addresses {
     rt_actor_t *publisher;
     rt_actor_t *admin;
     rt_actor_t *syncs;
+    rt_actor_t *broadcaster;
 } actor_addresses_t;
 
 typedef struct actor_env {

@@ -13,6 +13,7 @@
 
 #include "actors.h"
 #include "admin.h"
+#include "broadcaster.h"
 #include "classifier.h"
 #include "faults.h"
 #include "llm.h"
@@ -27,6 +28,7 @@ struct pipeline {
     actor_env_t env;                    /* what every actor is handed */
     actor_addresses_t to;               /* the address book env.to points to */
     pipeline_status_t status;           /* what env.status points to */
+    ws_feed_t *feed;                    /* broadcaster -> the control plane's /ws */
 };
 
 static ordering_t parse_ordering(const char *s)
@@ -97,6 +99,10 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->to.admin = admin_spawn(env, err, errlen);
     if (p->to.admin == NULL)
         goto fail;
+    p->feed = ws_feed_new();
+    p->to.broadcaster = broadcaster_spawn(env, p->feed, err, errlen);
+    if (p->to.broadcaster == NULL)
+        goto fail;
     log_info("pipeline", "consuming %s as group %s (ordering %s, max_inflight %d, %d threads, classifier %s)",
              cfg->topic_raw, cfg->group_id, cfg->ordering, cfg->max_inflight, rt_threads(env->rt), cfg->classifier);
     return p;
@@ -109,6 +115,7 @@ fail:
         rd_kafka_destroy(env->consumer);
     if (env->producer)
         rd_kafka_destroy(env->producer);
+    ws_feed_free(p->feed);
     free(p);
     return NULL;
 }
@@ -166,6 +173,7 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     rd_kafka_destroy(env->consumer);
     step("destroying the producer");
     rd_kafka_destroy(env->producer);
+    ws_feed_free(p->feed);
     faults_shutdown();
     free(p);
     return failed ? -1 : left > 0 ? (int)left : 0;
@@ -194,5 +202,6 @@ pipeline_view_t pipeline_view(const pipeline_t *p)
         .max_message_bytes = p->env.max_message_bytes,
         .admin = p->to.admin,
         .syncs = p->to.syncs,
+        .ws_feed = p->feed,
     };
 }

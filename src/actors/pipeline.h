@@ -44,6 +44,7 @@ typedef struct pipeline_view {
     size_t max_message_bytes;           /* larger webhook deliveries are refused */
     rt_actor_t *admin;                  /* admin.h: broker questions */
     rt_actor_t *syncs;                  /* sync_requests.h: sync and budget questions */
+    struct ws_feed *ws_feed;            /* broadcaster.h: what /ws sends */
 } pipeline_view_t;
 
 pipeline_view_t pipeline_view(const pipeline_t *p);

@@ -29,6 +29,8 @@ extern const backoff_policy_t BACKOFF_PUBLISH;
 extern const backoff_policy_t BACKOFF_LLM;
 /* The commit a revoked partition hands over, through a coordinator moving. */
 extern const backoff_policy_t BACKOFF_REVOKE_COMMIT;
+/* The broadcaster's LISTEN connection for sync changes, lost. */
+extern const backoff_policy_t BACKOFF_SYNC_LISTEN;
 /* Reading applied offsets on assignment. */
 extern const backoff_policy_t BACKOFF_APPLIED_READ;
 

@@ -110,6 +110,17 @@ static const cfg_desc_t DESCS[] = {
     {"http", "max_connections", "DISPATCHD_HTTP_MAX_CONNECTIONS", T_INT, F(http_max_connections), "1024", 1,
      1000000, NULL, "open control-plane connections at most; at the cap one that never sent a byte is closed "
      "to make room, else the new one is refused"},
+    {"http", "ws_allowed_origins", "DISPATCHD_WS_ALLOWED_ORIGINS", T_STR, F(ws_allowed_origins), NULL, 0, 0, NULL,
+     "Origin values allowed to open /ws (comma-separated, e.g. https://dash.example.com); the control plane's own "
+     "origin is always allowed, a request without Origin (not a browser) too"},
+    {"http", "ws_max_clients", "DISPATCHD_WS_MAX_CLIENTS", T_INT, F(ws_max_clients), "4096", 1, 1000000, NULL,
+     "open /ws sockets at most; more are refused with 503 before the upgrade"},
+    {"http", "ws_max_clients_per_user", "DISPATCHD_WS_MAX_CLIENTS_PER_USER", T_INT, F(ws_max_clients_per_user), "32",
+     1, 1000000, NULL, "open /ws sockets per user token subject at most; more are refused with 429"},
+    {"http", "ws_queue_bytes", "DISPATCHD_WS_QUEUE_BYTES", T_INT, F(ws_queue_bytes), "1048576", 4096, 1073741824,
+     NULL, "bytes a /ws socket may have queued; a client further behind is closed (1013, slow consumer)"},
+    {"http", "ws_ping_interval_s", "DISPATCHD_WS_PING_INTERVAL_S", T_INT, F(ws_ping_interval_s), "25", 1, 3600, NULL,
+     "a /ws socket is pinged this often and closed when a ping goes unanswered until the next"},
     {"runtime", "threads", "DISPATCHD_THREADS", T_INT, F(threads), "0", 0, 1024, NULL,
      "scheduler threads; 0 = cores"},
     {"runtime", "log", "DISPATCHD_LOG", T_STR, F(log_level), "info", 0, 0, "debug|info|warn|error", "log level"},

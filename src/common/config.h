@@ -58,6 +58,10 @@ typedef struct config {
     int jwt_leeway_s;              /* clock skew allowed on exp and nbf */
     int http_max_body_bytes;       /* request bodies larger are refused (413) */
     int http_max_connections;
+    char *ws_allowed_origins;      /* comma-separated; the server's own origin is always allowed */
+    int ws_max_clients, ws_max_clients_per_user;
+    int ws_queue_bytes;            /* a socket's send queue bound: beyond it, a slow consumer */
+    int ws_ping_interval_s;
 
     /* [runtime] */
     int threads;

@@ -160,6 +160,29 @@ static void render_histogram(strbuf_t *out, const char *name, const char *labels
     render_buckets(out, name, labels, h, BOUNDS_US, 1e-6);
 }
 
+static const char *const WS_TYPES[WS_TYPE_COUNT] = {"issue_update", "classification_update", "sync_progress",
+                                                    "sync_completed", "sync_cancelled"};
+static const char *const WS_REASONS[WS_CLOSE_REASON_COUNT] = {"client", "slow_consumer", "token_expired",
+                                                              "ping_timeout", "shutdown", "protocol_error"};
+
+const char *ws_type_name(enum ws_type t)
+{
+    return t < WS_TYPE_COUNT ? WS_TYPES[t] : "other";
+}
+
+enum ws_type ws_type_of(const char *name)
+{
+    for (int t = 0; t < WS_TYPE_COUNT; t++)
+        if (strcmp(name, WS_TYPES[t]) == 0)
+            return (enum ws_type)t;
+    return WS_TYPE_COUNT;
+}
+
+const char *ws_close_reason_name(enum ws_close_reason r)
+{
+    return r < WS_CLOSE_REASON_COUNT ? WS_REASONS[r] : "other";
+}
+
 static void family(strbuf_t *out, const char *name, const char *type, const char *help)
 {
     sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -262,6 +285,17 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_produce_errors_total %lu\n", (unsigned long)ld(&m->produce_errors));
     family(out, "dispatchd_ws_clients", "gauge", "Connected WebSocket clients.");
     sb_printf(out, "dispatchd_ws_clients %ld\n", (long)lds(&m->ws_clients));
+    family(out, "dispatchd_ws_messages_sent_total", "counter", "WebSocket messages written to clients, by type.");
+    for (int t = 0; t < WS_TYPE_COUNT; t++)
+        sb_printf(out, "dispatchd_ws_messages_sent_total{type=\"%s\"} %lu\n", ws_type_name(t),
+                  (unsigned long)ld(&m->ws_sent[t]));
+    family(out, "dispatchd_ws_disconnects_total", "counter", "WebSocket clients gone, by why.");
+    for (int r = 0; r < WS_CLOSE_REASON_COUNT; r++)
+        sb_printf(out, "dispatchd_ws_disconnects_total{reason=\"%s\"} %lu\n", ws_close_reason_name(r),
+                  (unsigned long)ld(&m->ws_disconnects[r]));
+    family(out, "dispatchd_ws_queue_bytes", "gauge",
+           "The longest send queue of any WebSocket client, bytes (checked every 250 ms).");
+    sb_printf(out, "dispatchd_ws_queue_bytes %ld\n", (long)lds(&m->ws_queue_bytes));
     family(out, "dispatchd_http_connections_refused_total", "counter",
            "Control-plane connections closed at once: the connection cap was reached.");
     sb_printf(out, "dispatchd_http_connections_refused_total %lu\n", (unsigned long)ld(&m->http_conns_refused));

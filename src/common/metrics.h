@@ -19,6 +19,12 @@ enum provider { PROVIDER_RULES, PROVIDER_LOCAL, PROVIDER_OPENAI, PROVIDER_COUNT 
 enum llm_code { LLM_200, LLM_400, LLM_401, LLM_403, LLM_404, LLM_408, LLM_429, LLM_500, LLM_502, LLM_503, LLM_504,
                 LLM_OTHER, LLM_TIMEOUT, LLM_TRANSPORT, LLM_CODE_COUNT };
 
+/* /ws: dispatchd_ws_messages_sent_total{type}, dispatchd_ws_disconnects_total{reason}. */
+enum ws_type { WS_ISSUE_UPDATE, WS_CLASSIFICATION_UPDATE, WS_SYNC_PROGRESS, WS_SYNC_COMPLETED, WS_SYNC_CANCELLED,
+               WS_TYPE_COUNT };
+enum ws_close_reason { WS_CLOSE_CLIENT, WS_CLOSE_SLOW, WS_CLOSE_EXPIRED, WS_CLOSE_PING, WS_CLOSE_SHUTDOWN,
+                       WS_CLOSE_PROTOCOL, WS_CLOSE_REASON_COUNT };
+
 #define HIST_BUCKETS 16
 
 typedef struct histogram {
@@ -60,6 +66,9 @@ typedef struct metrics {
     uint64_t produced;
     uint64_t produce_errors;
     int64_t ws_clients;
+    uint64_t ws_sent[WS_TYPE_COUNT];
+    uint64_t ws_disconnects[WS_CLOSE_REASON_COUNT];
+    int64_t ws_queue_bytes;            /* the longest send queue of any socket, bytes */
     uint64_t http_conns_refused;   /* new connections closed at the cap */
     uint64_t http_conns_evicted;   /* silent connections closed to make room */
 } metrics_t;
@@ -75,6 +84,10 @@ void histogram_observe_count(histogram_t *h, uint64_t n);
 void histogram_observe_local(histogram_t *h, uint64_t us);
 void histogram_merge(histogram_t *into, histogram_t *local);
 const char *record_result_name(enum record_result r);
+const char *ws_type_name(enum ws_type t);
+/* The type of a message type's name; WS_TYPE_COUNT when it is none. */
+enum ws_type ws_type_of(const char *name);
+const char *ws_close_reason_name(enum ws_close_reason r);
 const char *provider_name(enum provider p);
 /* The metric's code for an HTTP status (0: none: see timed_out). */
 enum llm_code llm_code_of(long status, int timed_out);

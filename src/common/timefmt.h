@@ -9,5 +9,7 @@
 
 /* Writes the current time into buf (at least ISO8601_LEN bytes). */
 void iso8601_now(char *buf, size_t n);
+/* The same for a time in milliseconds since the epoch. */
+void iso8601_ms(char *buf, size_t n, long long ms);
 
 #endif

@@ -123,6 +123,26 @@ static const migration_t MIGRATIONS[] = {
      "  UPDATE dispatchai.llm_budget_usage b SET used = b.used + n WHERE b.day = d AND b.scope = '';"
      "  RETURN QUERY SELECT n, g + n;"
      " END $$;"},
+    {6, "sync_notify",
+     /* Every change of a sync -- registered, counted by a storing
+      * transaction, completed, cancelled, failed -- is announced on the
+      * channel dispatchd_syncs when its transaction commits, whichever
+      * process or command made it: the broadcasters of every process
+      * LISTEN (broadcaster.c). An update that changes nothing a dashboard
+      * shows is not announced. */
+     "CREATE FUNCTION dispatchai.sync_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+     " BEGIN"
+     "  IF TG_OP = 'UPDATE' AND OLD.sync_status = NEW.sync_status AND OLD.issues_total = NEW.issues_total"
+     "   AND OLD.issues_synced = NEW.issues_synced"
+     "   AND OLD.issues_classified IS NOT DISTINCT FROM NEW.issues_classified THEN RETURN NULL; END IF;"
+     "  PERFORM pg_notify('dispatchd_syncs', json_build_object('sync_id', NEW.sync_id, 'user_id', NEW.user_id,"
+     "   'repository', NEW.repository_owner || '/' || NEW.repository_name, 'status', NEW.sync_status,"
+     "   'issues_total', NEW.issues_total, 'issues_synced', NEW.issues_synced,"
+     "   'issues_classified', NEW.issues_classified, 'error', left(NEW.error_message, 500))::text);"
+     "  RETURN NULL;"
+     " END $$;"
+     "CREATE TRIGGER sync_notify AFTER INSERT OR UPDATE ON dispatchai.repository_syncs"
+     " FOR EACH ROW EXECUTE FUNCTION dispatchai.sync_notify();"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

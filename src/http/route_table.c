@@ -40,6 +40,9 @@ static const route_t ROUTES[] = {
     {"GET", "/repos/{owner}/{repo}/sync-status", AUTH_USER, true, user_sync_status},
     {"POST", "/repos/{owner}/{repo}/sync", AUTH_USER, false, user_sync_start},
     {"DELETE", "/repos/{owner}/{repo}/sync", AUTH_USER, true, user_sync_cancel},
+    /* its token may come in the query (browsers cannot set headers on a
+     * WebSocket): the route checks it itself */
+    {"GET", "/ws", AUTH_NONE, true, route_ws},
 };
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 

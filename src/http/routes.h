@@ -16,6 +16,7 @@ typedef struct http_app {
     int db_ok;
     h2o_multithread_queue_t *queue;      /* answers computed off the loop */
     h2o_multithread_receiver_t receiver;
+    struct ws_server *ws;                /* GET /ws (ws_server.h) */
 } http_app_t;
 
 /* Answering a request later, from any thread. http_pending_new() runs on the
@@ -75,6 +76,8 @@ int admin_group_resume(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int admin_reset_offsets(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int admin_group_lag(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int admin_topic_stats(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+/* ws_server.c */
+int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* user_routes.c */
 int user_sync_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int user_sync_start(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);

@@ -19,4 +19,9 @@ http_server_t *http_start(const struct config *cfg, const pipeline_view_t *pl, c
 int http_port(const http_server_t *s);
 void http_stop(http_server_t *s);
 
+/* A connection upgraded to a WebSocket leaves the HTTP connection count
+ * (ws_server.c counts it against its own caps). Loop thread. */
+struct st_h2o_socket_t;
+void http_conn_forget(struct st_h2o_socket_t *sock);
+
 #endif

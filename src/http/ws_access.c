@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ws_access_init(ws_access_t *a, bool admin, const char *user)
@@ -13,6 +14,18 @@ void ws_access_init(ws_access_t *a, bool admin, const char *user)
     a->admin = admin;
     if (!admin && user != NULL)
         snprintf(a->user, sizeof(a->user), "%s", user);
+}
+
+void ws_access_free(ws_access_t *a)
+{
+    for (int i = 0; i < a->nclaims; i++)
+        free(a->claims[i]);
+    for (int i = 0; i < a->nnarrow; i++)
+        free(a->narrow[i]);
+    free(a->claims);
+    free(a->narrow);
+    a->claims = a->narrow = NULL;
+    a->nclaims = a->nnarrow = 0;
 }
 
 /* GitHub's owner and repository names: letters, digits, '-', '_', '.',
@@ -51,7 +64,7 @@ static bool claim_matches(const char *claim, const char *repo)
     return strcmp(cs + 1, "*") == 0 || strcasecmp(cs + 1, rs + 1) == 0;
 }
 
-static bool any_matches(const char (*list)[WS_ACCESS_NAME_MAX], int n, const char *repo)
+static bool any_matches(char *const *list, int n, const char *repo)
 {
     for (int i = 0; i < n; i++)
         if (claim_matches(list[i], repo))
@@ -65,7 +78,7 @@ static bool claimed(const ws_access_t *a, const char *repo)
 }
 
 /* Appends a checked name to one of the lists; `what` names it in errors. */
-static int append(char (*list)[WS_ACCESS_NAME_MAX], int *n, const char *name, bool allow_star, const char *what,
+static int append(char ***list, int *n, const char *name, bool allow_star, const char *what,
                   char *err, size_t errlen)
 {
     bool star;
@@ -78,13 +91,18 @@ static int append(char (*list)[WS_ACCESS_NAME_MAX], int *n, const char *name, bo
         snprintf(err, errlen, "%s: more than %d entries", what, WS_ACCESS_MAX_REPOS);
         return -1;
     }
-    snprintf(list[(*n)++], WS_ACCESS_NAME_MAX, "%s", name);
+    char **grown = realloc(*list, (size_t)(*n + 1) * sizeof(**list));
+    char *copy = strdup(name);
+    if (grown == NULL || copy == NULL)
+        abort();
+    *list = grown;
+    grown[(*n)++] = copy;
     return 0;
 }
 
 int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t errlen)
 {
-    return append(a->claims, &a->nclaims, pattern, true, "repos claim", err, errlen);
+    return append(&a->claims, &a->nclaims, pattern, true, "repos claim", err, errlen);
 }
 
 int ws_access_add_claims_json(ws_access_t *a, const char *json, char *err, size_t errlen)
@@ -115,7 +133,7 @@ int ws_access_add_claims_json(ws_access_t *a, const char *json, char *err, size_
 
 int ws_access_add_narrow(ws_access_t *a, const char *repo, char *err, size_t errlen)
 {
-    return append(a->narrow, &a->nnarrow, repo, false, "repo", err, errlen);
+    return append(&a->narrow, &a->nnarrow, repo, false, "repo", err, errlen);
 }
 
 static bool narrowed_in(const ws_access_t *a, const char *repo)

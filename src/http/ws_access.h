@@ -16,17 +16,20 @@
 #define WS_ACCESS_MAX_REPOS 64       /* patterns in one token, narrowing filters per client */
 #define WS_ACCESS_NAME_MAX 200       /* "owner/repo" at most */
 
+/* The lists are allocated as entries arrive: an idle connection with a
+ * one-repository claim holds a few dozen bytes of them, not the maximum. */
 typedef struct ws_access {
     bool admin;
     char user[128];                  /* the token's subject; "" for the admin */
     int nclaims;
-    char claims[WS_ACCESS_MAX_REPOS][WS_ACCESS_NAME_MAX];   /* owner/repo or owner/\* */
+    char **claims;                   /* owner/repo or owner/\* */
     int nnarrow;
-    char narrow[WS_ACCESS_MAX_REPOS][WS_ACCESS_NAME_MAX];   /* owner/repo, exact */
+    char **narrow;                   /* owner/repo, exact */
 } ws_access_t;
 
 /* A user's access (admin: false) or the admin's (user ignored). */
 void ws_access_init(ws_access_t *a, bool admin, const char *user);
+void ws_access_free(ws_access_t *a);
 /* One entry of the `repos` claim; -1 with err for a malformed one (the
  * token is then refused: a claim that cannot be read grants nothing). */
 int ws_access_add_claim(ws_access_t *a, const char *pattern, char *err, size_t errlen);

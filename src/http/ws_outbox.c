@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "strbuf.h"
 
 #define SEQ_PREFIX_MAX 32         /* {"seq":18446744073709551615, */
@@ -22,6 +23,7 @@ ws_msg_t *ws_msg_new(const char *type, const char *timestamp, const char *data_j
         abort();
     m->refs = 1;
     m->type = type;
+    m->kind = (int)ws_type_of(type);
     m->len = b.len;
     memcpy(m->tail, b.data, b.len + 1);
     sb_free(&b);
@@ -94,5 +96,37 @@ void ws_outbox_pop(ws_outbox_t *o)
         return;
     o->bytes -= frame_bytes(m);
     o->head_seq++;
+    o->head_off = 0;
     ws_msg_unref(m);
+}
+
+size_t ws_outbox_read(ws_outbox_t *o, char *buf, size_t len, int *eof)
+{
+    *eof = 0;
+    if (ring_len(&o->queue) == 0) {
+        *eof = 1;
+        return 0;
+    }
+    const ws_msg_t *m = ring_at(&o->queue, 0);
+    char prefix[SEQ_PREFIX_MAX + 1];
+    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "{\"seq\":%llu,", (unsigned long long)o->head_seq);
+    size_t total = plen + m->len, done = 0;
+    while (done < len && o->head_off < total) {
+        size_t n;
+        if (o->head_off < plen) {
+            n = plen - o->head_off < len - done ? plen - o->head_off : len - done;
+            memcpy(buf + done, prefix + o->head_off, n);
+        } else {
+            size_t at = o->head_off - plen;
+            n = m->len - at < len - done ? m->len - at : len - done;
+            memcpy(buf + done, m->tail + at, n);
+        }
+        done += n;
+        o->head_off += n;
+    }
+    if (o->head_off == total) {
+        *eof = 1;
+        ws_outbox_pop(o);
+    }
+    return done;
 }

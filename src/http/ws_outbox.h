@@ -23,6 +23,7 @@
 typedef struct ws_msg {
     int refs;                     /* atomic: one per queue holding it, plus the maker's */
     const char *type;             /* a string constant: issue_update, sync_progress, ... */
+    int kind;                     /* its enum ws_type (metrics.h), for the sent counters */
     size_t len;
     char tail[];                  /* "type":...,"data":{...}} -- without the seq prefix */
 } ws_msg_t;
@@ -39,6 +40,7 @@ typedef struct ws_outbox {
     size_t bound;                 /* more than this queued: a slow consumer */
     uint64_t next_seq;            /* the seq of the next message queued */
     uint64_t head_seq;            /* the seq of the oldest queued */
+    size_t head_off;              /* bytes of the oldest already read out (ws_outbox_read) */
 } ws_outbox_t;
 
 void ws_outbox_init(ws_outbox_t *o, size_t bound);
@@ -53,6 +55,11 @@ bool ws_outbox_push(ws_outbox_t *o, ws_msg_t *m);
 size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap);
 /* The oldest queued message was written: dropped from the queue. */
 void ws_outbox_pop(ws_outbox_t *o);
+/* Reads the next bytes of the oldest message (prefix, then the shared
+ * tail) into buf, up to len, so a socket copies them straight out of the
+ * shared text; at its last byte *eof is set and the message is popped.
+ * Returns the bytes read (0 and *eof when the queue is empty). */
+size_t ws_outbox_read(ws_outbox_t *o, char *buf, size_t len, int *eof);
 
 static inline size_t ws_outbox_len(const ws_outbox_t *o) { return ring_len(&o->queue); }
 

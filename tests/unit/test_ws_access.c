@@ -24,6 +24,7 @@ static void test_claims(void **state)
     assert_false(ws_access_sees_issue(&a, "toolsx/anything", ""));   /* owner matched whole */
     assert_false(ws_access_sees_issue(&a, "acme/api2", ""));
     assert_false(ws_access_sees_issue(&a, NULL, ""));
+    ws_access_free(&a);
 }
 
 static void test_malformed_claims_grant_nothing(void **state)
@@ -37,6 +38,7 @@ static void test_malformed_claims_grant_nothing(void **state)
         assert_int_equal(ws_access_add_claim(&a, bad[i], err, sizeof(err)), -1);
     assert_int_equal(a.nclaims, 0);
     assert_false(ws_access_sees_issue(&a, "acme/api", ""));
+    ws_access_free(&a);
 }
 
 static void test_own_syncs_and_sync_events(void **state)
@@ -57,6 +59,9 @@ static void test_own_syncs_and_sync_events(void **state)
     assert_false(ws_access_sees_sync(&bob, "acme/api", "alice"));   /* bob may see acme's issues, not alice's sync */
     assert_true(ws_access_sees_sync(&admin, "acme/api", "alice"));
     assert_true(ws_access_sees_issue(&admin, "any/thing", ""));
+    ws_access_free(&alice);
+    ws_access_free(&bob);
+    ws_access_free(&admin);
 }
 
 static void test_narrowing_only_removes(void **state)
@@ -75,6 +80,7 @@ static void test_narrowing_only_removes(void **state)
     assert_false(ws_access_sees_issue(&a, "other/repo", ""));   /* in the filter, not claimed */
     assert_true(ws_access_sees_issue(&a, "other/repo", "carol"));   /* her own sync's */
     assert_false(ws_access_sees_sync(&a, "acme/web", "carol"));   /* filtered out */
+    ws_access_free(&a);
 }
 
 static void test_claims_from_the_token(void **state)
@@ -86,6 +92,7 @@ static void test_claims_from_the_token(void **state)
     assert_int_equal(ws_access_add_claims_json(&a, "[\"acme/api\", \"tools/*\"]", err, sizeof(err)), 0);
     assert_int_equal(a.nclaims, 2);
     assert_true(ws_access_sees_issue(&a, "tools/x", ""));
+    ws_access_free(&a);
     ws_access_init(&a, false, "dan");
     assert_int_equal(ws_access_add_claims_json(&a, NULL, err, sizeof(err)), 0);   /* none: nothing */
     assert_false(ws_access_sees_issue(&a, "acme/api", ""));
@@ -93,6 +100,7 @@ static void test_claims_from_the_token(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ws_access_init(&a, false, "dan");
         assert_int_equal(ws_access_add_claims_json(&a, bad[i], err, sizeof(err)), -1);
+        ws_access_free(&a);
     }
 }
 

@@ -87,11 +87,50 @@ static void test_bound_refuses_instead_of_growing(void **state)
     ws_outbox_free(&o);
 }
 
+/* A socket reads a message out in pieces of any size: the pieces make the
+ * same text as the whole, and the message leaves the queue at its last byte. */
+static void test_read_in_pieces(void **state)
+{
+    (void)state;
+    ws_outbox_t o;
+    ws_outbox_init(&o, 1 << 20);
+    ws_msg_t *m1 = ws_msg_new("issue_update", "2026-11-26T07:00:00Z", "{\"repository\":\"acme/api\",\"number\":7}");
+    ws_msg_t *m2 = ws_msg_new("sync_completed", "2026-11-26T07:00:01Z", "{\"synced\":10}");
+    assert_true(ws_outbox_push(&o, m1));
+    assert_true(ws_outbox_push(&o, m2));
+    char whole[256], pieces[256];
+    size_t want = ws_outbox_peek(&o, whole, sizeof(whole));
+    size_t got = 0;
+    int eof = 0;
+    while (!eof) {
+        size_t n = ws_outbox_read(&o, pieces + got, 5, &eof);
+        assert_true(n <= 5);
+        got += n;
+    }
+    assert_int_equal(got, want);
+    assert_memory_equal(pieces, whole, want);
+    assert_int_equal(ws_outbox_len(&o), 1);   /* the first left at its last byte */
+    assert_int_equal(m1->refs, 1);
+    want = ws_outbox_peek(&o, whole, sizeof(whole));
+    got = ws_outbox_read(&o, pieces, sizeof(pieces), &eof);
+    assert_true(eof);
+    assert_int_equal(got, want);
+    assert_memory_equal(pieces, whole, want);
+    assert_memory_equal(pieces, "{\"seq\":2,\"type\":\"sync_completed\"", 32);
+    assert_int_equal(o.bytes, 0);
+    assert_int_equal(ws_outbox_read(&o, pieces, sizeof(pieces), &eof), 0);   /* empty */
+    assert_true(eof);
+    ws_msg_unref(m1);
+    ws_msg_unref(m2);
+    ws_outbox_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_message_per_connection_seq),
         cmocka_unit_test(test_bound_refuses_instead_of_growing),
+        cmocka_unit_test(test_read_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

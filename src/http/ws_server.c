@@ -1,0 +1,643 @@
+/*
+ * ws_server.c -- GET /ws (see ws_server.h).
+ *
+ * A socket's life: the route checks the caller (401), the Origin (403),
+ * the ?repo= filters (400) and the caps (503, 429) before anything is
+ * upgraded; h2o answers 101 and hands over the socket; wslay frames and
+ * parses from then on. Our glue differs from h2o's stock one in writing:
+ * wslay's frames are gathered in a buffer and written with one write per
+ * turn (the stock glue writes one frame per loop turn, which a busy feed
+ * outruns). Messages wait in the socket's outbox (shared, reference-
+ * counted bytes) until wslay reads them out, so a slow socket holds
+ * references, not copies; one that lets ws_queue_bytes pile up is closed
+ * with 1013 "slow consumer" and never slows anyone else.
+ *
+ * A 250 ms tick closes sockets whose token expired (1008), pings, closes
+ * a socket that left a ping unanswered until the next one, and cuts a
+ * socket that got a close frame and did not answer within a second.
+ */
+#include "ws_server.h"
+
+#include <ctype.h>
+#include <h2o/websocket.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "strbuf.h"
+#include "strmap.h"
+#include "user_token.h"
+
+#define TICK_MS 250
+#define CLOSE_GRACE_MS 1000            /* a close sent and not answered: cut after this */
+#define WRITE_HIGH_BYTES 65536         /* frames gathered per write; more wait in the outbox */
+#define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
+#define ROUTE "/ws"
+
+typedef struct ws_client {
+    h2o_linklist_t link;               /* ws_server.clients, once upgraded */
+    ws_server_t *w;
+    h2o_socket_t *sock;                /* NULL until the upgrade completes */
+    wslay_event_context_ptr ctx;
+    struct wslay_event_callbacks cbs;
+    ws_access_t access;
+    ws_outbox_t out;
+    strbuf_t wbuf;                     /* frames gathered for the next write */
+    strbuf_t writing;                  /* the write in flight */
+    int64_t exp_s;                     /* the token's exp; 0: the admin token, none */
+    uint64_t heard_ms;                 /* the last frame from the client */
+    uint64_t ping_ms;                  /* the last ping sent; 0: none outstanding */
+    uint64_t closing_ms;               /* we sent or queued a close: cut after the grace */
+    int reason;                        /* enum ws_close_reason, once decided */
+} ws_client_t;
+
+struct ws_server {
+    http_app_t *app;
+    h2o_loop_t *loop;
+    ws_feed_t *feed;
+    h2o_multithread_receiver_t receiver;
+    h2o_timeout_t tick;
+    h2o_timeout_entry_t tick_entry;
+    h2o_linklist_t clients;            /* ws_client_t, upgraded */
+    int nclients;                      /* upgraded and upgrading: the caps count both */
+    strmap_t per_user;                 /* user -> open sockets (as intptr_t) */
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void user_count(ws_server_t *w, const char *user, int delta)
+{
+    if (user[0] == '\0')
+        return;   /* the admin: the total cap only */
+    intptr_t n = (intptr_t)strmap_get(&w->per_user, user) + delta;
+    if (n > 0)
+        strmap_put(&w->per_user, user, (void *)n);
+    else
+        strmap_remove(&w->per_user, user);
+}
+
+static void client_free(ws_client_t *c)
+{
+    ws_server_t *w = c->w;
+    if (c->sock != NULL) {
+        h2o_linklist_unlink(&c->link);
+        h2o_socket_close(c->sock);
+        wslay_event_context_free(c->ctx);
+        gauge_add(&g_metrics.ws_clients, -1);
+        metric_add(&g_metrics.ws_disconnects[c->reason], 1);
+    }
+    w->nclients--;
+    ws_feed_set_clients(w->feed, w->nclients);
+    user_count(w, c->access.user, -1);
+    ws_access_free(&c->access);
+    ws_outbox_free(&c->out);
+    sb_free(&c->wbuf);
+    sb_free(&c->writing);
+    free(c);
+}
+
+/* The socket is done with: freed now, so callers return at once (never
+ * from inside a wslay callback). A close we started keeps its reason. */
+static void client_gone(ws_client_t *c, int reason)
+{
+    if (c->closing_ms == 0) {
+        uint16_t sent = c->ctx ? wslay_event_get_status_code_sent(c->ctx) : 0;
+        c->reason = sent == WSLAY_CODE_MESSAGE_TOO_BIG || sent == WSLAY_CODE_PROTOCOL_ERROR ||
+                            sent == WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA
+                        ? WS_CLOSE_PROTOCOL
+                        : reason;
+    }
+    client_free(c);
+}
+
+static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reason)
+{
+    if (c->closing_ms != 0)
+        return;
+    c->closing_ms = now_ms();
+    c->reason = reason;
+    /* What is queued will not be sent: give the references back now. */
+    ws_outbox_free(&c->out);
+    wslay_event_queue_close(c->ctx, code, (const uint8_t *)why, strlen(why));
+}
+
+static void flush(ws_client_t *c);
+
+static void on_write_done(h2o_socket_t *sock, const char *err)
+{
+    ws_client_t *c = sock->data;
+    c->writing.len = 0;
+    if (c->writing.cap > WRITE_HIGH_BYTES / 4) {
+        sb_free(&c->writing);   /* an idle socket keeps no large buffer */
+        sb_init(&c->writing);
+    }
+    if (err != NULL) {
+        client_gone(c, WS_CLOSE_CLIENT);
+        return;
+    }
+    flush(c);
+}
+
+/* Runs wslay until it can do no more, then writes what it framed. */
+static void flush(ws_client_t *c)
+{
+    for (;;) {
+        bool moved = false;
+        if (wslay_event_want_write(c->ctx) && c->wbuf.len < WRITE_HIGH_BYTES) {
+            size_t before = c->wbuf.len;
+            if (wslay_event_send(c->ctx) != 0) {
+                client_gone(c, WS_CLOSE_PROTOCOL);
+                return;
+            }
+            moved |= c->wbuf.len != before;
+        }
+        if (c->sock->input->size > 0 && wslay_event_want_read(c->ctx)) {
+            if (wslay_event_recv(c->ctx) != 0) {
+                client_gone(c, WS_CLOSE_PROTOCOL);
+                return;
+            }
+            moved = true;
+        }
+        if (!moved)
+            break;
+    }
+    if (c->wbuf.len > 0 && !h2o_socket_is_writing(c->sock)) {
+        strbuf_t t = c->writing;
+        c->writing = c->wbuf;
+        c->wbuf = t;
+        h2o_iovec_t v = h2o_iovec_init(c->writing.data, c->writing.len);
+        h2o_socket_write(c->sock, &v, 1, on_write_done);
+    }
+    if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) && !h2o_socket_is_writing(c->sock))
+        client_gone(c, WS_CLOSE_CLIENT);   /* the close handshake is done */
+}
+
+static void on_read(h2o_socket_t *sock, const char *err)
+{
+    ws_client_t *c = sock->data;
+    if (err != NULL) {
+        client_gone(c, WS_CLOSE_CLIENT);
+        return;
+    }
+    flush(c);
+}
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+{
+    (void)flags;
+    ws_client_t *c = user;
+    if (c->sock->input->size == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (len > c->sock->input->size)
+        len = c->sock->input->size;
+    memcpy(buf, c->sock->input->bytes, len);
+    h2o_buffer_consume(&c->sock->input, len);
+    return (ssize_t)len;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+{
+    (void)flags;
+    ws_client_t *c = user;
+    if (c->wbuf.len >= WRITE_HIGH_BYTES) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    sb_append(&c->wbuf, (const char *)data, len);
+    return (ssize_t)len;
+}
+
+/* wslay reads the oldest outbox message straight into its frame. */
+static ssize_t read_outbox(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                           const union wslay_event_msg_source *source, int *eof, void *user)
+{
+    (void)ctx;
+    (void)user;
+    ws_client_t *c = source->data;
+    int kind = ws_outbox_len(&c->out) > 0 ? ((ws_msg_t *)ring_at(&c->out.queue, 0))->kind : WS_TYPE_COUNT;
+    size_t n = ws_outbox_read(&c->out, (char *)buf, len, eof);
+    if (*eof && kind < WS_TYPE_COUNT)
+        metric_add(&g_metrics.ws_sent[kind], 1);
+    return (ssize_t)n;
+}
+
+/* Clients may narrow what they get: {"type":"subscribe","repos":["o/r"]}.
+ * Nothing a client sends is ever sent back. */
+static void on_client_text(ws_client_t *c, const uint8_t *msg, size_t len)
+{
+    json_t *j = json_loadb((const char *)msg, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    json_t *repos = json_object_get(j, "repos");
+    char err[200] = "expected {\"type\":\"subscribe\",\"repos\":[\"owner/repo\"]}";
+    bool ok = type != NULL && strcmp(type, "subscribe") == 0 && json_is_array(repos);
+    size_t i;
+    json_t *v;
+    json_array_foreach(repos, i, v) {
+        if (!ok)
+            break;
+        ok = json_is_string(v) && ws_access_add_narrow(&c->access, json_string_value(v), err, sizeof(err)) == 0;
+    }
+    json_decref(j);
+    if (!ok)
+        queue_close(c, WSLAY_CODE_POLICY_VIOLATION, err, WS_CLOSE_PROTOCOL);
+}
+
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
+{
+    (void)ctx;
+    ws_client_t *c = user;
+    c->heard_ms = now_ms();
+    if (arg->opcode == WSLAY_PONG)
+        c->ping_ms = 0;
+    else if (arg->opcode == WSLAY_TEXT_FRAME)
+        on_client_text(c, arg->msg, arg->msg_length);
+    else if (arg->opcode == WSLAY_BINARY_FRAME)
+        queue_close(c, WSLAY_CODE_UNSUPPORTED_DATA, "binary messages are not accepted", WS_CLOSE_PROTOCOL);
+}
+
+static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
+{
+    ws_client_t *c = data;
+    if (sock == NULL) {   /* the client went away before the 101 was written */
+        client_free(c);
+        return;
+    }
+    http_conn_forget(sock);   /* now a WebSocket: counted against the ws caps, not HTTP's */
+    c->sock = sock;
+    sock->data = c;
+    h2o_buffer_consume(&sock->input, reqsize);
+    c->cbs = (struct wslay_event_callbacks){.recv_callback = recv_cb, .send_callback = send_cb,
+                                            .on_msg_recv_callback = on_msg};
+    wslay_event_context_server_init(&c->ctx, &c->cbs, c);
+    wslay_event_config_set_max_recv_msg_length(c->ctx, MAX_INBOUND_BYTES);
+    c->heard_ms = now_ms();
+    h2o_linklist_insert(&c->w->clients, &c->link);
+    gauge_add(&g_metrics.ws_clients, 1);
+    h2o_socket_read_start(sock, on_read);
+    flush(c);
+}
+
+/* Fans one batch out: each socket gets the events it may see, in order. */
+static void deliver(ws_server_t *w, ws_batch_t *batches)
+{
+    h2o_linklist_t *next;
+    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
+        next = l->next;   /* flush may free this client */
+        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
+        if (c->closing_ms != 0)
+            continue;
+        bool queued = false, slow = false;
+        for (ws_batch_t *b = batches; b != NULL && !slow; b = b->next) {
+            for (int i = 0; i < b->n && !slow; i++) {
+                const ws_event_t *e = &b->ev[i];
+                bool sees = e->sync ? ws_access_sees_sync(&c->access, e->repo, e->user)
+                                    : ws_access_sees_issue(&c->access, e->repo, e->user);
+                if (!sees)
+                    continue;
+                if (!ws_outbox_push(&c->out, e->msg)) {
+                    slow = true;
+                    break;
+                }
+                struct wslay_event_fragmented_msg fm = {.opcode = WSLAY_TEXT_FRAME, .source.data = c,
+                                                        .read_callback = read_outbox};
+                wslay_event_queue_fragmented_msg(c->ctx, &fm);
+                queued = true;
+            }
+        }
+        if (slow)
+            queue_close(c, 1013, "slow consumer", WS_CLOSE_SLOW);
+        if (queued || slow)
+            flush(c);
+    }
+}
+
+static void on_feed(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    ws_server_t *w = H2O_STRUCT_FROM_MEMBER(ws_server_t, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        free(m);
+    }
+    ws_batch_t *b = ws_feed_take(w->feed);
+    if (b != NULL && w->nclients > 0)
+        deliver(w, b);
+    ws_batch_free(b);
+}
+
+/* On the broadcaster's thread, under the feed's lock. */
+static void wake_loop(void *arg)
+{
+    ws_server_t *w = arg;
+    h2o_multithread_message_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        abort();
+    h2o_multithread_send_message(&w->receiver, m);
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    ws_server_t *w = H2O_STRUCT_FROM_MEMBER(ws_server_t, tick_entry, entry);
+    uint64_t now = now_ms();
+    int64_t wall = (int64_t)time(NULL);
+    uint64_t ping_every = (uint64_t)w->app->cfg->ws_ping_interval_s * 1000;
+    size_t longest = 0;
+    h2o_linklist_t *next;
+    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
+        next = l->next;
+        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
+        if (c->closing_ms != 0) {
+            if (now - c->closing_ms >= CLOSE_GRACE_MS)
+                client_gone(c, c->reason);
+            continue;
+        }
+        if (c->out.bytes > longest)
+            longest = c->out.bytes;
+        if (c->exp_s > 0 && wall >= c->exp_s) {
+            queue_close(c, WSLAY_CODE_POLICY_VIOLATION, "token expired", WS_CLOSE_EXPIRED);
+        } else if (c->ping_ms != 0 && now - c->ping_ms >= ping_every) {
+            client_gone(c, WS_CLOSE_PING);   /* nothing can be sent to a peer that does not answer */
+            continue;
+        } else if (c->ping_ms == 0 && now - c->heard_ms >= ping_every) {
+            struct wslay_event_msg ping = {.opcode = WSLAY_PING};
+            wslay_event_queue_msg(c->ctx, &ping);
+            c->ping_ms = now;
+        } else {
+            continue;
+        }
+        flush(c);
+    }
+    __atomic_store_n(&g_metrics.ws_queue_bytes, (int64_t)longest, __ATOMIC_RELAXED);
+    h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
+}
+
+/* ---- the upgrade ---- */
+
+static bool origin_allowed(http_app_t *app, h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i < 0)
+        return true;   /* not a browser: a browser always sends one */
+    h2o_iovec_t o = req->headers.entries[i].value;
+    /* The control plane's own pages. */
+    if (o.len > 7 && strncmp(o.base, "http://", 7) == 0 && h2o_memis(o.base + 7, o.len - 7, req->authority.base,
+                                                                       req->authority.len))
+        return true;
+    const char *list = app->cfg->ws_allowed_origins;
+    while (list != NULL && *list != '\0') {
+        list += strspn(list, " ,");
+        size_t n = strcspn(list, ",");
+        size_t t = n;
+        while (t > 0 && list[t - 1] == ' ')
+            t--;
+        if (t > 0 && h2o_memis(o.base, o.len, list, t))
+            return true;
+        list += n;
+    }
+    return false;
+}
+
+/* The token from ?token= or Authorization: Bearer. */
+static h2o_iovec_t token_of(h2o_req_t *req)
+{
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+        while (q < end) {
+            const char *amp = memchr(q, '&', (size_t)(end - q));
+            const char *stop = amp ? amp : end;
+            if (stop - q > 6 && strncmp(q, "token=", 6) == 0)
+                return h2o_iovec_init(q + 6, (size_t)(stop - q - 6));
+            q = amp ? amp + 1 : end;
+        }
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i >= 0 && req->headers.entries[i].value.len > 7 && strncmp(req->headers.entries[i].value.base, "Bearer ", 7) == 0)
+        return h2o_iovec_init(req->headers.entries[i].value.base + 7, req->headers.entries[i].value.len - 7);
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* Who is calling: the admin token or a user token; false: answered. */
+static bool caller(http_app_t *app, h2o_req_t *req, ws_client_t *c, int *rc)
+{
+    h2o_iovec_t t = token_of(req);
+    if (t.len == 0) {
+        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", "a token is required: ?token=JWT");
+        return false;
+    }
+    const char *admin = app->cfg->admin_token;
+    if (admin != NULL && admin[0] != '\0' && t.len == strlen(admin) && CRYPTO_memcmp(t.base, admin, t.len) == 0) {
+        ws_access_init(&c->access, true, NULL);
+        return true;
+    }
+    const char *secret = app->cfg->jwt_secret;
+    if (secret == NULL || secret[0] == '\0') {
+        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", "user tokens are disabled: DISPATCHD_JWT_SECRET is not set");
+        return false;
+    }
+    user_token_t ut;
+    char err[200];
+    if (user_token_read(t.base, t.len, secret, (int64_t)time(NULL), app->cfg->jwt_leeway_s, &ut, err, sizeof(err)) != 0) {
+        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", err);
+        return false;
+    }
+    ws_access_init(&c->access, false, ut.sub);
+    c->exp_s = ut.exp;
+    int bad = ws_access_add_claims_json(&c->access, ut.repos_json, err, sizeof(err));
+    user_token_clear(&ut);
+    if (bad != 0) {
+        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", err);
+        return false;
+    }
+    return true;
+}
+
+/* A query value's %XX escapes decoded into out; false when malformed or
+ * too long. */
+static bool query_value(const char *v, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        if (ch == '%') {
+            if (i + 2 >= len || !isxdigit((unsigned char)v[i + 1]) || !isxdigit((unsigned char)v[i + 2]))
+                return false;
+            char hex[3] = {v[i + 1], v[i + 2], '\0'};
+            ch = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else if (ch == '+') {
+            ch = ' ';
+        }
+        if (n + 1 >= cap)
+            return false;
+        out[n++] = ch;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* ?repo=owner/repo, repeatable: narrows what this socket gets. */
+static bool filters(h2o_req_t *req, ws_client_t *c, int *rc)
+{
+    if (req->query_at == SIZE_MAX)
+        return true;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if (stop - q > 5 && strncmp(q, "repo=", 5) == 0) {
+            char repo[WS_ACCESS_NAME_MAX], err[200];
+            if (!query_value(q + 5, (size_t)(stop - q - 5), repo, sizeof(repo))) {
+                *rc = http_respond_error(req, ROUTE, 400, "bad_request", "repo: not owner/repo");
+                return false;
+            }
+            if (ws_access_add_narrow(&c->access, repo, err, sizeof(err)) != 0) {
+                *rc = http_respond_error(req, ROUTE, 400, "bad_request", err);
+                return false;
+            }
+        }
+        q = amp ? amp + 1 : end;
+    }
+    return true;
+}
+
+static void accept_key(const char *client_key, char out[29])
+{
+    static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    uint8_t src[24 + sizeof(GUID) - 1], sha[SHA_DIGEST_LENGTH];
+    memcpy(src, client_key, 24);
+    memcpy(src + 24, GUID, sizeof(GUID) - 1);
+    SHA1(src, sizeof(src), sha);
+    h2o_base64_encode(out, sha, sizeof(sha), 0);
+    out[28] = '\0';
+}
+
+int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    (void)rc;
+    ws_server_t *w = app->ws;
+    ws_client_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    int answered = 0;
+    if (!caller(app, req, c, &answered)) {
+        free(c);
+        return answered;
+    }
+    const char *key = NULL;
+    bool refused = true;
+    if (!origin_allowed(app, req))
+        answered = http_respond_error(req, ROUTE, 403, "forbidden_origin", "this Origin may not open /ws");
+    else if (!filters(req, c, &answered))
+        ;
+    else if (w == NULL || w->feed == NULL)
+        answered = http_respond_error(req, ROUTE, 503, "unavailable", "no pipeline behind this server");
+    else if (h2o_is_websocket_handshake(req, &key) != 0 || key == NULL || req->version >= 0x200)
+        answered = http_respond_error(req, ROUTE, 426, "upgrade_required",
+                                      "GET /ws is a WebSocket (HTTP/1.1 Upgrade: websocket)");
+    else if (w->nclients >= app->cfg->ws_max_clients)
+        answered = http_respond_error(req, ROUTE, 503, "too_many_clients", "ws_max_clients sockets are open");
+    else if (c->access.user[0] != '\0' &&
+             (intptr_t)strmap_get(&w->per_user, c->access.user) >= app->cfg->ws_max_clients_per_user)
+        answered = http_respond_error(req, ROUTE, 429, "too_many_clients",
+                                      "ws_max_clients_per_user sockets of this user are open");
+    else
+        refused = false;
+    if (refused) {
+        ws_access_free(&c->access);
+        free(c);
+        return answered;
+    }
+    c->w = w;
+    ws_outbox_init(&c->out, (size_t)app->cfg->ws_queue_bytes);
+    sb_init(&c->wbuf);
+    sb_init(&c->writing);
+    w->nclients++;
+    ws_feed_set_clients(w->feed, w->nclients);
+    user_count(w, c->access.user, 1);
+    char ak[29];
+    accept_key(key, ak);
+    req->res.status = 101;
+    req->res.reason = "Switching Protocols";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-accept"), 0, NULL, ak, 28);
+    metrics_http_request(ROUTE, 101);
+    h2o_http1_upgrade(req, NULL, 0, on_upgraded, c);
+    return 0;
+}
+
+/* ---- the server ---- */
+
+ws_server_t *ws_server_new(http_app_t *app, h2o_loop_t *loop, ws_feed_t *feed)
+{
+    ws_server_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        abort();
+    w->app = app;
+    w->loop = loop;
+    w->feed = feed;
+    h2o_linklist_init_anchor(&w->clients);
+    strmap_init(&w->per_user);
+    h2o_multithread_register_receiver(app->queue, &w->receiver, on_feed);
+    h2o_timeout_init(loop, &w->tick, TICK_MS);
+    w->tick_entry.cb = on_tick;
+    h2o_timeout_link(loop, &w->tick, &w->tick_entry);
+    if (feed != NULL)
+        ws_feed_listen(feed, wake_loop, w);
+    return w;
+}
+
+void ws_server_close_all(ws_server_t *w, int timeout_ms)
+{
+    if (w->feed != NULL)
+        ws_feed_listen(w->feed, NULL, NULL);
+    h2o_linklist_t *next;
+    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
+        next = l->next;
+        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
+        queue_close(c, WSLAY_CODE_GOING_AWAY, "server shutting down", WS_CLOSE_SHUTDOWN);
+        flush(c);
+    }
+    uint64_t until = now_ms() + (uint64_t)timeout_ms;
+    while (!h2o_linklist_is_empty(&w->clients) && now_ms() < until)
+        h2o_evloop_run(w->loop, 10);
+    while (!h2o_linklist_is_empty(&w->clients))
+        client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
+}
+
+void ws_server_free(ws_server_t *w)
+{
+    if (w == NULL)
+        return;
+    if (w->feed != NULL)
+        ws_feed_listen(w->feed, NULL, NULL);
+    while (!h2o_linklist_is_empty(&w->clients))
+        client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
+    /* Wake-ups sent and not yet received. */
+    while (!h2o_linklist_is_empty(&w->receiver._messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, w->receiver._messages.next);
+        h2o_linklist_unlink(&m->link);
+        free(m);
+    }
+    h2o_multithread_unregister_receiver(w->app->queue, &w->receiver);
+    if (h2o_timeout_is_linked(&w->tick_entry))
+        h2o_timeout_unlink(&w->tick_entry);
+    h2o_timeout_dispose(w->loop, &w->tick);
+    strmap_free(&w->per_user);
+    free(w);
+}
