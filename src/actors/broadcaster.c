@@ -108,7 +108,10 @@ static bool encode_enriched(const rd_kafka_message_t *m, ws_event_t *e)
                              "provider", json_object_get(meta, "provider"), "sync_id", sid);
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
-    json_decref(root);
+    snprintf(e->repo, sizeof(e->repo), "%s", full);
+    snprintf(e->user, sizeof(e->user), "%s", uid ? uid : "");
+    const char *type = message_type(action);
+    json_decref(root);   /* full and action pointed into it */
     if (text == NULL)
         return false;
     /* The record's time is when the publisher sent it: after the
@@ -120,11 +123,9 @@ static bool encode_enriched(const rd_kafka_message_t *m, ws_event_t *e)
         iso8601_ms(ts, sizeof(ts), (long long)ms);
     else
         iso8601_now(ts, sizeof(ts));
-    e->msg = ws_msg_new(message_type(action), ts, text);
+    e->msg = ws_msg_new(type, ts, text);
     free(text);
     e->sync = false;
-    snprintf(e->repo, sizeof(e->repo), "%s", full);
-    snprintf(e->user, sizeof(e->user), "%s", uid ? uid : "");
     return true;
 }
 
@@ -221,7 +222,9 @@ static void on_sync_change(broadcaster_state_t *s, const char *payload)
     }
     char ts[ISO8601_LEN];
     iso8601_now(ts, sizeof(ts));
-    ws_msg_t *msg = ws_msg_new(type, ts, payload);
+    char *data = json_dumps(j, JSON_COMPACT);
+    ws_msg_t *msg = ws_msg_new(type, ts, data);
+    free(data);
     uint64_t now = rt_now_ms();
     if (!progress) {
         /* The end carries the final counts: progress not sent yet is moot. */

@@ -12,6 +12,7 @@ int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 

@@ -12,6 +12,7 @@ static const char *USAGE =
     "  migrate [--config FILE]        create or upgrade the database schema\n"
     "  topics ensure [--config FILE]  create missing topics, report mismatches\n"
     "  sync OWNER/REPO --from FILE    publish a batch of issues to issues.raw\n"
+    "  watch [--repo OWNER/REPO] [--json]  print the live updates of GET /ws\n"
     "  train CSV -o MODEL             train the local classifier on labelled issues\n"
     "  eval CSV [--model M] [--cv K]  precision, recall, F1 per class and macro average\n"
     "  --version                      print the version\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
         return cmd_topics(argc - 1, argv + 1);
     if (strcmp(cmd, "sync") == 0)
         return cmd_sync(argc - 1, argv + 1);
+    if (strcmp(cmd, "watch") == 0)
+        return cmd_watch(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "config.h"
@@ -38,6 +39,9 @@
 
 #define TICK_MS 250
 #define CLOSE_GRACE_MS 1000            /* a close sent and not answered: cut after this */
+#define SLOW_CLOSE_GRACE_MS 5000       /* ... for a slow consumer, which may still read its close */
+#define SOCKET_SNDBUF_BYTES 131072     /* the kernel's share of a socket's backlog (doubled by Linux),
+                                          so a stalled client shows in the outbox, where it is bounded */
 #define WRITE_HIGH_BYTES 65536         /* frames gathered per write; more wait in the outbox */
 #define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
 #define ROUTE "/ws"
@@ -278,6 +282,8 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
         return;
     }
     http_conn_forget(sock);   /* now a WebSocket: counted against the ws caps, not HTTP's */
+    int sndbuf = SOCKET_SNDBUF_BYTES;
+    setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     c->sock = sock;
     sock->data = c;
     h2o_buffer_consume(&sock->input, reqsize);
@@ -362,7 +368,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         next = l->next;
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
         if (c->closing_ms != 0) {
-            if (now - c->closing_ms >= CLOSE_GRACE_MS)
+            if (now - c->closing_ms >= (c->reason == WS_CLOSE_SLOW ? SLOW_CLOSE_GRACE_MS : CLOSE_GRACE_MS))
                 client_gone(c, c->reason);
             continue;
         }
