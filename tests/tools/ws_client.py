@@ -4,11 +4,15 @@
   ws_client.py probe URL [--origin O]
       prints the HTTP status the upgrade got (101 when it was accepted) and
       the Sec-WebSocket-Extensions the server answered ("-": none).
+  ws_client.py mute URL
+      a client that completes the handshake, then reads and never answers
+      (no pong, no close); prints how many seconds until the server dropped
+      it.
   ws_client.py collect URL --out FILE [--n N] [--seconds S] [--stop-file F]
                        [--slow] [--subscribe REPO...] [--send TEXT]
       opens N sockets to URL, prints "ready" once all are open, records every
       message (with the time it arrived, ms) as JSON lines in FILE.<i>, and
-      the close code and reason in FILE.<i>.close; stops after S seconds, when
+      "CODE TIME_MS REASON" of the close in FILE.<i>.close; stops after S seconds, when
       F exists, or when the server closes the socket. --slow sockets read
       nothing (a tiny receive buffer, so the server sees it) until F exists,
       then read what is left and the close.
@@ -41,6 +45,30 @@ async def probe(args):
     return 0
 
 
+def mute(args):
+    u = urllib.parse.urlparse(args.url)
+    s = socket.create_connection((u.hostname, u.port))
+    target = u.path + ("?" + u.query if u.query else "")
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % (target, u.hostname, u.port)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    if not head.startswith(b"HTTP/1.1 101"):
+        print("refused", head.split(b"\r\n")[0].decode())
+        return 1
+    t0 = time.time()
+    s.settimeout(args.seconds)
+    try:
+        while s.recv(65536):
+            pass
+    except (socket.timeout, ConnectionResetError):
+        pass
+    print("%.1f" % (time.time() - t0))
+    return 0
+
+
 def connect_socket(url, slow):
     u = urllib.parse.urlparse(url)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -59,7 +87,7 @@ async def one(i, args, opened, stop):
     if args.send:
         await ws.send(args.send)
     opened.append(i)
-    out = open("%s.%d" % (args.out, i), "w")
+    out = open("%s.%d" % (args.out, i), "w", buffering=1)
     if args.slow:
         await stop.wait()
     try:
@@ -77,7 +105,7 @@ async def one(i, args, opened, stop):
     if not ws.closed:
         await ws.close()
     with open("%s.%d.close" % (args.out, i), "w") as f:
-        f.write("%s %s\n" % (ws.close_code, ws.close_reason or "-"))
+        f.write("%s %d %s\n" % (ws.close_code, now_ms(), ws.close_reason or "-"))
 
 
 async def watch_stop(args, stop):
@@ -108,7 +136,7 @@ async def collect(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["probe", "collect"])
+    ap.add_argument("mode", choices=["probe", "collect", "mute"])
     ap.add_argument("url")
     ap.add_argument("--origin")
     ap.add_argument("--out")
@@ -119,6 +147,8 @@ def main():
     ap.add_argument("--subscribe", nargs="*")
     ap.add_argument("--send")
     args = ap.parse_args()
+    if args.mode == "mute":
+        return mute(args)
     return asyncio.run(probe(args) if args.mode == "probe" else collect(args))
 
 
