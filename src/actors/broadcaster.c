@@ -24,7 +24,7 @@
 
 #define TICK_MS 100
 #define POLL_BATCH 512                 /* records read per turn, one batch for the loop */
-#define MAX_PENDING_BATCHES 64         /* the loop is behind: read no more until it catches up */
+#define MAX_PENDING_BATCHES 4          /* the loop is behind: read no more until it catches up */
 #define PROGRESS_INTERVAL_MS 250       /* sync_progress: at most 4 a second per sync */
 #define PROGRESS_FORGET_MS 600000      /* a sync silent this long is forgotten */
 #define PARTITIONS_REFRESH_MS 60000
@@ -382,9 +382,11 @@ rt_actor_t *broadcaster_spawn(const actor_env_t *env, ws_feed_t *feed, char *err
     rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e));
     rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", e, sizeof(e));
-    /* Little prefetched per partition: latency matters here, not batches. */
+    /* Little prefetched: latency matters here, not batches, and what is
+     * not read yet waits in Kafka, not in this process. */
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "100", e, sizeof(e));
-    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", e, sizeof(e));
+    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "2048", e, sizeof(e));
+    rd_kafka_conf_set(conf, "queued.min.messages", "2000", e, sizeof(e));
     broadcaster_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();

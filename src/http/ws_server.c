@@ -101,7 +101,8 @@ static void client_free(ws_client_t *c)
         h2o_socket_close(c->sock);
         wslay_event_context_free(c->ctx);
         gauge_add(&g_metrics.ws_clients, -1);
-        metric_add(&g_metrics.ws_disconnects[c->reason], 1);
+        if (c->closing_ms == 0)   /* a close we started was counted when it was decided */
+            metric_add(&g_metrics.ws_disconnects[c->reason], 1);
     }
     w->nclients--;
     ws_feed_set_clients(w->feed, w->nclients);
@@ -133,6 +134,7 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
         return;
     c->closing_ms = now_ms();
     c->reason = reason;
+    metric_add(&g_metrics.ws_disconnects[reason], 1);
     /* What is queued will not be sent: give the references back now. */
     ws_outbox_free(&c->out);
     wslay_event_queue_close(c->ctx, code, (const uint8_t *)why, strlen(why));

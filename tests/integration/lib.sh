@@ -97,6 +97,9 @@ metric() {   # metric NAME METRIC
 metric_ge() {   # metric_ge NAME METRIC MIN: a condition for wait_until, read afresh each try
   [ "$(metric "$1" "$2")" -ge "$3" ]
 }
+metric_le() {   # metric_le NAME METRIC MAX: a condition for wait_until, read afresh each try
+  [ "$(metric "$1" "$2")" -le "$3" ]
+}
 wait_until() {   # wait_until SECONDS COMMAND... (true within the time?)
   local deadline=$((SECONDS + $1)); shift
   until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done

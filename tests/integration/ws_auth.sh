@@ -70,7 +70,7 @@ upgrade "?token=$(jwt carol $SECRET 3600)"
 check "a fifth socket in all: 503" 503 "$code"
 check "four clients connected" 4 "$(metric w1 dispatchd_ws_clients)"
 touch "$work/cap.stop"
-wait_until 10 test "$(metric w1 dispatchd_ws_clients)" -eq 0
+wait_until 10 metric_le w1 dispatchd_ws_clients 0
 check "they leave: no client left" 0 "$(metric w1 dispatchd_ws_clients)"
 
 # A token that expires while connected: closed with 1008 within a second.
@@ -104,7 +104,7 @@ check "a peer that does not answer pings is dropped within 3 intervals" yes \
 check "counted as ping_timeout" 1 "$(metric w1 'dispatchd_ws_disconnects_total{reason="ping_timeout"}')"
 check "counted as token_expired" 1 "$(metric w1 'dispatchd_ws_disconnects_total{reason="token_expired"}')"
 check "client protocol errors counted" 2 "$(metric w1 'dispatchd_ws_disconnects_total{reason="protocol_error"}')"
-wait_until 10 test "$(metric w1 dispatchd_ws_clients)" -eq 0
+wait_until 10 metric_le w1 dispatchd_ws_clients 0
 check "no client left" 0 "$(metric w1 dispatchd_ws_clients)"
 stop_worker w1
 check "the worker stops cleanly" 0 "$worker_rc"

@@ -48,8 +48,8 @@ publish tools/cli carol "$work/cli.jsonl"
 api_done() { [ "$(sql "SELECT sync_status FROM dispatchai.repository_syncs WHERE repository_name = 'api'")" = completed ]; }
 wait_until 120 api_done
 publish acme/api ops "$work/api2.jsonl"
-events() { grep -c '"classification_update"' "$work/admin.0" 2>/dev/null || echo 0; }
-completed() { grep -c '"sync_completed"' "$work/admin.0" 2>/dev/null || echo 0; }
+events() { cat "$work/admin.0" 2>/dev/null | grep -c '"classification_update"'; }
+completed() { cat "$work/admin.0" 2>/dev/null | grep -c '"sync_completed"'; }
 all_seen() { [ "$(events)" -ge 1000 ] && [ "$(completed)" -ge 4 ]; }
 wait_until 150 all_seen
 sleep 2   # anything late or extra would arrive now

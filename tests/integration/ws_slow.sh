@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Slow /ws clients: during a 10,000-issue sync, 10 clients that stop
+# reading are closed with 1013 "slow consumer" (and counted), the process's
+# RSS grows no more than in a run without them + 10 x the queue bound + 8 MB
+# (a warm-up run first: the pipeline's own working set grows on its first
+# large sync), and the fast clients
+# receive every event with a p99 latency (record time to receipt) within
+# 20 % of a run without slow clients (or 15 ms: the timestamps are whole
+# milliseconds and two cores are shared with Kafka and PostgreSQL).
+#   ws_slow.sh DISPATCHD KTOOL REPO_ROOT
+set -uo pipefail
+bin="$1" ktool="$2" root="$3"
+source "$(dirname "$0")/lib.sh"
+T=ws-slow-admin
+N=${WS_SLOW_EVENTS:-10000}
+FAST=2
+SLOW=10
+BOUND_KB=1024
+MARGIN_KB=8192
+py=/usr/bin/python3
+client="$root/tests/tools/ws_client.py"
+write_config "max_inflight = 50" "[http]" "ws_queue_bytes = $((BOUND_KB * 1024))"
+start_worker w1 DISPATCHD_ADMIN_TOKEN=$T
+pid=${pids[w1]}
+url="ws://127.0.0.1:${ports[w1]}/ws?token=$T"
+
+# run NAME FIRST_NUMBER WITH_SLOW: a sync of N issues watched by FAST clients
+# (one process each), and SLOW stalled ones when WITH_SLOW is 1.
+run() {
+  local name="$1" first="$2" with_slow="$3" i
+  for i in $(seq 1 $FAST); do
+    $py "$client" collect "$url" --out "$work/$name-fast$i" --seconds 200 --stop-file "$work/$name.stop" \
+      > "$work/$name-fast$i.out" 2>&1 &
+    pids[$name-fast$i]=$!
+  done
+  if [ "$with_slow" = 1 ]; then
+    $py "$client" collect "$url" --out "$work/$name-slow" --n $SLOW --slow --seconds 200 \
+      --stop-file "$work/$name.resume" > "$work/$name-slow.out" 2>&1 &
+    pids[$name-slow]=$!
+    wait_until 30 grep -q ready "$work/$name-slow.out"
+  fi
+  for i in $(seq 1 $FAST); do wait_until 30 grep -q ready "$work/$name-fast$i.out"; done
+  rss_before=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  ( peak=0; while kill -0 $pid 2>/dev/null && [ ! -e "$work/$name.stop" ]; do
+      r=$(awk '/VmRSS/ {print $2}' /proc/$pid/status); [ "$r" -gt "$peak" ] && peak=$r; echo $peak > "$work/$name.peak"
+      sleep 0.1; done ) &
+  if [ "$with_slow" = 1 ]; then
+    # Once closed, the stalled clients read again (within the 5 s the server
+    # gives a slow consumer to take its close): what is left, then the close.
+    ( wait_until 120 metric_ge w1 'dispatchd_ws_disconnects_total{reason="slow_consumer"}' $SLOW
+      touch "$work/$name.resume" ) &
+  fi
+  sync_issues "$N" "slow/$name" "$first"
+  all_in() {
+    for i in $(seq 1 $FAST); do
+      [ "$(cat "$work/$name-fast$i.0" 2>/dev/null | grep -c '"classification_update"')" -ge "$N" ] || return 1
+    done
+  }
+  wait_until 180 all_in
+  if [ "$with_slow" = 1 ]; then
+    wait "${pids[$name-slow]}"; unset "pids[$name-slow]"
+  fi
+  sleep 1
+  touch "$work/$name.stop"
+  for i in $(seq 1 $FAST); do wait "${pids[$name-fast$i]}"; unset "pids[$name-fast$i]"; done
+  sleep 0.3
+  peak_growth=$(( $(cat "$work/$name.peak") - rss_before ))
+}
+stats() {   # stats NAME: "events_per_client_min p50_ms p99_ms"
+  $py - "$work/$1" $FAST <<'EOF'
+import datetime, json, sys
+lat, counts = [], []
+for i in range(1, int(sys.argv[2]) + 1):
+    n = 0
+    for line in open("%s-fast%d.0" % (sys.argv[1], i)):
+        r = json.loads(line)
+        if r["msg"]["type"] != "classification_update":
+            continue
+        n += 1
+        t = datetime.datetime.strptime(r["msg"]["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        t = t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000
+        lat.append(r["recv_ms"] - t)
+    counts.append(n)
+lat.sort()
+print(min(counts), round(lat[len(lat) // 2]), round(lat[int(len(lat) * 0.99)]))
+EOF
+}
+
+run warm 1 0       # the pipeline's own working set (records in flight, buffers) grows here
+run base 20001 0
+read -r base_n base_p50 base_p99 <<< "$(stats base)"
+base_growth=$peak_growth
+run slow 40001 1
+read -r slow_n slow_p50 slow_p99 <<< "$(stats slow)"
+echo "# without slow clients: p50 $base_p50 ms, p99 $base_p99 ms; with $SLOW slow: p50 $slow_p50 ms, p99 $slow_p99 ms"
+echo "# RSS growth during the run with slow clients: $peak_growth kB (bound $SLOW x $BOUND_KB kB + $MARGIN_KB kB;" \
+  "the run before grew $base_growth kB)"
+check "every fast client received all $N events (without slow clients)" "$N" "$base_n"
+check "every fast client received all $N events (with slow clients)" "$N" "$slow_n"
+check "the $SLOW slow clients were closed as slow consumers" $SLOW \
+  "$(metric w1 'dispatchd_ws_disconnects_total{reason="slow_consumer"}')"
+check "each read its close: 1013 slow consumer" $SLOW "$(cat "$work"/slow-slow.*.close | grep -c '^1013 .* slow consumer')"
+check "no fast client was closed" 0 "$(metric w1 'dispatchd_ws_disconnects_total{reason="protocol_error"}')"
+check_le "RSS grew no more than in the run without slow clients + 10 x the queue bound + margin" "$peak_growth" \
+  $(( base_growth + SLOW * BOUND_KB + MARGIN_KB ))
+limit=$(( base_p99 * 12 / 10 > base_p99 + 15 ? base_p99 * 12 / 10 : base_p99 + 15 ))
+check_le "the fast clients' p99 with slow clients stays within 20 % (or 15 ms) of the run without" \
+  "$slow_p99" "$limit"
+stop_worker w1
+check "the worker stops cleanly" 0 "$worker_rc"
+finish
