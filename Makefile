@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
         test-fuzz fuzz \
-        bench-runtime bench-consume bench-storage bench-classify clean
+        bench-runtime bench-consume bench-storage bench-classify bench-ws clean
 
 all: build
 
@@ -40,7 +40,7 @@ test-release: build
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	  PG_RESTART_EVENTS=30000 RATE_LIMIT_EVENTS=300 CHAOS_EVENTS=1000 \
+	  PG_RESTART_EVENTS=30000 RATE_LIMIT_EVENTS=300 CHAOS_EVENTS=1000 WS_CYCLES_RSS_KB=65536 WS_SLOW_EVENTS=4000 WS_SLOW_MEASURE=0 \
 	  ctest --test-dir build-asan --output-on-failure
 
 test-tsan: build-tsan
@@ -64,6 +64,9 @@ bench-storage: build
 
 bench-classify: build
 	@bench/classify/bench_classify.sh
+
+bench-ws: build
+	@bench/ws/bench_ws.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

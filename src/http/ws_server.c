@@ -9,8 +9,13 @@
  * turn (the stock glue writes one frame per loop turn, which a busy feed
  * outruns). Messages wait in the socket's outbox (shared, reference-
  * counted bytes) until wslay reads them out, so a slow socket holds
- * references, not copies; one that lets ws_queue_bytes pile up is closed
- * with 1013 "slow consumer" and never slows anyone else.
+ * references, not copies. A socket past ws_queue_bytes whose kernel
+ * buffer is full has stopped reading: it is closed with 1013 "slow
+ * consumer" and never slows anyone else. One whose kernel buffer has room
+ * is one this loop is behind with: the feed is held until it catches up
+ * (the broadcaster then stops reading Kafka), so a loop short of CPU
+ * delays messages instead of dropping clients. Past 4 x ws_queue_bytes a
+ * socket is closed whatever the cause: memory stays bounded.
  *
  * A 250 ms tick closes sockets whose token expired (1008), pings, closes
  * a socket that left a ping unanswered until the next one, and cuts a
@@ -26,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -43,6 +50,9 @@
 #define SOCKET_SNDBUF_BYTES 131072     /* the kernel's share of a socket's backlog (doubled by Linux),
                                           so a stalled client shows in the outbox, where it is bounded */
 #define WRITE_HIGH_BYTES 65536         /* frames gathered per write; more wait in the outbox */
+#define WSLAY_QUEUE_MAX 64             /* outbox messages handed to wslay ahead of the socket */
+#define IDLE_BUF_BYTES 16384          /* a larger write buffer is given back once written */
+#define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
 #define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
 #define ROUTE "/ws"
 
@@ -61,6 +71,8 @@ typedef struct ws_client {
     uint64_t ping_ms;                  /* the last ping sent; 0: none outstanding */
     uint64_t closing_ms;               /* we sent or queued a close: cut after the grace */
     int reason;                        /* enum ws_close_reason, once decided */
+    bool behind;                       /* its outbox is past ws_queue_bytes (counted in ws_server.behind) */
+    int in_wslay;                      /* outbox messages queued in wslay, not yet read out */
 } ws_client_t;
 
 struct ws_server {
@@ -73,6 +85,9 @@ struct ws_server {
     h2o_linklist_t clients;            /* ws_client_t, upgraded */
     int nclients;                      /* upgraded and upgrading: the caps count both */
     strmap_t per_user;                 /* user -> open sockets (as intptr_t) */
+    size_t bound;                      /* ws_queue_bytes */
+    int behind;                        /* sockets whose outbox is past the bound */
+    bool held;                         /* the feed is left waiting until none is */
 };
 
 static uint64_t now_ms(void)
@@ -93,9 +108,17 @@ static void user_count(ws_server_t *w, const char *user, int delta)
         strmap_remove(&w->per_user, user);
 }
 
+static void set_behind(ws_client_t *c, bool behind)
+{
+    if (c->behind != behind)
+        c->w->behind += behind ? 1 : -1;
+    c->behind = behind;
+}
+
 static void client_free(ws_client_t *c)
 {
     ws_server_t *w = c->w;
+    set_behind(c, false);
     if (c->sock != NULL) {
         h2o_linklist_unlink(&c->link);
         h2o_socket_close(c->sock);
@@ -137,24 +160,29 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
     metric_add(&g_metrics.ws_disconnects[reason], 1);
     /* What is queued will not be sent: give the references back now. */
     ws_outbox_free(&c->out);
+    set_behind(c, false);
     wslay_event_queue_close(c->ctx, code, (const uint8_t *)why, strlen(why));
 }
 
 static void flush(ws_client_t *c);
+static void resume_feed(ws_server_t *w);
+static ssize_t read_outbox(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                           const union wslay_event_msg_source *source, int *eof, void *user);
 
 static void on_write_done(h2o_socket_t *sock, const char *err)
 {
     ws_client_t *c = sock->data;
     c->writing.len = 0;
-    if (c->writing.cap > WRITE_HIGH_BYTES / 4) {
+    if (c->writing.cap > IDLE_BUF_BYTES) {
         sb_free(&c->writing);   /* an idle socket keeps no large buffer */
         sb_init(&c->writing);
     }
-    if (err != NULL) {
+    ws_server_t *w = c->w;
+    if (err != NULL)
         client_gone(c, WS_CLOSE_CLIENT);
-        return;
-    }
-    flush(c);
+    else
+        flush(c);
+    resume_feed(w);
 }
 
 /* Runs wslay until it can do no more, then writes what it framed. */
@@ -162,7 +190,16 @@ static void flush(ws_client_t *c)
 {
     for (;;) {
         bool moved = false;
-        if (wslay_event_want_write(c->ctx) && c->wbuf.len < WRITE_HIGH_BYTES) {
+        /* wslay gets the outbox a few messages at a time: what it holds
+         * costs memory per socket, the outbox only references. */
+        while (c->closing_ms == 0 && c->in_wslay < WSLAY_QUEUE_MAX && (size_t)c->in_wslay < ws_outbox_len(&c->out)) {
+            struct wslay_event_fragmented_msg fm = {.opcode = WSLAY_TEXT_FRAME, .source.data = c,
+                                                    .read_callback = read_outbox};
+            if (wslay_event_queue_fragmented_msg(c->ctx, &fm) != 0)
+                break;
+            c->in_wslay++;
+        }
+        if (wslay_event_want_write(c->ctx) && c->wbuf.len < WRITE_HIGH_BYTES && !h2o_socket_is_writing(c->sock)) {
             size_t before = c->wbuf.len;
             if (wslay_event_send(c->ctx) != 0) {
                 client_gone(c, WS_CLOSE_PROTOCOL);
@@ -180,6 +217,8 @@ static void flush(ws_client_t *c)
         if (!moved)
             break;
     }
+    if (c->behind && c->out.bytes <= c->w->bound)
+        set_behind(c, false);
     if (c->wbuf.len > 0 && !h2o_socket_is_writing(c->sock)) {
         strbuf_t t = c->writing;
         c->writing = c->wbuf;
@@ -187,8 +226,20 @@ static void flush(ws_client_t *c)
         h2o_iovec_t v = h2o_iovec_init(c->writing.data, c->writing.len);
         h2o_socket_write(c->sock, &v, 1, on_write_done);
     }
-    if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) && !h2o_socket_is_writing(c->sock))
+    if (c->wbuf.len == 0 && c->wbuf.cap > IDLE_BUF_BYTES) {
+        sb_free(&c->wbuf);
+        sb_init(&c->wbuf);
+    }
+    if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) && !h2o_socket_is_writing(c->sock)) {
         client_gone(c, WS_CLOSE_CLIENT);   /* the close handshake is done */
+        return;
+    }
+    /* A dashboard sends almost nothing: an idle socket keeps no read
+     * buffer (h2o takes a new one on the next read). */
+    if (c->sock->input->size == 0 && c->sock->input->capacity > 0) {
+        h2o_buffer_dispose(&c->sock->input);
+        h2o_buffer_init(&c->sock->input, &h2o_socket_buffer_prototype);
+    }
 }
 
 static void on_read(h2o_socket_t *sock, const char *err)
@@ -220,7 +271,7 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     (void)flags;
     ws_client_t *c = user;
-    if (c->wbuf.len >= WRITE_HIGH_BYTES) {
+    if (c->wbuf.len >= WRITE_HIGH_BYTES || h2o_socket_is_writing(c->sock)) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -237,6 +288,8 @@ static ssize_t read_outbox(wslay_event_context_ptr ctx, uint8_t *buf, size_t len
     ws_client_t *c = source->data;
     int kind = ws_outbox_len(&c->out) > 0 ? ((ws_msg_t *)ring_at(&c->out.queue, 0))->kind : WS_TYPE_COUNT;
     size_t n = ws_outbox_read(&c->out, (char *)buf, len, eof);
+    if (*eof && c->in_wslay > 0)
+        c->in_wslay--;
     if (*eof && kind < WS_TYPE_COUNT)
         metric_add(&g_metrics.ws_sent[kind], 1);
     return (ssize_t)n;
@@ -300,6 +353,36 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
     flush(c);
 }
 
+/* Whether the client stopped reading: the kernel holds most of what its
+ * socket can hold unsent. */
+static bool kernel_full(ws_client_t *c)
+{
+    int unsent = 0;
+    return ioctl(h2o_socket_get_fd(c->sock), SIOCOUTQ, &unsent) == 0 && unsent >= SOCKET_SNDBUF_BYTES * 3 / 2;
+}
+
+/* A socket past the bound is either a slow consumer -- its kernel buffer
+ * is full: closed -- or one this loop has not caught up with yet -- its
+ * kernel buffer has room: kept, and no further batch is taken from the feed
+ * until it is back under the bound, so the broadcaster stops reading Kafka
+ * instead of anyone being dropped or memory growing. */
+static void check_behind(ws_server_t *w)
+{
+    h2o_linklist_t *next;
+    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
+        next = l->next;
+        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
+        if (c->closing_ms != 0 || c->out.bytes <= w->bound)
+            continue;
+        if (kernel_full(c)) {
+            queue_close(c, 1013, "slow consumer", WS_CLOSE_SLOW);
+            flush(c);
+        } else {
+            set_behind(c, true);
+        }
+    }
+}
+
 /* Fans one batch out: each socket gets the events it may see, in order. */
 static void deliver(ws_server_t *w, ws_batch_t *batches)
 {
@@ -321,9 +404,6 @@ static void deliver(ws_server_t *w, ws_batch_t *batches)
                     slow = true;
                     break;
                 }
-                struct wslay_event_fragmented_msg fm = {.opcode = WSLAY_TEXT_FRAME, .source.data = c,
-                                                        .read_callback = read_outbox};
-                wslay_event_queue_fragmented_msg(c->ctx, &fm);
                 queued = true;
             }
         }
@@ -332,6 +412,7 @@ static void deliver(ws_server_t *w, ws_batch_t *batches)
         if (queued || slow)
             flush(c);
     }
+    check_behind(w);
 }
 
 static void on_feed(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -342,6 +423,21 @@ static void on_feed(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         h2o_linklist_unlink(&m->link);
         free(m);
     }
+    if (w->behind > 0) {
+        w->held = true;   /* taken when the sockets behind have caught up */
+        return;
+    }
+    ws_batch_t *b = ws_feed_take(w->feed);
+    if (b != NULL && w->nclients > 0)
+        deliver(w, b);
+    ws_batch_free(b);
+}
+
+static void resume_feed(ws_server_t *w)
+{
+    if (!w->held || w->behind > 0)
+        return;
+    w->held = false;
     ws_batch_t *b = ws_feed_take(w->feed);
     if (b != NULL && w->nclients > 0)
         deliver(w, b);
@@ -391,6 +487,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
         flush(c);
     }
     __atomic_store_n(&g_metrics.ws_queue_bytes, (int64_t)longest, __ATOMIC_RELAXED);
+    check_behind(w);   /* a socket that stopped reading while the feed was held */
+    resume_feed(w);
     h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
 }
 
@@ -571,7 +669,7 @@ int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
         return answered;
     }
     c->w = w;
-    ws_outbox_init(&c->out, (size_t)app->cfg->ws_queue_bytes);
+    ws_outbox_init(&c->out, (size_t)app->cfg->ws_queue_bytes * HARD_BOUND_FACTOR);
     sb_init(&c->wbuf);
     sb_init(&c->writing);
     w->nclients++;
@@ -598,6 +696,7 @@ ws_server_t *ws_server_new(http_app_t *app, h2o_loop_t *loop, ws_feed_t *feed)
     w->app = app;
     w->loop = loop;
     w->feed = feed;
+    w->bound = (size_t)app->cfg->ws_queue_bytes;
     h2o_linklist_init_anchor(&w->clients);
     strmap_init(&w->per_user);
     h2o_multithread_register_receiver(app->queue, &w->receiver, on_feed);

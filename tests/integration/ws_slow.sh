@@ -13,6 +13,7 @@ bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
 T=ws-slow-admin
 N=${WS_SLOW_EVENTS:-10000}
+MEASURE=${WS_SLOW_MEASURE:-1}   # 0 under ASan: its memory and speed say nothing of the release build's
 FAST=2
 SLOW=10
 BOUND_KB=1024
@@ -101,11 +102,13 @@ check "the $SLOW slow clients were closed as slow consumers" $SLOW \
   "$(metric w1 'dispatchd_ws_disconnects_total{reason="slow_consumer"}')"
 check "each read its close: 1013 slow consumer" $SLOW "$(cat "$work"/slow-slow.*.close | grep -c '^1013 .* slow consumer')"
 check "no fast client was closed" 0 "$(metric w1 'dispatchd_ws_disconnects_total{reason="protocol_error"}')"
-check_le "RSS grew no more than in the run without slow clients + 10 x the queue bound + margin" "$peak_growth" \
-  $(( base_growth + SLOW * BOUND_KB + MARGIN_KB ))
-limit=$(( base_p99 * 12 / 10 > base_p99 + 15 ? base_p99 * 12 / 10 : base_p99 + 15 ))
-check_le "the fast clients' p99 with slow clients stays within 20 % (or 15 ms) of the run without" \
-  "$slow_p99" "$limit"
+if [ "$MEASURE" = 1 ]; then
+  check_le "RSS grew no more than in the run without slow clients + 10 x the queue bound + margin" "$peak_growth" \
+    $(( base_growth + SLOW * BOUND_KB + MARGIN_KB ))
+  limit=$(( base_p99 * 12 / 10 > base_p99 + 15 ? base_p99 * 12 / 10 : base_p99 + 15 ))
+  check_le "the fast clients' p99 with slow clients stays within 20 % (or 15 ms) of the run without" \
+    "$slow_p99" "$limit"
+fi
 stop_worker w1
 check "the worker stops cleanly" 0 "$worker_rc"
 finish
