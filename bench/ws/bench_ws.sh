@@ -17,6 +17,7 @@ bench_setup "benchws$$" "[http]" "ws_max_clients = 4096"
 first=1
 for C in $CLIENTS; do
   bench_start "ws$C" DISPATCHD_ADMIN_TOKEN=$T   # a fresh process: its idle memory per client is measured
+  sleep 3   # the process settles (model, clients, first fetches) before its RSS is read
   rss0=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   [ -n "$port" ] || { cat "$work/ws$C.log" >&2; exit 1; }
   build/bench/ws_fanout 127.0.0.1 "$port" "$T" "$C" "$N" 300 > "$work/fanout-$C.out" &

@@ -10,8 +10,8 @@
  * outruns). Messages wait in the socket's outbox (shared, reference-
  * counted bytes) until wslay reads them out, so a slow socket holds
  * references, not copies. A socket past ws_queue_bytes whose kernel
- * buffer is full has stopped reading: it is closed with 1013 "slow
- * consumer" and never slows anyone else. One whose kernel buffer has room
+ * buffer stays full for half a second has stopped reading: it is closed
+ * with 1013 "slow consumer" and never slows anyone else. One whose kernel buffer has room
  * is one this loop is behind with: the feed is held until it catches up
  * (the broadcaster then stops reading Kafka), so a loop short of CPU
  * delays messages instead of dropping clients. Past 4 x ws_queue_bytes a
@@ -51,6 +51,7 @@
                                           so a stalled client shows in the outbox, where it is bounded */
 #define WRITE_HIGH_BYTES 65536         /* frames gathered per write; more wait in the outbox */
 #define WSLAY_QUEUE_MAX 64             /* outbox messages handed to wslay ahead of the socket */
+#define STALL_CONFIRM_MS 500           /* past the bound, kernel buffer full this long: a slow consumer */
 #define IDLE_BUF_BYTES 16384          /* a larger write buffer is given back once written */
 #define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
 #define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
@@ -73,6 +74,7 @@ typedef struct ws_client {
     int reason;                        /* enum ws_close_reason, once decided */
     bool behind;                       /* its outbox is past ws_queue_bytes (counted in ws_server.behind) */
     int in_wslay;                      /* outbox messages queued in wslay, not yet read out */
+    uint64_t stalled_ms;               /* past the bound with a full kernel buffer since */
 } ws_client_t;
 
 struct ws_server {
@@ -353,32 +355,44 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
     flush(c);
 }
 
-/* Whether the client stopped reading: the kernel holds most of what its
- * socket can hold unsent. */
+/* Whether the client has stopped taking data: a good part of the socket's
+ * kernel buffer is waiting, unsent, for its receive window to open. (A
+ * client that reads has its bytes sent at once, whatever this loop's lag;
+ * poll's POLLOUT was no guide: it stayed set for stalled sockets.) */
 static bool kernel_full(ws_client_t *c)
 {
     int unsent = 0;
-    return ioctl(h2o_socket_get_fd(c->sock), SIOCOUTQ, &unsent) == 0 && unsent >= SOCKET_SNDBUF_BYTES * 3 / 2;
+    return ioctl(h2o_socket_get_fd(c->sock), SIOCOUTQNSD, &unsent) == 0 && unsent >= SOCKET_SNDBUF_BYTES / 2;
 }
 
 /* A socket past the bound is either a slow consumer -- its kernel buffer
- * is full: closed -- or one this loop has not caught up with yet -- its
- * kernel buffer has room: kept, and no further batch is taken from the feed
- * until it is back under the bound, so the broadcaster stops reading Kafka
- * instead of anyone being dropped or memory growing. */
+ * stays full: closed once that has lasted STALL_CONFIRM_MS -- or one this
+ * loop has not caught up with yet -- its kernel buffer has room: kept, and
+ * no further batch is taken from the feed until it is back under the
+ * bound, so the broadcaster stops reading Kafka instead of anyone being
+ * dropped or memory growing. A stalled socket never holds the feed. */
 static void check_behind(ws_server_t *w)
 {
+    uint64_t now = now_ms();
     h2o_linklist_t *next;
     for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
         next = l->next;
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
-        if (c->closing_ms != 0 || c->out.bytes <= w->bound)
+        if (c->closing_ms != 0 || c->out.bytes <= w->bound) {
+            c->stalled_ms = 0;
             continue;
-        if (kernel_full(c)) {
+        }
+        if (!kernel_full(c)) {
+            c->stalled_ms = 0;
+            set_behind(c, true);
+            continue;
+        }
+        set_behind(c, false);
+        if (c->stalled_ms == 0) {
+            c->stalled_ms = now;
+        } else if (now - c->stalled_ms >= STALL_CONFIRM_MS) {
             queue_close(c, 1013, "slow consumer", WS_CLOSE_SLOW);
             flush(c);
-        } else {
-            set_behind(c, true);
         }
     }
 }
