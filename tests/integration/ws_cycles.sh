@@ -35,16 +35,19 @@ PY
 }
 cycle 50   # warm up: first allocations, the loop's buffers
 wait_until 10 metric_le w1 dispatchd_ws_clients 0
-fds0=$(ls /proc/$pid/fd | wc -l)
+# The fewest descriptors over 2 s: the readiness check and librdkafka open
+# and close connections of their own now and then.
+fds() { local m=1000000 n; for _ in 1 2 3 4 5; do n=$(ls /proc/$pid/fd | wc -l); [ "$n" -lt "$m" ] && m=$n; sleep 0.4; done; echo $m; }
+fds0=$(fds)
 rss0=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 cycle "$N"
 wait_until 10 metric_le w1 dispatchd_ws_clients 0
 check "dispatchd_ws_clients is back to 0" 0 "$(metric w1 dispatchd_ws_clients)"
 sleep 1
-fds1=$(ls /proc/$pid/fd | wc -l)
+fds1=$(fds)
 rss1=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 echo "# file descriptors $fds0 -> $fds1, RSS $rss0 -> $rss1 kB after $N cycles"
-check "no file descriptor left behind" "$fds0" "$fds1"
+check_le "no file descriptor left behind (a leak would be hundreds)" "$fds1" $((fds0 + 1))
 check_le "RSS grew by at most $RSS_KB kB" $(( rss1 - rss0 )) "$RSS_KB"
 gone=$(( $(metric w1 'dispatchd_ws_disconnects_total{reason="client"}') ))
 check "every accepted socket was counted gone" yes "$([ "$gone" -ge $(( N * 9 / 10 )) ] && echo yes || echo no)"
