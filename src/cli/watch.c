@@ -284,7 +284,9 @@ int cmd_watch(int argc, char **argv)
     }
     wslay_event_context_free(ctx);
     close(fd);
-    if (w.close_code != 0)
+    if (asked_close)
+        ;   /* the user's own Ctrl-C: nothing to report */
+    else if (w.close_code != 0)
         fprintf(stderr, "watch: closed by the server: %d %s\n", w.close_code, w.close_reason);
     else if (!asked_close)
         fprintf(stderr, "watch: the connection was lost\n");

@@ -67,7 +67,7 @@ run() {
   sleep 0.3
   peak_growth=$(( $(cat "$work/$name.peak") - rss_before ))
 }
-stats() {   # stats NAME: "events_per_client_min p50_ms p99_ms"
+stats() {   # stats NAME: "events_per_client_min p50_ms p99_ms most_progress_in_a_second progress_messages"
   $py - "$work/$1" $FAST <<'EOF'
 import datetime, json, sys
 lat, counts = [], []
@@ -83,20 +83,27 @@ for i in range(1, int(sys.argv[2]) + 1):
         lat.append(r["recv_ms"] - t)
     counts.append(n)
 lat.sort()
-print(min(counts), round(lat[len(lat) // 2]), round(lat[int(len(lat) * 0.99)]))
+# sync_progress of the sync, by the server's timestamps: the most in any second
+prog = sorted(datetime.datetime.strptime(json.loads(l)["msg"]["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+              for l in open("%s-fast1.0" % sys.argv[1]) if json.loads(l)["msg"]["type"] == "sync_progress")
+most = max((sum(1 for u in prog if t <= u < t + 1) for t in prog), default=0)
+print(min(counts), round(lat[len(lat) // 2]), round(lat[int(len(lat) * 0.99)]), most, len(prog))
 EOF
 }
 
 run warm 1 0       # the pipeline's own working set (records in flight, buffers) grows here
 run base 20001 0
-read -r base_n base_p50 base_p99 <<< "$(stats base)"
+read -r base_n base_p50 base_p99 base_prog_most base_prog <<< "$(stats base)"
 base_growth=$peak_growth
 run slow 40001 1
-read -r slow_n slow_p50 slow_p99 <<< "$(stats slow)"
+read -r slow_n slow_p50 slow_p99 slow_prog_most slow_prog <<< "$(stats slow)"
 echo "# without slow clients: p50 $base_p50 ms, p99 $base_p99 ms; with $SLOW slow: p50 $slow_p50 ms, p99 $slow_p99 ms"
 echo "# RSS growth during the run with slow clients: $peak_growth kB (bound $SLOW x $BOUND_KB kB + $MARGIN_KB kB;" \
   "the run before grew $base_growth kB)"
+echo "# sync_progress messages: $base_prog over the sync, at most $base_prog_most in any second"
 check "every fast client received all $N events (without slow clients)" "$N" "$base_n"
+check "sync_progress came while the sync ran" yes "$([ "$base_prog" -ge 2 ] && echo yes || echo no)"
+check_le "... coalesced: at most 4 a second (5 in a window that straddles)" "$base_prog_most" 5
 check "every fast client received all $N events (with slow clients)" "$N" "$slow_n"
 check "the $SLOW slow clients were closed as slow consumers" $SLOW \
   "$(metric w1 'dispatchd_ws_disconnects_total{reason="slow_consumer"}')"
