@@ -23,11 +23,8 @@
  */
 #include "ws_server.h"
 
-#include <ctype.h>
 #include <h2o/websocket.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +39,7 @@
 #include "server.h"
 #include "strbuf.h"
 #include "strmap.h"
-#include "user_token.h"
+#include "ws_handshake.h"
 
 #define TICK_MS 250
 #define CLOSE_GRACE_MS 1000            /* a close sent and not answered: cut after this */
@@ -55,7 +52,6 @@
 #define IDLE_BUF_BYTES 16384          /* a larger write buffer is given back once written */
 #define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
 #define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
-#define ROUTE "/ws"
 
 typedef struct ws_client {
     h2o_linklist_t link;               /* ws_server.clients, once upgraded */
@@ -506,174 +502,29 @@ static void on_tick(h2o_timeout_entry_t *entry)
     h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
 }
 
-/* ---- the upgrade ---- */
-
-static bool origin_allowed(http_app_t *app, h2o_req_t *req)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
-    if (i < 0)
-        return true;   /* not a browser: a browser always sends one */
-    h2o_iovec_t o = req->headers.entries[i].value;
-    /* The control plane's own pages. */
-    if (o.len > 7 && strncmp(o.base, "http://", 7) == 0 && h2o_memis(o.base + 7, o.len - 7, req->authority.base,
-                                                                       req->authority.len))
-        return true;
-    const char *list = app->cfg->ws_allowed_origins;
-    while (list != NULL && *list != '\0') {
-        list += strspn(list, " ,");
-        size_t n = strcspn(list, ",");
-        size_t t = n;
-        while (t > 0 && list[t - 1] == ' ')
-            t--;
-        if (t > 0 && h2o_memis(o.base, o.len, list, t))
-            return true;
-        list += n;
-    }
-    return false;
-}
-
-/* The token from ?token= or Authorization: Bearer. */
-static h2o_iovec_t token_of(h2o_req_t *req)
-{
-    if (req->query_at != SIZE_MAX) {
-        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-        while (q < end) {
-            const char *amp = memchr(q, '&', (size_t)(end - q));
-            const char *stop = amp ? amp : end;
-            if (stop - q > 6 && strncmp(q, "token=", 6) == 0)
-                return h2o_iovec_init(q + 6, (size_t)(stop - q - 6));
-            q = amp ? amp + 1 : end;
-        }
-    }
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i >= 0 && req->headers.entries[i].value.len > 7 && strncmp(req->headers.entries[i].value.base, "Bearer ", 7) == 0)
-        return h2o_iovec_init(req->headers.entries[i].value.base + 7, req->headers.entries[i].value.len - 7);
-    return h2o_iovec_init(NULL, 0);
-}
-
-/* Who is calling: the admin token or a user token; false: answered. */
-static bool caller(http_app_t *app, h2o_req_t *req, ws_client_t *c, int *rc)
-{
-    h2o_iovec_t t = token_of(req);
-    if (t.len == 0) {
-        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", "a token is required: ?token=JWT");
-        return false;
-    }
-    const char *admin = app->cfg->admin_token;
-    if (admin != NULL && admin[0] != '\0' && t.len == strlen(admin) && CRYPTO_memcmp(t.base, admin, t.len) == 0) {
-        ws_access_init(&c->access, true, NULL);
-        return true;
-    }
-    const char *secret = app->cfg->jwt_secret;
-    if (secret == NULL || secret[0] == '\0') {
-        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", "user tokens are disabled: DISPATCHD_JWT_SECRET is not set");
-        return false;
-    }
-    user_token_t ut;
-    char err[200];
-    if (user_token_read(t.base, t.len, secret, (int64_t)time(NULL), app->cfg->jwt_leeway_s, &ut, err, sizeof(err)) != 0) {
-        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", err);
-        return false;
-    }
-    ws_access_init(&c->access, false, ut.sub);
-    c->exp_s = ut.exp;
-    int bad = ws_access_add_claims_json(&c->access, ut.repos_json, err, sizeof(err));
-    user_token_clear(&ut);
-    if (bad != 0) {
-        *rc = http_respond_error(req, ROUTE, 401, "unauthorized", err);
-        return false;
-    }
-    return true;
-}
-
-/* A query value's %XX escapes decoded into out; false when malformed or
- * too long. */
-static bool query_value(const char *v, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = v[i];
-        if (ch == '%') {
-            if (i + 2 >= len || !isxdigit((unsigned char)v[i + 1]) || !isxdigit((unsigned char)v[i + 2]))
-                return false;
-            char hex[3] = {v[i + 1], v[i + 2], '\0'};
-            ch = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else if (ch == '+') {
-            ch = ' ';
-        }
-        if (n + 1 >= cap)
-            return false;
-        out[n++] = ch;
-    }
-    out[n] = '\0';
-    return true;
-}
-
-/* ?repo=owner/repo, repeatable: narrows what this socket gets. */
-static bool filters(h2o_req_t *req, ws_client_t *c, int *rc)
-{
-    if (req->query_at == SIZE_MAX)
-        return true;
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if (stop - q > 5 && strncmp(q, "repo=", 5) == 0) {
-            char repo[WS_ACCESS_NAME_MAX], err[200];
-            if (!query_value(q + 5, (size_t)(stop - q - 5), repo, sizeof(repo))) {
-                *rc = http_respond_error(req, ROUTE, 400, "bad_request", "repo: not owner/repo");
-                return false;
-            }
-            if (ws_access_add_narrow(&c->access, repo, err, sizeof(err)) != 0) {
-                *rc = http_respond_error(req, ROUTE, 400, "bad_request", err);
-                return false;
-            }
-        }
-        q = amp ? amp + 1 : end;
-    }
-    return true;
-}
-
-static void accept_key(const char *client_key, char out[29])
-{
-    static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    uint8_t src[24 + sizeof(GUID) - 1], sha[SHA_DIGEST_LENGTH];
-    memcpy(src, client_key, 24);
-    memcpy(src + 24, GUID, sizeof(GUID) - 1);
-    SHA1(src, sizeof(src), sha);
-    h2o_base64_encode(out, sha, sizeof(sha), 0);
-    out[28] = '\0';
-}
-
 int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    (void)rc;
     ws_server_t *w = app->ws;
     ws_client_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         abort();
     int answered = 0;
-    if (!caller(app, req, c, &answered)) {
+    if (!ws_handshake_check(app, req, rc->route, &c->access, &c->exp_s, &answered)) {
         free(c);
         return answered;
     }
     const char *key = NULL;
     bool refused = true;
-    if (!origin_allowed(app, req))
-        answered = http_respond_error(req, ROUTE, 403, "forbidden_origin", "this Origin may not open /ws");
-    else if (!filters(req, c, &answered))
-        ;
-    else if (w == NULL || w->feed == NULL)
-        answered = http_respond_error(req, ROUTE, 503, "unavailable", "no pipeline behind this server");
+    if (w == NULL || w->feed == NULL)
+        answered = http_respond_error(req, rc->route, 503, "unavailable", "no pipeline behind this server");
     else if (h2o_is_websocket_handshake(req, &key) != 0 || key == NULL || req->version >= 0x200)
-        answered = http_respond_error(req, ROUTE, 426, "upgrade_required",
+        answered = http_respond_error(req, rc->route, 426, "upgrade_required",
                                       "GET /ws is a WebSocket (HTTP/1.1 Upgrade: websocket)");
     else if (w->nclients >= app->cfg->ws_max_clients)
-        answered = http_respond_error(req, ROUTE, 503, "too_many_clients", "ws_max_clients sockets are open");
+        answered = http_respond_error(req, rc->route, 503, "too_many_clients", "ws_max_clients sockets are open");
     else if (c->access.user[0] != '\0' &&
              (intptr_t)strmap_get(&w->per_user, c->access.user) >= app->cfg->ws_max_clients_per_user)
-        answered = http_respond_error(req, ROUTE, 429, "too_many_clients",
+        answered = http_respond_error(req, rc->route, 429, "too_many_clients",
                                       "ws_max_clients_per_user sockets of this user are open");
     else
         refused = false;
@@ -690,12 +541,12 @@ int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
     ws_feed_set_clients(w->feed, w->nclients);
     user_count(w, c->access.user, 1);
     char ak[29];
-    accept_key(key, ak);
+    ws_handshake_accept_key(key, ak);
     req->res.status = 101;
     req->res.reason = "Switching Protocols";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-accept"), 0, NULL, ak, 28);
-    metrics_http_request(ROUTE, 101);
+    metrics_http_request(rc->route, 101);
     h2o_http1_upgrade(req, NULL, 0, on_upgraded, c);
     return 0;
 }
