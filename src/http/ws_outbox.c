@@ -96,37 +96,54 @@ void ws_outbox_pop(ws_outbox_t *o)
         return;
     o->bytes -= frame_bytes(m);
     o->head_seq++;
-    o->head_off = 0;
     ws_msg_unref(m);
 }
 
-size_t ws_outbox_read(ws_outbox_t *o, char *buf, size_t len, int *eof)
+/* "{\"seq\":N," without printf: this runs once per message per socket. */
+static size_t seq_prefix(uint64_t seq, char *out)
 {
-    *eof = 0;
-    if (ring_len(&o->queue) == 0) {
-        *eof = 1;
-        return 0;
-    }
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq > 0);
+    memcpy(out, "{\"seq\":", 7);
+    for (size_t i = 0; i < n; i++)
+        out[7 + i] = digits[n - 1 - i];
+    out[7 + n] = ',';
+    return 8 + n;
+}
+
+int ws_outbox_frame(ws_outbox_t *o, strbuf_t *out)
+{
+    if (ring_len(&o->queue) == 0)
+        return -1;
     const ws_msg_t *m = ring_at(&o->queue, 0);
-    char prefix[SEQ_PREFIX_MAX + 1];
-    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "{\"seq\":%llu,", (unsigned long long)o->head_seq);
-    size_t total = plen + m->len, done = 0;
-    while (done < len && o->head_off < total) {
-        size_t n;
-        if (o->head_off < plen) {
-            n = plen - o->head_off < len - done ? plen - o->head_off : len - done;
-            memcpy(buf + done, prefix + o->head_off, n);
-        } else {
-            size_t at = o->head_off - plen;
-            n = m->len - at < len - done ? m->len - at : len - done;
-            memcpy(buf + done, m->tail + at, n);
-        }
-        done += n;
-        o->head_off += n;
+    char prefix[SEQ_PREFIX_MAX];
+    size_t plen = seq_prefix(o->head_seq, prefix);
+    uint64_t len = plen + m->len;
+    unsigned char hdr[10];
+    size_t hlen;
+    hdr[0] = 0x81;   /* FIN, text */
+    if (len < 126) {
+        hdr[1] = (unsigned char)len;
+        hlen = 2;
+    } else if (len < 65536) {
+        hdr[1] = 126;
+        hdr[2] = (unsigned char)(len >> 8);
+        hdr[3] = (unsigned char)len;
+        hlen = 4;
+    } else {
+        hdr[1] = 127;
+        for (int i = 0; i < 8; i++)
+            hdr[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+        hlen = 10;
     }
-    if (o->head_off == total) {
-        *eof = 1;
-        ws_outbox_pop(o);
-    }
-    return done;
+    sb_append(out, (const char *)hdr, hlen);
+    sb_append(out, prefix, plen);
+    sb_append(out, m->tail, m->len);
+    int kind = m->kind;
+    ws_outbox_pop(o);
+    return kind;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ring.h"
+#include "strbuf.h"
 
 typedef struct ws_msg {
     int refs;                     /* atomic: one per queue holding it, plus the maker's */
@@ -40,7 +41,6 @@ typedef struct ws_outbox {
     size_t bound;                 /* more than this queued: a slow consumer */
     uint64_t next_seq;            /* the seq of the next message queued */
     uint64_t head_seq;            /* the seq of the oldest queued */
-    size_t head_off;              /* bytes of the oldest already read out (ws_outbox_read) */
 } ws_outbox_t;
 
 void ws_outbox_init(ws_outbox_t *o, size_t bound);
@@ -55,11 +55,11 @@ bool ws_outbox_push(ws_outbox_t *o, ws_msg_t *m);
 size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap);
 /* The oldest queued message was written: dropped from the queue. */
 void ws_outbox_pop(ws_outbox_t *o);
-/* Reads the next bytes of the oldest message (prefix, then the shared
- * tail) into buf, up to len, so a socket copies them straight out of the
- * shared text; at its last byte *eof is set and the message is popped.
- * Returns the bytes read (0 and *eof when the queue is empty). */
-size_t ws_outbox_read(ws_outbox_t *o, char *buf, size_t len, int *eof);
+/* Appends the oldest message to out as one unmasked WebSocket text frame
+ * (RFC 6455 5.2: FIN, opcode 1, the 7/16/64-bit length, no extension
+ * bits) -- header, seq prefix, then the shared bytes copied once -- and
+ * pops it. Returns its enum ws_type, or -1 when the queue is empty. */
+int ws_outbox_frame(ws_outbox_t *o, strbuf_t *out);
 
 static inline size_t ws_outbox_len(const ws_outbox_t *o) { return ring_len(&o->queue); }
 

@@ -3,19 +3,21 @@
  *
  * A socket's life: the route checks the caller (401), the Origin (403),
  * the ?repo= filters (400) and the caps (503, 429) before anything is
- * upgraded; h2o answers 101 and hands over the socket; wslay frames and
- * parses from then on. Our glue differs from h2o's stock one in writing:
- * wslay's frames are gathered in a buffer and written with one write per
- * turn (the stock glue writes one frame per loop turn, which a busy feed
- * outruns). Messages wait in the socket's outbox (shared, reference-
- * counted bytes) until wslay reads them out, so a slow socket holds
- * references, not copies. A socket past ws_queue_bytes whose kernel
- * buffer stays full for half a second has stopped reading: it is closed
- * with 1013 "slow consumer" and never slows anyone else. One whose kernel buffer has room
- * is one this loop is behind with: the feed is held until it catches up
- * (the broadcaster then stops reading Kafka), so a loop short of CPU
- * delays messages instead of dropping clients. Past 4 x ws_queue_bytes a
- * socket is closed whatever the cause: memory stays bounded.
+ * upgraded; h2o answers 101 and hands over the socket; wslay parses what
+ * the client sends and makes our control frames (pongs, pings, the
+ * close); the data frames are written here straight from the socket's
+ * outbox (shared, reference-counted bytes: a slow socket holds
+ * references, not copies), a header and a seq prefix before the shared
+ * text, gathered into one write per loop turn (h2o's stock glue writes one
+ * frame per turn and copies each message twice on the way).
+ *
+ * A socket past ws_queue_bytes whose kernel buffer stays full for half a
+ * second has stopped reading: it is closed with 1013 "slow consumer" and
+ * never slows anyone else. One whose kernel buffer has room is one this
+ * loop is behind with: the feed is held until it catches up (the
+ * broadcaster then stops reading Kafka), so a loop short of CPU delays
+ * messages instead of dropping clients. Past 4 x ws_queue_bytes a socket
+ * is closed whatever the cause: memory stays bounded.
  *
  * A 250 ms tick closes sockets whose token expired (1008), pings, closes
  * a socket that left a ping unanswered until the next one, and cuts a
@@ -47,7 +49,6 @@
 #define SOCKET_SNDBUF_BYTES 131072     /* the kernel's share of a socket's backlog (doubled by Linux),
                                           so a stalled client shows in the outbox, where it is bounded */
 #define WRITE_HIGH_BYTES 65536         /* frames gathered per write; more wait in the outbox */
-#define WSLAY_QUEUE_MAX 64             /* outbox messages handed to wslay ahead of the socket */
 #define STALL_CONFIRM_MS 500           /* past the bound, kernel buffer full this long: a slow consumer */
 #define IDLE_BUF_BYTES 16384          /* a larger write buffer is given back once written */
 #define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
@@ -69,7 +70,6 @@ typedef struct ws_client {
     uint64_t closing_ms;               /* we sent or queued a close: cut after the grace */
     int reason;                        /* enum ws_close_reason, once decided */
     bool behind;                       /* its outbox is past ws_queue_bytes (counted in ws_server.behind) */
-    int in_wslay;                      /* outbox messages queued in wslay, not yet read out */
     uint64_t stalled_ms;               /* past the bound with a full kernel buffer since */
 } ws_client_t;
 
@@ -164,8 +164,6 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
 
 static void flush(ws_client_t *c);
 static void resume_feed(ws_server_t *w);
-static ssize_t read_outbox(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-                           const union wslay_event_msg_source *source, int *eof, void *user);
 
 static void on_write_done(h2o_socket_t *sock, const char *err)
 {
@@ -183,21 +181,14 @@ static void on_write_done(h2o_socket_t *sock, const char *err)
     resume_feed(w);
 }
 
-/* Runs wslay until it can do no more, then writes what it framed. */
+/* Runs wslay (the client's frames; our pongs, pings and close) until it
+ * can do no more, adds the outbox's messages as frames, a write's worth at
+ * a time, and writes. */
 static void flush(ws_client_t *c)
 {
     for (;;) {
         bool moved = false;
-        /* wslay gets the outbox a few messages at a time: what it holds
-         * costs memory per socket, the outbox only references. */
-        while (c->closing_ms == 0 && c->in_wslay < WSLAY_QUEUE_MAX && (size_t)c->in_wslay < ws_outbox_len(&c->out)) {
-            struct wslay_event_fragmented_msg fm = {.opcode = WSLAY_TEXT_FRAME, .source.data = c,
-                                                    .read_callback = read_outbox};
-            if (wslay_event_queue_fragmented_msg(c->ctx, &fm) != 0)
-                break;
-            c->in_wslay++;
-        }
-        if (wslay_event_want_write(c->ctx) && c->wbuf.len < WRITE_HIGH_BYTES && !h2o_socket_is_writing(c->sock)) {
+        if (wslay_event_want_write(c->ctx)) {
             size_t before = c->wbuf.len;
             if (wslay_event_send(c->ctx) != 0) {
                 client_gone(c, WS_CLOSE_PROTOCOL);
@@ -214,6 +205,17 @@ static void flush(ws_client_t *c)
         }
         if (!moved)
             break;
+    }
+    if (!h2o_socket_is_writing(c->sock) && c->closing_ms == 0 && !wslay_event_get_close_sent(c->ctx) &&
+        !wslay_event_get_close_received(c->ctx)) {
+        uint64_t sent[WS_TYPE_COUNT] = {0};
+        int kind;
+        while (c->wbuf.len < WRITE_HIGH_BYTES && (kind = ws_outbox_frame(&c->out, &c->wbuf)) >= 0)
+            if (kind < WS_TYPE_COUNT)
+                sent[kind]++;
+        for (int t = 0; t < WS_TYPE_COUNT; t++)
+            if (sent[t] > 0)
+                metric_add(&g_metrics.ws_sent[t], sent[t]);
     }
     if (c->behind && c->out.bytes <= c->w->bound)
         set_behind(c, false);
@@ -265,32 +267,15 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     return (ssize_t)len;
 }
 
+/* wslay sends only control frames here (data frames are ours): always
+ * taken whole, so no data frame is ever written into the middle of one. */
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
 {
+    (void)ctx;
     (void)flags;
     ws_client_t *c = user;
-    if (c->wbuf.len >= WRITE_HIGH_BYTES || h2o_socket_is_writing(c->sock)) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
     sb_append(&c->wbuf, (const char *)data, len);
     return (ssize_t)len;
-}
-
-/* wslay reads the oldest outbox message straight into its frame. */
-static ssize_t read_outbox(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-                           const union wslay_event_msg_source *source, int *eof, void *user)
-{
-    (void)ctx;
-    (void)user;
-    ws_client_t *c = source->data;
-    int kind = ws_outbox_len(&c->out) > 0 ? ((ws_msg_t *)ring_at(&c->out.queue, 0))->kind : WS_TYPE_COUNT;
-    size_t n = ws_outbox_read(&c->out, (char *)buf, len, eof);
-    if (*eof && c->in_wslay > 0)
-        c->in_wslay--;
-    if (*eof && kind < WS_TYPE_COUNT)
-        metric_add(&g_metrics.ws_sent[kind], 1);
-    return (ssize_t)n;
 }
 
 /* Clients may narrow what they get: {"type":"subscribe","repos":["o/r"]}.

@@ -87,41 +87,63 @@ static void test_bound_refuses_instead_of_growing(void **state)
     ws_outbox_free(&o);
 }
 
-/* A socket reads a message out in pieces of any size: the pieces make the
- * same text as the whole, and the message leaves the queue at its last byte. */
-static void test_read_in_pieces(void **state)
+/* The frame a socket writes: RFC 6455 server frame (FIN, text, unmasked,
+ * 7/16/64-bit lengths), its payload the message's full text, and the
+ * message popped. */
+static void check_frame(const strbuf_t *f, size_t off, const char *whole, size_t len, size_t *next)
+{
+    const unsigned char *p = (const unsigned char *)f->data + off;
+    assert_int_equal(p[0], 0x81);
+    size_t hdr = 2, got = p[1] & 0x7f;
+    assert_int_equal(p[1] & 0x80, 0);   /* a server never masks */
+    if (got == 126) {
+        got = (size_t)p[2] << 8 | p[3];
+        hdr = 4;
+    } else if (got == 127) {
+        got = 0;
+        for (int i = 0; i < 8; i++)
+            got = got << 8 | p[2 + i];
+        hdr = 10;
+    }
+    assert_int_equal(got, len);
+    assert_memory_equal(p + hdr, whole, len);
+    *next = off + hdr + len;
+}
+
+static void test_frames(void **state)
 {
     (void)state;
     ws_outbox_t o;
-    ws_outbox_init(&o, 1 << 20);
-    ws_msg_t *m1 = ws_msg_new("issue_update", "2026-11-26T07:00:00Z", "{\"repository\":\"acme/api\",\"number\":7}");
-    ws_msg_t *m2 = ws_msg_new("sync_completed", "2026-11-26T07:00:01Z", "{\"synced\":10}");
-    assert_true(ws_outbox_push(&o, m1));
-    assert_true(ws_outbox_push(&o, m2));
-    char whole[256], pieces[256];
-    size_t want = ws_outbox_peek(&o, whole, sizeof(whole));
-    size_t got = 0;
-    int eof = 0;
-    while (!eof) {
-        size_t n = ws_outbox_read(&o, pieces + got, 5, &eof);
-        assert_true(n <= 5);
-        got += n;
+    ws_outbox_init(&o, 1 << 22);
+    static char big[70000], mid[300];
+    memset(big, 'b', sizeof(big) - 3);
+    memcpy(big, "{\"t\":\"", 6);
+    memcpy(big + sizeof(big) - 4, "\"}", 3);
+    memset(mid, 'm', sizeof(mid) - 3);
+    memcpy(mid, "{\"t\":\"", 6);
+    memcpy(mid + sizeof(mid) - 4, "\"}", 3);
+    ws_msg_t *m[3] = {ws_msg_new("issue_update", "2026-11-26T07:00:00.000Z", "{}"),
+                      ws_msg_new("sync_progress", "2026-11-26T07:00:00.000Z", mid),
+                      ws_msg_new("sync_cancelled", "2026-11-26T07:00:00.000Z", big)};
+    char whole[3][80000];
+    size_t len[3];
+    strbuf_t f;
+    sb_init(&f);
+    for (int i = 0; i < 3; i++) {
+        assert_true(ws_outbox_push(&o, m[i]));
+        len[i] = ws_outbox_peek(&o, whole[i], sizeof(whole[i]));
+        assert_int_equal(ws_outbox_frame(&o, &f), m[i]->kind);
+        ws_msg_unref(m[i]);   /* the frame holds a copy: the outbox gave its reference back */
     }
-    assert_int_equal(got, want);
-    assert_memory_equal(pieces, whole, want);
-    assert_int_equal(ws_outbox_len(&o), 1);   /* the first left at its last byte */
-    assert_int_equal(m1->refs, 1);
-    want = ws_outbox_peek(&o, whole, sizeof(whole));
-    got = ws_outbox_read(&o, pieces, sizeof(pieces), &eof);
-    assert_true(eof);
-    assert_int_equal(got, want);
-    assert_memory_equal(pieces, whole, want);
-    assert_memory_equal(pieces, "{\"seq\":2,\"type\":\"sync_completed\"", 32);
+    assert_true(len[0] < 126 && len[1] >= 126 && len[1] < 65536 && len[2] >= 65536);   /* all three lengths */
+    size_t off = 0;
+    for (int i = 0; i < 3; i++)
+        check_frame(&f, off, whole[i], len[i], &off);
+    assert_int_equal(off, f.len);
+    assert_memory_equal(whole[2], "{\"seq\":3,\"type\":\"sync_cancelled\"", 32);
     assert_int_equal(o.bytes, 0);
-    assert_int_equal(ws_outbox_read(&o, pieces, sizeof(pieces), &eof), 0);   /* empty */
-    assert_true(eof);
-    ws_msg_unref(m1);
-    ws_msg_unref(m2);
+    assert_int_equal(ws_outbox_frame(&o, &f), -1);   /* empty */
+    sb_free(&f);
     ws_outbox_free(&o);
 }
 
@@ -130,7 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_message_per_connection_seq),
         cmocka_unit_test(test_bound_refuses_instead_of_growing),
-        cmocka_unit_test(test_read_in_pieces),
+        cmocka_unit_test(test_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
