@@ -89,16 +89,6 @@ size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap)
     return need;
 }
 
-void ws_outbox_pop(ws_outbox_t *o)
-{
-    ws_msg_t *m = ring_pop(&o->queue);
-    if (m == NULL)
-        return;
-    o->bytes -= frame_bytes(m);
-    o->head_seq++;
-    ws_msg_unref(m);
-}
-
 /* "{\"seq\":N," without printf: this runs once per message per socket. */
 static size_t seq_prefix(uint64_t seq, char *out)
 {
@@ -115,35 +105,33 @@ static size_t seq_prefix(uint64_t seq, char *out)
     return 8 + n;
 }
 
-int ws_outbox_frame(ws_outbox_t *o, strbuf_t *out)
+size_t ws_outbox_take(ws_outbox_t *o, char *head, ws_msg_t **m)
 {
-    if (ring_len(&o->queue) == 0)
-        return -1;
-    const ws_msg_t *m = ring_at(&o->queue, 0);
+    *m = ring_pop(&o->queue);
+    if (*m == NULL)
+        return 0;
     char prefix[SEQ_PREFIX_MAX];
     size_t plen = seq_prefix(o->head_seq, prefix);
-    uint64_t len = plen + m->len;
-    unsigned char hdr[10];
+    uint64_t len = plen + (*m)->len;
+    unsigned char *h = (unsigned char *)head;
     size_t hlen;
-    hdr[0] = 0x81;   /* FIN, text */
+    h[0] = 0x81;   /* FIN, text */
     if (len < 126) {
-        hdr[1] = (unsigned char)len;
+        h[1] = (unsigned char)len;
         hlen = 2;
     } else if (len < 65536) {
-        hdr[1] = 126;
-        hdr[2] = (unsigned char)(len >> 8);
-        hdr[3] = (unsigned char)len;
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
         hlen = 4;
     } else {
-        hdr[1] = 127;
+        h[1] = 127;
         for (int i = 0; i < 8; i++)
-            hdr[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+            h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
         hlen = 10;
     }
-    sb_append(out, (const char *)hdr, hlen);
-    sb_append(out, prefix, plen);
-    sb_append(out, m->tail, m->len);
-    int kind = m->kind;
-    ws_outbox_pop(o);
-    return kind;
+    memcpy(head + hlen, prefix, plen);
+    o->bytes -= frame_bytes(*m);
+    o->head_seq++;
+    return hlen + plen;
 }

@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "ring.h"
-#include "strbuf.h"
 
 typedef struct ws_msg {
     int refs;                     /* atomic: one per queue holding it, plus the maker's */
@@ -53,13 +52,14 @@ bool ws_outbox_push(ws_outbox_t *o, ws_msg_t *m);
  * returns its length, 0 when empty, or the size needed when larger than
  * cap (nothing written then). */
 size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap);
-/* The oldest queued message was written: dropped from the queue. */
-void ws_outbox_pop(ws_outbox_t *o);
-/* Appends the oldest message to out as one unmasked WebSocket text frame
- * (RFC 6455 5.2: FIN, opcode 1, the 7/16/64-bit length, no extension
- * bits) -- header, seq prefix, then the shared bytes copied once -- and
- * pops it. Returns its enum ws_type, or -1 when the queue is empty. */
-int ws_outbox_frame(ws_outbox_t *o, strbuf_t *out);
+#define WS_FRAME_HEAD_MAX 40     /* a frame header (10 bytes at most) and {"seq":N, */
+/* Takes the oldest message out to be written as one unmasked WebSocket
+ * text frame (RFC 6455 5.2: FIN, opcode 1, the 7/16/64-bit length): the
+ * frame header and the seq prefix go into head (WS_FRAME_HEAD_MAX bytes),
+ * the message to *m with the outbox's reference -- its shared tail follows
+ * head on the wire, written from where it is, and the caller unrefs it once
+ * written. Returns head's length, 0 when the queue is empty. */
+size_t ws_outbox_take(ws_outbox_t *o, char *head, ws_msg_t **m);
 
 static inline size_t ws_outbox_len(const ws_outbox_t *o) { return ring_len(&o->queue); }
 

@@ -48,11 +48,22 @@
 #define SLOW_CLOSE_GRACE_MS 5000       /* ... for a slow consumer, which may still read its close */
 #define SOCKET_SNDBUF_BYTES 131072     /* the kernel's share of a socket's backlog (doubled by Linux),
                                           so a stalled client shows in the outbox, where it is bounded */
-#define WRITE_HIGH_BYTES 65536         /* frames gathered per write; more wait in the outbox */
+#define WRITE_HIGH_BYTES 131072        /* bytes of messages per write; more wait in the outbox */
+#define WRITE_MAX_MESSAGES 256         /* messages per write (two iovecs each) */
 #define STALL_CONFIRM_MS 500           /* past the bound, kernel buffer full this long: a slow consumer */
 #define IDLE_BUF_BYTES 16384          /* a larger write buffer is given back once written */
 #define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
 #define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
+
+/* A write in flight: each message's frame head (made for this socket) and
+ * its shared text are written from where they are, so the messages are
+ * held until the write completes. One allocation per write. */
+typedef struct flight {
+    int n;
+    ws_msg_t **msgs;
+    char *heads;                       /* n x WS_FRAME_HEAD_MAX */
+    h2o_iovec_t *iov;                  /* the control frames, then head and text per message */
+} flight_t;
 
 typedef struct ws_client {
     h2o_linklist_t link;               /* ws_server.clients, once upgraded */
@@ -62,8 +73,9 @@ typedef struct ws_client {
     struct wslay_event_callbacks cbs;
     ws_access_t access;
     ws_outbox_t out;
-    strbuf_t wbuf;                     /* frames gathered for the next write */
-    strbuf_t writing;                  /* the write in flight */
+    strbuf_t wbuf;                     /* wslay's control frames for the next write */
+    strbuf_t writing;                  /* ... those of the write in flight */
+    struct flight *flight;             /* the messages of the write in flight */
     int64_t exp_s;                     /* the token's exp; 0: the admin token, none */
     uint64_t heard_ms;                 /* the last frame from the client */
     uint64_t ping_ms;                  /* the last ping sent; 0: none outstanding */
@@ -106,6 +118,17 @@ static void user_count(ws_server_t *w, const char *user, int delta)
         strmap_remove(&w->per_user, user);
 }
 
+static void flight_end(ws_client_t *c)
+{
+    flight_t *f = c->flight;
+    if (f == NULL)
+        return;
+    for (int i = 0; i < f->n; i++)
+        ws_msg_unref(f->msgs[i]);
+    free(f);
+    c->flight = NULL;
+}
+
 static void set_behind(ws_client_t *c, bool behind)
 {
     if (c->behind != behind)
@@ -132,6 +155,7 @@ static void client_free(ws_client_t *c)
     ws_outbox_free(&c->out);
     sb_free(&c->wbuf);
     sb_free(&c->writing);
+    flight_end(c);
     free(c);
 }
 
@@ -164,10 +188,12 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
 
 static void flush(ws_client_t *c);
 static void resume_feed(ws_server_t *w);
+static void on_write_done(h2o_socket_t *sock, const char *err);
 
 static void on_write_done(h2o_socket_t *sock, const char *err)
 {
     ws_client_t *c = sock->data;
+    flight_end(c);
     c->writing.len = 0;
     if (c->writing.cap > IDLE_BUF_BYTES) {
         sb_free(&c->writing);   /* an idle socket keeps no large buffer */
@@ -181,9 +207,53 @@ static void on_write_done(h2o_socket_t *sock, const char *err)
     resume_feed(w);
 }
 
+/* The next write: wslay's control frames, then up to a write's worth of
+ * the outbox as frames (none once a close is under way). */
+static void write_next(ws_client_t *c)
+{
+    bool data = c->closing_ms == 0 && !wslay_event_get_close_sent(c->ctx) && !wslay_event_get_close_received(c->ctx);
+    size_t k = data ? ws_outbox_len(&c->out) : 0;
+    if (k > WRITE_MAX_MESSAGES)
+        k = WRITE_MAX_MESSAGES;
+    if (k == 0 && c->wbuf.len == 0)
+        return;
+    flight_t *f = malloc(sizeof(*f) + k * (sizeof(ws_msg_t *) + WS_FRAME_HEAD_MAX) + (2 * k + 1) * sizeof(h2o_iovec_t));
+    if (f == NULL)
+        abort();
+    f->msgs = (ws_msg_t **)(f + 1);
+    f->iov = (h2o_iovec_t *)(f->msgs + k);
+    f->heads = (char *)(f->iov + 2 * k + 1);
+    f->n = 0;
+    size_t niov = 0, bytes = 0;
+    if (c->wbuf.len > 0) {
+        strbuf_t t = c->writing;
+        c->writing = c->wbuf;
+        c->wbuf = t;
+        f->iov[niov++] = h2o_iovec_init(c->writing.data, c->writing.len);
+    }
+    uint64_t sent[WS_TYPE_COUNT] = {0};
+    while ((size_t)f->n < k && bytes < WRITE_HIGH_BYTES) {
+        char *head = f->heads + (size_t)f->n * WS_FRAME_HEAD_MAX;
+        ws_msg_t *m;
+        size_t hl = ws_outbox_take(&c->out, head, &m);
+        if (hl == 0)
+            break;
+        f->msgs[f->n++] = m;
+        f->iov[niov++] = h2o_iovec_init(head, hl);
+        f->iov[niov++] = h2o_iovec_init(m->tail, m->len);
+        bytes += hl + m->len;
+        if (m->kind < WS_TYPE_COUNT)
+            sent[m->kind]++;
+    }
+    for (int t = 0; t < WS_TYPE_COUNT; t++)
+        if (sent[t] > 0)
+            metric_add(&g_metrics.ws_sent[t], sent[t]);
+    c->flight = f;
+    h2o_socket_write(c->sock, f->iov, niov, on_write_done);
+}
+
 /* Runs wslay (the client's frames; our pongs, pings and close) until it
- * can do no more, adds the outbox's messages as frames, a write's worth at
- * a time, and writes. */
+ * can do no more, then starts the next write unless one is in flight. */
 static void flush(ws_client_t *c)
 {
     for (;;) {
@@ -206,26 +276,10 @@ static void flush(ws_client_t *c)
         if (!moved)
             break;
     }
-    if (!h2o_socket_is_writing(c->sock) && c->closing_ms == 0 && !wslay_event_get_close_sent(c->ctx) &&
-        !wslay_event_get_close_received(c->ctx)) {
-        uint64_t sent[WS_TYPE_COUNT] = {0};
-        int kind;
-        while (c->wbuf.len < WRITE_HIGH_BYTES && (kind = ws_outbox_frame(&c->out, &c->wbuf)) >= 0)
-            if (kind < WS_TYPE_COUNT)
-                sent[kind]++;
-        for (int t = 0; t < WS_TYPE_COUNT; t++)
-            if (sent[t] > 0)
-                metric_add(&g_metrics.ws_sent[t], sent[t]);
-    }
     if (c->behind && c->out.bytes <= c->w->bound)
         set_behind(c, false);
-    if (c->wbuf.len > 0 && !h2o_socket_is_writing(c->sock)) {
-        strbuf_t t = c->writing;
-        c->writing = c->wbuf;
-        c->wbuf = t;
-        h2o_iovec_t v = h2o_iovec_init(c->writing.data, c->writing.len);
-        h2o_socket_write(c->sock, &v, 1, on_write_done);
-    }
+    if (!h2o_socket_is_writing(c->sock))
+        write_next(c);
     if (c->wbuf.len == 0 && c->wbuf.cap > IDLE_BUF_BYTES) {
         sb_free(&c->wbuf);
         sb_init(&c->wbuf);

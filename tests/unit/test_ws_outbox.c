@@ -12,6 +12,15 @@
 
 #include "ws_outbox.h"
 
+/* The oldest message written and given back, as a socket does. */
+static void drop_head(ws_outbox_t *o)
+{
+    char head[WS_FRAME_HEAD_MAX];
+    ws_msg_t *m;
+    if (ws_outbox_take(o, head, &m) > 0)
+        ws_msg_unref(m);
+}
+
 static void test_shared_message_per_connection_seq(void **state)
 {
     (void)state;
@@ -35,7 +44,7 @@ static void test_shared_message_per_connection_seq(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "type")), "issue_update");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "data"), "repository")), "acme/api");
     json_decref(j);
-    ws_outbox_pop(&a);
+    drop_head(&a);
     n = ws_outbox_peek(&a, buf, sizeof(buf));
     j = json_loadb(buf, n, 0, NULL);
     assert_int_equal(json_integer_value(json_object_get(j, "seq")), 2);
@@ -45,7 +54,7 @@ static void test_shared_message_per_connection_seq(void **state)
     j = json_loadb(buf, n, 0, NULL);
     assert_int_equal(json_integer_value(json_object_get(j, "seq")), 1);
     json_decref(j);
-    ws_outbox_pop(&a);
+    drop_head(&a);
     assert_int_equal(ws_outbox_len(&a), 0);
     assert_int_equal(a.bytes, 0);
     assert_int_equal(ws_outbox_peek(&a, buf, sizeof(buf)), 0);
@@ -77,7 +86,7 @@ static void test_bound_refuses_instead_of_growing(void **state)
     assert_true(queued >= 5 && queued <= 6);   /* ~680 bytes a frame, 4 KiB bound */
     assert_true(o.bytes <= 4096);
     /* draining makes room again, and seq goes on without a gap */
-    ws_outbox_pop(&o);
+    drop_head(&o);
     ws_msg_t *m = ws_msg_new("issue_update", "2026-11-26T07:00:00Z", obj);
     assert_true(ws_outbox_push(&o, m));
     ws_msg_unref(m);
@@ -87,15 +96,16 @@ static void test_bound_refuses_instead_of_growing(void **state)
     ws_outbox_free(&o);
 }
 
-/* The frame a socket writes: RFC 6455 server frame (FIN, text, unmasked,
- * 7/16/64-bit lengths), its payload the message's full text, and the
- * message popped. */
-static void check_frame(const strbuf_t *f, size_t off, const char *whole, size_t len, size_t *next)
+/* What a socket writes for a message: an RFC 6455 server frame (FIN,
+ * text, unmasked, 7/16/64-bit lengths) whose payload is the message's full
+ * text -- its head made per socket, its text the shared bytes -- and the
+ * message leaves the queue with the reference the writer gives back. */
+static void check_frame(const char *head, size_t hl, const ws_msg_t *m, const char *whole, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)f->data + off;
+    const unsigned char *p = (const unsigned char *)head;
     assert_int_equal(p[0], 0x81);
-    size_t hdr = 2, got = p[1] & 0x7f;
     assert_int_equal(p[1] & 0x80, 0);   /* a server never masks */
+    size_t hdr = 2, got = p[1] & 0x7f;
     if (got == 126) {
         got = (size_t)p[2] << 8 | p[3];
         hdr = 4;
@@ -106,8 +116,9 @@ static void check_frame(const strbuf_t *f, size_t off, const char *whole, size_t
         hdr = 10;
     }
     assert_int_equal(got, len);
-    assert_memory_equal(p + hdr, whole, len);
-    *next = off + hdr + len;
+    assert_int_equal(hl - hdr + m->len, len);
+    assert_memory_equal(head + hdr, whole, hl - hdr);               /* the seq prefix */
+    assert_memory_equal(m->tail, whole + (hl - hdr), m->len);      /* then the shared text */
 }
 
 static void test_frames(void **state)
@@ -125,25 +136,26 @@ static void test_frames(void **state)
     ws_msg_t *m[3] = {ws_msg_new("issue_update", "2026-11-26T07:00:00.000Z", "{}"),
                       ws_msg_new("sync_progress", "2026-11-26T07:00:00.000Z", mid),
                       ws_msg_new("sync_cancelled", "2026-11-26T07:00:00.000Z", big)};
-    char whole[3][80000];
+    static char whole[3][80000];
     size_t len[3];
-    strbuf_t f;
-    sb_init(&f);
     for (int i = 0; i < 3; i++) {
         assert_true(ws_outbox_push(&o, m[i]));
         len[i] = ws_outbox_peek(&o, whole[i], sizeof(whole[i]));
-        assert_int_equal(ws_outbox_frame(&o, &f), m[i]->kind);
-        ws_msg_unref(m[i]);   /* the frame holds a copy: the outbox gave its reference back */
+        char head[WS_FRAME_HEAD_MAX];
+        ws_msg_t *taken;
+        size_t hl = ws_outbox_take(&o, head, &taken);
+        assert_ptr_equal(taken, m[i]);
+        assert_int_equal(taken->refs, 2);   /* the writer's now, and the maker's */
+        check_frame(head, hl, taken, whole[i], len[i]);
+        ws_msg_unref(taken);                /* written */
+        ws_msg_unref(m[i]);
     }
     assert_true(len[0] < 126 && len[1] >= 126 && len[1] < 65536 && len[2] >= 65536);   /* all three lengths */
-    size_t off = 0;
-    for (int i = 0; i < 3; i++)
-        check_frame(&f, off, whole[i], len[i], &off);
-    assert_int_equal(off, f.len);
     assert_memory_equal(whole[2], "{\"seq\":3,\"type\":\"sync_cancelled\"", 32);
     assert_int_equal(o.bytes, 0);
-    assert_int_equal(ws_outbox_frame(&o, &f), -1);   /* empty */
-    sb_free(&f);
+    char head[WS_FRAME_HEAD_MAX];
+    ws_msg_t *none;
+    assert_int_equal(ws_outbox_take(&o, head, &none), 0);   /* empty */
     ws_outbox_free(&o);
 }
 
