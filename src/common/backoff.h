@@ -31,6 +31,9 @@ extern const backoff_policy_t BACKOFF_LLM;
 extern const backoff_policy_t BACKOFF_REVOKE_COMMIT;
 /* The broadcaster's LISTEN connection for sync changes, lost. */
 extern const backoff_policy_t BACKOFF_SYNC_LISTEN;
+/* A sync's GitHub request that got a 5xx or no answer (rate limits have
+ * their own rules: gh_rules.h). */
+extern const backoff_policy_t BACKOFF_GITHUB;
 /* Reading applied offsets on assignment. */
 extern const backoff_policy_t BACKOFF_APPLIED_READ;
 
