@@ -1,10 +1,9 @@
 /*
- * llm_transport.h -- the LLM actor's wire: chat-completions requests over
- * libcurl's multi interface, driven by the runtime. curl's sockets and its
- * one timer (a timerfd) are watched by the actor (rt_watch_fd); the actor
- * hands each RT_MSG_IO to llm_transport_io, which lets curl work on that
- * socket only and reports every finished exchange to the done callback.
- * Used by the LLM actor's thread only.
+ * llm_transport.h -- the LLM actor's wire: chat-completions requests (the
+ * URL, headers and body made here) sent with http_fetch.h, driven by the
+ * runtime: the actor hands each RT_MSG_IO to llm_transport_io, and every
+ * finished exchange is reported to the done callback. Used by the LLM
+ * actor's thread only.
  */
 #ifndef DISPATCHD_LLM_TRANSPORT_H
 #define DISPATCHD_LLM_TRANSPORT_H
@@ -13,23 +12,14 @@
 
 #include "config.h"
 #include "event.h"
+#include "http_fetch.h"
 #include "runtime.h"
 #include "strbuf.h"
 
 typedef struct llm_transport llm_transport_t;
-typedef struct llm_exchange llm_exchange_t;
-
-typedef struct llm_result {
-    bool transport_ok;            /* an HTTP answer came (status is its code) */
-    bool timed_out;
-    long status;
-    long retry_after_s;           /* Retry-After, 0 when absent */
-    char error[256];              /* the transport's error when !transport_ok */
-} llm_result_t;
-
-/* Called for each finished exchange with the `call` given to start. The
- * exchange is gone by then; the answer is in the response buffer. */
-typedef void (*llm_done_fn)(void *ctx, void *call, const llm_result_t *res);
+typedef http_exchange_t llm_exchange_t;
+typedef http_result_t llm_result_t;
+typedef http_done_fn llm_done_fn;
 
 llm_transport_t *llm_transport_new(rt_actor_t *self, const config_t *cfg, llm_done_fn done, void *ctx);
 /* Ends every exchange still running without calling done. */
