@@ -195,6 +195,15 @@ static void send_progress(broadcaster_state_t *s, progress_t *p, uint64_t now)
     p->sent_ms = now;
 }
 
+static void forget_sync(broadcaster_state_t *s, const char *id)
+{
+    progress_t *p = strmap_remove(&s->syncs, id);
+    if (p != NULL) {
+        ws_msg_unref(p->pending);
+        free(p);
+    }
+}
+
 /* A NOTIFY from the sync_notify trigger: its payload is the message's data. */
 static void on_sync_change(broadcaster_state_t *s, const char *payload)
 {
@@ -211,12 +220,9 @@ static void on_sync_change(broadcaster_state_t *s, const char *payload)
     /* A failed sync ends like a completed one; data.status says which. */
     const char *type = progress ? "sync_progress" : strcmp(status, "cancelled") == 0 ? "sync_cancelled"
                                                                                      : "sync_completed";
-    progress_t *p = strmap_get(&s->syncs, id);
+    if (!progress)
+        forget_sync(s, id);   /* the end carries the final counts: progress not sent yet is moot */
     if (ws_feed_clients(s->feed) == 0) {
-        if (p != NULL && !progress) {
-            ws_msg_unref(p->pending);
-            free(strmap_remove(&s->syncs, id));
-        }
         json_decref(j);
         return;
     }
@@ -227,15 +233,11 @@ static void on_sync_change(broadcaster_state_t *s, const char *payload)
     free(data);
     uint64_t now = rt_now_ms();
     if (!progress) {
-        /* The end carries the final counts: progress not sent yet is moot. */
-        if (p != NULL) {
-            ws_msg_unref(p->pending);
-            free(strmap_remove(&s->syncs, id));
-        }
         publish_one(s, msg, true, repo, user);
         json_decref(j);
         return;
     }
+    progress_t *p = strmap_get(&s->syncs, id);
     if (p == NULL) {
         p = calloc(1, sizeof(*p));
         if (p == NULL)
@@ -262,8 +264,14 @@ static void flush_progress(broadcaster_state_t *s)
         if (p->pending != NULL && now - p->sent_ms >= PROGRESS_INTERVAL_MS)
             send_progress(s, p, now);
         else if (p->pending == NULL && now - p->sent_ms >= PROGRESS_FORGET_MS)
-            free(strmap_remove(&s->syncs, e->key));
+            forget_sync(s, e->key);
     }
+}
+
+/* The next connection attempt, after BACKOFF_SYNC_LISTEN's delay. */
+static void listen_later(broadcaster_state_t *s)
+{
+    s->pg_retry_at_ms = rt_now_ms() + backoff_delay_ms(&BACKOFF_SYNC_LISTEN, ++s->pg_retry, &s->rng);
 }
 
 static void listen_lost(broadcaster_state_t *s, const char *why)
@@ -272,7 +280,7 @@ static void listen_lost(broadcaster_state_t *s, const char *why)
     rt_unwatch_fd(s->self, PQsocket(s->pg));
     PQfinish(s->pg);
     s->pg = NULL;
-    s->pg_retry_at_ms = rt_now_ms() + backoff_delay_ms(&BACKOFF_SYNC_LISTEN, ++s->pg_retry, &s->rng);
+    listen_later(s);
 }
 
 static void listen_connect(broadcaster_state_t *s)
@@ -284,14 +292,14 @@ static void listen_connect(broadcaster_state_t *s)
     if (s->pg == NULL) {
         if (s->pg_retry == 0)
             log_warn("broadcaster", "sync changes: %s; retrying", err);
-        s->pg_retry_at_ms = rt_now_ms() + backoff_delay_ms(&BACKOFF_SYNC_LISTEN, ++s->pg_retry, &s->rng);
+        listen_later(s);
         return;
     }
     if (!pg_command(s->pg, "LISTEN dispatchd_syncs") || PQsetnonblocking(s->pg, 1) != 0 ||
         rt_watch_fd(s->self, PQsocket(s->pg), EPOLLIN, TAG_LISTEN) != 0) {
         PQfinish(s->pg);
         s->pg = NULL;
-        s->pg_retry_at_ms = rt_now_ms() + backoff_delay_ms(&BACKOFF_SYNC_LISTEN, ++s->pg_retry, &s->rng);
+        listen_later(s);
         return;
     }
     if (s->pg_retry > 0)

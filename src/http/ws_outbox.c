@@ -3,7 +3,6 @@
  */
 #include "ws_outbox.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +44,7 @@ void ws_outbox_init(ws_outbox_t *o, size_t bound)
 {
     memset(o, 0, sizeof(*o));
     o->bound = bound;
-    o->next_seq = o->head_seq = 1;
+    o->head_seq = 1;
 }
 
 void ws_outbox_free(ws_outbox_t *o)
@@ -70,23 +69,7 @@ bool ws_outbox_push(ws_outbox_t *o, ws_msg_t *m)
     ws_msg_ref(m);
     ring_push(&o->queue, m);
     o->bytes += add;
-    o->next_seq++;
     return true;
-}
-
-size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap)
-{
-    if (ring_len(&o->queue) == 0)
-        return 0;
-    const ws_msg_t *m = ring_at(&o->queue, 0);
-    char prefix[SEQ_PREFIX_MAX + 1];
-    int plen = snprintf(prefix, sizeof(prefix), "{\"seq\":%llu,", (unsigned long long)o->head_seq);
-    size_t need = (size_t)plen + m->len;
-    if (need > cap)
-        return need;
-    memcpy(buf, prefix, (size_t)plen);
-    memcpy(buf + plen, m->tail, m->len);
-    return need;
 }
 
 /* "{\"seq\":N," without printf: this runs once per message per socket. */
@@ -103,6 +86,21 @@ static size_t seq_prefix(uint64_t seq, char *out)
         out[7 + i] = digits[n - 1 - i];
     out[7 + n] = ',';
     return 8 + n;
+}
+
+size_t ws_outbox_peek(const ws_outbox_t *o, char *buf, size_t cap)
+{
+    if (ring_len(&o->queue) == 0)
+        return 0;
+    const ws_msg_t *m = ring_at(&o->queue, 0);
+    char prefix[SEQ_PREFIX_MAX];
+    size_t plen = seq_prefix(o->head_seq, prefix);
+    size_t need = plen + m->len;
+    if (need > cap)
+        return need;
+    memcpy(buf, prefix, plen);
+    memcpy(buf + plen, m->tail, m->len);
+    return need;
 }
 
 size_t ws_outbox_take(ws_outbox_t *o, char *head, ws_msg_t **m)

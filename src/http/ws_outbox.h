@@ -38,7 +38,6 @@ typedef struct ws_outbox {
     ring_t queue;                 /* ws_msg_t, oldest first */
     size_t bytes;                 /* queued, the frame being written included */
     size_t bound;                 /* more than this queued: a slow consumer */
-    uint64_t next_seq;            /* the seq of the next message queued */
     uint64_t head_seq;            /* the seq of the oldest queued */
 } ws_outbox_t;
 

@@ -51,7 +51,6 @@
 #define WRITE_HIGH_BYTES 131072        /* bytes of messages per write; more wait in the outbox */
 #define WRITE_MAX_MESSAGES 256         /* messages per write (two iovecs each) */
 #define STALL_CONFIRM_MS 500           /* past the bound, kernel buffer full this long: a slow consumer */
-#define IDLE_BUF_BYTES 16384          /* a larger write buffer is given back once written */
 #define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
 #define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
 
@@ -70,7 +69,6 @@ typedef struct ws_client {
     ws_server_t *w;
     h2o_socket_t *sock;                /* NULL until the upgrade completes */
     wslay_event_context_ptr ctx;
-    struct wslay_event_callbacks cbs;
     ws_access_t access;
     ws_outbox_t out;
     strbuf_t wbuf;                     /* wslay's control frames for the next write */
@@ -99,13 +97,6 @@ struct ws_server {
     int behind;                        /* sockets whose outbox is past the bound */
     bool held;                         /* the feed is left waiting until none is */
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void user_count(ws_server_t *w, const char *user, int delta)
 {
@@ -177,7 +168,7 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
 {
     if (c->closing_ms != 0)
         return;
-    c->closing_ms = now_ms();
+    c->closing_ms = rt_now_ms();
     c->reason = reason;
     metric_add(&g_metrics.ws_disconnects[reason], 1);
     /* What is queued will not be sent: give the references back now. */
@@ -188,17 +179,12 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
 
 static void flush(ws_client_t *c);
 static void resume_feed(ws_server_t *w);
-static void on_write_done(h2o_socket_t *sock, const char *err);
 
 static void on_write_done(h2o_socket_t *sock, const char *err)
 {
     ws_client_t *c = sock->data;
     flight_end(c);
     c->writing.len = 0;
-    if (c->writing.cap > IDLE_BUF_BYTES) {
-        sb_free(&c->writing);   /* an idle socket keeps no large buffer */
-        sb_init(&c->writing);
-    }
     ws_server_t *w = c->w;
     if (err != NULL)
         client_gone(c, WS_CLOSE_CLIENT);
@@ -280,10 +266,6 @@ static void flush(ws_client_t *c)
         set_behind(c, false);
     if (!h2o_socket_is_writing(c->sock))
         write_next(c);
-    if (c->wbuf.len == 0 && c->wbuf.cap > IDLE_BUF_BYTES) {
-        sb_free(&c->wbuf);
-        sb_init(&c->wbuf);
-    }
     if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) && !h2o_socket_is_writing(c->sock)) {
         client_gone(c, WS_CLOSE_CLIENT);   /* the close handshake is done */
         return;
@@ -357,7 +339,7 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 {
     (void)ctx;
     ws_client_t *c = user;
-    c->heard_ms = now_ms();
+    c->heard_ms = rt_now_ms();
     if (arg->opcode == WSLAY_PONG)
         c->ping_ms = 0;
     else if (arg->opcode == WSLAY_TEXT_FRAME)
@@ -379,11 +361,11 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
     c->sock = sock;
     sock->data = c;
     h2o_buffer_consume(&sock->input, reqsize);
-    c->cbs = (struct wslay_event_callbacks){.recv_callback = recv_cb, .send_callback = send_cb,
-                                            .on_msg_recv_callback = on_msg};
-    wslay_event_context_server_init(&c->ctx, &c->cbs, c);
+    static const struct wslay_event_callbacks callbacks = {.recv_callback = recv_cb, .send_callback = send_cb,
+                                                           .on_msg_recv_callback = on_msg};
+    wslay_event_context_server_init(&c->ctx, &callbacks, c);
     wslay_event_config_set_max_recv_msg_length(c->ctx, MAX_INBOUND_BYTES);
-    c->heard_ms = now_ms();
+    c->heard_ms = rt_now_ms();
     h2o_linklist_insert(&c->w->clients, &c->link);
     gauge_add(&g_metrics.ws_clients, 1);
     h2o_socket_read_start(sock, on_read);
@@ -408,7 +390,7 @@ static bool kernel_full(ws_client_t *c)
  * dropped or memory growing. A stalled socket never holds the feed. */
 static void check_behind(ws_server_t *w)
 {
-    uint64_t now = now_ms();
+    uint64_t now = rt_now_ms();
     h2o_linklist_t *next;
     for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
         next = l->next;
@@ -464,6 +446,15 @@ static void deliver(ws_server_t *w, ws_batch_t *batches)
     check_behind(w);
 }
 
+/* Everything the broadcaster has published, to the sockets. */
+static void take_feed(ws_server_t *w)
+{
+    ws_batch_t *b = ws_feed_take(w->feed);
+    if (b != NULL && w->nclients > 0)
+        deliver(w, b);
+    ws_batch_free(b);
+}
+
 static void on_feed(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     ws_server_t *w = H2O_STRUCT_FROM_MEMBER(ws_server_t, receiver, receiver);
@@ -472,14 +463,10 @@ static void on_feed(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         h2o_linklist_unlink(&m->link);
         free(m);
     }
-    if (w->behind > 0) {
+    if (w->behind > 0)
         w->held = true;   /* taken when the sockets behind have caught up */
-        return;
-    }
-    ws_batch_t *b = ws_feed_take(w->feed);
-    if (b != NULL && w->nclients > 0)
-        deliver(w, b);
-    ws_batch_free(b);
+    else
+        take_feed(w);
 }
 
 static void resume_feed(ws_server_t *w)
@@ -487,10 +474,7 @@ static void resume_feed(ws_server_t *w)
     if (!w->held || w->behind > 0)
         return;
     w->held = false;
-    ws_batch_t *b = ws_feed_take(w->feed);
-    if (b != NULL && w->nclients > 0)
-        deliver(w, b);
-    ws_batch_free(b);
+    take_feed(w);
 }
 
 /* On the broadcaster's thread, under the feed's lock. */
@@ -506,7 +490,7 @@ static void wake_loop(void *arg)
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     ws_server_t *w = H2O_STRUCT_FROM_MEMBER(ws_server_t, tick_entry, entry);
-    uint64_t now = now_ms();
+    uint64_t now = rt_now_ms();
     int64_t wall = (int64_t)time(NULL);
     uint64_t ping_every = (uint64_t)w->app->cfg->ws_ping_interval_s * 1000;
     size_t longest = 0;
@@ -623,8 +607,8 @@ void ws_server_close_all(ws_server_t *w, int timeout_ms)
         queue_close(c, WSLAY_CODE_GOING_AWAY, "server shutting down", WS_CLOSE_SHUTDOWN);
         flush(c);
     }
-    uint64_t until = now_ms() + (uint64_t)timeout_ms;
-    while (!h2o_linklist_is_empty(&w->clients) && now_ms() < until)
+    uint64_t until = rt_now_ms() + (uint64_t)timeout_ms;
+    while (!h2o_linklist_is_empty(&w->clients) && rt_now_ms() < until)
         h2o_evloop_run(w->loop, 10);
     while (!h2o_linklist_is_empty(&w->clients))
         client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
