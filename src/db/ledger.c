@@ -16,9 +16,9 @@ static const char *UPSERT_SQL =
     "WITH up AS ("
     " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
     "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
-    "  sync_source, pulled_by_user_id, processed_at)"
+    "  sync_source, pulled_by_user_id, processed_at, last_sync_id)"
     " SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12::timestamptz, $13, $14::jsonb, $15,"
-    "  $16, now()"
+    "  $16, now(), $30::text"
     /* an event of a sync cancelled meanwhile stores nothing (the sync
      * locks taken first make that decision stick) */
     " WHERE NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs WHERE sync_id = $30::text"
@@ -28,7 +28,7 @@ static const char *UPSERT_SQL =
     "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
     "  assignees = EXCLUDED.assignees, author = EXCLUDED.author, created_at = EXCLUDED.created_at,"
     "  updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at, raw_data = EXCLUDED.raw_data,"
-    "  processed_at = now()"
+    "  processed_at = now(), last_sync_id = EXCLUDED.last_sync_id"
     " WHERE dispatchai.issues.updated_at IS NULL OR EXCLUDED.updated_at IS NULL"
     "  OR dispatchai.issues.updated_at <= EXCLUDED.updated_at"
     " RETURNING id),"
@@ -51,7 +51,11 @@ static const char *UPSERT_SQL =
     /* this version stored before but its event never acknowledged */
     "  (SELECT count(*) FROM dispatchai.enriched_issues e"
     "   WHERE e.issue_id = (SELECT id FROM dispatchai.issues WHERE github_issue_id = $1)"
-    "   AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz AND e.published_at IS NULL)";
+    "   AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz AND e.published_at IS NULL),"
+    /* this version stored before by this same sync (the main query sees
+     * the rows as they were before this statement): not counted again */
+    "  (SELECT count(*) FROM dispatchai.issues WHERE $30::text IS NOT NULL AND github_issue_id = $1"
+    "   AND last_sync_id = $30::text AND updated_at IS NOT DISTINCT FROM $12::timestamptz)";
 
 /* The records whose rows this transaction commits. */
 static const char *APPLIED_SQL =
@@ -67,11 +71,13 @@ static const char *REPLAY_SQL =
     " AND e.published_at IS NULL";
 
 /* A batch's events of one sync: counted in the batch's transaction, so a
- * replay never counts twice; the sync completes when all are in. */
+ * replay never counts twice; the sync completes when all are in (of a
+ * sync still fetching from GitHub, the total is not known yet). */
 static const char *SYNC_PROGRESS_SQL =
     "UPDATE dispatchai.repository_syncs SET issues_synced = issues_synced + $2,"
     " issues_classified = issues_classified + $3, updated_at = now(),"
-    " sync_status = CASE WHEN sync_status IN ('pending', 'syncing') AND issues_synced + $2 >= issues_total"
+    " sync_status = CASE WHEN sync_status IN ('pending', 'syncing') AND NOT fetching"
+    "   AND issues_synced + $2 >= issues_total"
     "   THEN 'completed' WHEN sync_status = 'pending' THEN 'syncing' ELSE sync_status END"
     " WHERE sync_id = $1 AND sync_status IN ('pending', 'syncing')";
 
@@ -140,6 +146,7 @@ typedef struct stmt {
 } stmt_t;
 
 typedef struct tx {
+    PGconn *conn;                 /* while it is executed */
     stmt_t *s;
     int n;
     strbuf_t lock_ids, parts, offs;
@@ -147,7 +154,6 @@ typedef struct tx {
 
 typedef struct sync_count {
     const char *id;
-    int n;
 } sync_count_t;
 
 static int by_id(const void *a, const void *b)
@@ -195,8 +201,7 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
         while (j < nsyncs && strcmp(counts[j].id, id) != 0)
             j++;
         if (j == nsyncs)
-            counts[nsyncs++] = (sync_count_t){id, 0};
-        counts[j].n++;
+            counts[nsyncs++] = (sync_count_t){id};
     }
     sb_puts(&t->lock_ids, "}");
     sb_puts(&t->parts, "}");
@@ -234,9 +239,8 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
     qsort(counts, (size_t)nsyncs, sizeof(counts[0]), by_id);
     for (int j = 0; j < nsyncs; j++) {
         stmt_t *st = add(t, ST_SYNC, SYNC_PROGRESS_SQL);
-        snprintf(st->a, sizeof(st->a), "%d", counts[j].n);
         st->n = 3;
-        st->v[0] = counts[j].id;
+        st->v[0] = counts[j].id;   /* the count: sync_count_fill, once the rows' results are in */
         st->v[1] = st->a;
         st->v[2] = st->a;   /* records that reach storage were classified: both counts */
     }
@@ -252,6 +256,20 @@ static void tx_free(tx_t *t)
     sb_free(&t->lock_ids);
     sb_free(&t->parts);
     sb_free(&t->offs);
+}
+
+/* A sync's progress statement counts the transaction's entries of that
+ * sync, less those the sync had stored already: known only from the rows'
+ * results, so it is filled just before it is sent. */
+static void sync_count_fill(tx_t *t, stmt_t *sync)
+{
+    int n = 0;
+    for (int i = 0; i < t->n; i++) {
+        const ledger_entry_t *e = t->s[i].kind == ST_ROW ? t->s[i].entry : NULL;
+        if (e != NULL && !e->replay && !e->sync_dup && e->sync_id != NULL && strcmp(e->sync_id, sync->v[0]) == 0)
+            n++;
+    }
+    snprintf(sync->a, sizeof(sync->a), "%d", n);
 }
 
 /* A replay's lookup: publish from the stored classification if its event
@@ -288,6 +306,7 @@ static ledger_status_t stmt_result(PGconn *c, stmt_t *st, PGresult *res)
             bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
             bool unpublished = atoi(PQgetvalue(res, 0, 2)) > 0;
             e->publish = (stored && classified) || unpublished;
+            e->sync_dup = atoi(PQgetvalue(res, 0, 3)) > 0;
         }
         return LEDGER_OK;
     }
@@ -306,22 +325,42 @@ static ledger_status_t worse(ledger_status_t a, ledger_status_t b)
     return a != LEDGER_OK ? a : b;
 }
 
+/* Sends one statement (its sync count filled first). */
+static int stmt_send(tx_t *t, stmt_t *st)
+{
+    if (st->kind == ST_SYNC)
+        sync_count_fill(t, st);
+    return st->sql ? PQsendQueryParams(t->conn, st->sql, st->n, NULL, st->v, NULL, NULL, 0)
+                   : PQsendQueryPrepared(t->conn, "upsert", st->n, st->v, NULL, NULL, 0);
+}
+
+static PGresult *stmt_exec(tx_t *t, stmt_t *st)
+{
+    if (st->kind == ST_SYNC)
+        sync_count_fill(t, st);
+    return st->sql ? PQexecParams(t->conn, st->sql, st->n, NULL, st->v, NULL, NULL, 0)
+                   : PQexecPrepared(t->conn, "upsert", st->n, st->v, NULL, NULL, 0);
+}
+
 /* Executor 1: every statement sent before the first result is read. After
  * an error the rest come back PGRES_PIPELINE_ABORTED and the server rolls
- * the transaction back at the sync point. */
+ * the transaction back at the sync point. A transaction with sync counts
+ * sends those and its COMMIT after the rows' results are read (a second
+ * round trip: the counts depend on them). */
 static ledger_status_t tx_exec_pipelined(PGconn *c, tx_t *t)
 {
+    t->conn = c;
+    int split = 0;
+    while (split < t->n && t->s[split].kind != ST_SYNC)
+        split++;
     if (PQenterPipelineMode(c) != 1)
         return LEDGER_RETRY;
     bool sent = true;
-    for (int i = 0; i < t->n && sent; i++) {
-        stmt_t *st = &t->s[i];
-        sent = st->sql ? PQsendQueryParams(c, st->sql, st->n, NULL, st->v, NULL, NULL, 0) == 1
-                       : PQsendQueryPrepared(c, "upsert", st->n, st->v, NULL, NULL, 0) == 1;
-    }
+    for (int i = 0; i < split && sent; i++)
+        sent = stmt_send(t, &t->s[i]) == 1;
     sent = sent && PQpipelineSync(c) == 1;
     ledger_status_t status = sent ? LEDGER_OK : LEDGER_RETRY;
-    for (int i = 0; i < t->n && sent; i++) {
+    for (int i = 0; i < split && sent; i++) {
         PGresult *res = PQgetResult(c);
         if (res == NULL) {
             status = worse(status, LEDGER_RETRY);
@@ -347,6 +386,11 @@ static ledger_status_t tx_exec_pipelined(PGconn *c, tx_t *t)
             break;
     }
     PQexitPipelineMode(c);
+    for (int i = split; i < t->n && status == LEDGER_OK; i++) {
+        PGresult *res = stmt_exec(t, &t->s[i]);
+        status = stmt_result(c, &t->s[i], res);
+        PQclear(res);
+    }
     if (status != LEDGER_OK) {
         /* A failed statement leaves the explicit transaction aborted past
          * the sync point; end it, or every later statement fails with
@@ -359,12 +403,11 @@ static ledger_status_t tx_exec_pipelined(PGconn *c, tx_t *t)
 /* Executor 2: one statement at a time, stopping at the first failure. */
 static ledger_status_t tx_exec_each(PGconn *c, tx_t *t)
 {
+    t->conn = c;
     ledger_status_t status = LEDGER_OK;
     for (int i = 0; i < t->n && status == LEDGER_OK; i++) {
-        stmt_t *st = &t->s[i];
-        PGresult *res = st->sql ? PQexecParams(c, st->sql, st->n, NULL, st->v, NULL, NULL, 0)
-                                : PQexecPrepared(c, "upsert", st->n, st->v, NULL, NULL, 0);
-        status = stmt_result(c, st, res);
+        PGresult *res = stmt_exec(t, &t->s[i]);
+        status = stmt_result(c, &t->s[i], res);
         PQclear(res);
     }
     if (status != LEDGER_OK)

@@ -51,6 +51,9 @@ typedef struct ledger_entry {
     /* out */
     bool publish;                 /* an enriched event is due: a new version stored,
                                      or a stored one never acknowledged */
+    bool sync_dup;                /* its sync had stored this version already (the
+                                     sync published it again after a restart): not
+                                     counted twice */
     char error[512];              /* why the row was refused or deferred */
 } ledger_entry_t;
 

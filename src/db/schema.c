@@ -143,6 +143,59 @@ static const migration_t MIGRATIONS[] = {
      " END $$;"
      "CREATE TRIGGER sync_notify AFTER INSERT OR UPDATE ON dispatchai.repository_syncs"
      " FOR EACH ROW EXECUTE FUNCTION dispatchai.sync_notify();"},
+    {7, "syncs from the GitHub API",
+     /* issues.last_sync_id: the sync that stored this version, so a sync
+      * that publishes a page again after a restart counts nothing twice
+      * (ledger.c). repository_syncs: where a GitHub sync is (its cursor,
+      * counts, waits) and who runs it (a lease the running process renews;
+      * an expired one is taken over: gh_sync_store.c). github_pages: each
+      * fetched page's ETag and where it led, for conditional requests;
+      * github_repos: how far a repository's issues were fetched, for
+      * incremental resyncs. No token is stored anywhere. */
+     "ALTER TABLE dispatchai.issues ADD COLUMN last_sync_id varchar(64);"
+     "ALTER TABLE dispatchai.repository_syncs"
+     "  ADD COLUMN source varchar(10) NOT NULL DEFAULT 'file' CHECK (source IN ('file', 'github')),"
+     "  ADD COLUMN fetching boolean NOT NULL DEFAULT false,"
+     "  ADD COLUMN issues_fetched integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN issues_published integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN issues_unchanged integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN prs_skipped integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN pages_fetched integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN rate_limit_waits integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN waiting_until timestamptz,"
+     "  ADD COLUMN waiting_reason text,"
+     "  ADD COLUMN cursor jsonb,"
+     "  ADD COLUMN fetch_started_at timestamptz,"
+     "  ADD COLUMN lease_owner varchar(64),"
+     "  ADD COLUMN lease_until timestamptz;"
+     "CREATE TABLE dispatchai.github_pages ("
+     "  repository text NOT NULL,"
+     "  url text NOT NULL,"
+     "  etag text NOT NULL,"
+     "  after jsonb NOT NULL,"   /* the cursor after the page and its counts */
+     "  fetched_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (repository, url));"
+     "CREATE TABLE dispatchai.github_repos ("
+     "  repository text PRIMARY KEY,"
+     "  cursor jsonb NOT NULL,"   /* where the next sync starts */
+     "  synced_at timestamptz NOT NULL DEFAULT now());"
+     /* Progress of the fetch is announced too (not the lease's renewals). */
+     "CREATE OR REPLACE FUNCTION dispatchai.sync_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+     " BEGIN"
+     "  IF TG_OP = 'UPDATE' AND OLD.sync_status = NEW.sync_status AND OLD.issues_total = NEW.issues_total"
+     "   AND OLD.issues_synced = NEW.issues_synced"
+     "   AND OLD.issues_classified IS NOT DISTINCT FROM NEW.issues_classified"
+     "   AND OLD.issues_fetched = NEW.issues_fetched AND OLD.issues_published = NEW.issues_published"
+     "   AND OLD.waiting_until IS NOT DISTINCT FROM NEW.waiting_until THEN RETURN NULL; END IF;"
+     "  PERFORM pg_notify('dispatchd_syncs', json_build_object('sync_id', NEW.sync_id, 'user_id', NEW.user_id,"
+     "   'repository', NEW.repository_owner || '/' || NEW.repository_name, 'status', NEW.sync_status,"
+     "   'source', NEW.source, 'issues_total', NEW.issues_total, 'issues_fetched', NEW.issues_fetched,"
+     "   'issues_published', NEW.issues_published, 'issues_synced', NEW.issues_synced,"
+     "   'issues_classified', NEW.issues_classified, 'prs_skipped', NEW.prs_skipped,"
+     "   'waiting_until', NEW.waiting_until, 'waiting_reason', NEW.waiting_reason,"
+     "   'error', left(NEW.error_message, 500))::text);"
+     "  RETURN NULL;"
+     " END $$;"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

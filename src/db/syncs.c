@@ -23,24 +23,32 @@ static void db_error(PGresult *r, PGconn *c, char *err, size_t errlen)
     snprintf(err, errlen, "database: %.*s", (int)strcspn(m, "\n"), m);
 }
 
-int syncs_register(PGconn *c, const char *user, const char *owner, const char *repo, const char *sync_id, long total,
-                   char *err, size_t errlen)
+int syncs_register(PGconn *c, const sync_new_t *n, char *err, size_t errlen)
 {
-    char t[24];
-    snprintf(t, sizeof(t), "%ld", total);
-    const char *v[5] = {user, owner, repo, sync_id, t};
+    char t[24], lease[24];
+    snprintf(t, sizeof(t), "%ld", n->total);
+    snprintf(lease, sizeof(lease), "%d", n->lease_s);
+    bool github = n->cursor != NULL;
+    const char *v[9] = {n->user, n->owner, n->repo, n->sync_id, t, github ? "github" : "file",
+                        n->cursor, github ? n->lease_owner : NULL, lease};
     /* A finished sync's row is reused (the table is unique per user and
      * repository); a running one is not taken over. */
     PGresult *r = PQexecParams(
         c,
         "INSERT INTO dispatchai.repository_syncs (user_id, repository_owner, repository_name, sync_id, sync_status,"
-        " issues_total) VALUES ($1, $2, $3, $4, 'pending', $5)"
+        " issues_total, source, fetching, cursor, fetch_started_at, lease_owner, lease_until)"
+        " VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7::jsonb IS NOT NULL, $7::jsonb, now(), $8,"
+        "  now() + make_interval(secs => $9::int))"
         " ON CONFLICT (user_id, repository_owner, repository_name) DO UPDATE SET sync_id = EXCLUDED.sync_id,"
         " sync_status = 'pending', issues_total = EXCLUDED.issues_total, issues_synced = 0, issues_classified = 0,"
-        " error_message = NULL, created_at = now(), updated_at = now()"
+        " error_message = NULL, created_at = now(), updated_at = now(), source = EXCLUDED.source,"
+        " fetching = EXCLUDED.fetching, issues_fetched = 0, issues_published = 0, issues_unchanged = 0,"
+        " prs_skipped = 0, pages_fetched = 0, rate_limit_waits = 0, waiting_until = NULL, waiting_reason = NULL,"
+        " cursor = EXCLUDED.cursor, fetch_started_at = now(), lease_owner = EXCLUDED.lease_owner,"
+        " lease_until = EXCLUDED.lease_until"
         " WHERE dispatchai.repository_syncs.sync_status NOT IN ('pending', 'syncing')"
         " RETURNING id",
-        5, NULL, v, NULL, NULL, 0);
+        9, NULL, v, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         db_error(r, c, err, errlen);
@@ -48,8 +56,8 @@ int syncs_register(PGconn *c, const char *user, const char *owner, const char *r
     } else if (PQntuples(r) == 0) {
         snprintf(err, errlen,
                  "a sync of %s/%s by %s is still pending or syncing; cancel it first (DELETE /repos/%s/%s/sync)",
-                 owner, repo, user, owner, repo);
-        rc = -1;
+                 n->owner, n->repo, n->user, n->owner, n->repo);
+        rc = -2;
     }
     PQclear(r);
     return rc;
@@ -64,6 +72,7 @@ int syncs_published(PGconn *c, const char *sync_id, long published, const char *
     PGresult *r = PQexecParams(
         c,
         "UPDATE dispatchai.repository_syncs SET issues_total = $2, updated_at = now(), error_message = $3,"
+        " fetching = false, waiting_until = NULL, waiting_reason = NULL, lease_owner = NULL,"
         " sync_status = CASE WHEN sync_status NOT IN ('pending', 'syncing') THEN sync_status"
         "   WHEN $3::text IS NOT NULL THEN 'failed'"
         "   WHEN issues_synced >= $2 THEN 'completed' ELSE 'syncing' END"
@@ -85,7 +94,19 @@ json_t *syncs_status(PGconn *c, const char *user, const char *owner, const char 
         " 'user_id', user_id, 'sync_status', sync_status, 'issues_total', issues_total,"
         " 'issues_synced', issues_synced, 'issues_classified', issues_classified, 'error_message', error_message,"
         " 'progress', CASE WHEN issues_total > 0 THEN round(100.0 * issues_synced / issues_total, 1) ELSE 0 END,"
-        " 'created_at', created_at, 'updated_at', updated_at)::text"
+        " 'created_at', created_at, 'updated_at', updated_at, 'source', source, 'fetching', fetching,"
+        " 'issues_fetched', issues_fetched, 'issues_published', issues_published,"
+        " 'issues_unchanged', issues_unchanged, 'prs_skipped', prs_skipped, 'pages_fetched', pages_fetched,"
+        " 'rate_limit_waits', rate_limit_waits,"
+        " 'waiting_until', CASE WHEN waiting_until > now() THEN waiting_until END,"
+        " 'waiting_reason', CASE WHEN waiting_until > now() THEN waiting_reason END,"
+        /* the rest at the rate so far, plus a wait in force */
+        " 'eta_seconds', CASE WHEN sync_status NOT IN ('pending', 'syncing') THEN 0"
+        "   WHEN fetching AND issues_fetched > 0 THEN round(greatest(issues_total - issues_fetched, 0)"
+        "    * extract(epoch FROM now() - fetch_started_at) / issues_fetched"
+        "    + greatest(extract(epoch FROM coalesce(waiting_until, now()) - now()), 0))"
+        "   WHEN NOT fetching AND issues_synced > 0 THEN round(greatest(issues_total - issues_synced, 0)"
+        "    * extract(epoch FROM now() - created_at) / issues_synced) END)::text"
         " FROM dispatchai.repository_syncs WHERE user_id = $1 AND repository_owner = $2 AND repository_name = $3",
         3, NULL, v, NULL, NULL, 0);
     json_t *out;
@@ -159,11 +180,20 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
         " AND i.pulled_by_user_id = $1",
         3, NULL, v, NULL, NULL, 0);
     const char *sv[1] = {sync_id};
+    char repo_full[520];
+    snprintf(repo_full, sizeof(repo_full), "%s/%s", owner, repo);
     PGresult *upd = PQexecParams(c,
-                                 "UPDATE dispatchai.repository_syncs SET sync_status = 'cancelled', updated_at = now()"
-                                 " WHERE sync_id = $1",
+                                 "UPDATE dispatchai.repository_syncs SET sync_status = 'cancelled', updated_at = now(),"
+                                 " fetching = false, waiting_until = NULL, lease_owner = NULL WHERE sync_id = $1",
                                  1, NULL, sv, NULL, NULL, 0);
-    bool ok = PQresultStatus(del) == PGRES_COMMAND_OK && PQresultStatus(kept) == PGRES_TUPLES_OK &&
+    /* The removed issues must be fetched again by the next sync: it starts
+     * from scratch, without conditional requests. */
+    const char *rv[1] = {repo_full};
+    PGresult *fresh = PQexecParams(c,
+                                   "WITH p AS (DELETE FROM dispatchai.github_pages WHERE repository = $1)"
+                                   " DELETE FROM dispatchai.github_repos WHERE repository = $1",
+                                   1, NULL, rv, NULL, NULL, 0);
+    bool ok = PQresultStatus(fresh) == PGRES_COMMAND_OK && PQresultStatus(del) == PGRES_COMMAND_OK && PQresultStatus(kept) == PGRES_TUPLES_OK &&
               PQresultStatus(upd) == PGRES_COMMAND_OK && pg_command(c, "COMMIT");
     if (ok) {
         *status = 200;
@@ -177,5 +207,6 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
     PQclear(del);
     PQclear(kept);
     PQclear(upd);
+    PQclear(fresh);
     return out;
 }

@@ -10,11 +10,21 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-/* A new sync of owner/repo by user, `pending`, expecting `total` events.
- * 0, or -1 with the reason in err: the database's error, or a sync of the
- * same repository by the same user still pending or syncing. */
-int syncs_register(PGconn *c, const char *user, const char *owner, const char *repo, const char *sync_id, long total,
-                   char *err, size_t errlen);
+/* A new sync: from a file (cursor NULL), or from the GitHub API (cursor:
+ * where its fetch starts, as JSON; the sync is fetching, leased to
+ * lease_owner for lease_s seconds). */
+typedef struct sync_new {
+    const char *user, *owner, *repo, *sync_id;
+    long total;                   /* events expected (a file), or the issues counted (GitHub) */
+    const char *cursor;
+    const char *lease_owner;
+    int lease_s;
+} sync_new_t;
+
+/* Registers the sync `pending`. 0; -1 with the database's error in err;
+ * -2 when a sync of the same repository by the same user is still pending
+ * or syncing. */
+int syncs_register(PGconn *c, const sync_new_t *n, char *err, size_t errlen);
 /* Publishing finished: `syncing` with the number of events published (or
  * `failed` with error when error is not NULL). */
 int syncs_published(PGconn *c, const char *sync_id, long published, const char *error, char *err, size_t errlen);
