@@ -9,7 +9,8 @@
  *         -> publisher (enriched / DLQ produce; delivery reports)
  *           -> partition-consumer (done: the offset may be committed)
  *   admin (fleet commands, broker queries), syncs (sync requests),
- *   broadcaster (the enriched topic and sync changes -> /ws)
+ *   broadcaster (the enriched topic and sync changes -> /ws),
+ *   github (syncs from the GitHub API -> issues.raw)
  *
  * Each actor's own header (poller.h, partition.h, ...) declares its spawn
  * function and the messages it accepts; its state is private to its .c.
@@ -44,6 +45,7 @@ typedef struct actor_addresses {
     rt_actor_t *admin;
     rt_actor_t *syncs;
     rt_actor_t *broadcaster;
+    rt_actor_t *github;
 } actor_addresses_t;
 
 typedef struct actor_env {

@@ -16,6 +16,7 @@
 #include "broadcaster.h"
 #include "classifier.h"
 #include "faults.h"
+#include "github_sync.h"
 #include "llm.h"
 #include "log.h"
 #include "metrics.h"
@@ -93,6 +94,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         goto fail;
     }
     p->to.syncs = sync_requests_spawn(env);   /* cancelled syncs reach the classifier before any record */
+    p->to.github = github_sync_spawn(env, NULL);
     p->to.poller = poller_spawn(env, cconf, &env->consumer, err, errlen);
     if (p->to.poller == NULL)
         goto fail;
@@ -202,6 +204,7 @@ pipeline_view_t pipeline_view(const pipeline_t *p)
         .max_message_bytes = p->env.max_message_bytes,
         .admin = p->to.admin,
         .syncs = p->to.syncs,
+        .github = p->to.github,
         .ws_feed = p->feed,
     };
 }

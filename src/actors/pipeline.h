@@ -44,6 +44,7 @@ typedef struct pipeline_view {
     size_t max_message_bytes;           /* larger webhook deliveries are refused */
     rt_actor_t *admin;                  /* admin.h: broker questions */
     rt_actor_t *syncs;                  /* sync_requests.h: sync and budget questions */
+    rt_actor_t *github;                 /* github_sync.h: syncs from the GitHub API */
     struct ws_feed *ws_feed;            /* broadcaster.h: what /ws sends */
 } pipeline_view_t;
 

@@ -125,7 +125,7 @@ int cmd_sync(int argc, char **argv)
     if (total > cfg.large_sync_threshold && !force) {
         printf("{\"requires_confirmation\":true,\"issue_count\":%ld,\"estimated_cost_usd\":%.2f,"
                "\"message\":\"%ld issues exceed LARGE_SYNC_THRESHOLD=%d; rerun with --force\"}\n",
-               total, (double)total * cfg.cost_per_issue, total, cfg.large_sync_threshold);
+               total, config_sync_cost(&cfg, total), total, cfg.large_sync_threshold);
         free(line);
         fclose(f);
         config_free(&cfg);

@@ -92,6 +92,11 @@ typedef struct config {
  * message naming the key in err. */
 int config_load(config_t *cfg, const char *file, char *err, size_t errlen);
 void config_free(config_t *cfg);
+
+/* What classifying `issues` issues is expected to cost (the large-sync
+ * confirmation): by the LLM price table when the classifier calls an LLM
+ * (a typical issue's prompt and answer), else COST_PER_ISSUE each. */
+double config_sync_cost(const config_t *cfg, long issues);
 /* A [kafka] property's value, or NULL. */
 const char *config_kafka_prop(const config_t *cfg, const char *key);
 /* The user's daily LLM limit: [user_limits], else user_daily_limit (-1:

@@ -1,16 +1,9 @@
 #include "llm_quota.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failed(PGresult *r, const char *what, char *err, size_t errlen)
-{
-    const char *m = PQresultErrorMessage(r);
-    snprintf(err, errlen, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
-    PQclear(r);
-    return -1;
-}
 
 int quota_bucket_lease(PGconn *c, const char *name, double capacity, double rate_per_s, double least, double want,
                        double settle, double *granted, long *pause_ms, char *err, size_t errlen)
@@ -27,7 +20,7 @@ int quota_bucket_lease(PGconn *c, const char *name, double capacity, double rate
                                " VALUES ($1, $2::float8, now()) ON CONFLICT (name) DO NOTHING",
                                2, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return failed(r, "rate bucket", err, errlen);
+        return pg_failed(r, "rate bucket", err, errlen);
     PQclear(r);
     /* The refill is counted up to now whether or not anything is taken, so
      * the settlement always lands; a paused bucket refills but grants
@@ -45,7 +38,7 @@ int quota_bucket_lease(PGconn *c, const char *name, double capacity, double rate
         " RETURNING g.take, (cur.pause_s * 1000)::bigint",
         6, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return failed(r, "rate bucket lease", err, errlen);
+        return pg_failed(r, "rate bucket lease", err, errlen);
     *granted = PQntuples(r) == 1 ? atof(PQgetvalue(r, 0, 0)) : 0;
     *pause_ms = PQntuples(r) == 1 ? atol(PQgetvalue(r, 0, 1)) : 0;
     PQclear(r);
@@ -62,7 +55,7 @@ int quota_bucket_pause(PGconn *c, const char *name, long ms, char *err, size_t e
                                " now()), now() + $2::bigint * interval '1 millisecond') WHERE name = $1",
                                2, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return failed(r, "rate bucket pause", err, errlen);
+        return pg_failed(r, "rate bucket pause", err, errlen);
     PQclear(r);
     return 0;
 }
@@ -78,7 +71,7 @@ int quota_budget_take(PGconn *c, const char *user, int n, long global_limit, lon
     PGresult *r = PQexecParams(c, "SELECT granted, used FROM dispatchai.llm_budget_take($1, $2, $3, $4)", 4, NULL, v,
                                NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        return failed(r, "budget", err, errlen);
+        return pg_failed(r, "budget", err, errlen);
     *granted = atoi(PQgetvalue(r, 0, 0));
     *used = atol(PQgetvalue(r, 0, 1));
     PQclear(r);
@@ -90,7 +83,7 @@ int quota_budget_used(PGconn *c, long *used, char *err, size_t errlen)
     PGresult *r = PQexec(c, "SELECT coalesce(sum(used), 0) FROM dispatchai.llm_budget_usage"
                             " WHERE day = (now() AT TIME ZONE 'UTC')::date AND scope = ''");
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return failed(r, "budget", err, errlen);
+        return pg_failed(r, "budget", err, errlen);
     *used = atol(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
@@ -126,7 +119,7 @@ int quota_known_versions(PGconn *c, const long long *ids, const char *const *ver
     free(a);
     free(b);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return failed(r, "known versions", err, errlen);
+        return pg_failed(r, "known versions", err, errlen);
     for (int i = 0; i < PQntuples(r); i++) {
         int k = atoi(PQgetvalue(r, i, 0));
         if (k >= 0 && k < n)

@@ -226,6 +226,14 @@ PGconn *pg_connect(const char *url, char *err, size_t errlen)
     return c;
 }
 
+int pg_failed(PGresult *r, const char *what, char *err, size_t errlen)
+{
+    const char *m = PQresultErrorMessage(r);
+    snprintf(err, errlen, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
+    PQclear(r);
+    return -1;
+}
+
 bool pg_command(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);

@@ -21,6 +21,10 @@ int schema_current_version(PGconn *conn, char *err, size_t errlen);
  * succeeded (the connection's error message says why not). */
 bool pg_command(PGconn *c, const char *sql);
 
+/* A statement's failure: "what: the server's first line" in err; clears r;
+ * returns -1. */
+int pg_failed(PGresult *r, const char *what, char *err, size_t errlen);
+
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);
 

@@ -38,7 +38,7 @@ static const route_t ROUTES[] = {
     {"GET", "/api/admin/kafka/consumer-groups/{group}/lag", AUTH_ADMIN, true, admin_group_lag},
     {"GET", "/api/admin/kafka/topics/{topic}/stats", AUTH_ADMIN, true, admin_topic_stats},
     {"GET", "/repos/{owner}/{repo}/sync-status", AUTH_USER, true, user_sync_status},
-    {"POST", "/repos/{owner}/{repo}/sync", AUTH_USER, false, user_sync_start},
+    {"POST", "/repos/{owner}/{repo}/sync", AUTH_USER, true, user_sync_start},
     {"DELETE", "/repos/{owner}/{repo}/sync", AUTH_USER, true, user_sync_cancel},
     /* its token may come in the query (browsers cannot set headers on a
      * WebSocket): the route checks it itself */

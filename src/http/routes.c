@@ -1,5 +1,6 @@
 #include "routes.h"
 
+#include <ctype.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,49 @@ static void render_partitions(strbuf_t *out, void *ctx)
                 sb_printf(out, "%s{partition=\"%d\"} %lld\n", fam[f].name, i, (long long)v);
         }
     }
+}
+
+/* A query value's %XX escapes decoded into out; false when malformed or
+ * too long. */
+static bool query_value(const char *v, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        if (ch == '%') {
+            if (i + 2 >= len || !isxdigit((unsigned char)v[i + 1]) || !isxdigit((unsigned char)v[i + 2]))
+                return false;
+            char hex[3] = {v[i + 1], v[i + 2], '\0'};
+            ch = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else if (ch == '+') {
+            ch = ' ';
+        }
+        if (n + 1 >= cap)
+            return false;
+        out[n++] = ch;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+int http_query_next(h2o_req_t *req, const char *name, size_t *pos, char *out, size_t cap)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *base = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nlen = strlen(name);
+    for (const char *q = base + *pos; q < end;) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        *pos = (size_t)((amp ? amp + 1 : end) - base);
+        if ((size_t)(stop - q) >= nlen && strncmp(q, name, nlen) == 0 && (q + nlen == stop || q[nlen] == '=')) {
+            const char *v = q + nlen == stop ? stop : q + nlen + 1;
+            return query_value(v, (size_t)(stop - v), out, cap) ? 1 : -1;
+        }
+        q = amp ? amp + 1 : end;
+    }
+    return 0;
 }
 
 typedef struct acked_answer {

@@ -53,6 +53,10 @@ typedef struct route_ctx {
     char user[256];
 } route_ctx_t;
 
+/* The next ?name=value of the query from *pos (0 at first), %XX decoded
+ * into out: 1; 0 when there is no more; -1 when malformed or too long. */
+int http_query_next(h2o_req_t *req, const char *name, size_t *pos, char *out, size_t cap);
+
 typedef int (*route_fn)(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 
 /* Callers: the admin token (admin_routes.c), a user token (user_routes.c).

@@ -3,9 +3,9 @@
  * authenticated with an HS256 JWT whose `sub` is the user id:
  *   GET    /repos/{owner}/{repo}/sync-status   the user's sync of the repository
  *   DELETE /repos/{owner}/{repo}/sync          cancel it
- *   POST   /repos/{owner}/{repo}/sync          501: syncs are started with
- *                                              `dispatchd sync --from` for now
- * Answers come from the syncs actor, off the event loop.
+ *   POST   /repos/{owner}/{repo}/sync[?force=true]  start a sync from the
+ *                                              GitHub API (the github actor)
+ * Answers come from the syncs and github actors, off the event loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,8 @@
 #include "config.h"
 #include "user_token.h"
 #include "sync_requests.h"
+#include "github_sync.h"
+#include "gh_page.h"
 #include "routes.h"
 
 static void on_answer(void *ctx, int status, const char *json)
@@ -74,8 +76,28 @@ int user_sync_cancel(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 
 int user_sync_start(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    (void)app;
-    return http_respond_error(req, rc->route, 501, "not_implemented",
-                              "syncing from the GitHub API is not built yet; publish the issues with "
-                              "`dispatchd sync OWNER/REPO --from FILE.jsonl`");
+    char owner[128], repo[128], force[8] = "";
+    snprintf(owner, sizeof(owner), "%.*s", (int)rc->params.v[0].len, rc->params.v[0].base);
+    snprintf(repo, sizeof(repo), "%.*s", (int)rc->params.v[1].len, rc->params.v[1].base);
+    if (rc->params.v[0].len >= sizeof(owner) || rc->params.v[1].len >= sizeof(repo) || !gh_name_valid(owner) ||
+        !gh_name_valid(repo))
+        return http_respond_error(req, rc->route, 400, "bad_request", "not a GitHub owner/repository name");
+    size_t pos = 0;
+    int f = http_query_next(req, "force", &pos, force, sizeof(force));
+    if (f < 0 || (f > 0 && strcmp(force, "true") != 0 && strcmp(force, "false") != 0))
+        return http_respond_error(req, rc->route, 400, "bad_request", "force: true or false");
+    if (app->pl->github == NULL)
+        return http_respond_error(req, rc->route, 503, "unavailable", "syncs from GitHub are not running here");
+    gh_sync_start_msg_t *m = rt_msg_new(sizeof(*m), MSG_GH_SYNC_START);
+    snprintf(m->user, sizeof(m->user), "%s", rc->user);
+    snprintf(m->owner, sizeof(m->owner), "%s", owner);
+    snprintf(m->repo, sizeof(m->repo), "%s", repo);
+    m->force = f > 0 && strcmp(force, "true") == 0;
+    m->reply = on_answer;
+    m->ctx = http_pending_new(app, req, rc->route);
+    if (rt_send(app->pl->github, m) != RT_OK) {
+        http_pending_complete(m->ctx, 503, "{\"error\":\"busy\",\"detail\":\"sync queue full or stopping\"}");
+        rt_msg_free(m);
+    }
+    return 0;
 }

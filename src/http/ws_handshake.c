@@ -97,51 +97,21 @@ static bool caller(http_app_t *app, h2o_req_t *req, const char *route, ws_access
     return true;
 }
 
-/* A query value's %XX escapes decoded into out; false when malformed or
- * too long. */
-static bool query_value(const char *v, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = v[i];
-        if (ch == '%') {
-            if (i + 2 >= len || !isxdigit((unsigned char)v[i + 1]) || !isxdigit((unsigned char)v[i + 2]))
-                return false;
-            char hex[3] = {v[i + 1], v[i + 2], '\0'};
-            ch = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else if (ch == '+') {
-            ch = ' ';
-        }
-        if (n + 1 >= cap)
-            return false;
-        out[n++] = ch;
-    }
-    out[n] = '\0';
-    return true;
-}
-
 /* ?repo=owner/repo, repeatable: narrows what this socket gets. */
 static bool filters(h2o_req_t *req, const char *route, ws_access_t *access, int *rc)
 {
-    if (req->query_at == SIZE_MAX)
-        return true;
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if (stop - q > 5 && strncmp(q, "repo=", 5) == 0) {
-            char repo[WS_ACCESS_NAME_MAX], err[200];
-            if (!query_value(q + 5, (size_t)(stop - q - 5), repo, sizeof(repo))) {
-                *rc = http_respond_error(req, route, 400, "bad_request", "repo: not owner/repo");
-                return false;
-            }
-            if (ws_access_add_narrow(access, repo, err, sizeof(err)) != 0) {
-                *rc = http_respond_error(req, route, 400, "bad_request", err);
-                return false;
-            }
+    size_t pos = 0;
+    char repo[WS_ACCESS_NAME_MAX], err[200];
+    int got;
+    while ((got = http_query_next(req, "repo", &pos, repo, sizeof(repo))) != 0) {
+        if (got < 0) {
+            *rc = http_respond_error(req, route, 400, "bad_request", "repo: not owner/repo");
+            return false;
         }
-        q = amp ? amp + 1 : end;
+        if (ws_access_add_narrow(access, repo, err, sizeof(err)) != 0) {
+            *rc = http_respond_error(req, route, 400, "bad_request", err);
+            return false;
+        }
     }
     return true;
 }
