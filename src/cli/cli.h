@@ -4,6 +4,8 @@
 #ifndef DISPATCHD_CLI_H
 #define DISPATCHD_CLI_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 #define EXIT_USAGE 2
@@ -13,6 +15,8 @@ int cmd_migrate(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* `dispatchd sync OWNER/REPO` from the GitHub API (sync.c parses). */
+int cmd_sync_github(const char *owner, const char *repo, const char *user, bool force, config_t *cfg);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 

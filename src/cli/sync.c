@@ -1,5 +1,6 @@
 /*
- * sync.c -- `dispatchd sync OWNER/REPO --from FILE.jsonl`: a batch sync.
+ * sync.c -- `dispatchd sync OWNER/REPO --from FILE.jsonl`: a batch sync
+ * from a file (without --from: from the GitHub API, sync_github.c).
  * Each line of the file is a GitHub issue object (as the REST API returns
  * it); each becomes an `issues.raw` event with sync_source "manual_pull" and
  * the headers sync_id, user_id and correlation_id. Delivery is confirmed
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gh_page.h"
 #include "event.h"
 #include "kafka.h"
 #include "timefmt.h"
@@ -21,9 +23,11 @@
 #include "uuid.h"
 
 static const char *USAGE =
-    "usage: dispatchd sync OWNER/REPO --from FILE.jsonl [--force] [--user ID] [--config FILE]\n"
-    "Publishes the issues of FILE (one GitHub issue object per line) to issues.raw.\n"
-    "Above LARGE_SYNC_THRESHOLD issues it asks for --force, showing the estimated cost.\n";
+    "usage: dispatchd sync OWNER/REPO [--from FILE.jsonl] [--force] [--user ID] [--config FILE]\n"
+    "Publishes the repository's issues to issues.raw: from the GitHub API (GITHUB_API_URL,\n"
+    "GITHUB_TOKEN; resumable, incremental on a resync), or from FILE (one GitHub issue object\n"
+    "per line). Above LARGE_SYNC_THRESHOLD issues it asks (on a terminal) or needs --force,\n"
+    "showing the estimated cost.\n";
 
 typedef struct sync_stats {
     long delivered, failed;
@@ -94,10 +98,6 @@ int cmd_sync(int argc, char **argv)
         cli_error("sync: expected OWNER/REPO\n%s", USAGE);
         return EXIT_USAGE;
     }
-    if (from == NULL) {
-        cli_error("sync: --from FILE.jsonl is required (syncing straight from the GitHub API is not built yet)");
-        return EXIT_USAGE;
-    }
     char owner[256], repo[256];
     snprintf(owner, sizeof(owner), "%.*s", (int)(slash - repo_arg), repo_arg);
     snprintf(repo, sizeof(repo), "%s", slash + 1);
@@ -107,6 +107,16 @@ int cmd_sync(int argc, char **argv)
     if (config_load(&cfg, cfg_file, err, sizeof(err)) != 0) {
         cli_error("%s", err);
         return EXIT_USAGE;
+    }
+    if (from == NULL) {
+        if (!gh_name_valid(owner) || !gh_name_valid(repo)) {
+            cli_error("sync: '%s' is not a GitHub OWNER/REPO", repo_arg);
+            config_free(&cfg);
+            return EXIT_USAGE;
+        }
+        int rc = cmd_sync_github(owner, repo, user, force, &cfg);
+        config_free(&cfg);
+        return rc;
     }
     FILE *f = fopen(from, "r");
     if (f == NULL) {

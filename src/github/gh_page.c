@@ -144,12 +144,14 @@ int gh_page_take(gh_page_t *p, const char *body, size_t len, const char *link_ne
         }
         if (newest == NULL || strcmp(upd, newest) > 0)
             newest = upd;
-        if (json_object_get(it, "pull_request") != NULL) {
-            p->prs++;
+        bool pr = json_object_get(it, "pull_request") != NULL;
+        bool repeat = strcmp(upd, cur->since) == 0 && boundary_has(cur, (long long)json_integer_value(id));
+        p->issues += !pr;
+        if (pr) {
+            p->prs += !repeat;   /* a repeated one was counted on its first page */
             continue;
         }
-        p->issues++;
-        if (strcmp(upd, cur->since) == 0 && boundary_has(cur, (long long)json_integer_value(id))) {
+        if (repeat) {
             p->repeats++;
             continue;
         }

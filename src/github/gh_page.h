@@ -53,7 +53,7 @@ typedef struct gh_page {
     gh_item_t *items;             /* the page's issues not taken before, in order */
     int n;
     int issues;                   /* issues in the page (boundary repeats included) */
-    int prs;                      /* pull requests in the page: skipped */
+    int prs;                      /* pull requests new in the page: skipped */
     int repeats;                  /* issues at the boundary, taken before */
     int invalid;                  /* objects that are neither (no id, number or updated_at) */
 } gh_page_t;

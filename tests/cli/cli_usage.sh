@@ -31,7 +31,7 @@ expect "run: stray argument" 2 "unexpected argument 'extra'" -- "$bin" run extra
 expect "topics without ensure" 2 "expected \`ensure\`" -- "$bin" topics
 expect "sync without OWNER/REPO" 2 "expected OWNER/REPO" -- "$bin" sync --from x
 expect "sync with a bad OWNER/REPO" 2 "expected OWNER/REPO" -- "$bin" sync a/b/c --from x
-expect "sync without --from" 2 "\-\-from FILE.jsonl is required" -- "$bin" sync a/b
+expect "sync of a name GitHub does not allow" 2 "is not a GitHub OWNER/REPO" -- "$bin" sync 'a/b?c'
 expect "sync with a missing file" 2 "cannot open --from" -- "$bin" sync a/b --from "$work/none.jsonl"
 for i in 1 2 3; do echo "{\"id\":$i,\"number\":$i,\"title\":\"t\"}"; done > "$work/three.jsonl"
 expect "large sync asks for --force" 2 '"requires_confirmation":true,"issue_count":3,"estimated_cost_usd":0.03' -- \

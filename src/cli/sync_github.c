@@ -1,0 +1,210 @@
+/*
+ * sync_github.c -- `dispatchd sync OWNER/REPO` without --from: the sync
+ * from the GitHub API, run in this process by the same actor `dispatchd
+ * run` uses (a runtime of its own, a producer whose delivery reports this
+ * thread serves), with the same confirmation (asked on a terminal, else
+ * --force) and a progress bar read from the sync's row. A sync of the same
+ * repository by the same user left by a process that died is resumed.
+ * The command ends when every page is fetched and in Kafka; the workers
+ * store and classify the events (sync-status follows them).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "github_sync.h"
+#include "kafka.h"
+#include "publisher.h"
+#include "schema.h"
+#include "syncs.h"
+
+typedef struct start_answer {
+    int status;                   /* 0 until answered */
+    char *json;
+} start_answer_t;
+
+static void on_start(void *ctx, int status, const char *json)
+{
+    start_answer_t *a = ctx;
+    a->json = strdup(json);
+    __atomic_store_n(&a->status, status, __ATOMIC_RELEASE);
+}
+
+/* The producer's delivery reports: every message here is the actor's. */
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    external_ack_t *ack = m->_private;
+    if (ack == NULL)
+        return;
+    ack->done(ack->ctx, m->err);
+    rt_msg_free(ack);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sends a start and serves the producer until it is answered. */
+static int ask_start(rt_actor_t *a, rd_kafka_t *rk, const char *user, const char *owner, const char *repo, bool force,
+                     start_answer_t *ans)
+{
+    memset(ans, 0, sizeof(*ans));
+    gh_sync_start_msg_t *m = rt_msg_new(sizeof(*m), MSG_GH_SYNC_START);
+    snprintf(m->user, sizeof(m->user), "%s", user);
+    snprintf(m->owner, sizeof(m->owner), "%s", owner);
+    snprintf(m->repo, sizeof(m->repo), "%s", repo);
+    m->force = force;
+    m->reply = on_start;
+    m->ctx = ans;
+    rt_send_force(a, m);
+    while (__atomic_load_n(&ans->status, __ATOMIC_ACQUIRE) == 0)
+        rd_kafka_poll(rk, 50);
+    return ans->status;
+}
+
+static bool confirm(const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    fprintf(stderr, "%lld issues; classifying them is estimated at $%.2f. Sync them? [y/N] ",
+            (long long)json_integer_value(json_object_get(j, "issue_count")),
+            json_real_value(json_object_get(j, "estimated_cost_usd")));
+    json_decref(j);
+    char line[16];
+    return fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y');
+}
+
+/* The sync's row: NULL when the database did not answer. */
+static json_t *row(PGconn **c, const config_t *cfg, const char *user, const char *owner, const char *repo)
+{
+    char err[256];
+    if (*c == NULL || PQstatus(*c) != CONNECTION_OK) {
+        if (*c)
+            PQfinish(*c);
+        *c = pg_connect(cfg->database_url, err, sizeof(err));
+        if (*c == NULL)
+            return NULL;
+    }
+    int status;
+    json_t *j = syncs_status(*c, user, owner, repo, &status);
+    if (status != 200) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static long num(json_t *j, const char *k)
+{
+    return (long)json_integer_value(json_object_get(j, k));
+}
+
+static void bar(json_t *r, bool tty)
+{
+    long total = num(r, "issues_total"), fetched = num(r, "issues_fetched");
+    long pct = total > 0 ? (fetched >= total ? 100 : fetched * 100 / total) : 0;
+    const char *until = json_string_value(json_object_get(r, "waiting_until"));
+    json_t *eta = json_object_get(r, "eta_seconds");
+    char bar[31];
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < pct * 30 / 100 ? '#' : '.';
+    bar[30] = '\0';
+    char line[400];
+    snprintf(line, sizeof(line), "[%s] %3ld%% pages %ld, issues %ld/%ld, published %ld, waits %ld%s%s, ETA %s%lds",
+             bar, pct, num(r, "pages_fetched"), fetched, total, num(r, "issues_published"), num(r, "rate_limit_waits"),
+             until ? ", waiting until " : "", until ? until : "", json_is_number(eta) ? "" : "~",
+             json_is_number(eta) ? (long)json_number_value(eta) : 0L);
+    if (tty)
+        fprintf(stderr, "\r%-150s", line);
+    else
+        fprintf(stderr, "sync: %s\n", line);
+}
+
+int cmd_sync_github(const char *owner, const char *repo, const char *user, bool force, config_t *cfg)
+{
+    char err[512];
+    int rc = 1;
+    kafka_env_t kenv;
+    if (kafka_env_open(&kenv, cfg, false, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    rd_kafka_conf_t *conf = kafka_conf(cfg, &kenv, KAFKA_PRODUCER, err, sizeof(err));
+    if (conf == NULL) {
+        cli_error("%s", err);
+        kafka_env_close(&kenv);
+        return EXIT_USAGE;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (rk == NULL) {
+        cli_error("kafka: %s", err);
+        kafka_env_close(&kenv);
+        return 1;
+    }
+    pipeline_status_t status = {0};
+    actor_addresses_t book = {0};
+    actor_env_t env = {.cfg = cfg, .kenv = &kenv, .rt = rt_create(1), .to = &book, .status = &status, .producer = rk};
+    gh_sync_scope_t scope = {user, owner, repo};
+    rt_actor_t *a = github_sync_spawn(&env, &scope);
+    start_answer_t ans;
+    int code = ask_start(a, rk, user, owner, repo, force, &ans);
+    if (code == 200 && isatty(STDIN_FILENO) && confirm(ans.json)) {
+        free(ans.json);
+        code = ask_start(a, rk, user, owner, repo, true, &ans);
+    }
+    PGconn *c = NULL;
+    double t0 = now_s();
+    if (code == 200) {
+        printf("%s\n", ans.json);   /* the confirmation: nothing was started */
+        rc = EXIT_USAGE;
+    } else if (code != 202) {
+        cli_error("sync: %s", ans.json);
+    } else {
+        bool tty = isatty(STDERR_FILENO);
+        double shown = 0;
+        json_t *r = NULL;
+        for (;;) {
+            rd_kafka_poll(rk, 100);
+            if (now_s() - shown < (tty ? 0.5 : 5.0))
+                continue;
+            shown = now_s();
+            json_decref(r);
+            r = row(&c, cfg, user, owner, repo);
+            if (r == NULL)
+                continue;
+            bar(r, tty);
+            if (!json_is_true(json_object_get(r, "fetching")))
+                break;
+        }
+        if (tty)
+            fputc('\n', stderr);
+        const char *st = json_string_value(json_object_get(r, "sync_status"));
+        json_object_set_new(r, "seconds", json_real(now_s() - t0));
+        char *text = json_dumps(r, JSON_COMPACT);
+        printf("%s\n", text);
+        free(text);
+        rc = st && (strcmp(st, "completed") == 0 || strcmp(st, "syncing") == 0) ? 0 : 1;
+        const char *why = json_string_value(json_object_get(r, "error_message"));
+        if (rc != 0)
+            cli_error("sync: %s: %s", st ? st : "?", why ? why : "see sync-status");
+        json_decref(r);
+    }
+    free(ans.json);
+    __atomic_store_n(&status.stopping, 1, __ATOMIC_RELEASE);
+    rd_kafka_flush(rk, 10000);
+    rt_destroy(env.rt);
+    rd_kafka_destroy(rk);
+    if (c)
+        PQfinish(c);
+    kafka_env_close(&kenv);
+    return rc;
+}
