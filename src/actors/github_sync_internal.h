@@ -1,0 +1,99 @@
+/*
+ * github_sync_internal.h -- the github actor's state, shared by its own
+ * files only (github_sync.c: requests, lease, the actor;
+ * github_sync_pages.c: counts, pages, checkpoints). Nothing else includes
+ * it.
+ */
+#ifndef DISPATCHD_GITHUB_SYNC_INTERNAL_H
+#define DISPATCHD_GITHUB_SYNC_INTERNAL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "gh_page.h"
+#include "gh_rules.h"
+#include "gh_sync_store.h"
+#include "github_sync.h"
+#include "http_fetch.h"
+
+#define LEASE_S 15                /* a sync whose process is silent this long is taken over */
+#define TICK_MS 5000              /* lease renewals, takeovers, checkpoints to retry */
+#define REQUEST_TIMEOUT_MS 30000
+#define TAG_HTTP 1                /* and TAG_HTTP + 1: http_fetch's watches */
+#define MAX_CLAIM 16
+#define START_WAIT_MAX_MS 5000    /* a start waiting longer for the token is answered 503 */
+
+enum { MSG_GH_ACKED = MSG_GH_SYNC_START + 1 };
+
+typedef struct gh_acked_msg {
+    rt_msg_t hdr;
+    rt_actor_t *to;               /* the actor, from the producer's thread */
+    char sync_id[64];
+    int seq;
+    rd_kafka_resp_err_t err;
+} gh_acked_msg_t;
+
+typedef enum {
+    J_COUNT,                      /* to count (a start request) */
+    J_READY,                      /* to fetch its next page */
+    J_PUBLISH,                    /* a page's events on their way to Kafka */
+    J_SAVE,                       /* the page is in Kafka; its checkpoint is to be written */
+} job_state_t;
+
+typedef struct job {
+    struct job *next;
+    job_state_t st;
+    char sync_id[64], user[256], owner[128], repo[128], full[260];
+    long total;
+    gh_cursor_t cur, next_cur;    /* checkpointed; after the page in hand */
+    gh_counts_t n, next_n;
+    gh_retry_t retry;
+    int seq, acks;                /* the page in hand and its acknowledgements still due */
+    char ack_err[256];
+    char url[GH_URL_MAX];         /* the page in hand's request */
+    char *etag;                   /* its ETag (NULL: none) */
+    int page_issues, page_prs;
+    bool force;                   /* J_COUNT: the start request */
+    void (*reply)(void *ctx, int status, const char *json);
+    void *ctx;
+} job_t;
+
+typedef struct gh_sync_state {
+    const actor_env_t *env;
+    rt_actor_t *self;
+    http_fetch_t *fetch;
+    PGconn *db;
+    char lease_owner[37];
+    char *scope_user, *scope_owner, *scope_repo;
+    job_t *jobs;
+    job_t *asking;                /* whose request is in flight */
+    strbuf_t body;
+    gh_answer_t ans;
+    char etag[256], link[2 * GH_URL_MAX];
+    struct curl_slist *headers;
+    uint64_t not_before;          /* rt_now_ms: nothing is sent before */
+    uint64_t wake_timer;
+    uint64_t rng;
+    int ticks;
+} gh_sync_state_t;
+
+PGconn *gs_db(gh_sync_state_t *s);
+job_t *gs_job_find(gh_sync_state_t *s, const char *sync_id);
+void gs_job_free(gh_sync_state_t *s, job_t *j);
+void gs_answer(job_t *j, int status, json_t *body);
+void gs_answer_error(job_t *j, int status, const char *error, const char *detail);
+/* The sync ends: completed (or syncing until storage has every event),
+ * or failed with the reason. */
+void gs_finish(gh_sync_state_t *s, job_t *j, const char *failure);
+/* Nothing is sent for wait_ms; the syncs waiting on the token show why
+ * and until when. */
+void gs_hold(gh_sync_state_t *s, uint64_t wait_ms, const char *reason, bool rate_limit);
+
+/* A start's search answer: confirmation, or the sync registered. */
+void gs_counted(gh_sync_state_t *s, job_t *j);
+/* A page's answer (200, or 304: unchanged since a sync took it). */
+void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified);
+void gs_on_acked(gh_sync_state_t *s, gh_acked_msg_t *m);
+void gs_checkpoint(gh_sync_state_t *s, job_t *j);
+
+#endif
