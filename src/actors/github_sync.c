@@ -379,15 +379,17 @@ static void renew(gh_sync_state_t *s)
 
 static void start(gh_sync_state_t *s, gh_sync_start_msg_t *m)
 {
+    /* A sync of the same user and repository whose process died is this
+     * one's to resume, not a reason to refuse. */
+    take_over(s);
     for (job_t *j = s->jobs; j; j = j->next) {
         if (j->st != J_COUNT && strcmp(j->user, m->user) == 0 && strcmp(j->owner, m->owner) == 0 &&
             strcmp(j->repo, m->repo) == 0) {
-            /* Already running here (resumed): that is the sync. */
-            char *text = NULL;
-            json_t *b = json_pack("{s:s, s:s, s:s, s:b}", "sync_id", j->sync_id, "status", "syncing", "repository",
-                                  j->full, "resumed", 1);
-            text = json_dumps(b, JSON_COMPACT);
-            m->reply(m->ctx, 202, text);
+            json_t *b = json_pack("{s:s, s:s, s:s, s:b}", "error", "sync_in_progress", "detail",
+                                  "this repository's sync by this user is running (here)", "sync_id", j->sync_id,
+                                  "running_here", 1);
+            char *text = json_dumps(b, JSON_COMPACT);
+            m->reply(m->ctx, 409, text);
             free(text);
             json_decref(b);
             return;

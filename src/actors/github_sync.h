@@ -21,7 +21,8 @@ enum github_sync_msg {
  * (GitHub's search API); above LARGE_SYNC_THRESHOLD without force the
  * answer asks for confirmation (200) and nothing is written. Else 202
  * {sync_id, status} and the sync runs here; 409 while the user's sync of
- * the repository is pending or syncing elsewhere; 404 when GitHub knows no
+ * the repository is pending or syncing (with running_here and its sync_id
+ * when it runs in this process: resumed here, say); 404 when GitHub knows no
  * such repository; 502/503 when GitHub or the database does not answer.
  * reply(ctx, status, json) runs on the actor's thread. */
 typedef struct gh_sync_start_msg {

@@ -161,6 +161,16 @@ int cmd_sync_github(const char *owner, const char *repo, const char *user, bool 
         free(ans.json);
         code = ask_start(a, rk, user, owner, repo, true, &ans);
     }
+    if (code == 409) {
+        /* Resumed here: a sync of ours that a process left behind. */
+        json_t *j = json_loads(ans.json, 0, NULL);
+        if (json_is_true(json_object_get(j, "running_here"))) {
+            fprintf(stderr, "sync: resuming sync %s where it stopped\n",
+                    json_string_value(json_object_get(j, "sync_id")));
+            code = 202;
+        }
+        json_decref(j);
+    }
     PGconn *c = NULL;
     double t0 = now_s();
     if (code == 200) {

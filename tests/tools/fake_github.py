@@ -2,7 +2,7 @@
 """A scripted GitHub REST API for the sync tests and benchmark: only what
 dispatchd's sync asks, behaving as GitHub documents it.
 
-  fake_github.py [--issues N] [--prs M] [--repo owner/name] [--page-ms MS]
+  fake_github.py [--issues N] [--prs M] [--repo owner/name ...] [--page-ms MS]
                  [--quota Q] [--reset-s S] [--secondary-every K]
                  [--secondary-retry-after S] [--fail-every K]
                  [--edit-after-page P] [--edit-count E]
@@ -23,13 +23,14 @@ Scripted trouble
                             retry-after --secondary-retry-after (0: without)
   --fail-every K            every K-th request: 502
   --page-ms MS              each page takes this long
+  --token T                 401 for requests without Authorization: Bearer T
   --edit-after-page P       after the P-th page served, E issues are edited
                             (updated_at = now, title changed): a sync paging
                             by updated_at must still fetch their new version
 Inspection
   GET /stats   {"requests", "pages", "not_modified", "violations": requests
                 sent while the primary limit was exhausted or inside a
-                retry-after, "edited": [issue numbers]}
+                retry-after, "edited": [issue numbers], "pages_by_repo"}
   POST /edit?count=E   edits E issues now (as --edit-after-page does)
 """
 import argparse
@@ -51,9 +52,21 @@ class State:
     def __init__(self, a):
         self.a = a
         self.lock = threading.Lock()
-        self.owner, self.name = a.repo.split("/")
+        # every repository has the same issues, under ids of its own
+        self.repos = {}
+        for k, full in enumerate(a.repo or ["acme/api"]):
+            self.repos[tuple(full.split("/"))] = self.generate(full, 8000000000 + k * 10000000)
+        self.requests = self.pages = self.not_modified = self.violations = 0
+        self.pages_by_repo = {"/".join(k): 0 for k in self.repos}
+        self.window_start = time.time()
+        self.used = 0
+        self.retry_until = 0.0
+        self.edited = []
+
+    def generate(self, repo, id_base):
+        a = self.a
         base = 1700000000
-        self.items = []
+        items = []
         n = a.issues + a.prs
         stride = n // a.prs if a.prs else 0
         prs = 0
@@ -62,27 +75,25 @@ class State:
             is_pr = stride > 0 and i % stride == stride - 1 and prs < a.prs
             prs += is_pr
             it = {
-                "id": 8000000000 + number, "number": number,
+                "id": id_base + number, "number": number,
                 "title": ("Fix the build on ARM" if is_pr else "Crash when saving settings #%d" % number),
                 "body": "Steps to reproduce: open settings, press save. Expected it saves; it crashes.",
                 "state": "open" if number % 3 else "closed",
                 "labels": [{"name": "bug", "color": "d73a4a"}] if number % 2 else [],
                 "created_at": iso(base + number * 60), "updated_at": iso(base + number * 60),
-                "html_url": "https://github.com/%s/issues/%d" % (a.repo, number),
+                "html_url": "https://github.com/%s/issues/%d" % (repo, number),
                 "user": {"id": 1000 + number % 50, "login": "user%d" % (number % 50)},
             }
             if is_pr:
-                it["pull_request"] = {"url": "https://api.github.com/repos/%s/pulls/%d" % (a.repo, number)}
-            self.items.append(it)
-        self.requests = self.pages = self.not_modified = self.violations = 0
-        self.window_start = time.time()
-        self.used = 0
-        self.retry_until = 0.0
-        self.edited = []
+                it["pull_request"] = {"url": "https://api.github.com/repos/%s/pulls/%d" % (repo, number)}
+            items.append(it)
+        return items
 
     def edit(self, count):
+        """Edits the next `count` issues of the first repository."""
         now = time.time()
-        issues = [it for it in self.items if "pull_request" not in it]
+        first = next(iter(self.repos.values()))
+        issues = [it for it in first if "pull_request" not in it]
         for k, it in enumerate(issues[len(self.edited):len(self.edited) + count]):
             it["updated_at"] = iso(now + k)
             it["title"] = it["title"] + " (edited)"
@@ -128,8 +139,11 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/stats":
             with S.lock:
                 return self.send(200, {"requests": S.requests, "pages": S.pages, "not_modified": S.not_modified,
-                                       "violations": S.violations, "edited": S.edited})
+                                       "violations": S.violations, "edited": S.edited,
+                                       "pages_by_repo": S.pages_by_repo})
         a = S.a
+        if a.token and self.headers.get("Authorization") != "Bearer " + a.token:
+            return self.send(401, {"message": "Bad credentials"})
         with S.lock:
             now = time.time()
             S.requests += 1
@@ -149,21 +163,25 @@ class Handler(BaseHTTPRequestHandler):
             if a.fail_every and S.requests % a.fail_every == 0:
                 return self.send(502, {"message": "Server Error"})
         if u.path == "/search/issues":
+            terms = dict(t.split(":", 1) for t in q.get("q", [""])[0].split() if ":" in t)
+            key = tuple(terms.get("repo", "").split("/", 1))
+            if key not in S.repos:
+                return self.send(422, {"message": "Validation Failed"})
             with S.lock:
                 S.used += 1
-                count = sum(1 for it in S.items if "pull_request" not in it)
+                count = sum(1 for it in S.repos[key] if "pull_request" not in it)
                 h = self.rate_headers()
             return self.send(200, {"total_count": count, "incomplete_results": False, "items": []}, h)
         parts = u.path.strip("/").split("/")
         if len(parts) != 4 or parts[0] != "repos" or parts[3] != "issues" or \
-                (parts[1], parts[2]) != (S.owner, S.name):
+                (parts[1], parts[2]) not in S.repos:
             return self.send(404, {"message": "Not Found"})
         per_page = min(100, int(q.get("per_page", ["30"])[0]))
         page = int(q.get("page", ["1"])[0])
         since = q.get("since", [""])[0]
         time.sleep(a.page_ms / 1000.0)
         with S.lock:
-            items = sorted(S.items, key=lambda it: (it["updated_at"], it["id"]))
+            items = sorted(S.repos[(parts[1], parts[2])], key=lambda it: (it["updated_at"], it["id"]))
             if since:
                 items = [it for it in items if it["updated_at"] >= since]
             last = max(1, (len(items) + per_page - 1) // per_page)
@@ -176,6 +194,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(304, None, h)
             S.used += 1
             S.pages += 1
+            S.pages_by_repo[parts[1] + "/" + parts[2]] += 1
             h.update(self.rate_headers())
             base = "http://%s%s?" % (self.headers.get("Host"), u.path)
             keep = {k: v[0] for k, v in q.items() if k != "page"}
@@ -194,7 +213,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--issues", type=int, default=2500)
     ap.add_argument("--prs", type=int, default=0)
-    ap.add_argument("--repo", default="acme/api")
+    ap.add_argument("--repo", action="append", help="owner/name (repeatable; default acme/api)")
     ap.add_argument("--page-ms", type=int, default=0)
     ap.add_argument("--quota", type=int, default=0)
     ap.add_argument("--reset-s", type=float, default=60)
@@ -203,6 +222,7 @@ def main():
     ap.add_argument("--fail-every", type=int, default=0)
     ap.add_argument("--edit-after-page", type=int, default=0)
     ap.add_argument("--edit-count", type=int, default=1)
+    ap.add_argument("--token", default="", help="answer 401 unless Authorization: Bearer TOKEN")
     a = ap.parse_args()
     S = State(a)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
