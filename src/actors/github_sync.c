@@ -418,8 +418,7 @@ static void gh_sync_handler(rt_actor_t *self, rt_msg_t *msg)
     case RT_MSG_TIMER:
         if (((rt_timer_msg_t *)msg)->arg == NULL) {   /* the tick */
             renew(s);
-            if (++s->ticks % 3 == 1)
-                take_over(s);
+            take_over(s);
         } else if (((rt_timer_msg_t *)msg)->timer_id == s->wake_timer) {
             s->wake_timer = 0;
         }

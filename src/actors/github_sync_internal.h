@@ -74,7 +74,6 @@ typedef struct gh_sync_state {
     uint64_t not_before;          /* rt_now_ms: nothing is sent before */
     uint64_t wake_timer;
     uint64_t rng;
-    int ticks;
 } gh_sync_state_t;
 
 PGconn *gs_db(gh_sync_state_t *s);
