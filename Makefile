@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
         test-fuzz fuzz \
-        bench-runtime bench-consume bench-storage bench-classify bench-ws clean
+        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync clean
 
 all: build
 
@@ -67,6 +67,9 @@ bench-classify: build
 
 bench-ws: build
 	@bench/ws/bench_ws.sh
+
+bench-sync: build
+	@bench/sync/bench_sync.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

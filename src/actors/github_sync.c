@@ -47,7 +47,7 @@ static job_t *job_new(gh_sync_state_t *s, const char *user, const char *owner, c
     snprintf(j->repo, sizeof(j->repo), "%s", repo);
     snprintf(j->full, sizeof(j->full), "%s/%s", owner, repo);
     gh_cursor_init(&j->cur);
-    gh_cursor_init(&j->next_cur);
+    gh_cursor_init(&j->head);
     job_t **p = &s->jobs;   /* at the tail: requests go round the jobs in order */
     while (*p)
         p = &(*p)->next;
@@ -64,9 +64,9 @@ void gs_job_free(gh_sync_state_t *s, job_t *j)
         }
     if (s->asking == j)
         s->asking = NULL;   /* its answer, when it comes, is dropped */
+    gs_flights_free(j);
     gh_cursor_free(&j->cur);
-    gh_cursor_free(&j->next_cur);
-    free(j->etag);
+    gh_cursor_free(&j->head);
     free(j);
 }
 
@@ -105,7 +105,7 @@ void gs_finish(gh_sync_state_t *s, job_t *j, const char *failure)
     } else {
         log_info("github", "sync %s of %s fetched: %ld pages, %ld issues (%ld published, %ld unchanged), %ld pull "
                  "requests skipped, %ld rate-limit waits", j->sync_id, j->full, j->n.pages, j->n.fetched,
-                 j->n.published, j->n.unchanged, j->n.prs, j->n.waits);
+                 j->n.published, j->n.unchanged, j->n.prs, j->waits);
     }
     gs_job_free(s, j);
 }
@@ -176,7 +176,7 @@ static void ask_count(gh_sync_state_t *s, job_t *j)
 static void ask_page(gh_sync_state_t *s, job_t *j)
 {
     char err[256];
-    if (gh_cursor_url(&j->cur, s->env->cfg->github_api_url, j->owner, j->repo, j->url, sizeof(j->url)) != 0) {
+    if (gh_cursor_url(&j->head, s->env->cfg->github_api_url, j->owner, j->repo, j->url, sizeof(j->url)) != 0) {
         gs_finish(s, j, "the next page's URL is too long");
         return;
     }
@@ -186,7 +186,7 @@ static void ask_page(gh_sync_state_t *s, job_t *j)
     if (c != NULL && gh_store_page_get(c, j->full, j->url, &etag, &after, err, sizeof(err)) != 0)
         log_warn("github", "%s", err);
     free(after);
-    ask(s, j, j->url, etag);
+    ask(s, j, j->url, etag && etag[0] ? etag : NULL);
     free(etag);
 }
 
@@ -226,7 +226,7 @@ static void pump(gh_sync_state_t *s)
         return;
     }
     for (job_t *j = s->jobs; j; j = j->next) {
-        if (j->st != J_COUNT && j->st != J_READY)
+        if (j->st != J_COUNT && !gs_wants_page(j))
             continue;
         /* Round the jobs: this one goes to the tail. */
         job_t **p = &s->jobs;
@@ -262,8 +262,7 @@ void gs_hold(gh_sync_state_t *s, uint64_t wait_ms, const char *reason, bool rate
     for (job_t *j = s->jobs; j && c; j = j->next) {
         if (j->st == J_COUNT)
             continue;
-        j->n.waits += rate_limit;
-        j->next_n.waits += rate_limit;
+        j->waits += rate_limit;
         if (gh_store_wait(c, j->sync_id, s->lease_owner, LEASE_S, until, reason, rate_limit, err, sizeof(err)) < 0)
             log_warn("github", "%s", err);
     }
@@ -297,8 +296,8 @@ static void answered(void *ctx, void *call, const http_result_t *res)
     } else if (v == GH_GIVE_UP) {
         if (j->st == J_COUNT) {
             long st = s->ans.status;
-            gs_answer_error(j, st == 404 || st == 422 ? 404 : 502, st == 404 || st == 422 ? "not_found" : "github_unavailable",
-                         reason);
+            bool unknown = st == 404 || st == 422;   /* the search API answers 422 for a repository it does not know */
+            gs_answer_error(j, unknown ? 404 : 502, unknown ? "not_found" : "github_unavailable", reason);
             gs_job_free(s, j);
         } else {
             gs_finish(s, j, reason);
@@ -332,10 +331,13 @@ static void take_over(gh_sync_state_t *s)
         memcpy(j->sync_id, got[i].sync_id, sizeof(j->sync_id));
         j->total = got[i].total;
         j->n = got[i].counts;
+        j->hn = j->n;
+        j->waits = j->n.waits;
         if (got[i].cursor == NULL || gh_cursor_load(&j->cur, got[i].cursor) != 0)
             gh_cursor_init(&j->cur);
         free(got[i].cursor);
-        j->st = J_READY;
+        gh_cursor_copy(&j->head, &j->cur);
+        j->st = J_RUN;
         log_info("github", "sync %s of %s resumed after %ld pages (%ld issues fetched, %ld published)", j->sync_id,
                  j->full, j->n.pages, j->n.fetched, j->n.published);
     }
@@ -369,8 +371,8 @@ static void renew(gh_sync_state_t *s)
             log_info("github", "sync %s of %s ended elsewhere (cancelled): fetching stopped", jobs[i]->sync_id,
                      jobs[i]->full);
             gs_job_free(s, jobs[i]);
-        } else if (jobs[i]->st == J_SAVE) {
-            gs_checkpoint(s, jobs[i]);
+        } else if (jobs[i]->save_failed) {
+            gs_drain(s, jobs[i]);
         }
     }
 }

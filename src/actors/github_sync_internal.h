@@ -33,26 +33,42 @@ typedef struct gh_acked_msg {
     rd_kafka_resp_err_t err;
 } gh_acked_msg_t;
 
+#define GH_FLIGHT 4                /* pages published and not yet checkpointed, at most */
+
 typedef enum {
     J_COUNT,                      /* to count (a start request) */
-    J_READY,                      /* to fetch its next page */
-    J_PUBLISH,                    /* a page's events on their way to Kafka */
-    J_SAVE,                       /* the page is in Kafka; its checkpoint is to be written */
+    J_RUN,                        /* registered: paging */
 } job_state_t;
+
+/* A page taken and published, its checkpoint due once Kafka has all of
+ * its events (pages are checkpointed in order). */
+typedef struct flight {
+    int seq;
+    int acks;                     /* acknowledgements still due */
+    char err[256];                /* a produce that failed */
+    gh_cursor_t after;            /* the cursor after this page */
+    gh_counts_t counts;           /* the counts after this page */
+    char url[GH_URL_MAX];         /* its request, and the ETag GitHub gave it */
+    char *etag;
+    int issues, prs;              /* what a 304 of it will stand for */
+} flight_t;
 
 typedef struct job {
     struct job *next;
     job_state_t st;
     char sync_id[64], user[256], owner[128], repo[128], full[260];
     long total;
-    gh_cursor_t cur, next_cur;    /* checkpointed; after the page in hand */
-    gh_counts_t n, next_n;
+    gh_cursor_t cur;              /* checkpointed */
+    gh_counts_t n;
+    gh_cursor_t head;             /* after the newest page taken: where the next request goes */
+    gh_counts_t hn;
+    flight_t fl[GH_FLIGHT];       /* oldest first */
+    int nfl;
+    bool save_failed;             /* a checkpoint to write again (the tick) */
+    long waits;                   /* rate-limit waits (counted in the database as they begin) */
     gh_retry_t retry;
-    int seq, acks;                /* the page in hand and its acknowledgements still due */
-    char ack_err[256];
-    char url[GH_URL_MAX];         /* the page in hand's request */
-    char *etag;                   /* its ETag (NULL: none) */
-    int page_issues, page_prs;
+    int seq;
+    char url[GH_URL_MAX];         /* the request in flight */
     bool force;                   /* J_COUNT: the start request */
     void (*reply)(void *ctx, int status, const char *json);
     void *ctx;
@@ -93,6 +109,11 @@ void gs_counted(gh_sync_state_t *s, job_t *j);
 /* A page's answer (200, or 304: unchanged since a sync took it). */
 void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified);
 void gs_on_acked(gh_sync_state_t *s, gh_acked_msg_t *m);
-void gs_checkpoint(gh_sync_state_t *s, job_t *j);
+/* Checkpoints the oldest pages Kafka has wholly; completes the sync after
+ * the last. */
+void gs_drain(gh_sync_state_t *s, job_t *j);
+/* Whether the job may send its next request. */
+bool gs_wants_page(const job_t *j);
+void gs_flights_free(job_t *j);
 
 #endif

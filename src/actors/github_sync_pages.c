@@ -34,8 +34,8 @@ void gs_counted(gh_sync_state_t *s, job_t *j)
         char msg[256];
         snprintf(msg, sizeof(msg), "%ld issues exceed LARGE_SYNC_THRESHOLD=%d; confirm with ?force=true", count,
                  cfg->large_sync_threshold);
-        gs_answer(j, 200, json_pack("{s:b, s:I, s:f, s:s}", "requires_confirmation", 1, "issue_count",
-                                 (json_int_t)count, "estimated_cost_usd", config_sync_cost(cfg, count), "message", msg));
+        gs_answer(j, 200, json_pack("{s:b, s:I, s:f, s:s}", "requires_confirmation", 1, "issue_count", (json_int_t)count,
+                                    "estimated_cost_usd", config_sync_cost(cfg, count), "message", msg));
         gs_job_free(s, j);
         return;
     }
@@ -62,7 +62,8 @@ void gs_counted(gh_sync_state_t *s, job_t *j)
         return;
     }
     j->total = count;
-    j->st = J_READY;
+    j->st = J_RUN;
+    gh_cursor_copy(&j->head, &j->cur);
     log_info("github", "sync %s of %s for %s started: %ld issues on GitHub%s", j->sync_id, j->full, j->user, count,
              j->cur.since[0] ? " (incremental)" : "");
     gs_answer(j, 202, json_pack("{s:s, s:s, s:s, s:I}", "sync_id", j->sync_id, "status", "pending", "repository",
@@ -72,42 +73,30 @@ void gs_counted(gh_sync_state_t *s, job_t *j)
 
 /* --- pages ---------------------------------------------------------------- */
 
-void gs_checkpoint(gh_sync_state_t *s, job_t *j)
+bool gs_wants_page(const job_t *j)
+{
+    return j->st == J_RUN && !j->head.done && j->nfl < GH_FLIGHT && !j->save_failed;
+}
+
+static void flight_clear(flight_t *f)
+{
+    gh_cursor_free(&f->after);
+    free(f->etag);
+    memset(f, 0, sizeof(*f));
+}
+
+void gs_flights_free(job_t *j)
+{
+    for (int i = 0; i < j->nfl; i++)
+        flight_clear(&j->fl[i]);
+    j->nfl = 0;
+}
+
+/* The last page is checkpointed: the sync is fetched, and the next sync of
+ * the repository starts after its newest issue. */
+static void fetched_all(gh_sync_state_t *s, job_t *j, PGconn *c)
 {
     char err[256];
-    PGconn *c = gs_db(s);
-    char *cursor = gh_cursor_dump(&j->next_cur);
-    int rc = c ? gh_store_checkpoint(c, j->sync_id, s->lease_owner, LEASE_S, cursor, &j->next_n, err, sizeof(err))
-               : -1;
-    if (rc < 0) {
-        free(cursor);
-        log_warn("github", "sync %s: checkpoint not written (%s); retried", j->sync_id, c ? err : "no database");
-        j->st = J_SAVE;   /* the tick tries again */
-        return;
-    }
-    if (rc == 0) {
-        free(cursor);
-        log_info("github", "sync %s of %s is no longer this process's to run (cancelled or taken over): fetching "
-                 "stopped after %ld pages", j->sync_id, j->full, j->next_n.pages);
-        gs_job_free(s, j);
-        return;
-    }
-    if (j->etag != NULL) {
-        json_t *after = json_pack("{s:s, s:i, s:i}", "cursor", cursor, "issues", j->page_issues, "prs", j->page_prs);
-        char *text = json_dumps(after, JSON_COMPACT);
-        if (gh_store_page_put(c, j->full, j->url, j->etag, text, err, sizeof(err)) != 0)
-            log_warn("github", "%s", err);
-        free(text);
-        json_decref(after);
-    }
-    free(cursor);
-    gh_cursor_copy(&j->cur, &j->next_cur);
-    j->n = j->next_n;
-    if (!j->cur.done) {
-        j->st = J_READY;
-        return;
-    }
-    /* The next sync of the repository starts after the newest issue. */
     gh_cursor_t next;
     gh_cursor_init(&next);
     gh_cursor_copy(&next, &j->cur);
@@ -121,6 +110,66 @@ void gs_checkpoint(gh_sync_state_t *s, job_t *j)
     gs_finish(s, j, NULL);
 }
 
+/* 1: written; 0: the sync was freed (not ours any more); -1: retried later. */
+static int checkpoint(gh_sync_state_t *s, job_t *j, flight_t *f)
+{
+    char err[256];
+    PGconn *c = gs_db(s);
+    char *cursor = gh_cursor_dump(&f->after);
+    int rc = c ? gh_store_checkpoint(c, j->sync_id, s->lease_owner, LEASE_S, cursor, &f->counts, err, sizeof(err))
+               : -1;
+    if (rc < 0) {
+        free(cursor);
+        log_warn("github", "sync %s: checkpoint not written (%s); retried", j->sync_id, c ? err : "no database");
+        j->save_failed = true;   /* the tick tries again */
+        return -1;
+    }
+    j->save_failed = false;
+    if (rc == 0) {
+        free(cursor);
+        log_info("github", "sync %s of %s is no longer this process's to run (cancelled or taken over): fetching "
+                 "stopped after %ld pages", j->sync_id, j->full, f->counts.pages);
+        gs_job_free(s, j);
+        return 0;
+    }
+    if (f->etag != NULL) {
+        json_t *after = json_pack("{s:s, s:i, s:i}", "cursor", cursor, "issues", f->issues, "prs", f->prs);
+        char *text = json_dumps(after, JSON_COMPACT);
+        if (gh_store_page_put(c, j->full, f->url, f->etag, text, err, sizeof(err)) != 0)
+            log_warn("github", "%s", err);
+        free(text);
+        json_decref(after);
+    }
+    free(cursor);
+    gh_cursor_copy(&j->cur, &f->after);
+    j->n = f->counts;
+    return 1;
+}
+
+void gs_drain(gh_sync_state_t *s, job_t *j)
+{
+    while (j->nfl > 0 && j->fl[0].acks == 0) {
+        if (j->fl[0].err[0] != '\0') {
+            char why[256];
+            snprintf(why, sizeof(why), "%s", j->fl[0].err);
+            gs_finish(s, j, why);   /* not checkpointed: a resync takes the page again */
+            return;
+        }
+        if (checkpoint(s, j, &j->fl[0]) <= 0)
+            return;
+        flight_clear(&j->fl[0]);
+        memmove(&j->fl[0], &j->fl[1], (size_t)(j->nfl - 1) * sizeof(j->fl[0]));
+        memset(&j->fl[--j->nfl], 0, sizeof(j->fl[0]));
+    }
+    if (j->nfl == 0 && j->cur.done) {
+        PGconn *c = gs_db(s);
+        if (c != NULL)
+            fetched_all(s, j, c);
+        else
+            j->save_failed = true;   /* the tick tries again */
+    }
+}
+
 static void acked(void *ctx, rd_kafka_resp_err_t err)
 {
     gh_acked_msg_t *m = ctx;
@@ -129,7 +178,7 @@ static void acked(void *ctx, rd_kafka_resp_err_t err)
 }
 
 /* One issue version to issues.raw, as `dispatchd sync --from` publishes it. */
-static bool publish(gh_sync_state_t *s, job_t *j, const gh_item_t *it, char *err, size_t errlen)
+static bool publish(gh_sync_state_t *s, job_t *j, flight_t *f, const gh_item_t *it, char *err, size_t errlen)
 {
     json_t *ev = issue_event_wrap(it->issue, j->owner, j->repo, j->user, err, errlen);
     if (ev == NULL)
@@ -141,7 +190,7 @@ static bool publish(gh_sync_state_t *s, job_t *j, const gh_item_t *it, char *err
     uuid_v4(corr);
     gh_acked_msg_t *m = rt_msg_new(sizeof(*m), MSG_GH_ACKED);
     snprintf(m->sync_id, sizeof(m->sync_id), "%s", j->sync_id);
-    m->seq = j->seq;
+    m->seq = f->seq;
     m->to = s->self;
     external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
     ack->done = acked;
@@ -158,110 +207,124 @@ static bool publish(gh_sync_state_t *s, job_t *j, const gh_item_t *it, char *err
         rt_msg_free(m);
         return false;
     }
-    j->acks++;
+    f->acks++;
+    return true;
+}
+
+/* A 304: the page is as a sync took it; it leads where it led then. */
+static bool unchanged(gh_sync_state_t *s, job_t *j, flight_t *f)
+{
+    char err[256], *etag = NULL, *after = NULL;
+    json_t *a = NULL;
+    PGconn *c = gs_db(s);
+    if (c != NULL && gh_store_page_get(c, j->full, f->url, &etag, &after, err, sizeof(err)) == 0 && after)
+        a = json_loads(after, 0, NULL);
+    free(etag);
+    free(after);
+    const char *cur = json_string_value(json_object_get(a, "cursor"));
+    bool ok = cur != NULL && gh_cursor_load(&f->after, cur) == 0;
+    f->issues = (int)json_integer_value(json_object_get(a, "issues"));
+    f->prs = (int)json_integer_value(json_object_get(a, "prs"));
+    json_decref(a);
+    f->counts.fetched += f->issues;
+    f->counts.unchanged += f->issues;
+    f->counts.prs += f->prs;
+    return ok;
+}
+
+/* The page's issues: those stored in that version already are not
+ * published again (those this sync stored before a restart count as
+ * published); the others are. false: the database did not answer. */
+static bool publish_new(gh_sync_state_t *s, job_t *j, flight_t *f, gh_page_t *p)
+{
+    char err[256];
+    long long ids[p->n > 0 ? p->n : 1], stored[p->n > 0 ? p->n : 1];
+    bool mine[p->n > 0 ? p->n : 1];
+    for (int i = 0; i < p->n; i++)
+        ids[i] = p->items[i].id;
+    PGconn *c = gs_db(s);
+    if (p->n > 0 && (c == NULL || gh_store_known(c, ids, p->n, j->sync_id, stored, mine, err, sizeof(err)) != 0)) {
+        log_warn("github", "sync %s: %s; the page is fetched again", j->sync_id, c ? err : "no database");
+        return false;
+    }
+    for (int i = 0; i < p->n; i++) {
+        if (stored[i] == p->items[i].updated_ms) {
+            if (mine[i])
+                f->counts.published++;
+            else
+                f->counts.unchanged++;
+            continue;
+        }
+        if (!publish(s, j, f, &p->items[i], f->err, sizeof(f->err)))
+            break;   /* the sync fails once the page's acknowledgements are in */
+        f->counts.published++;
+    }
     return true;
 }
 
 void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified)
 {
     char err[256];
-    gh_cursor_copy(&j->next_cur, &j->cur);
-    j->next_n = j->n;
-    j->next_n.pages++;
-    free(j->etag);
-    j->etag = s->etag[0] ? strdup(s->etag) : NULL;
-    j->seq++;
-    j->acks = 0;
-    j->ack_err[0] = '\0';
-    PGconn *c = gs_db(s);
+    flight_t *f = &j->fl[j->nfl];
+    memset(f, 0, sizeof(*f));
+    f->seq = ++j->seq;
+    snprintf(f->url, sizeof(f->url), "%s", j->url);
+    f->etag = s->etag[0] ? strdup(s->etag) : NULL;
+    gh_cursor_copy(&f->after, &j->head);
+    f->counts = j->hn;
+    f->counts.pages++;
     if (not_modified) {
-        /* Unchanged since a sync took it: where it led then. */
-        char *etag = NULL, *after = NULL;
-        json_t *a = NULL;
-        if (c != NULL && gh_store_page_get(c, j->full, j->url, &etag, &after, err, sizeof(err)) == 0 && after)
-            a = json_loads(after, 0, NULL);
-        free(etag);
-        free(after);
-        const char *cur = json_string_value(json_object_get(a, "cursor"));
-        if (cur == NULL || gh_cursor_load(&j->next_cur, cur) != 0) {
-            json_decref(a);
-            free(j->etag);   /* forget the ETag: the page is fetched whole next time */
-            j->etag = NULL;
-            j->st = J_READY;
+        if (!unchanged(s, j, f)) {
+            /* Where it led is lost: forget the ETag, fetch it whole. */
+            flight_clear(f);
+            PGconn *c = gs_db(s);
+            if (c != NULL)
+                gh_store_page_put(c, j->full, j->url, "", "{}", err, sizeof(err));
             return;
         }
-        j->page_issues = (int)json_integer_value(json_object_get(a, "issues"));
-        j->page_prs = (int)json_integer_value(json_object_get(a, "prs"));
-        json_decref(a);
-        j->next_n.fetched += j->page_issues;
-        j->next_n.unchanged += j->page_issues;
-        j->next_n.prs += j->page_prs;
-        gs_checkpoint(s, j);
-        return;
-    }
-    gh_page_t p;
-    const char *next = NULL;
-    char next_url[GH_URL_MAX];
-    if (gh_link(s->link, "next", next_url, sizeof(next_url)))
-        next = next_url;
-    if (gh_page_take(&p, s->body.data ? s->body.data : "", s->body.len, next, &j->next_cur, err, sizeof(err)) != 0) {
-        gs_finish(s, j, err);
-        return;
-    }
-    j->page_issues = p.issues - p.repeats;
-    j->page_prs = p.prs;
-    j->next_n.fetched += p.issues - p.repeats;   /* the instant's repeats were counted on their first page */
-    j->next_n.prs += p.prs;
-    if (p.invalid > 0)
-        log_warn("github", "sync %s: %d objects of a page of %s were not issues (no id, number or updated_at)",
-                 j->sync_id, p.invalid, j->full);
-    /* Versions already stored are not published again; those this sync
-     * stored before a restart count as published. */
-    long long ids[p.n > 0 ? p.n : 1], stored[p.n > 0 ? p.n : 1];
-    bool mine[p.n > 0 ? p.n : 1];
-    for (int i = 0; i < p.n; i++)
-        ids[i] = p.items[i].id;
-    if (p.n > 0 && (c == NULL || gh_store_known(c, ids, p.n, j->sync_id, stored, mine, err, sizeof(err)) != 0)) {
+    } else {
+        gh_page_t p;
+        const char *next = NULL;
+        char next_url[GH_URL_MAX];
+        if (gh_link(s->link, "next", next_url, sizeof(next_url)))
+            next = next_url;
+        if (gh_page_take(&p, s->body.data ? s->body.data : "", s->body.len, next, &f->after, err, sizeof(err)) != 0) {
+            flight_clear(f);
+            gs_finish(s, j, err);
+            return;
+        }
+        f->issues = p.issues - p.repeats;   /* the instant's repeats were counted on their first page */
+        f->prs = p.prs;
+        f->counts.fetched += f->issues;
+        f->counts.prs += p.prs;
+        if (p.invalid > 0)
+            log_warn("github", "sync %s: %d objects of a page of %s were not issues (no id, number or updated_at)",
+                     j->sync_id, p.invalid, j->full);
+        bool ok = publish_new(s, j, f, &p);
         gh_page_free(&p);
-        log_warn("github", "sync %s: %s; the page is fetched again", j->sync_id, c ? err : "no database");
-        j->st = J_READY;
-        gs_hold(s, 1000, "database unavailable", false);
-        return;
-    }
-    j->st = J_PUBLISH;
-    for (int i = 0; i < p.n; i++) {
-        if (stored[i] == p.items[i].updated_ms) {
-            if (mine[i])
-                j->next_n.published++;
-            else
-                j->next_n.unchanged++;
-            continue;
+        if (!ok) {
+            flight_clear(f);
+            gs_hold(s, 1000, "database unavailable", false);
+            return;
         }
-        if (!publish(s, j, &p.items[i], err, sizeof(err))) {
-            gh_page_free(&p);
-            snprintf(j->ack_err, sizeof(j->ack_err), "%s", err);
-            if (j->acks == 0)
-                gs_finish(s, j, j->ack_err);
-            return;   /* the acknowledgements still due end it */
-        }
-        j->next_n.published++;
     }
-    gh_page_free(&p);
-    if (j->acks == 0)
-        gs_checkpoint(s, j);
+    j->nfl++;
+    gh_cursor_copy(&j->head, &f->after);
+    j->hn = f->counts;
+    gs_drain(s, j);
 }
 
 void gs_on_acked(gh_sync_state_t *s, gh_acked_msg_t *m)
 {
     job_t *j = gs_job_find(s, m->sync_id);
-    if (j == NULL || j->st != J_PUBLISH || m->seq != j->seq)
+    for (int i = 0; j != NULL && i < j->nfl; i++) {
+        flight_t *f = &j->fl[i];
+        if (f->seq != m->seq)
+            continue;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && f->err[0] == '\0')
+            snprintf(f->err, sizeof(f->err), "kafka: %s", rd_kafka_err2str(m->err));
+        if (--f->acks == 0 && i == 0)
+            gs_drain(s, j);
         return;
-    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && j->ack_err[0] == '\0')
-        snprintf(j->ack_err, sizeof(j->ack_err), "kafka: %s", rd_kafka_err2str(m->err));
-    if (--j->acks > 0)
-        return;
-    if (j->ack_err[0] != '\0')
-        gs_finish(s, j, j->ack_err);   /* the page is not checkpointed: a resync takes it again */
-    else
-        gs_checkpoint(s, j);
+    }
 }

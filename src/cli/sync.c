@@ -169,7 +169,8 @@ int cmd_sync(int argc, char **argv)
     /* Registered before anything is published, so the storage actors find
      * the row to count into, and a cancel finds the sync. */
     PGconn *db = pg_connect(cfg.database_url, err, sizeof(err));
-    if (db == NULL || syncs_register(db, &(sync_new_t){.user = user, .owner = owner, .repo = repo, .sync_id = sync_id, .total = total}, err, sizeof(err)) != 0) {
+    sync_new_t fresh = {.user = user, .owner = owner, .repo = repo, .sync_id = sync_id, .total = total};
+    if (db == NULL || syncs_register(db, &fresh, err, sizeof(err)) != 0) {
         cli_error("sync: %s", err);
         goto out_db;
     }

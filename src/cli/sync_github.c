@@ -154,6 +154,8 @@ int cmd_sync_github(const char *owner, const char *repo, const char *user, bool 
     actor_addresses_t book = {0};
     actor_env_t env = {.cfg = cfg, .kenv = &kenv, .rt = rt_create(1), .to = &book, .status = &status, .producer = rk};
     gh_sync_scope_t scope = {user, owner, repo};
+    /* The topic's metadata is asked for now, not on the first page. */
+    rd_kafka_topic_t *raw = rd_kafka_topic_new(rk, cfg->topic_raw, NULL);
     rt_actor_t *a = github_sync_spawn(&env, &scope);
     start_answer_t ans;
     int code = ask_start(a, rk, user, owner, repo, force, &ans);
@@ -182,17 +184,23 @@ int cmd_sync_github(const char *owner, const char *repo, const char *user, bool 
         bool tty = isatty(STDERR_FILENO);
         double shown = 0;
         json_t *r = NULL;
+        double looked = 0;
         for (;;) {
-            rd_kafka_poll(rk, 100);
-            if (now_s() - shown < (tty ? 0.5 : 5.0))
+            rd_kafka_poll(rk, 50);
+            if (now_s() - looked < 0.2)
                 continue;
-            shown = now_s();
+            looked = now_s();
+            json_t *fresh = row(&c, cfg, user, owner, repo);
+            if (fresh == NULL)
+                continue;
             json_decref(r);
-            r = row(&c, cfg, user, owner, repo);
-            if (r == NULL)
-                continue;
-            bar(r, tty);
-            if (!json_is_true(json_object_get(r, "fetching")))
+            r = fresh;
+            bool fetched = !json_is_true(json_object_get(r, "fetching"));
+            if (fetched || now_s() - shown >= (tty ? 0.5 : 5.0)) {
+                shown = now_s();
+                bar(r, tty);
+            }
+            if (fetched)
                 break;
         }
         if (tty)
@@ -212,6 +220,8 @@ int cmd_sync_github(const char *owner, const char *repo, const char *user, bool 
     __atomic_store_n(&status.stopping, 1, __ATOMIC_RELEASE);
     rd_kafka_flush(rk, 10000);
     rt_destroy(env.rt);
+    if (raw)
+        rd_kafka_topic_destroy(raw);
     rd_kafka_destroy(rk);
     if (c)
         PQfinish(c);

@@ -75,22 +75,23 @@ static int updated(PGresult *r, const char *what, char *err, size_t errlen)
 int gh_store_checkpoint(PGconn *c, const char *sync_id, const char *lease_owner, int lease_s, const char *cursor,
                         const gh_counts_t *n, char *err, size_t errlen)
 {
-    char lease[16], f[24], p[24], u[24], pr[24], pg[24], w[24];
+    char lease[16], f[24], p[24], u[24], pr[24], pg[24];
     snprintf(lease, sizeof(lease), "%d", lease_s);
     snprintf(f, sizeof(f), "%ld", n->fetched);
     snprintf(p, sizeof(p), "%ld", n->published);
     snprintf(u, sizeof(u), "%ld", n->unchanged);
     snprintf(pr, sizeof(pr), "%ld", n->prs);
     snprintf(pg, sizeof(pg), "%ld", n->pages);
-    snprintf(w, sizeof(w), "%ld", n->waits);
-    const char *v[10] = {sync_id, lease_owner, lease, cursor, f, p, u, pr, pg, w};
+    const char *v[9] = {sync_id, lease_owner, lease, cursor, f, p, u, pr, pg};
     PGresult *r = PQexecParams(c,
                                "UPDATE dispatchai.repository_syncs SET sync_status = 'syncing', cursor = $4::jsonb,"
                                " issues_fetched = $5, issues_published = $6, issues_unchanged = $7,"
-                               " prs_skipped = $8, pages_fetched = $9, rate_limit_waits = $10,"
-                               " waiting_until = NULL, waiting_reason = NULL, updated_at = now(),"
+                               " prs_skipped = $8, pages_fetched = $9,"
+                               " waiting_until = CASE WHEN waiting_until > now() THEN waiting_until END,"
+                               " waiting_reason = CASE WHEN waiting_until > now() THEN waiting_reason END,"
+                               " updated_at = now(),"
                                " lease_until = now() + make_interval(secs => $3::int)" OURS,
-                               10, NULL, v, NULL, NULL, 0);
+                               9, NULL, v, NULL, NULL, 0);
     return updated(r, "database: sync checkpoint", err, errlen);
 }
 
@@ -103,7 +104,8 @@ int gh_store_wait(PGconn *c, const char *sync_id, const char *lease_owner, int l
     const char *v[6] = {sync_id, lease_owner, lease, until, reason, rate_limit ? "1" : "0"};
     /* The lease lasts the wait too. */
     PGresult *r = PQexecParams(c,
-                               "UPDATE dispatchai.repository_syncs SET waiting_until = to_timestamp($4::bigint / 1000.0),"
+                               "UPDATE dispatchai.repository_syncs SET"
+                               " waiting_until = to_timestamp($4::bigint / 1000.0),"
                                " waiting_reason = $5, rate_limit_waits = rate_limit_waits + $6::int,"
                                " updated_at = now(), lease_until = greatest(now() + make_interval(secs => $3::int),"
                                "  to_timestamp($4::bigint / 1000.0) + make_interval(secs => $3::int))" OURS,

@@ -22,7 +22,7 @@ typedef struct gh_counts {
     long unchanged;               /* issues received already stored in that version */
     long prs;                     /* pull requests skipped */
     long pages;                   /* pages answered (304s included) */
-    long waits;                   /* rate-limit waits */
+    long waits;                   /* rate-limit waits (claim only: gh_store_wait counts them) */
 } gh_counts_t;
 
 /* A sync to resume. */
@@ -40,7 +40,7 @@ int gh_store_claim(PGconn *c, const char *lease_owner, int lease_s, const char *
                    const char *repo, gh_claimed_t *out, int max, char *err, size_t errlen);
 
 /* After a page: the cursor and counts, the sync `syncing`, the lease
- * renewed, a wait ended. 1: saved; 0: the sync is no longer ours to run
+ * renewed, a wait that is over cleared. 1: saved; 0: the sync is no longer ours to run
  * (cancelled, failed, or taken over); -1: the database did not answer. */
 int gh_store_checkpoint(PGconn *c, const char *sync_id, const char *lease_owner, int lease_s, const char *cursor,
                         const gh_counts_t *n, char *err, size_t errlen);

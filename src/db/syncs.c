@@ -193,8 +193,9 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
                                    "WITH p AS (DELETE FROM dispatchai.github_pages WHERE repository = $1)"
                                    " DELETE FROM dispatchai.github_repos WHERE repository = $1",
                                    1, NULL, rv, NULL, NULL, 0);
-    bool ok = PQresultStatus(fresh) == PGRES_COMMAND_OK && PQresultStatus(del) == PGRES_COMMAND_OK && PQresultStatus(kept) == PGRES_TUPLES_OK &&
-              PQresultStatus(upd) == PGRES_COMMAND_OK && pg_command(c, "COMMIT");
+    bool ok = PQresultStatus(fresh) == PGRES_COMMAND_OK && PQresultStatus(del) == PGRES_COMMAND_OK &&
+              PQresultStatus(kept) == PGRES_TUPLES_OK && PQresultStatus(upd) == PGRES_COMMAND_OK &&
+              pg_command(c, "COMMIT");
     if (ok) {
         *status = 200;
         out = json_pack("{s:b, s:s, s:I, s:I, s:s}", "success", 1, "message", "sync cancelled", "issues_removed",

@@ -34,6 +34,7 @@ Inspection
   POST /edit?count=E   edits E issues now (as --edit-after-page does)
 """
 import argparse
+import bisect
 import datetime
 import hashlib
 import json
@@ -56,6 +57,9 @@ class State:
         self.repos = {}
         for k, full in enumerate(a.repo or ["acme/api"]):
             self.repos[tuple(full.split("/"))] = self.generate(full, 8000000000 + k * 10000000)
+        self.order = {}   # repo -> (items sorted by updated_at then id, their updated_at): kept, not made per request
+        for key in self.repos:
+            self.sort(key)
         self.requests = self.pages = self.not_modified = self.violations = 0
         self.pages_by_repo = {"/".join(k): 0 for k in self.repos}
         self.window_start = time.time()
@@ -89,6 +93,10 @@ class State:
             items.append(it)
         return items
 
+    def sort(self, key):
+        items = sorted(self.repos[key], key=lambda it: (it["updated_at"], it["id"]))
+        self.order[key] = (items, [it["updated_at"] for it in items])
+
     def edit(self, count):
         """Edits the next `count` issues of the first repository."""
         now = time.time()
@@ -98,10 +106,14 @@ class State:
             it["updated_at"] = iso(now + k)
             it["title"] = it["title"] + " (edited)"
             self.edited.append(it["number"])
+        self.sort(next(iter(self.repos)))
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY a client
+    # that keeps the connection waits for a delayed ACK (40 ms) every answer
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -181,11 +193,10 @@ class Handler(BaseHTTPRequestHandler):
         since = q.get("since", [""])[0]
         time.sleep(a.page_ms / 1000.0)
         with S.lock:
-            items = sorted(S.repos[(parts[1], parts[2])], key=lambda it: (it["updated_at"], it["id"]))
-            if since:
-                items = [it for it in items if it["updated_at"] >= since]
-            last = max(1, (len(items) + per_page - 1) // per_page)
-            body = items[(page - 1) * per_page:page * per_page]
+            items, stamps = S.order[(parts[1], parts[2])]
+            first = bisect.bisect_left(stamps, since) if since else 0
+            last = max(1, (len(items) - first + per_page - 1) // per_page)
+            body = items[first + (page - 1) * per_page:first + page * per_page]
             etag = '"%s"' % hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
             h = {"ETag": etag}
             if self.headers.get("If-None-Match") == etag:

@@ -131,7 +131,8 @@ static void test_cursor_json_and_url(void **state)
     gh_cursor_init(&d);
     char url[GH_URL_MAX];
     assert_int_equal(gh_cursor_url(&c, "http://127.0.0.1:9/", "acme", "api", url, sizeof(url)), 0);
-    assert_string_equal(url, "http://127.0.0.1:9/repos/acme/api/issues?state=all&per_page=100&sort=updated&direction=asc");
+    assert_string_equal(url,
+                        "http://127.0.0.1:9/repos/acme/api/issues?state=all&per_page=100&sort=updated&direction=asc");
     snprintf(c.since, sizeof(c.since), "2024-05-01T12:00:00Z");
     long long ids[] = {7, 8};
     c.boundary = malloc(sizeof(ids));
