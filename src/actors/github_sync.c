@@ -28,13 +28,10 @@
 PGconn *gs_db(gh_sync_state_t *s)
 {
     char err[256];
-    if (s->db != NULL && PQstatus(s->db) != CONNECTION_OK) {
-        PQfinish(s->db);
-        s->db = NULL;
-    }
-    if (s->db == NULL && (s->db = pg_connect(s->env->cfg->database_url, err, sizeof(err))) == NULL)
+    PGconn *c = pg_keep(&s->db, s->env->cfg->database_url, err, sizeof(err));
+    if (c == NULL)
         log_warn("github", "%s", err);
-    return s->db;
+    return c;
 }
 
 static job_t *job_new(gh_sync_state_t *s, const char *user, const char *owner, const char *repo)

@@ -119,13 +119,10 @@ static bool tell_classifier(syncs_state_t *s, const char *sync_id)
 static PGconn *db(syncs_state_t *s)
 {
     char err[256];
-    if (s->db != NULL && PQstatus(s->db) != CONNECTION_OK) {
-        PQfinish(s->db);
-        s->db = NULL;
-    }
-    if (s->db == NULL && (s->db = pg_connect(s->env->cfg->database_url, err, sizeof(err))) == NULL)
+    PGconn *c = pg_keep(&s->db, s->env->cfg->database_url, err, sizeof(err));
+    if (c == NULL)
         log_warn("syncs", "%s", err);
-    return s->db;
+    return c;
 }
 
 static void answer(sync_request_msg_t *q, int status, json_t *body)

@@ -109,7 +109,7 @@ int cmd_sync(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (from == NULL) {
-        if (!gh_name_valid(owner) || !gh_name_valid(repo)) {
+        if (!gh_name_valid(owner, strlen(owner)) || !gh_name_valid(repo, strlen(repo))) {
             cli_error("sync: '%s' is not a GitHub OWNER/REPO", repo_arg);
             config_free(&cfg);
             return EXIT_USAGE;

@@ -86,13 +86,8 @@ static bool confirm(const char *json)
 static json_t *row(PGconn **c, const config_t *cfg, const char *user, const char *owner, const char *repo)
 {
     char err[256];
-    if (*c == NULL || PQstatus(*c) != CONNECTION_OK) {
-        if (*c)
-            PQfinish(*c);
-        *c = pg_connect(cfg->database_url, err, sizeof(err));
-        if (*c == NULL)
-            return NULL;
-    }
+    if (pg_keep(c, cfg->database_url, err, sizeof(err)) == NULL)
+        return NULL;
     int status;
     json_t *j = syncs_status(*c, user, owner, repo, &status);
     if (status != 200) {

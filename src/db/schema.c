@@ -234,6 +234,17 @@ int pg_failed(PGresult *r, const char *what, char *err, size_t errlen)
     return -1;
 }
 
+PGconn *pg_keep(PGconn **c, const char *url, char *err, size_t errlen)
+{
+    if (*c != NULL && PQstatus(*c) != CONNECTION_OK) {
+        PQfinish(*c);
+        *c = NULL;
+    }
+    if (*c == NULL)
+        *c = pg_connect(url, err, errlen);
+    return *c;
+}
+
 bool pg_command(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);

@@ -25,6 +25,10 @@ bool pg_command(PGconn *c, const char *sql);
  * returns -1. */
 int pg_failed(PGresult *r, const char *what, char *err, size_t errlen);
 
+/* The connection in *c, opened again when it was lost: NULL when the
+ * database does not answer (err says why). For an actor's own connection. */
+PGconn *pg_keep(PGconn **c, const char *url, char *err, size_t errlen);
+
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);
 

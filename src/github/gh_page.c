@@ -190,10 +190,9 @@ void gh_page_free(gh_page_t *p)
     memset(p, 0, sizeof(*p));
 }
 
-bool gh_name_valid(const char *name)
+bool gh_name_valid(const char *name, size_t n)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > 100 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    if (n == 0 || n > 100 || (n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];

@@ -68,6 +68,6 @@ void gh_page_free(gh_page_t *p);
 /* An owner or repository name as GitHub allows them (letters, digits,
  * '-', '_', '.'; 1..100 characters; not "." or ".."): safe in a URL path
  * as it is. */
-bool gh_name_valid(const char *name);
+bool gh_name_valid(const char *name, size_t len);
 
 #endif

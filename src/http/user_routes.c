@@ -79,8 +79,8 @@ int user_sync_start(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
     char owner[128], repo[128], force[8] = "";
     snprintf(owner, sizeof(owner), "%.*s", (int)rc->params.v[0].len, rc->params.v[0].base);
     snprintf(repo, sizeof(repo), "%.*s", (int)rc->params.v[1].len, rc->params.v[1].base);
-    if (rc->params.v[0].len >= sizeof(owner) || rc->params.v[1].len >= sizeof(repo) || !gh_name_valid(owner) ||
-        !gh_name_valid(repo))
+    if (rc->params.v[0].len >= sizeof(owner) || rc->params.v[1].len >= sizeof(repo) || !gh_name_valid(owner, strlen(owner)) ||
+        !gh_name_valid(repo, strlen(repo)))
         return http_respond_error(req, rc->route, 400, "bad_request", "not a GitHub owner/repository name");
     size_t pos = 0;
     int f = http_query_next(req, "force", &pos, force, sizeof(force));

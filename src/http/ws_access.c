@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gh_page.h"
+
 void ws_access_init(ws_access_t *a, bool admin, const char *user)
 {
     memset(a, 0, sizeof(*a));
@@ -28,21 +30,6 @@ void ws_access_free(ws_access_t *a)
     a->nclaims = a->nnarrow = 0;
 }
 
-/* GitHub's owner and repository names: letters, digits, '-', '_', '.',
- * not "." or "..". */
-static bool name_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 100 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
 /* "owner/repo", or with allow_star "owner/\*"; *star tells which. */
 static bool repo_ok(const char *s, bool allow_star, bool *star)
 {
@@ -51,8 +38,8 @@ static bool repo_ok(const char *s, bool allow_star, bool *star)
         return false;
     *star = strcmp(slash + 1, "*") == 0;
     if (*star)
-        return allow_star && name_ok(s, (size_t)(slash - s));
-    return name_ok(s, (size_t)(slash - s)) && name_ok(slash + 1, strlen(slash + 1));
+        return allow_star && gh_name_valid(s, (size_t)(slash - s));
+    return gh_name_valid(s, (size_t)(slash - s)) && gh_name_valid(slash + 1, strlen(slash + 1));
 }
 
 /* GitHub names are case-insensitive. */

@@ -157,13 +157,13 @@ static void test_cursor_json_and_url(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    assert_true(gh_name_valid("acme"));
-    assert_true(gh_name_valid("my-repo.js_2"));
-    assert_false(gh_name_valid(""));
-    assert_false(gh_name_valid(".."));
-    assert_false(gh_name_valid("a/b"));
-    assert_false(gh_name_valid("a?b"));
-    assert_false(gh_name_valid("a%2Fb"));
+    assert_true(gh_name_valid("acme", strlen("acme")));
+    assert_true(gh_name_valid("my-repo.js_2", strlen("my-repo.js_2")));
+    assert_false(gh_name_valid("", strlen("")));
+    assert_false(gh_name_valid("..", strlen("..")));
+    assert_false(gh_name_valid("a/b", strlen("a/b")));
+    assert_false(gh_name_valid("a?b", strlen("a?b")));
+    assert_false(gh_name_valid("a%2Fb", strlen("a%2Fb")));
 }
 
 int main(void)
