@@ -170,21 +170,29 @@ static void ask_count(gh_sync_state_t *s, job_t *j)
     ask(s, j, url, NULL);
 }
 
-static void ask_page(gh_sync_state_t *s, job_t *j)
+/* false: the job ended instead (nothing was sent). */
+static bool ask_page(gh_sync_state_t *s, job_t *j)
 {
     char err[256];
     if (gh_cursor_url(&j->head, s->env->cfg->github_api_url, j->owner, j->repo, j->url, sizeof(j->url)) != 0) {
         gs_finish(s, j, "the next page's URL is too long");
-        return;
+        return false;
+    }
+    PGconn *c = gs_db(s);
+    if (c != NULL && gh_store_running(c, j->sync_id, s->lease_owner, err, sizeof(err)) == 0) {
+        log_info("github", "sync %s of %s is no longer this process's to run (cancelled or taken over): fetching "
+                 "stopped after %ld pages", j->sync_id, j->full, j->hn.pages);
+        gs_job_free(s, j);
+        return false;
     }
     /* A page fetched before answers 304 (no quota) if it did not change. */
     char *etag = NULL, *after = NULL;
-    PGconn *c = gs_db(s);
     if (c != NULL && gh_store_page_get(c, j->full, j->url, &etag, &after, err, sizeof(err)) != 0)
         log_warn("github", "%s", err);
     free(after);
     ask(s, j, j->url, etag && etag[0] ? etag : NULL);
     free(etag);
+    return true;
 }
 
 static void wake_at(gh_sync_state_t *s, uint64_t when)
@@ -237,8 +245,8 @@ static void pump(gh_sync_state_t *s)
         *t = j;
         if (j->st == J_COUNT)
             ask_count(s, j);
-        else
-            ask_page(s, j);
+        else if (!ask_page(s, j))
+            pump(s);   /* that sync ended: the next one's turn */
         return;
     }
 }
@@ -284,8 +292,9 @@ static void answered(void *ctx, void *call, const http_result_t *res)
     bool limited = s->ans.status == 403 || s->ans.status == 429 || s->ans.remaining == 0;
     if (!res->transport_ok)
         log_warn("github", "%s: %s", j->full, res->error);
-    if (v == GH_RETRY && j->st == J_COUNT) {
-        /* A start is answered now, not after GitHub's wait. */
+    if (v == GH_RETRY && j->st == J_COUNT &&
+        (wait_ms > START_WAIT_MAX_MS || j->retry.secondary + j->retry.transient > START_TRIES)) {
+        /* A start is answered now, not after a long wait of GitHub's. */
         json_t *b = json_pack("{s:s, s:s, s:I}", "error", limited ? "github_rate_limited" : "github_unavailable",
                               "detail", reason, "retry_after_s", (json_int_t)((wait_ms + 999) / 1000));
         gs_answer(j, 503, b);

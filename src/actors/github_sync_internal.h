@@ -22,6 +22,7 @@
 #define TAG_HTTP 1                /* and TAG_HTTP + 1: http_fetch's watches */
 #define MAX_CLAIM 16
 #define START_WAIT_MAX_MS 5000    /* a start waiting longer for the token is answered 503 */
+#define START_TRIES 3             /* a start's count asked again after short waits, at most */
 
 enum { MSG_GH_ACKED = MSG_GH_SYNC_START + 1 };
 

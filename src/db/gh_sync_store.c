@@ -113,6 +113,17 @@ int gh_store_wait(PGconn *c, const char *sync_id, const char *lease_owner, int l
     return updated(r, "database: sync wait", err, errlen);
 }
 
+int gh_store_running(PGconn *c, const char *sync_id, const char *lease_owner, char *err, size_t errlen)
+{
+    const char *v[2] = {sync_id, lease_owner};
+    PGresult *r = PQexecParams(c, "SELECT 1 FROM dispatchai.repository_syncs" OURS, 2, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_failed(r, "database: sync status", err, errlen);
+    int n = PQntuples(r);
+    PQclear(r);
+    return n > 0 ? 1 : 0;
+}
+
 int gh_store_renew(PGconn *c, const char *lease_owner, int lease_s, const char *const *sync_ids, int n, bool *gone,
                    char *err, size_t errlen)
 {

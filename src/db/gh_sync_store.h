@@ -49,6 +49,11 @@ int gh_store_checkpoint(PGconn *c, const char *sync_id, const char *lease_owner,
  * wait. The same answers as gh_store_checkpoint. */
 int gh_store_wait(PGconn *c, const char *sync_id, const char *lease_owner, int lease_s, long long until_ms,
                   const char *reason, bool rate_limit, char *err, size_t errlen);
+/* Whether the sync is still running and this process's to run: 1 yes,
+ * 0 no (cancelled, ended, taken over), -1 no answer. Asked before each
+ * page, so a cancel stops the fetch within the page in flight. */
+int gh_store_running(PGconn *c, const char *sync_id, const char *lease_owner, char *err, size_t errlen);
+
 /* Renews the lease of these syncs (while a sync waits or publishes); the
  * ids no longer ours come back in gone[] (true). -1: no answer. */
 int gh_store_renew(PGconn *c, const char *lease_owner, int lease_s, const char *const *sync_ids, int n, bool *gone,

@@ -21,7 +21,7 @@ source "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
 SECRET=gh-sync-secret
 GH_TOKEN=ghp_test_token_never_logged_7Q
-$py "$root/tests/tools/fake_github.py" --repo acme/api --repo acme/big --issues 2500 --prs 300 --page-ms 20 \
+$py "$root/tests/tools/fake_github.py" --repo acme/api --repo acme/big --repo acme/cli --issues 2500 --prs 300 --page-ms 20 \
   --quota 10 --reset-s 2 --secondary-every 13 --secondary-retry-after 1 --fail-every 17 --edit-after-page 5 \
   --token "$GH_TOKEN" > "$work/gh.out" 2> "$work/gh.log" &
 pids[gh]=$!
@@ -89,6 +89,25 @@ edited=$(stats 'd["edited"][0]')
 check "the issue edited mid-sync is stored in its edited version" "1 manual_pull alice" \
   "$(sql "SELECT count(*), min(sync_source), min(pulled_by_user_id) FROM dispatchai.issues
           WHERE repository_name = 'api' AND issue_number = $edited AND title LIKE '%(edited)'" | tr '|' ' ')"
+
+# --- the same through the command line, under the same limits
+violations_before=$(stats 'd["violations"]')
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap GITHUB_TOKEN=$GH_TOKEN "$bin" sync acme/cli --user bob \
+  --config "$work/dispatchd.conf" < /dev/null > "$work/cli.out" 2> "$work/cli.log"
+check "dispatchd sync without --force above the threshold: the confirmation, exit 2" "2 2500" \
+  "$? $($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["issue_count"])' "$work/cli.out")"
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap GITHUB_TOKEN=$GH_TOKEN "$bin" sync acme/cli --user bob --force \
+  --config "$work/dispatchd.conf" < /dev/null > "$work/cli.out" 2> "$work/cli.log"
+check "dispatchd sync --force: exit 0 once every page is in Kafka" 0 "$?"
+check "... printing the sync's row" "github 2500 300" \
+  "$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["source"], d["issues_published"], d["prs_skipped"])' "$work/cli.out")"
+check "... with progress lines" yes "$(grep -q '^sync: \[' "$work/cli.log" && echo yes || echo no)"
+cli_done() { [ "$(sql "SELECT sync_status FROM dispatchai.repository_syncs WHERE repository_name = 'cli'")" = completed ]; }
+wait_until 120 cli_done
+check "the command's sync: every issue stored once, none a pull request, bob's" "2500 0 bob" \
+  "$(sql "SELECT count(DISTINCT issue_number), count(*) FILTER (WHERE title LIKE 'Fix the build%'),
+          min(pulled_by_user_id) FROM dispatchai.issues WHERE repository_name = 'cli'" | tr '|' ' ')"
+check "... and no request at remaining 0 or inside a retry-after" "$violations_before" "$(stats 'd["violations"]')"
 
 # --- resyncs
 raw_before=$("$ktool" dump "$bootstrap" "$tag.raw" 3000 | tail -1)
