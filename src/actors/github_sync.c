@@ -181,7 +181,7 @@ static bool ask_page(gh_sync_state_t *s, job_t *j)
     PGconn *c = gs_db(s);
     if (c != NULL && gh_store_running(c, j->sync_id, s->lease_owner, err, sizeof(err)) == 0) {
         log_info("github", "sync %s of %s is no longer this process's to run (cancelled or taken over): fetching "
-                 "stopped after %ld pages", j->sync_id, j->full, j->hn.pages);
+                 "stopped after %ld pages", j->sync_id, j->full, j->n.pages);
         gs_job_free(s, j);
         return false;
     }
@@ -219,6 +219,65 @@ static void reject_starts(gh_sync_state_t *s, uint64_t wait_ms)
     }
 }
 
+/* The token's turn has a connection of its own that does not wait for the
+ * disk at commit: two writes a request, whose loss in a crash of the
+ * database costs nothing (a turn lapses, a wait is asked again). */
+static PGconn *turn_db(gh_sync_state_t *s)
+{
+    char err[256];
+    PGconn *before = s->turn_db;
+    PGconn *c = pg_keep(&s->turn_db, s->env->cfg->database_url, err, sizeof(err));
+    if (c == NULL)
+        log_warn("github", "%s", err);
+    else if (c != before && !pg_command(c, "SET synchronous_commit = off"))
+        log_warn("github", "token turn: %s", PQerrorMessage(c));
+    return c;
+}
+
+/* The token's turn, shared by every process of the group (one request at
+ * a time, GitHub's waits obeyed by all): false when it is not ours now,
+ * with a wake-up set for when to ask again. */
+static bool take_turn(gh_sync_state_t *s)
+{
+    char err[256], why[200];
+    long long wait = 0;
+    bool rate_limit = false;
+    PGconn *c = turn_db(s);
+    int taken = c ? gh_store_token_take(c, s->env->cfg->github_api_url, s->lease_owner, REQUEST_TIMEOUT_MS / 1000 + 5,
+                                        &wait, why, sizeof(why), &rate_limit, err, sizeof(err))
+                  : -1;
+    if (taken > 0) {
+        s->holding = true;
+        return true;
+    }
+    if (taken < 0) {
+        if (c != NULL)
+            log_warn("github", "%s", err);
+        wait = 1000;
+        snprintf(why, sizeof(why), "database unavailable");
+    }
+    if (why[0] != '\0' && wait >= 1000)
+        gs_hold(s, (uint64_t)wait, why, rate_limit);   /* shown as the syncs' wait */
+    else
+        s->not_before = rt_now_ms() + (uint64_t)(wait > 0 ? wait : 50);
+    reject_starts(s, s->not_before - rt_now_ms());
+    wake_at(s, s->not_before);
+    return false;
+}
+
+static void give_turn(gh_sync_state_t *s, uint64_t wait_ms, const char *reason, bool rate_limit)
+{
+    if (!s->holding)
+        return;
+    s->holding = false;
+    char err[256];
+    PGconn *c = turn_db(s);
+    if (c == NULL || gh_store_token_give(c, s->env->cfg->github_api_url, s->lease_owner, (long long)wait_ms, reason,
+                                         rate_limit, err, sizeof(err)) != 0)
+        log_warn("github", "the token's turn not given back (%s): the others wait for it to lapse",
+                 c ? err : "no database");
+}
+
 /* The next request, when the token may send one. */
 static void pump(gh_sync_state_t *s)
 {
@@ -233,6 +292,8 @@ static void pump(gh_sync_state_t *s)
     for (job_t *j = s->jobs; j; j = j->next) {
         if (j->st != J_COUNT && !gs_wants_page(j))
             continue;
+        if (!take_turn(s))
+            return;
         /* Round the jobs: this one goes to the tail. */
         job_t **p = &s->jobs;
         while (*p != j)
@@ -243,10 +304,12 @@ static void pump(gh_sync_state_t *s)
         while (*t)
             t = &(*t)->next;
         *t = j;
-        if (j->st == J_COUNT)
+        if (j->st == J_COUNT) {
             ask_count(s, j);
-        else if (!ask_page(s, j))
+        } else if (!ask_page(s, j)) {
+            give_turn(s, 0, "", false);
             pump(s);   /* that sync ended: the next one's turn */
+        }
         return;
     }
 }
@@ -281,15 +344,20 @@ static void answered(void *ctx, void *call, const http_result_t *res)
     s->asking = NULL;
     curl_slist_free_all(s->headers);
     s->headers = NULL;
-    if (j == NULL) {   /* cancelled meanwhile */
-        pump(s);
-        return;
-    }
     s->ans.status = res->transport_ok ? res->status : 0;
     uint64_t wait_ms = 0;
     char reason[200];
-    gh_verdict_t v = gh_judge(&s->ans, (int64_t)time(NULL), &j->retry, &s->rng, &wait_ms, reason, sizeof(reason));
+    gh_retry_t scratch = {0};
+    gh_verdict_t v = gh_judge(&s->ans, (int64_t)time(NULL), j ? &j->retry : &scratch, &s->rng, &wait_ms, reason,
+                              sizeof(reason));
     bool limited = s->ans.status == 403 || s->ans.status == 429 || s->ans.remaining == 0;
+    give_turn(s, wait_ms, reason, limited);
+    if (j == NULL) {   /* cancelled meanwhile */
+        if (wait_ms > 0)
+            gs_hold(s, wait_ms, reason, limited);
+        pump(s);
+        return;
+    }
     if (!res->transport_ok)
         log_warn("github", "%s: %s", j->full, res->error);
     if (v == GH_RETRY && j->st == J_COUNT &&
@@ -317,6 +385,7 @@ static void answered(void *ctx, void *call, const http_result_t *res)
     if (wait_ms > 0)
         gs_hold(s, wait_ms, reason, limited);
     pump(s);
+    gs_publish_taken(s);
 }
 
 /* --- the lease ------------------------------------------------------------ */
@@ -337,7 +406,6 @@ static void take_over(gh_sync_state_t *s)
         memcpy(j->sync_id, got[i].sync_id, sizeof(j->sync_id));
         j->total = got[i].total;
         j->n = got[i].counts;
-        j->hn = j->n;
         j->waits = j->n.waits;
         if (got[i].cursor == NULL || gh_cursor_load(&j->cur, got[i].cursor) != 0)
             gh_cursor_init(&j->cur);
@@ -427,6 +495,7 @@ static void gh_sync_handler(rt_actor_t *self, rt_msg_t *msg)
         if (((rt_timer_msg_t *)msg)->arg == NULL) {   /* the tick */
             renew(s);
             take_over(s);
+            gs_publish_taken(s);   /* pages the database refused to look up */
         } else if (((rt_timer_msg_t *)msg)->timer_id == s->wake_timer) {
             s->wake_timer = 0;
         }
@@ -442,6 +511,7 @@ static void gh_sync_finalize(rt_actor_t *self)
 {
     gh_sync_state_t *s = rt_actor_state(self);
     http_fetch_free(s->fetch);
+    give_turn(s, 0, "", false);
     curl_slist_free_all(s->headers);
     while (s->jobs) {
         job_t *j = s->jobs;
@@ -454,6 +524,8 @@ static void gh_sync_finalize(rt_actor_t *self)
         gh_store_release(s->db, s->lease_owner);
         PQfinish(s->db);
     }
+    if (s->turn_db != NULL)
+        PQfinish(s->turn_db);
     free(s->scope_user);
     free(s->scope_owner);
     free(s->scope_repo);

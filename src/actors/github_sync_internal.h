@@ -48,7 +48,9 @@ typedef struct flight {
     int acks;                     /* acknowledgements still due */
     char err[256];                /* a produce that failed */
     gh_cursor_t after;            /* the cursor after this page */
-    gh_counts_t counts;           /* the counts after this page */
+    gh_counts_t delta;            /* what this page adds to the sync's counts */
+    gh_page_t page;               /* its issues, until published */
+    bool to_publish;
     char url[GH_URL_MAX];         /* its request, and the ETag GitHub gave it */
     char *etag;
     int issues, prs;              /* what a 304 of it will stand for */
@@ -62,7 +64,6 @@ typedef struct job {
     gh_cursor_t cur;              /* checkpointed */
     gh_counts_t n;
     gh_cursor_t head;             /* after the newest page taken: where the next request goes */
-    gh_counts_t hn;
     flight_t fl[GH_FLIGHT];       /* oldest first */
     int nfl;
     bool save_failed;             /* a checkpoint to write again (the tick) */
@@ -80,10 +81,12 @@ typedef struct gh_sync_state {
     rt_actor_t *self;
     http_fetch_t *fetch;
     PGconn *db;
+    PGconn *turn_db;              /* the token's turn only (see take_turn) */
     char lease_owner[37];
     char *scope_user, *scope_owner, *scope_repo;
     job_t *jobs;
     job_t *asking;                /* whose request is in flight */
+    bool holding;                 /* the token's turn (gh_store_token_take) is ours */
     strbuf_t body;
     gh_answer_t ans;
     char etag[256], link[2 * GH_URL_MAX];
@@ -110,6 +113,9 @@ void gs_counted(gh_sync_state_t *s, job_t *j);
 /* A page's answer (200, or 304: unchanged since a sync took it). */
 void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified);
 void gs_on_acked(gh_sync_state_t *s, gh_acked_msg_t *m);
+/* Publishes the pages taken since (after the next request went out: the
+ * lookups and produces are off the fetch's path). */
+void gs_publish_taken(gh_sync_state_t *s);
 /* Checkpoints the oldest pages Kafka has wholly; completes the sync after
  * the last. */
 void gs_drain(gh_sync_state_t *s, job_t *j);

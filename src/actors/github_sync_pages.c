@@ -81,6 +81,7 @@ bool gs_wants_page(const job_t *j)
 static void flight_clear(flight_t *f)
 {
     gh_cursor_free(&f->after);
+    gh_page_free(&f->page);
     free(f->etag);
     memset(f, 0, sizeof(*f));
 }
@@ -116,8 +117,13 @@ static int checkpoint(gh_sync_state_t *s, job_t *j, flight_t *f)
     char err[256];
     PGconn *c = gs_db(s);
     char *cursor = gh_cursor_dump(&f->after);
-    int rc = c ? gh_store_checkpoint(c, j->sync_id, s->lease_owner, LEASE_S, cursor, &f->counts, err, sizeof(err))
-               : -1;
+    gh_counts_t n = j->n;
+    n.fetched += f->delta.fetched;
+    n.published += f->delta.published;
+    n.unchanged += f->delta.unchanged;
+    n.prs += f->delta.prs;
+    n.pages += f->delta.pages;
+    int rc = c ? gh_store_checkpoint(c, j->sync_id, s->lease_owner, LEASE_S, cursor, &n, err, sizeof(err)) : -1;
     if (rc < 0) {
         free(cursor);
         log_warn("github", "sync %s: checkpoint not written (%s); retried", j->sync_id, c ? err : "no database");
@@ -128,7 +134,7 @@ static int checkpoint(gh_sync_state_t *s, job_t *j, flight_t *f)
     if (rc == 0) {
         free(cursor);
         log_info("github", "sync %s of %s is no longer this process's to run (cancelled or taken over): fetching "
-                 "stopped after %ld pages", j->sync_id, j->full, f->counts.pages);
+                 "stopped after %ld pages", j->sync_id, j->full, n.pages);
         gs_job_free(s, j);
         return 0;
     }
@@ -142,13 +148,13 @@ static int checkpoint(gh_sync_state_t *s, job_t *j, flight_t *f)
     }
     free(cursor);
     gh_cursor_copy(&j->cur, &f->after);
-    j->n = f->counts;
+    j->n = n;
     return 1;
 }
 
 void gs_drain(gh_sync_state_t *s, job_t *j)
 {
-    while (j->nfl > 0 && j->fl[0].acks == 0) {
+    while (j->nfl > 0 && j->fl[0].acks == 0 && !j->fl[0].to_publish) {
         if (j->fl[0].err[0] != '\0') {
             char why[256];
             snprintf(why, sizeof(why), "%s", j->fl[0].err);
@@ -226,9 +232,9 @@ static bool unchanged(gh_sync_state_t *s, job_t *j, flight_t *f)
     f->issues = (int)json_integer_value(json_object_get(a, "issues"));
     f->prs = (int)json_integer_value(json_object_get(a, "prs"));
     json_decref(a);
-    f->counts.fetched += f->issues;
-    f->counts.unchanged += f->issues;
-    f->counts.prs += f->prs;
+    f->delta.fetched += f->issues;
+    f->delta.unchanged += f->issues;
+    f->delta.prs += f->prs;
     return ok;
 }
 
@@ -244,20 +250,20 @@ static bool publish_new(gh_sync_state_t *s, job_t *j, flight_t *f, gh_page_t *p)
         ids[i] = p->items[i].id;
     PGconn *c = gs_db(s);
     if (p->n > 0 && (c == NULL || gh_store_known(c, ids, p->n, j->sync_id, stored, mine, err, sizeof(err)) != 0)) {
-        log_warn("github", "sync %s: %s; the page is fetched again", j->sync_id, c ? err : "no database");
+        log_warn("github", "sync %s: %s; the page is published later", j->sync_id, c ? err : "no database");
         return false;
     }
     for (int i = 0; i < p->n; i++) {
         if (stored[i] == p->items[i].updated_ms) {
             if (mine[i])
-                f->counts.published++;
+                f->delta.published++;
             else
-                f->counts.unchanged++;
+                f->delta.unchanged++;
             continue;
         }
         if (!publish(s, j, f, &p->items[i], f->err, sizeof(f->err)))
             break;   /* the sync fails once the page's acknowledgements are in */
-        f->counts.published++;
+        f->delta.published++;
     }
     return true;
 }
@@ -271,8 +277,7 @@ void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified)
     snprintf(f->url, sizeof(f->url), "%s", j->url);
     f->etag = s->etag[0] ? strdup(s->etag) : NULL;
     gh_cursor_copy(&f->after, &j->head);
-    f->counts = j->hn;
-    f->counts.pages++;
+    f->delta.pages = 1;
     if (not_modified) {
         if (!unchanged(s, j, f)) {
             /* Where it led is lost: forget the ETag, fetch it whole. */
@@ -283,35 +288,50 @@ void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified)
             return;
         }
     } else {
-        gh_page_t p;
         const char *next = NULL;
         char next_url[GH_URL_MAX];
         if (gh_link(s->link, "next", next_url, sizeof(next_url)))
             next = next_url;
-        if (gh_page_take(&p, s->body.data ? s->body.data : "", s->body.len, next, &f->after, err, sizeof(err)) != 0) {
+        if (gh_page_take(&f->page, s->body.data ? s->body.data : "", s->body.len, next, &f->after, err,
+                         sizeof(err)) != 0) {
             flight_clear(f);
             gs_finish(s, j, err);
             return;
         }
-        f->issues = p.issues - p.repeats;   /* the instant's repeats were counted on their first page */
-        f->prs = p.prs;
-        f->counts.fetched += f->issues;
-        f->counts.prs += p.prs;
-        if (p.invalid > 0)
+        gh_page_t *p = &f->page;
+        f->issues = p->issues - p->repeats;   /* the instant's repeats were counted on their first page */
+        f->prs = p->prs;
+        f->delta.fetched = f->issues;
+        f->delta.prs = p->prs;
+        f->to_publish = true;
+        if (p->invalid > 0)
             log_warn("github", "sync %s: %d objects of a page of %s were not issues (no id, number or updated_at)",
-                     j->sync_id, p.invalid, j->full);
-        bool ok = publish_new(s, j, f, &p);
-        gh_page_free(&p);
-        if (!ok) {
-            flight_clear(f);
-            gs_hold(s, 1000, "database unavailable", false);
-            return;
-        }
+                     j->sync_id, p->invalid, j->full);
     }
     j->nfl++;
     gh_cursor_copy(&j->head, &f->after);
-    j->hn = f->counts;
-    gs_drain(s, j);
+    if (!f->to_publish)
+        gs_drain(s, j);
+}
+
+void gs_publish_taken(gh_sync_state_t *s)
+{
+    for (job_t *j = s->jobs, *next; j; j = next) {
+        next = j->next;   /* gs_drain may end j */
+        bool any = false;
+        for (int i = 0; i < j->nfl; i++) {
+            flight_t *f = &j->fl[i];
+            if (!f->to_publish)
+                continue;
+            if (!publish_new(s, j, f, &f->page))
+                break;   /* the database: the tick tries again */
+            f->to_publish = false;
+            gh_page_free(&f->page);
+            any = true;
+        }
+        if (any)
+            gs_drain(s, j);
+    }
 }
 
 void gs_on_acked(gh_sync_state_t *s, gh_acked_msg_t *m)

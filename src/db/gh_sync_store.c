@@ -163,6 +163,62 @@ void gh_store_release(PGconn *c, const char *lease_owner)
                          1, NULL, v, NULL, NULL, 0));
 }
 
+int gh_store_token_take(PGconn *c, const char *api_url, const char *holder, int busy_s, long long *wait_ms,
+                        char *reason, size_t reason_len, bool *rate_limit, char *err, size_t errlen)
+{
+    char busy[16];
+    snprintf(busy, sizeof(busy), "%d", busy_s);
+    const char *v[3] = {api_url, holder, busy};
+    /* One statement: the row made if new, taken if free and not held by a
+     * limit; else how long until it may be. */
+    PGresult *r = PQexecParams(
+        c,
+        "WITH ins AS (INSERT INTO dispatchai.github_tokens (api_url) VALUES ($1) ON CONFLICT DO NOTHING),"
+        " up AS (UPDATE dispatchai.github_tokens SET holder = $2,"
+        "  busy_until = now() + make_interval(secs => $3::int)"
+        "  WHERE api_url = $1 AND (holder IS NULL OR holder = $2 OR busy_until < now())"
+        "  AND (not_before IS NULL OR not_before <= now()) RETURNING 1)"
+        " SELECT (SELECT count(*) FROM up),"
+        "  (SELECT (extract(epoch FROM not_before - now()) * 1000)::bigint FROM dispatchai.github_tokens"
+        "   WHERE api_url = $1 AND not_before > now()),"
+        "  (SELECT reason FROM dispatchai.github_tokens WHERE api_url = $1),"
+        "  (SELECT rate_limit FROM dispatchai.github_tokens WHERE api_url = $1)",
+        3, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_failed(r, "database: token turn", err, errlen);
+    int taken = atoi(PQgetvalue(r, 0, 0)) > 0;
+    *wait_ms = 0;
+    reason[0] = '\0';
+    *rate_limit = false;
+    if (!taken && !PQgetisnull(r, 0, 1)) {
+        *wait_ms = atoll(PQgetvalue(r, 0, 1));
+        snprintf(reason, reason_len, "%s", PQgetvalue(r, 0, 2));
+        *rate_limit = PQgetvalue(r, 0, 3)[0] == 't';
+    } else if (!taken) {
+        *wait_ms = 50;   /* another process's request is in flight */
+    }
+    PQclear(r);
+    return taken;
+}
+
+int gh_store_token_give(PGconn *c, const char *api_url, const char *holder, long long wait_ms, const char *reason,
+                        bool rate_limit, char *err, size_t errlen)
+{
+    char wait[24];
+    snprintf(wait, sizeof(wait), "%lld", wait_ms);
+    const char *v[5] = {api_url, holder, wait, reason, rate_limit ? "t" : "f"};
+    PGresult *r = PQexecParams(
+        c,
+        "UPDATE dispatchai.github_tokens SET holder = NULL, busy_until = NULL,"
+        " not_before = CASE WHEN $3::bigint > 0 THEN now() + make_interval(secs => $3::bigint / 1000.0)"
+        "  ELSE not_before END,"
+        " reason = CASE WHEN $3::bigint > 0 THEN $4 ELSE reason END,"
+        " rate_limit = CASE WHEN $3::bigint > 0 THEN $5::boolean ELSE rate_limit END"
+        " WHERE api_url = $1 AND holder = $2",
+        5, NULL, v, NULL, NULL, 0);
+    return updated(r, "database: token turn", err, errlen) < 0 ? -1 : 0;
+}
+
 int gh_store_page_get(PGconn *c, const char *repository, const char *url, char **etag, char **after, char *err,
                       size_t errlen)
 {

@@ -63,6 +63,16 @@ int gh_store_renew(PGconn *c, const char *lease_owner, int lease_s, const char *
  * them over at once. */
 void gh_store_release(PGconn *c, const char *lease_owner);
 
+/* The token's turn, shared by the group: 1 taken by holder (for busy_s at
+ * most, until given back); 0 not now: *wait_ms until it may be asked again
+ * and, when GitHub's limits hold it (rather than another process's request
+ * in flight), why in reason (with *rate_limit); -1 no answer. */
+int gh_store_token_take(PGconn *c, const char *api_url, const char *holder, int busy_s, long long *wait_ms,
+                        char *reason, size_t reason_len, bool *rate_limit, char *err, size_t errlen);
+/* The turn given back after an answer; nothing may be sent for wait_ms. */
+int gh_store_token_give(PGconn *c, const char *api_url, const char *holder, long long wait_ms, const char *reason,
+                        bool rate_limit, char *err, size_t errlen);
+
 /* The ETag GitHub gave url last time, and where that page led (`after`,
  * JSON); both malloc'd, NULL when none. */
 int gh_store_page_get(PGconn *c, const char *repository, const char *url, char **etag, char **after, char *err,

@@ -151,7 +151,9 @@ static const migration_t MIGRATIONS[] = {
       * an expired one is taken over: gh_sync_store.c). github_pages: each
       * fetched page's ETag and where it led, for conditional requests;
       * github_repos: how far a repository's issues were fetched, for
-      * incremental resyncs. No token is stored anywhere. */
+      * incremental resyncs; github_tokens: the token's one request at a
+      * time and GitHub's waits, for the whole group. No token is stored
+      * anywhere. */
      "ALTER TABLE dispatchai.issues ADD COLUMN last_sync_id varchar(64);"
      "ALTER TABLE dispatchai.repository_syncs"
      "  ADD COLUMN source varchar(10) NOT NULL DEFAULT 'file' CHECK (source IN ('file', 'github')),"
@@ -179,6 +181,15 @@ static const migration_t MIGRATIONS[] = {
      "  repository text PRIMARY KEY,"
      "  cursor jsonb NOT NULL,"   /* where the next sync starts */
      "  synced_at timestamptz NOT NULL DEFAULT now());"
+     /* The token's one request at a time, and its limits' waits, for every
+      * process of the group (keyed by the API's URL, never the token). */
+     "CREATE TABLE dispatchai.github_tokens ("
+     "  api_url text PRIMARY KEY,"
+     "  holder varchar(64),"
+     "  busy_until timestamptz,"
+     "  not_before timestamptz,"
+     "  reason text,"
+     "  rate_limit boolean NOT NULL DEFAULT false);"
      /* Progress of the fetch is announced too (not the lease's renewals). */
      "CREATE OR REPLACE FUNCTION dispatchai.sync_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
      " BEGIN"
