@@ -30,7 +30,8 @@ Scripted trouble
 Inspection
   GET /stats   {"requests", "pages", "not_modified", "violations": requests
                 sent while the primary limit was exhausted or inside a
-                retry-after, "edited": [issue numbers], "pages_by_repo"}
+                retry-after, "edited": [issue numbers], "pages_by_repo",
+                "max_concurrent": the most requests at once (the stats included)}
   POST /edit?count=E   edits E issues now (as --edit-after-page does)
 """
 import argparse
@@ -61,6 +62,7 @@ class State:
         for key in self.repos:
             self.sort(key)
         self.requests = self.pages = self.not_modified = self.violations = 0
+        self.inflight = self.max_inflight = 0
         self.pages_by_repo = {"/".join(k): 0 for k in self.repos}
         self.window_start = time.time()
         self.used = 0
@@ -146,13 +148,23 @@ class Handler(BaseHTTPRequestHandler):
                 "x-ratelimit-reset": str(int(S.window_start + a.reset_s))}
 
     def do_GET(self):
+        with S.lock:
+            S.inflight += 1
+            S.max_inflight = max(S.max_inflight, S.inflight)
+        try:
+            self.get()
+        finally:
+            with S.lock:
+                S.inflight -= 1
+
+    def get(self):
         u = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(u.query)
         if u.path == "/stats":
             with S.lock:
                 return self.send(200, {"requests": S.requests, "pages": S.pages, "not_modified": S.not_modified,
                                        "violations": S.violations, "edited": S.edited,
-                                       "pages_by_repo": S.pages_by_repo})
+                                       "pages_by_repo": S.pages_by_repo, "max_concurrent": S.max_inflight})
         a = S.a
         if a.token and self.headers.get("Authorization") != "Bearer " + a.token:
             return self.send(401, {"message": "Bad credentials"})
