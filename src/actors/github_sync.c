@@ -61,6 +61,8 @@ void gs_job_free(gh_sync_state_t *s, job_t *j)
         }
     if (s->asking == j)
         s->asking = NULL;   /* its answer, when it comes, is dropped */
+    if (j->st == J_RUN)
+        gauge_add(&g_metrics.github_syncs, -1);
     gs_flights_free(j);
     gh_cursor_free(&j->cur);
     gh_cursor_free(&j->head);
@@ -319,6 +321,7 @@ static void pump(gh_sync_state_t *s)
 void gs_hold(gh_sync_state_t *s, uint64_t wait_ms, const char *reason, bool rate_limit)
 {
     s->not_before = rt_now_ms() + wait_ms;
+    metric_add(&g_metrics.github_wait_ms, wait_ms);
     if (wait_ms < 1000)
         return;
     struct timespec ts;
@@ -345,6 +348,7 @@ static void answered(void *ctx, void *call, const http_result_t *res)
     curl_slist_free_all(s->headers);
     s->headers = NULL;
     s->ans.status = res->transport_ok ? res->status : 0;
+    metric_add(&g_metrics.github_requests[reply_code_of(s->ans.status, res->timed_out)], 1);
     uint64_t wait_ms = 0;
     char reason[200];
     gh_retry_t scratch = {0};
@@ -412,6 +416,7 @@ static void take_over(gh_sync_state_t *s)
         free(got[i].cursor);
         gh_cursor_copy(&j->head, &j->cur);
         j->st = J_RUN;
+        gauge_add(&g_metrics.github_syncs, 1);
         log_info("github", "sync %s of %s resumed after %ld pages (%ld issues fetched, %ld published)", j->sync_id,
                  j->full, j->n.pages, j->n.fetched, j->n.published);
     }

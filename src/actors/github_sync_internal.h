@@ -15,6 +15,7 @@
 #include "gh_sync_store.h"
 #include "github_sync.h"
 #include "http_fetch.h"
+#include "metrics.h"
 
 #define LEASE_S 15                /* a sync whose process is silent this long is taken over */
 #define TICK_MS 5000              /* lease renewals, takeovers, checkpoints to retry */

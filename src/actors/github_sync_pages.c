@@ -63,6 +63,7 @@ void gs_counted(gh_sync_state_t *s, job_t *j)
     }
     j->total = count;
     j->st = J_RUN;
+    gauge_add(&g_metrics.github_syncs, 1);
     gh_cursor_copy(&j->head, &j->cur);
     log_info("github", "sync %s of %s for %s started: %ld issues on GitHub%s", j->sync_id, j->full, j->user, count,
              j->cur.since[0] ? " (incremental)" : "");
@@ -214,6 +215,7 @@ static bool publish(gh_sync_state_t *s, job_t *j, flight_t *f, const gh_item_t *
         return false;
     }
     f->acks++;
+    metric_add(&g_metrics.github_issues_published, 1);
     return true;
 }
 
@@ -278,6 +280,7 @@ void gs_paged(gh_sync_state_t *s, job_t *j, bool not_modified)
     f->etag = s->etag[0] ? strdup(s->etag) : NULL;
     gh_cursor_copy(&f->after, &j->head);
     f->delta.pages = 1;
+    metric_add(&g_metrics.github_pages, 1);
     if (not_modified) {
         if (!unchanged(s, j, f)) {
             /* Where it led is lost: forget the ETag, fetch it whole. */

@@ -240,7 +240,7 @@ static void completed(void *ctx, void *call, const llm_result_t *res)
     release_slot(s, c);
     if (breaker_record(&s->breaker, llm_outcome_failed(res->transport_ok, res->status), rt_now_ms()))
         breaker_changed(s);
-    metric_add(&g_metrics.llm_requests[llm_code_of(res->transport_ok ? res->status : 0, res->timed_out)], 1);
+    metric_add(&g_metrics.llm_requests[reply_code_of(res->transport_ok ? res->status : 0, res->timed_out)], 1);
     char why[256];
     switch (llm_outcome_of(res->transport_ok, res->status)) {
     case LLM_ANSWERED:

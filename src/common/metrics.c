@@ -69,18 +69,18 @@ const char *provider_name(enum provider p)
     return n[p];
 }
 
-static const char *const LLM_CODE_NAMES[LLM_CODE_COUNT] = {
-    "200", "400", "401", "403", "404", "408", "429", "500", "502", "503", "504", "other", "timeout", "transport"};
+static const char *const CODE_NAMES[CODE_COUNT] = {
+    "200", "304", "400", "401", "403", "404", "408", "429", "500", "502", "503", "504", "other", "timeout", "transport"};
 
-enum llm_code llm_code_of(long status, int timed_out)
+enum reply_code reply_code_of(long status, int timed_out)
 {
     if (status == 0)
-        return timed_out ? LLM_TIMEOUT : LLM_TRANSPORT;
-    static const long known[] = {200, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504};
+        return timed_out ? CODE_TIMEOUT : CODE_TRANSPORT;
+    static const long known[] = {200, 304, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504};
     for (int i = 0; i < (int)(sizeof(known) / sizeof(known[0])); i++)
         if (known[i] == status)
-            return (enum llm_code)i;
-    return LLM_OTHER;
+            return (enum reply_code)i;
+    return CODE_OTHER;
 }
 
 #define MAX_HOOKS 16
@@ -236,10 +236,26 @@ void metrics_render(strbuf_t *out)
     family(out, "dispatchd_db_reconnects_total", "counter", "Database reconnections.");
     sb_printf(out, "dispatchd_db_reconnects_total %lu\n", (unsigned long)ld(&m->db_reconnects));
     family(out, "dispatchd_llm_requests_total", "counter", "LLM requests by HTTP status (timeout, transport: none).");
-    for (int c = 0; c < LLM_CODE_COUNT; c++)
-        if (c == LLM_200 || ld(&m->llm_requests[c]) > 0)
-            sb_printf(out, "dispatchd_llm_requests_total{code=\"%s\"} %lu\n", LLM_CODE_NAMES[c],
+    for (int c = 0; c < CODE_COUNT; c++)
+        if (c == CODE_200 || ld(&m->llm_requests[c]) > 0)
+            sb_printf(out, "dispatchd_llm_requests_total{code=\"%s\"} %lu\n", CODE_NAMES[c],
                       (unsigned long)ld(&m->llm_requests[c]));
+    family(out, "dispatchd_github_requests_total", "counter",
+           "GitHub API requests by HTTP status (timeout, transport: none).");
+    for (int c = 0; c < CODE_COUNT; c++)
+        if (c == CODE_200 || ld(&m->github_requests[c]) > 0)
+            sb_printf(out, "dispatchd_github_requests_total{code=\"%s\"} %lu\n", CODE_NAMES[c],
+                      (unsigned long)ld(&m->github_requests[c]));
+    family(out, "dispatchd_github_pages_total", "counter", "Pages of issues GitHub answered (304s included).");
+    sb_printf(out, "dispatchd_github_pages_total %lu\n", (unsigned long)ld(&m->github_pages));
+    family(out, "dispatchd_github_issues_published_total", "counter",
+           "Issue versions a sync from GitHub published to the input topic.");
+    sb_printf(out, "dispatchd_github_issues_published_total %lu\n", (unsigned long)ld(&m->github_issues_published));
+    family(out, "dispatchd_github_wait_seconds_total", "counter",
+           "Time GitHub's rate limits or errors held this process's requests.");
+    sb_printf(out, "dispatchd_github_wait_seconds_total %.3f\n", (double)ld(&m->github_wait_ms) / 1000.0);
+    family(out, "dispatchd_github_syncs", "gauge", "Syncs from GitHub this process runs.");
+    sb_printf(out, "dispatchd_github_syncs %ld\n", (long)lds(&m->github_syncs));
     family(out, "dispatchd_circuit_state", "gauge", "The LLM circuit breaker: 0 closed, 1 half-open, 2 open.");
     sb_printf(out, "dispatchd_circuit_state %ld\n", (long)lds(&m->circuit_state));
     family(out, "dispatchd_llm_fallbacks_total", "counter",

@@ -15,9 +15,10 @@
 
 enum record_result { RESULT_OK, RESULT_RETRY, RESULT_DLQ, RESULT_SKIPPED, RESULT_COUNT };
 enum provider { PROVIDER_RULES, PROVIDER_LOCAL, PROVIDER_OPENAI, PROVIDER_COUNT };
-/* dispatchd_llm_requests_total{code}: HTTP statuses, and what never got one. */
-enum llm_code { LLM_200, LLM_400, LLM_401, LLM_403, LLM_404, LLM_408, LLM_429, LLM_500, LLM_502, LLM_503, LLM_504,
-                LLM_OTHER, LLM_TIMEOUT, LLM_TRANSPORT, LLM_CODE_COUNT };
+/* dispatchd_llm_requests_total{code}, dispatchd_github_requests_total{code}:
+ * HTTP statuses, and what never got one. */
+enum reply_code { CODE_200, CODE_304, CODE_400, CODE_401, CODE_403, CODE_404, CODE_408, CODE_429, CODE_500, CODE_502, CODE_503, CODE_504,
+                CODE_OTHER, CODE_TIMEOUT, CODE_TRANSPORT, CODE_COUNT };
 
 /* /ws: dispatchd_ws_messages_sent_total{type}, dispatchd_ws_disconnects_total{reason}. */
 enum ws_type { WS_ISSUE_UPDATE, WS_CLASSIFICATION_UPDATE, WS_SYNC_PROGRESS, WS_SYNC_COMPLETED, WS_SYNC_CANCELLED,
@@ -51,7 +52,7 @@ typedef struct metrics {
     uint64_t db_reconnects;
     uint64_t db_dead_lettered;
     uint64_t llm_cost_nano_usd;
-    uint64_t llm_requests[LLM_CODE_COUNT];
+    uint64_t llm_requests[CODE_COUNT];
     uint64_t llm_calls;                /* classifications answered by the LLM */
     uint64_t llm_fallbacks;            /* classified locally: breaker open */
     uint64_t budget_fallbacks;         /* classified locally: budget spent */
@@ -69,6 +70,11 @@ typedef struct metrics {
     uint64_t ws_sent[WS_TYPE_COUNT];
     uint64_t ws_disconnects[WS_CLOSE_REASON_COUNT];
     int64_t ws_queue_bytes;            /* the longest send queue of any socket, bytes */
+    uint64_t github_requests[CODE_COUNT];
+    uint64_t github_pages;             /* issue pages answered (304s included) */
+    uint64_t github_issues_published;
+    uint64_t github_wait_ms;           /* time GitHub's limits or errors held the token here */
+    int64_t github_syncs;              /* syncs this process runs */
     uint64_t http_conns_refused;   /* new connections closed at the cap */
     uint64_t http_conns_evicted;   /* silent connections closed to make room */
 } metrics_t;
@@ -90,7 +96,7 @@ enum ws_type ws_type_of(const char *name);
 const char *ws_close_reason_name(enum ws_close_reason r);
 const char *provider_name(enum provider p);
 /* The metric's code for an HTTP status (0: none: see timed_out). */
-enum llm_code llm_code_of(long status, int timed_out);
+enum reply_code reply_code_of(long status, int timed_out);
 
 /* path_label is a route template with static storage (kept, not copied). */
 void metrics_http_request(const char *path_label, int status);

@@ -169,6 +169,16 @@ wait_until 30 idle
 check "the classified issues kept are the ones the cancel counted" "$kept" \
   "$(sql "SELECT count(*) FROM dispatchai.issues WHERE repository_name = 'big'")"
 
+# --- what the metrics say
+check "metrics: GitHub's answers by status (403 limits, 502s, 304s)" yes \
+  "$(metric_ge w1 'dispatchd_github_requests_total{code="403"}' 1 && metric_ge w1 'dispatchd_github_requests_total{code="502"}' 1 \
+     && metric_ge w1 'dispatchd_github_requests_total{code="304"}' 1 && echo yes || echo no)"
+check "metrics: the issues published (2,501, 10 edits, some of the cancelled sync's)" yes \
+  "$(metric_ge w1 dispatchd_github_issues_published_total 2511 && echo yes || echo no)"
+check "metrics: time held by GitHub's limits" yes \
+  "$($py -c 'import sys; print("yes" if float(sys.argv[1]) >= 1 else "no")' "$(metric w1 dispatchd_github_wait_seconds_total)")"
+check "metrics: no sync running here any more" 0 "$(metric w1 dispatchd_github_syncs)"
+
 # --- bad requests
 call POST '/repos/acme/nope/sync?force=true' "$token"
 check "a repository GitHub does not know: 404" 404 "$code"

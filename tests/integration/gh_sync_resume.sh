@@ -8,7 +8,9 @@
 #  - a worker running a sync started over HTTP killed, then started again:
 #    the new process takes the sync over when the lease runs out
 # Either way: every issue stored and classified once, the sync's counts
-# exact, and at most one page published twice (the one in flight).
+# exact, and only the pages not checkpointed at the kill fetched and
+# published again (at most 4 waiting for Kafka's acknowledgements and the
+# request in flight).
 #   gh_sync_resume.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -36,15 +38,15 @@ exact() {   # exact REPO: the checks of a completed sync
   id=$(row "$1" sync_id)
   published=$("$ktool" dump "$bootstrap" "$tag.raw" 3000 | grep -c "\"sync_id\":\"$id\"")
   echo "# acme/$1: $published events published for 2500 issues"
-  check "acme/$1: at most one page published twice" yes \
-    "$([ "$published" -ge 2500 ] && [ "$published" -le 2600 ] && echo yes || echo "no ($published)")"
+  check "acme/$1: at most the pages not checkpointed published twice" yes \
+    "$([ "$published" -ge 2500 ] && [ "$published" -le 3000 ] && echo yes || echo "no ($published)")"
 }
 
 # --- the CLI killed, then run again
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync acme/one --config "$work/dispatchd.conf" \
   > "$work/cli1.out" 2> "$work/cli1.err" &
 cli=$!
-some() { [ "$(pages_of "$1")" -ge 8 ]; }
+some() { [ "$(pages_of "$1")" -ge 12 ]; }
 wait_until 60 some one
 kill -9 $cli; wait $cli 2>/dev/null
 check "the killed CLI left its sync syncing, still fetching" "syncing t" "$(row one "sync_status, fetching" | tr '|' ' ')"
@@ -54,9 +56,10 @@ KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync acme/one --config "$work/dispatch
   > "$work/cli2.out" 2> "$work/cli2.err"
 check "the CLI run again resumes it and exits 0" 0 "$?"
 check "... saying so" 1 "$(grep -c 'resuming sync' "$work/cli2.err")"
-# A whole walk is 29 pages (2,800 objects, 99 new a page after the first).
-check_le "... from its checkpoint: the pages after it, and at most the one in flight again" \
-  "$(pages_of one)" 30
+# A whole walk is 29 pages (2,800 objects, 99 new a page after the first);
+# from the start again after 12 it would be 41 or more.
+check_le "... from its checkpoint: the pages after it, and at most the 5 not checkpointed again" \
+  "$(pages_of one)" 34
 start_worker w1 DISPATCHD_JWT_SECRET=$SECRET
 done_one() { [ "$(row one sync_status)" = completed ]; }
 wait_until 120 done_one
@@ -74,7 +77,7 @@ start_worker w1 DISPATCHD_JWT_SECRET=$SECRET
 done_two() { [ "$(row two sync_status)" = completed ]; }
 wait_until 120 done_two
 check "the new process took it over" 1 "$(grep -c 'sync .* of acme/two resumed after' "$work/w1.log")"
-check_le "... from its checkpoint: the pages after it, and at most the one in flight again" "$(pages_of two)" 30
+check_le "... from its checkpoint: the pages after it, and at most the 5 not checkpointed again" "$(pages_of two)" 34
 exact two
 stop_worker w1
 check "worker exits 0" 0 "$worker_rc"
