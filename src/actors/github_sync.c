@@ -245,8 +245,10 @@ static bool take_turn(gh_sync_state_t *s)
     long long wait = 0;
     bool rate_limit = false;
     PGconn *c = turn_db(s);
-    int taken = c ? gh_store_token_take(c, s->env->cfg->github_api_url, s->lease_owner, REQUEST_TIMEOUT_MS / 1000 + 5,
-                                        &wait, why, sizeof(why), &rate_limit, err, sizeof(err))
+    /* Held for a lease's length, renewed by the tick while a request runs:
+     * the turn of a process that died lapses as its syncs' leases do. */
+    int taken = c ? gh_store_token_take(c, s->env->cfg->github_api_url, s->lease_owner, LEASE_S(s), &wait, why,
+                                        sizeof(why), &rate_limit, err, sizeof(err))
                   : -1;
     if (taken > 0) {
         s->holding = true;
@@ -265,6 +267,17 @@ static bool take_turn(gh_sync_state_t *s)
     reject_starts(s, s->not_before - rt_now_ms());
     wake_at(s, s->not_before);
     return false;
+}
+
+static void keep_turn(gh_sync_state_t *s)
+{
+    char err[256], why[200];
+    long long wait;
+    bool rate_limit;
+    PGconn *c = turn_db(s);
+    if (c == NULL || gh_store_token_take(c, s->env->cfg->github_api_url, s->lease_owner, LEASE_S(s), &wait, why,
+                                         sizeof(why), &rate_limit, err, sizeof(err)) < 0)
+        log_warn("github", "the token's turn not renewed (%s)", c ? err : "no database");
 }
 
 static void give_turn(gh_sync_state_t *s, uint64_t wait_ms, const char *reason, bool rate_limit)
@@ -334,7 +347,7 @@ void gs_hold(gh_sync_state_t *s, uint64_t wait_ms, const char *reason, bool rate
         if (j->st == J_COUNT)
             continue;
         j->waits += rate_limit;
-        if (gh_store_wait(c, j->sync_id, s->lease_owner, LEASE_S, until, reason, rate_limit, err, sizeof(err)) < 0)
+        if (gh_store_wait(c, j->sync_id, s->lease_owner, LEASE_S(s), until, reason, rate_limit, err, sizeof(err)) < 0)
             log_warn("github", "%s", err);
     }
 }
@@ -401,7 +414,7 @@ static void take_over(gh_sync_state_t *s)
         return;
     gh_claimed_t got[MAX_CLAIM];
     char err[256];
-    int n = gh_store_claim(c, s->lease_owner, LEASE_S, s->scope_user, s->scope_owner, s->scope_repo, got, MAX_CLAIM,
+    int n = gh_store_claim(c, s->lease_owner, LEASE_S(s), s->scope_user, s->scope_owner, s->scope_repo, got, MAX_CLAIM,
                            err, sizeof(err));
     if (n < 0)
         log_warn("github", "%s", err);
@@ -440,7 +453,7 @@ static void renew(gh_sync_state_t *s)
         }
     char err[256];
     PGconn *c = gs_db(s);
-    if (c == NULL || gh_store_renew(c, s->lease_owner, LEASE_S, ids, n, gone, err, sizeof(err)) != 0) {
+    if (c == NULL || gh_store_renew(c, s->lease_owner, LEASE_S(s), ids, n, gone, err, sizeof(err)) != 0) {
         if (c)
             log_warn("github", "%s", err);
         return;
@@ -499,6 +512,8 @@ static void gh_sync_handler(rt_actor_t *self, rt_msg_t *msg)
     case RT_MSG_TIMER:
         if (((rt_timer_msg_t *)msg)->arg == NULL) {   /* the tick */
             renew(s);
+            if (s->holding)
+                keep_turn(s);
             take_over(s);
             gs_publish_taken(s);   /* pages the database refused to look up */
         } else if (((rt_timer_msg_t *)msg)->timer_id == s->wake_timer) {
@@ -560,6 +575,6 @@ rt_actor_t *github_sync_spawn(const actor_env_t *env, const gh_sync_scope_t *sco
                          .finalizer = gh_sync_finalize};
     s->self = rt_spawn(env->rt, gh_sync_handler, s, &o);
     s->fetch = http_fetch_new(s->self, TAG_HTTP, 1, answered, s);
-    rt_timer_start(s->self, 0, TICK_MS, NULL);
+    rt_timer_start(s->self, 0, (uint64_t)LEASE_S(s) * 1000 / 3, NULL);
     return s->self;
 }

@@ -17,8 +17,10 @@
 #include "http_fetch.h"
 #include "metrics.h"
 
-#define LEASE_S 15                /* a sync whose process is silent this long is taken over */
-#define TICK_MS 5000              /* lease renewals, takeovers, checkpoints to retry */
+/* A sync whose process is silent for [github] sync_lease_s is taken over;
+ * its lease is renewed (and takeovers looked for, checkpoints retried)
+ * three times as often. */
+#define LEASE_S(s) ((s)->env->cfg->github_sync_lease_s)
 #define REQUEST_TIMEOUT_MS 30000
 #define TAG_HTTP 1                /* and TAG_HTTP + 1: http_fetch's watches */
 #define MAX_CLAIM 16

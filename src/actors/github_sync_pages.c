@@ -53,7 +53,7 @@ void gs_counted(gh_sync_state_t *s, job_t *j)
     uuid_v4(j->sync_id);
     char *cursor = gh_cursor_dump(&j->cur);
     sync_new_t n = {.user = j->user, .owner = j->owner, .repo = j->repo, .sync_id = j->sync_id, .total = count,
-                    .cursor = cursor, .lease_owner = s->lease_owner, .lease_s = LEASE_S};
+                    .cursor = cursor, .lease_owner = s->lease_owner, .lease_s = LEASE_S(s)};
     int rc = syncs_register(c, &n, err, sizeof(err));
     free(cursor);
     if (rc != 0) {
@@ -124,7 +124,7 @@ static int checkpoint(gh_sync_state_t *s, job_t *j, flight_t *f)
     n.unchanged += f->delta.unchanged;
     n.prs += f->delta.prs;
     n.pages += f->delta.pages;
-    int rc = c ? gh_store_checkpoint(c, j->sync_id, s->lease_owner, LEASE_S, cursor, &n, err, sizeof(err)) : -1;
+    int rc = c ? gh_store_checkpoint(c, j->sync_id, s->lease_owner, LEASE_S(s), cursor, &n, err, sizeof(err)) : -1;
     if (rc < 0) {
         free(cursor);
         log_warn("github", "sync %s: checkpoint not written (%s); retried", j->sync_id, c ? err : "no database");

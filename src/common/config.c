@@ -97,6 +97,8 @@ static const cfg_desc_t DESCS[] = {
     {"github", "token", "GITHUB_TOKEN", T_STR, F(github_token), NULL, 0, 0, NULL, "GitHub API token"},
     {"github", "api_url", "GITHUB_API_URL", T_STR, F(github_api_url), "https://api.github.com", 0, 0, NULL,
      "GitHub REST API"},
+    {"github", "sync_lease_s", NULL, T_INT, F(github_sync_lease_s), "15", 3, 600, NULL,
+     "a sync from GitHub whose process is silent this long is taken over by another"},
     {"http", "addr", "DISPATCHD_HTTP_ADDR", T_STR, F(http_addr), "127.0.0.1:8080", 0, 0, NULL,
      "control plane listen address"},
     {"http", "admin_token", "DISPATCHD_ADMIN_TOKEN", T_STR, F(admin_token), NULL, 0, 0, NULL,

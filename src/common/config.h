@@ -52,6 +52,7 @@ typedef struct config {
     int large_sync_threshold;
     double cost_per_issue;
     char *webhook_secret, *github_token, *github_api_url;
+    int github_sync_lease_s;
 
     /* [http] */
     char *http_addr, *admin_token, *jwt_secret;
