@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafka_wake.h"
 #include "log.h"
 #include "admin.h"
 #include "classifier.h"
@@ -29,8 +30,7 @@
 typedef struct admin_state {
     const actor_env_t *env;
     rt_actor_t *self;
-    int wake_pending;             /* a wake-up sent by librdkafka, not yet handled (atomic:
-                                     set on librdkafka's threads, cleared here) */
+    kafka_wake_t wake;            /* the control queue wakes it (MSG_POLL) */
     rd_kafka_queue_t *control_queue;
     rd_kafka_t *control;          /* consumer of the control topic, also used for admin queries */
     int64_t started_ms;           /* wall clock: resets issued before this are history */
@@ -158,19 +158,9 @@ static void apply_command(admin_state_t *s, const rd_kafka_message_t *m)
     json_decref(cmd);
 }
 
-/* On librdkafka's threads when the control consumer's queue gets
- * something: one message until it is handled (no librdkafka calls here). */
-static void control_event_cb(rd_kafka_t *rk, void *opaque)
-{
-    (void)rk;
-    admin_state_t *s = opaque;
-    if (!__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_ACQ_REL))
-        rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
-}
-
 static void poll_control(admin_state_t *s)
 {
-    __atomic_store_n(&s->wake_pending, 0, __ATOMIC_RELEASE);
+    kafka_wake_reading(&s->wake);
     rd_kafka_message_t *m;
     while ((m = rd_kafka_consumer_poll(s->control, 0)) != NULL) {
         if (!m->err)
@@ -352,7 +342,7 @@ static void admin_finalize(rt_actor_t *self)
 {
     admin_state_t *s = rt_actor_state(self);
     /* No wake-ups into a runtime that has stopped. */
-    rd_kafka_queue_cb_event_enable(s->control_queue, NULL, NULL);
+    kafka_wake_unwatch(s->control_queue);
     rd_kafka_queue_destroy(s->control_queue);
     rd_kafka_consumer_close(s->control);
     rd_kafka_destroy(s->control);
@@ -387,7 +377,8 @@ rt_actor_t *admin_spawn(const actor_env_t *env, char *err, size_t errlen)
     rt_actor_opts_t o = {.name = "admin", .dedicated = true, .batch = 1, .finalizer = admin_finalize};
     s->self = rt_spawn(env->rt, admin_handler, s, &o);
     s->control_queue = rd_kafka_queue_get_consumer(s->control);
-    rd_kafka_queue_cb_event_enable(s->control_queue, control_event_cb, s);
+    kafka_wake_init(&s->wake, s->self, MSG_POLL);
+    kafka_wake_watch(&s->wake, s->control_queue);
     rt_timer_start(s->self, TICK_MS, TICK_MS, NULL);
     rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLL));
     return s->self;

@@ -17,6 +17,7 @@
 
 #include "backoff.h"
 #include "broadcaster.h"
+#include "kafka_wake.h"
 #include "log.h"
 #include "schema.h"
 #include "strmap.h"
@@ -41,7 +42,7 @@ typedef struct broadcaster_state {
     const actor_env_t *env;
     rt_actor_t *self;
     ws_feed_t *feed;
-    int wake_pending;                  /* atomic: a wake-up from librdkafka not handled yet */
+    kafka_wake_t wake;                 /* the enriched queue wakes it (MSG_BROADCASTER_POLL) */
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
     int partitions;                    /* of the enriched topic, assigned from the end */
@@ -165,7 +166,7 @@ static void assign_partitions(broadcaster_state_t *s)
 
 static void read_enriched(broadcaster_state_t *s)
 {
-    __atomic_store_n(&s->wake_pending, 0, __ATOMIC_RELEASE);
+    kafka_wake_reading(&s->wake);
     if (ws_feed_pending(s->feed) > MAX_PENDING_BATCHES)
         return;   /* the tick comes back */
     bool watched = ws_feed_clients(s->feed) > 0;
@@ -347,19 +348,10 @@ static void broadcaster_handler(rt_actor_t *self, rt_msg_t *msg)
     rt_msg_free(msg);
 }
 
-/* On librdkafka's threads: one wake-up until it is handled. */
-static void enriched_event_cb(rd_kafka_t *rk, void *opaque)
-{
-    (void)rk;
-    broadcaster_state_t *s = opaque;
-    if (!__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_ACQ_REL))
-        rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_BROADCASTER_POLL));
-}
-
 static void broadcaster_finalize(rt_actor_t *self)
 {
     broadcaster_state_t *s = rt_actor_state(self);
-    rd_kafka_queue_cb_event_enable(s->queue, NULL, NULL);
+    kafka_wake_unwatch(s->queue);
     rd_kafka_queue_destroy(s->queue);
     rd_kafka_consumer_close(s->rk);
     rd_kafka_destroy(s->rk);
@@ -412,7 +404,8 @@ rt_actor_t *broadcaster_spawn(const actor_env_t *env, ws_feed_t *feed, char *err
     rt_actor_opts_t o = {.name = "broadcaster", .dedicated = true, .batch = 1, .finalizer = broadcaster_finalize};
     s->self = rt_spawn(env->rt, broadcaster_handler, s, &o);
     s->queue = rd_kafka_queue_get_consumer(s->rk);
-    rd_kafka_queue_cb_event_enable(s->queue, enriched_event_cb, s);
+    kafka_wake_init(&s->wake, s->self, MSG_BROADCASTER_POLL);
+    kafka_wake_watch(&s->wake, s->queue);
     rt_timer_start(s->self, 0, TICK_MS, NULL);
     return s->self;
 }

@@ -18,7 +18,7 @@
  * results). A round that took something queues the next one behind any
  * control messages; one that took nothing ends there, and the next comes
  * with the next message: librdkafka announcing data or an event on a queue
- * (poller_queue_event_cb), a partition-consumer with room again, a control
+ * (kafka_wake), a partition-consumer with room again, a control
  * message, or the tick, which paces the hold-to-pause check and keeps
  * max.poll.interval.ms from running out while partitions are held.
  */
@@ -37,17 +37,6 @@
 #define TICK_MS 50              /* a round at least this often */
 #define HOLD_PAUSE_MS 1000      /* a hold this long becomes a librdkafka pause */
 
-/* Called by librdkafka's threads when a queue the poller reads gets
- * something (no librdkafka calls are allowed here): one wake-up message,
- * until the round it starts begins. */
-void poller_queue_event_cb(rd_kafka_t *rk, void *opaque)
-{
-    (void)rk;
-    poller_state_t *s = opaque;
-    if (!__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_ACQ_REL))
-        rt_send_force(s->self, rt_msg_new(sizeof(rt_msg_t), MSG_POLLER_WAKE));
-}
-
 uint64_t poller_next_generation(poller_state_t *s, int32_t partition)
 {
     uint64_t g = ++s->generation[partition];
@@ -62,8 +51,8 @@ static void queue_events_off(poller_state_t *s)
 {
     for (int i = 0; i < PIPELINE_MAX_PARTITIONS; i++)
         if (s->queues[i] != NULL)
-            rd_kafka_queue_cb_event_enable(s->queues[i], NULL, NULL);
-    rd_kafka_queue_cb_event_enable(s->consumer_queue, NULL, NULL);
+            kafka_wake_unwatch(s->queues[i]);
+    kafka_wake_unwatch(s->consumer_queue);
 }
 
 
@@ -190,7 +179,7 @@ static bool serve_consumer_queue(poller_state_t *s)
 /* Returns whether the round did anything: then another follows at once. */
 static bool poll_round(poller_state_t *s)
 {
-    __atomic_store_n(&s->wake_pending, 0, __ATOMIC_RELEASE);
+    kafka_wake_reading(&s->wake);
     rd_kafka_message_t *batch[RECORD_BATCH_MAX];
     long taken = 0;
     for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++) {
@@ -324,7 +313,8 @@ rt_actor_t *poller_spawn(const actor_env_t *env, rd_kafka_conf_t *conf, rd_kafka
      * request behind a run of rounds. */
     rt_actor_opts_t o = {.name = "poller", .dedicated = true, .batch = 1, .finalizer = poller_finalize};
     s->self = rt_spawn(env->rt, poller_handler, s, &o);
-    rd_kafka_queue_cb_event_enable(s->consumer_queue, poller_queue_event_cb, s);
+    kafka_wake_init(&s->wake, s->self, MSG_POLLER_WAKE);
+    kafka_wake_watch(&s->wake, s->consumer_queue);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, env->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, topics);

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "offset_map.h"
+#include "kafka_wake.h"
 #include "poller.h"
 
 typedef struct poller_state {
@@ -17,9 +18,7 @@ typedef struct poller_state {
     rd_kafka_t *consumer;                      /* its own; pipeline.c destroys it */
     rt_actor_t *partitions[PIPELINE_MAX_PARTITIONS];   /* partition-consumers it spawned */
     bool round_queued;                         /* a MSG_POLL to itself is on its way */
-    int wake_pending;                          /* librdkafka's wake-up sent, its round not
-                                                  yet begun (atomic: set on librdkafka's
-                                                  threads, cleared here) */
+    kafka_wake_t wake;                         /* its queues wake it (MSG_POLLER_WAKE) */
     uint64_t generation[PIPELINE_MAX_PARTITIONS];
     bool assigned[PIPELINE_MAX_PARTITIONS];
     rd_kafka_queue_t *queues[PIPELINE_MAX_PARTITIONS];
@@ -39,9 +38,6 @@ typedef struct poller_state {
 /* poller.c: a partition's next assignment generation, published, so that
  * records of the earlier one are known to be stale */
 uint64_t poller_next_generation(poller_state_t *s, int32_t partition);
-
-/* poller.c: librdkafka's "a queue got something" callback */
-void poller_queue_event_cb(rd_kafka_t *rk, void *opaque);
 
 /* poller_rebalance.c: librdkafka's callbacks, set on the consumer's conf */
 void poller_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,

@@ -120,7 +120,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         if (s->queues[part] == NULL) {
             s->queues[part] = rd_kafka_queue_get_partition(s->consumer, env->cfg->topic_raw, part);
             rd_kafka_queue_forward(s->queues[part], NULL);
-            rd_kafka_queue_cb_event_enable(s->queues[part], poller_queue_event_cb, s);
+            kafka_wake_watch(&s->wake, s->queues[part]);
         }
         log_info("poller", "assigned %s [%d]", parts->elems[i].topic, part);
     }
@@ -148,7 +148,7 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         if (s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, -1);
         if (s->queues[part] != NULL) {
-            rd_kafka_queue_cb_event_enable(s->queues[part], NULL, NULL);
+            kafka_wake_unwatch(s->queues[part]);
             rd_kafka_queue_destroy(s->queues[part]);
             s->queues[part] = NULL;
         }
