@@ -11,8 +11,8 @@
  * text, gathered into one write per loop turn (h2o's stock glue writes one
  * frame per turn and copies each message twice on the way).
  *
- * A socket past ws_queue_bytes whose kernel buffer stays full for half a
- * second has stopped reading: it is closed with 1013 "slow consumer" and
+ * What follows is ws_fanout.c's. A socket past ws_queue_bytes whose
+ * kernel buffer stays full for half a second has stopped reading: it is closed with 1013 "slow consumer" and
  * never slows anyone else. One whose kernel buffer has room is one this
  * loop is behind with: the feed is held until it catches up (the
  * broadcaster then stops reading Kafka), so a loop short of CPU delays
@@ -30,73 +30,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
-#include "strbuf.h"
-#include "strmap.h"
 #include "ws_handshake.h"
-
-#define TICK_MS 250
-#define CLOSE_GRACE_MS 1000            /* a close sent and not answered: cut after this */
-#define SLOW_CLOSE_GRACE_MS 5000       /* ... for a slow consumer, which may still read its close */
-#define SOCKET_SNDBUF_BYTES 131072     /* the kernel's share of a socket's backlog (doubled by Linux),
-                                          so a stalled client shows in the outbox, where it is bounded */
-#define WRITE_HIGH_BYTES 131072        /* bytes of messages per write; more wait in the outbox */
-#define WRITE_MAX_MESSAGES 256         /* messages per write (two iovecs each) */
-#define STALL_CONFIRM_MS 500           /* past the bound, kernel buffer full this long: a slow consumer */
-#define HARD_BOUND_FACTOR 4            /* an outbox past this many times ws_queue_bytes: closed, whatever the cause */
-#define MAX_INBOUND_BYTES 4096         /* a larger client message: 1009 */
-
-/* A write in flight: each message's frame head (made for this socket) and
- * its shared text are written from where they are, so the messages are
- * held until the write completes. One allocation per write. */
-typedef struct flight {
-    int n;
-    ws_msg_t **msgs;
-    char *heads;                       /* n x WS_FRAME_HEAD_MAX */
-    h2o_iovec_t *iov;                  /* the control frames, then head and text per message */
-} flight_t;
-
-typedef struct ws_client {
-    h2o_linklist_t link;               /* ws_server.clients, once upgraded */
-    ws_server_t *w;
-    h2o_socket_t *sock;                /* NULL until the upgrade completes */
-    wslay_event_context_ptr ctx;
-    ws_access_t access;
-    ws_outbox_t out;
-    strbuf_t wbuf;                     /* wslay's control frames for the next write */
-    strbuf_t writing;                  /* ... those of the write in flight */
-    struct flight *flight;             /* the messages of the write in flight */
-    int64_t exp_s;                     /* the token's exp; 0: the admin token, none */
-    uint64_t heard_ms;                 /* the last frame from the client */
-    uint64_t ping_ms;                  /* the last ping sent; 0: none outstanding */
-    uint64_t closing_ms;               /* we sent or queued a close: cut after the grace */
-    int reason;                        /* enum ws_close_reason, once decided */
-    bool behind;                       /* its outbox is past ws_queue_bytes (counted in ws_server.behind) */
-    uint64_t stalled_ms;               /* past the bound with a full kernel buffer since */
-} ws_client_t;
-
-struct ws_server {
-    http_app_t *app;
-    h2o_loop_t *loop;
-    ws_feed_t *feed;
-    h2o_multithread_receiver_t receiver;
-    h2o_timeout_t tick;
-    h2o_timeout_entry_t tick_entry;
-    h2o_linklist_t clients;            /* ws_client_t, upgraded */
-    int nclients;                      /* upgraded and upgrading: the caps count both */
-    strmap_t per_user;                 /* user -> open sockets (as intptr_t) */
-    size_t bound;                      /* ws_queue_bytes */
-    int behind;                        /* sockets whose outbox is past the bound */
-    bool held;                         /* the feed is left waiting until none is */
-};
+#include "ws_server_internal.h"
 
 static void user_count(ws_server_t *w, const char *user, int delta)
 {
@@ -120,7 +61,7 @@ static void flight_end(ws_client_t *c)
     c->flight = NULL;
 }
 
-static void set_behind(ws_client_t *c, bool behind)
+void ws_client_behind(ws_client_t *c, bool behind)
 {
     if (c->behind != behind)
         c->w->behind += behind ? 1 : -1;
@@ -130,7 +71,7 @@ static void set_behind(ws_client_t *c, bool behind)
 static void client_free(ws_client_t *c)
 {
     ws_server_t *w = c->w;
-    set_behind(c, false);
+    ws_client_behind(c, false);
     if (c->sock != NULL) {
         h2o_linklist_unlink(&c->link);
         h2o_socket_close(c->sock);
@@ -152,7 +93,7 @@ static void client_free(ws_client_t *c)
 
 /* The socket is done with: freed now, so callers return at once (never
  * from inside a wslay callback). A close we started keeps its reason. */
-static void client_gone(ws_client_t *c, int reason)
+void ws_client_gone(ws_client_t *c, int reason)
 {
     if (c->closing_ms == 0) {
         uint16_t sent = c->ctx ? wslay_event_get_status_code_sent(c->ctx) : 0;
@@ -164,7 +105,7 @@ static void client_gone(ws_client_t *c, int reason)
     client_free(c);
 }
 
-static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reason)
+void ws_client_close(ws_client_t *c, uint16_t code, const char *why, int reason)
 {
     if (c->closing_ms != 0)
         return;
@@ -173,12 +114,9 @@ static void queue_close(ws_client_t *c, uint16_t code, const char *why, int reas
     metric_add(&g_metrics.ws_disconnects[reason], 1);
     /* What is queued will not be sent: give the references back now. */
     ws_outbox_free(&c->out);
-    set_behind(c, false);
+    ws_client_behind(c, false);
     wslay_event_queue_close(c->ctx, code, (const uint8_t *)why, strlen(why));
 }
-
-static void flush(ws_client_t *c);
-static void resume_feed(ws_server_t *w);
 
 static void on_write_done(h2o_socket_t *sock, const char *err)
 {
@@ -187,10 +125,10 @@ static void on_write_done(h2o_socket_t *sock, const char *err)
     c->writing.len = 0;
     ws_server_t *w = c->w;
     if (err != NULL)
-        client_gone(c, WS_CLOSE_CLIENT);
+        ws_client_gone(c, WS_CLOSE_CLIENT);
     else
-        flush(c);
-    resume_feed(w);
+        ws_client_flush(c);
+    ws_resume_feed(w);
 }
 
 /* The next write: wslay's control frames, then up to a write's worth of
@@ -240,21 +178,21 @@ static void write_next(ws_client_t *c)
 
 /* Runs wslay (the client's frames; our pongs, pings and close) until it
  * can do no more, then starts the next write unless one is in flight. */
-static void flush(ws_client_t *c)
+void ws_client_flush(ws_client_t *c)
 {
     for (;;) {
         bool moved = false;
         if (wslay_event_want_write(c->ctx)) {
             size_t before = c->wbuf.len;
             if (wslay_event_send(c->ctx) != 0) {
-                client_gone(c, WS_CLOSE_PROTOCOL);
+                ws_client_gone(c, WS_CLOSE_PROTOCOL);
                 return;
             }
             moved |= c->wbuf.len != before;
         }
         if (c->sock->input->size > 0 && wslay_event_want_read(c->ctx)) {
             if (wslay_event_recv(c->ctx) != 0) {
-                client_gone(c, WS_CLOSE_PROTOCOL);
+                ws_client_gone(c, WS_CLOSE_PROTOCOL);
                 return;
             }
             moved = true;
@@ -263,11 +201,11 @@ static void flush(ws_client_t *c)
             break;
     }
     if (c->behind && c->out.bytes <= c->w->bound)
-        set_behind(c, false);
+        ws_client_behind(c, false);
     if (!h2o_socket_is_writing(c->sock))
         write_next(c);
     if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) && !h2o_socket_is_writing(c->sock)) {
-        client_gone(c, WS_CLOSE_CLIENT);   /* the close handshake is done */
+        ws_client_gone(c, WS_CLOSE_CLIENT);   /* the close handshake is done */
         return;
     }
     /* A dashboard sends almost nothing: an idle socket keeps no read
@@ -282,10 +220,10 @@ static void on_read(h2o_socket_t *sock, const char *err)
 {
     ws_client_t *c = sock->data;
     if (err != NULL) {
-        client_gone(c, WS_CLOSE_CLIENT);
+        ws_client_gone(c, WS_CLOSE_CLIENT);
         return;
     }
-    flush(c);
+    ws_client_flush(c);
 }
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
@@ -332,7 +270,7 @@ static void on_client_text(ws_client_t *c, const uint8_t *msg, size_t len)
     }
     json_decref(j);
     if (!ok)
-        queue_close(c, WSLAY_CODE_POLICY_VIOLATION, err, WS_CLOSE_PROTOCOL);
+        ws_client_close(c, WSLAY_CODE_POLICY_VIOLATION, err, WS_CLOSE_PROTOCOL);
 }
 
 static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
@@ -345,7 +283,7 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     else if (arg->opcode == WSLAY_TEXT_FRAME)
         on_client_text(c, arg->msg, arg->msg_length);
     else if (arg->opcode == WSLAY_BINARY_FRAME)
-        queue_close(c, WSLAY_CODE_UNSUPPORTED_DATA, "binary messages are not accepted", WS_CLOSE_PROTOCOL);
+        ws_client_close(c, WSLAY_CODE_UNSUPPORTED_DATA, "binary messages are not accepted", WS_CLOSE_PROTOCOL);
 }
 
 static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
@@ -369,160 +307,7 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
     h2o_linklist_insert(&c->w->clients, &c->link);
     gauge_add(&g_metrics.ws_clients, 1);
     h2o_socket_read_start(sock, on_read);
-    flush(c);
-}
-
-/* Whether the client has stopped taking data: a good part of the socket's
- * kernel buffer is waiting, unsent, for its receive window to open. (A
- * client that reads has its bytes sent at once, whatever this loop's lag;
- * poll's POLLOUT was no guide: it stayed set for stalled sockets.) */
-static bool kernel_full(ws_client_t *c)
-{
-    int unsent = 0;
-    return ioctl(h2o_socket_get_fd(c->sock), SIOCOUTQNSD, &unsent) == 0 && unsent >= SOCKET_SNDBUF_BYTES / 2;
-}
-
-/* A socket past the bound is either a slow consumer -- its kernel buffer
- * stays full: closed once that has lasted STALL_CONFIRM_MS -- or one this
- * loop has not caught up with yet -- its kernel buffer has room: kept, and
- * no further batch is taken from the feed until it is back under the
- * bound, so the broadcaster stops reading Kafka instead of anyone being
- * dropped or memory growing. A stalled socket never holds the feed. */
-static void check_behind(ws_server_t *w)
-{
-    uint64_t now = rt_now_ms();
-    h2o_linklist_t *next;
-    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
-        next = l->next;
-        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
-        if (c->closing_ms != 0 || c->out.bytes <= w->bound) {
-            c->stalled_ms = 0;
-            continue;
-        }
-        if (!kernel_full(c)) {
-            c->stalled_ms = 0;
-            set_behind(c, true);
-            continue;
-        }
-        set_behind(c, false);
-        if (c->stalled_ms == 0) {
-            c->stalled_ms = now;
-        } else if (now - c->stalled_ms >= STALL_CONFIRM_MS) {
-            queue_close(c, 1013, "slow consumer", WS_CLOSE_SLOW);
-            flush(c);
-        }
-    }
-}
-
-/* Fans one batch out: each socket gets the events it may see, in order. */
-static void deliver(ws_server_t *w, ws_batch_t *batches)
-{
-    h2o_linklist_t *next;
-    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
-        next = l->next;   /* flush may free this client */
-        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
-        if (c->closing_ms != 0)
-            continue;
-        bool queued = false, slow = false;
-        for (ws_batch_t *b = batches; b != NULL && !slow; b = b->next) {
-            for (int i = 0; i < b->n && !slow; i++) {
-                const ws_event_t *e = &b->ev[i];
-                bool sees = e->sync ? ws_access_sees_sync(&c->access, e->repo, e->user)
-                                    : ws_access_sees_issue(&c->access, e->repo, e->user);
-                if (!sees)
-                    continue;
-                if (!ws_outbox_push(&c->out, e->msg)) {
-                    slow = true;
-                    break;
-                }
-                queued = true;
-            }
-        }
-        if (slow)
-            queue_close(c, 1013, "slow consumer", WS_CLOSE_SLOW);
-        if (queued || slow)
-            flush(c);
-    }
-    check_behind(w);
-}
-
-/* Everything the broadcaster has published, to the sockets. */
-static void take_feed(ws_server_t *w)
-{
-    ws_batch_t *b = ws_feed_take(w->feed);
-    if (b != NULL && w->nclients > 0)
-        deliver(w, b);
-    ws_batch_free(b);
-}
-
-static void on_feed(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
-{
-    ws_server_t *w = H2O_STRUCT_FROM_MEMBER(ws_server_t, receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
-        h2o_linklist_unlink(&m->link);
-        free(m);
-    }
-    if (w->behind > 0)
-        w->held = true;   /* taken when the sockets behind have caught up */
-    else
-        take_feed(w);
-}
-
-static void resume_feed(ws_server_t *w)
-{
-    if (!w->held || w->behind > 0)
-        return;
-    w->held = false;
-    take_feed(w);
-}
-
-/* On the broadcaster's thread, under the feed's lock. */
-static void wake_loop(void *arg)
-{
-    ws_server_t *w = arg;
-    h2o_multithread_message_t *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        abort();
-    h2o_multithread_send_message(&w->receiver, m);
-}
-
-static void on_tick(h2o_timeout_entry_t *entry)
-{
-    ws_server_t *w = H2O_STRUCT_FROM_MEMBER(ws_server_t, tick_entry, entry);
-    uint64_t now = rt_now_ms();
-    int64_t wall = (int64_t)time(NULL);
-    uint64_t ping_every = (uint64_t)w->app->cfg->ws_ping_interval_s * 1000;
-    size_t longest = 0;
-    h2o_linklist_t *next;
-    for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
-        next = l->next;
-        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
-        if (c->closing_ms != 0) {
-            if (now - c->closing_ms >= (c->reason == WS_CLOSE_SLOW ? SLOW_CLOSE_GRACE_MS : CLOSE_GRACE_MS))
-                client_gone(c, c->reason);
-            continue;
-        }
-        if (c->out.bytes > longest)
-            longest = c->out.bytes;
-        if (c->exp_s > 0 && wall >= c->exp_s) {
-            queue_close(c, WSLAY_CODE_POLICY_VIOLATION, "token expired", WS_CLOSE_EXPIRED);
-        } else if (c->ping_ms != 0 && now - c->ping_ms >= ping_every) {
-            client_gone(c, WS_CLOSE_PING);   /* nothing can be sent to a peer that does not answer */
-            continue;
-        } else if (c->ping_ms == 0 && now - c->heard_ms >= ping_every) {
-            struct wslay_event_msg ping = {.opcode = WSLAY_PING};
-            wslay_event_queue_msg(c->ctx, &ping);
-            c->ping_ms = now;
-        } else {
-            continue;
-        }
-        flush(c);
-    }
-    __atomic_store_n(&g_metrics.ws_queue_bytes, (int64_t)longest, __ATOMIC_RELAXED);
-    check_behind(w);   /* a socket that stopped reading while the feed was held */
-    resume_feed(w);
-    h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
+    ws_client_flush(c);
 }
 
 int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
@@ -587,12 +372,12 @@ ws_server_t *ws_server_new(http_app_t *app, h2o_loop_t *loop, ws_feed_t *feed)
     w->bound = (size_t)app->cfg->ws_queue_bytes;
     h2o_linklist_init_anchor(&w->clients);
     strmap_init(&w->per_user);
-    h2o_multithread_register_receiver(app->queue, &w->receiver, on_feed);
+    h2o_multithread_register_receiver(app->queue, &w->receiver, ws_on_feed);
     h2o_timeout_init(loop, &w->tick, TICK_MS);
-    w->tick_entry.cb = on_tick;
+    w->tick_entry.cb = ws_on_tick;
     h2o_timeout_link(loop, &w->tick, &w->tick_entry);
     if (feed != NULL)
-        ws_feed_listen(feed, wake_loop, w);
+        ws_feed_listen(feed, ws_wake_loop, w);
     return w;
 }
 
@@ -604,14 +389,14 @@ void ws_server_close_all(ws_server_t *w, int timeout_ms)
     for (h2o_linklist_t *l = w->clients.next; l != &w->clients; l = next) {
         next = l->next;
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, l);
-        queue_close(c, WSLAY_CODE_GOING_AWAY, "server shutting down", WS_CLOSE_SHUTDOWN);
-        flush(c);
+        ws_client_close(c, WSLAY_CODE_GOING_AWAY, "server shutting down", WS_CLOSE_SHUTDOWN);
+        ws_client_flush(c);
     }
     uint64_t until = rt_now_ms() + (uint64_t)timeout_ms;
     while (!h2o_linklist_is_empty(&w->clients) && rt_now_ms() < until)
         h2o_evloop_run(w->loop, 10);
     while (!h2o_linklist_is_empty(&w->clients))
-        client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
+        ws_client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
 }
 
 void ws_server_free(ws_server_t *w)
@@ -621,7 +406,7 @@ void ws_server_free(ws_server_t *w)
     if (w->feed != NULL)
         ws_feed_listen(w->feed, NULL, NULL);
     while (!h2o_linklist_is_empty(&w->clients))
-        client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
+        ws_client_gone(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, w->clients.next), WS_CLOSE_SHUTDOWN);
     /* Wake-ups sent and not yet received. */
     while (!h2o_linklist_is_empty(&w->receiver._messages)) {
         h2o_multithread_message_t *m =
