@@ -35,9 +35,9 @@ bench_setup() {
   psql -q "$admin" -c "CREATE DATABASE $tag"
   {
     printf '[kafka]\nbootstrap.servers = %s\n' "$bootstrap"
-    printf '[topics]\nraw = %s.raw\nenriched = %s.enriched\ndlq = %s.dlq\ncontrol = %s.control\n' \
-      "$tag" "$tag" "$tag" "$tag"
-    printf 'allowed = %s.raw,%s.enriched,%s.dlq,%s.control\n' "$tag" "$tag" "$tag" "$tag"
+    printf '[topics]\nraw = %s.raw\nenriched = %s.enriched\ndlq = %s.dlq\ncontrol = %s.control\nretry = %s.retry\n' \
+      "$tag" "$tag" "$tag" "$tag" "$tag"
+    printf 'allowed = %s.raw,%s.enriched,%s.dlq,%s.control,%s.retry\n' "$tag" "$tag" "$tag" "$tag" "$tag"
     printf '[database]\nurl = %s\n[http]\naddr = 127.0.0.1:0\n' "$dburl"
     for line in "$@"; do printf '%s\n' "$line"; done
     printf '[pipeline]\nstate_dir = %s/state\n' "$work"

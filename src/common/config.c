@@ -37,7 +37,9 @@ static const cfg_desc_t DESCS[] = {
     {"topics", "enriched", NULL, T_STR, F(topic_enriched), "issues.enriched", 0, 0, NULL, "output topic"},
     {"topics", "dlq", NULL, T_STR, F(topic_dlq), "issues.raw.dlq", 0, 0, NULL, "dead-letter topic"},
     {"topics", "control", NULL, T_STR, F(topic_control), "dispatchd.control", 0, 0, NULL, "fleet command topic"},
-    {"topics", "allowed", NULL, T_STR, F(topics_allowed), "issues.raw,issues.enriched,issues.raw.dlq,dispatchd.control",
+    {"topics", "retry", NULL, T_STR, F(topic_retry), "issues.raw.retry", 0, 0, NULL,
+     "records whose transient failures outlast the in-process retries, until they are due again"},
+    {"topics", "allowed", NULL, T_STR, F(topics_allowed), "issues.raw,issues.enriched,issues.raw.dlq,dispatchd.control,issues.raw.retry",
      0, 0, NULL, "topic names allowed beside pipeline.{pipeline}.step.{step}.(input|output|error|dead-letter)"},
     {"topics", "partitions", NULL, T_INT, F(topic_partitions), "3", 1, 10000, NULL,
      "partitions of created data topics"},
@@ -333,9 +335,9 @@ static int check_topics(const config_t *cfg, char *err, size_t errlen)
 {
     const struct { const char *key; const char *name; } topics[] = {
         {"raw", cfg->topic_raw}, {"enriched", cfg->topic_enriched}, {"dlq", cfg->topic_dlq},
-        {"control", cfg->topic_control},
+        {"control", cfg->topic_control}, {"retry", cfg->topic_retry},
     };
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         const char *t = topics[i].name;
         size_t n = strlen(t);
         if (n == 0 || n > 249 || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {

@@ -22,7 +22,7 @@ typedef struct config {
     size_t n_kafka_props;
     char *group_id;
     char *instance_id;             /* group.instance.id, NULL: dynamic membership */
-    char *topic_raw, *topic_enriched, *topic_dlq, *topic_control;
+    char *topic_raw, *topic_enriched, *topic_dlq, *topic_control, *topic_retry;
     char *topics_allowed;          /* comma-separated whitelist beside the pipeline convention */
     int topic_partitions;
 

@@ -17,7 +17,8 @@ int kafka_topic_specs(const config_t *cfg, topic_spec_t *s)
     s[1] = (topic_spec_t){cfg->topic_enriched, cfg->topic_partitions, 30 * DAY_MS, "delete"};
     s[2] = (topic_spec_t){cfg->topic_dlq, cfg->topic_partitions, 30 * DAY_MS, "delete"};
     s[3] = (topic_spec_t){cfg->topic_control, 1, 1 * DAY_MS, "delete"};
-    return 4;
+    s[4] = (topic_spec_t){cfg->topic_retry, cfg->topic_partitions, 7 * DAY_MS, "delete"};
+    return KAFKA_TOPICS;
 }
 
 static int mkdirs(const char *path)
@@ -50,7 +51,7 @@ static int start_mock(kafka_env_t *env, const config_t *cfg, char *err, size_t e
         snprintf(err, errlen, "embedded kafka: cannot start the mock cluster");
         return -1;
     }
-    topic_spec_t specs[4];
+    topic_spec_t specs[KAFKA_TOPICS];
     int n = kafka_topic_specs(cfg, specs);
     for (int i = 0; i < n; i++)
         rd_kafka_mock_topic_create(env->mock, specs[i].name, specs[i].partitions, 1);
@@ -262,7 +263,7 @@ static int compare_configs(const rd_kafka_ConfigResource_t *res, const topic_spe
  * specification; prints each difference and returns how many there were. */
 static int report_config_mismatches(rd_kafka_t *rk, const topic_spec_t *specs, const bool *exists, int n)
 {
-    rd_kafka_ConfigResource_t *res[4];
+    rd_kafka_ConfigResource_t *res[KAFKA_TOPICS];
     int nres = 0;
     for (int i = 0; i < n; i++) {
         bool dup = false;   /* one topic may serve two roles: ask once */
@@ -301,7 +302,7 @@ static int report_config_mismatches(rd_kafka_t *rk, const topic_spec_t *specs, c
 }
 int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbose, char *err, size_t errlen)
 {
-    topic_spec_t specs[4];
+    topic_spec_t specs[KAFKA_TOPICS];
     int n = kafka_topic_specs(cfg, specs);
     if (env->mock != NULL) {
         if (verbose)
@@ -326,9 +327,9 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
         return -1;
     }
     int problems = 0;
-    rd_kafka_NewTopic_t *create[4];
+    rd_kafka_NewTopic_t *create[KAFKA_TOPICS];
     int ncreate = 0;
-    bool exists[4] = {false};
+    bool exists[KAFKA_TOPICS] = {false};
     for (int i = 0; i < n; i++) {
         int found = -1;
         for (int t = 0; t < md->topic_cnt; t++)

@@ -41,7 +41,10 @@ typedef struct topic_spec {
     const char *cleanup_policy;
 } topic_spec_t;
 
-/* Fills specs (at most 4) from the configuration; returns how many. */
+/* The topics dispatchd uses: raw, enriched, DLQ, control, retry. */
+#define KAFKA_TOPICS 5
+
+/* Fills specs (KAFKA_TOPICS of them) from the configuration; returns how many. */
 int kafka_topic_specs(const config_t *cfg, topic_spec_t *specs);
 /* Creates missing topics; reports (never changes) existing ones whose
  * partition count differs. Returns the number of problems, -1 on error. */

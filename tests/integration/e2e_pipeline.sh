@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 N=300
 write_config
 out=$("$bin" topics ensure --config "$work/dispatchd.conf")
-check "topics ensure leaves matching topics alone" 4 "$(grep -c ' ok (' <<<"$out")"
+check "topics ensure leaves matching topics alone" 5 "$(grep -c ' ok (' <<<"$out")"
 
 # The e2e drives one worker, `w`, through lib.sh.
 start_run() { start_worker w "$@"; metrics="http://127.0.0.1:${ports[w]}/metrics"; port=${ports[w]}; }

@@ -39,9 +39,9 @@ write_config() {   # write_config [EXTRA_PIPELINE_LINES...]
   {
     # A killed member leaves the group after 6 s (the broker's minimum), not 45.
     printf '[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\nheartbeat.interval.ms = 1000\n' "$bootstrap"
-    printf '[topics]\nraw = %s.raw\nenriched = %s.enriched\ndlq = %s.dlq\ncontrol = %s.control\n' \
-      "$tag" "$tag" "$tag" "$tag"
-    printf 'allowed = %s.raw,%s.enriched,%s.dlq,%s.control\n' "$tag" "$tag" "$tag" "$tag"
+    printf '[topics]\nraw = %s.raw\nenriched = %s.enriched\ndlq = %s.dlq\ncontrol = %s.control\nretry = %s.retry\n' \
+      "$tag" "$tag" "$tag" "$tag" "$tag"
+    printf 'allowed = %s.raw,%s.enriched,%s.dlq,%s.control,%s.retry\n' "$tag" "$tag" "$tag" "$tag" "$tag"
     printf '[consumer]\ngroup_id = %s-group\n' "$tag"
     printf '[database]\nurl = %s\n' "$dburl"
     printf '[http]\naddr = 127.0.0.1:0\n'
@@ -55,7 +55,7 @@ write_config() {   # write_config [EXTRA_PIPELINE_LINES...]
   "$bin" migrate --config "$work/dispatchd.conf" >/dev/null || { echo "migrate failed"; exit 1; }
   local created
   created=$("$bin" topics ensure --config "$work/dispatchd.conf" | grep -c ' created$')
-  [ "$created" -eq 4 ] || { echo "topics ensure created $created of 4 topics"; exit 1; }
+  [ "$created" -eq 5 ] || { echo "topics ensure created $created of 5 topics"; exit 1; }
 }
 
 start_worker() {   # start_worker NAME [ENV=VALUE...]

@@ -125,7 +125,7 @@ static void test_topic_names(void **state)
     assert_int_equal(config_load(&c, f, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "topics.raw: 'my-topic' follows neither"));
     config_free(&c);
-    f = write_file("[topics]\nraw = my-topic\nallowed = issues.enriched, my-topic ,issues.raw.dlq,dispatchd.control\n");
+    f = write_file("[topics]\nraw = my-topic\nallowed = issues.enriched, my-topic ,issues.raw.dlq,dispatchd.control,issues.raw.retry\n");
     assert_int_equal(config_load(&c, f, err, sizeof(err)), 0);
     config_free(&c);
     f = write_file("[topics]\nraw = pipeline.a.step.b.sideways\n");
