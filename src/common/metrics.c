@@ -188,6 +188,15 @@ static void family(strbuf_t *out, const char *name, const char *type, const char
     sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter family by HTTP status: 200 always, the others once seen. */
+static void by_code(strbuf_t *out, const char *name, const char *help, const uint64_t *counts)
+{
+    family(out, name, "counter", help);
+    for (int c = 0; c < CODE_COUNT; c++)
+        if (c == CODE_200 || ld(&counts[c]) > 0)
+            sb_printf(out, "%s{code=\"%s\"} %lu\n", name, CODE_NAMES[c], (unsigned long)ld(&counts[c]));
+}
+
 void metrics_render(strbuf_t *out)
 {
     metrics_t *m = &g_metrics;
@@ -235,17 +244,10 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_db_batches_total %lu\n", (unsigned long)ld(&m->db_batches));
     family(out, "dispatchd_db_reconnects_total", "counter", "Database reconnections.");
     sb_printf(out, "dispatchd_db_reconnects_total %lu\n", (unsigned long)ld(&m->db_reconnects));
-    family(out, "dispatchd_llm_requests_total", "counter", "LLM requests by HTTP status (timeout, transport: none).");
-    for (int c = 0; c < CODE_COUNT; c++)
-        if (c == CODE_200 || ld(&m->llm_requests[c]) > 0)
-            sb_printf(out, "dispatchd_llm_requests_total{code=\"%s\"} %lu\n", CODE_NAMES[c],
-                      (unsigned long)ld(&m->llm_requests[c]));
-    family(out, "dispatchd_github_requests_total", "counter",
-           "GitHub API requests by HTTP status (timeout, transport: none).");
-    for (int c = 0; c < CODE_COUNT; c++)
-        if (c == CODE_200 || ld(&m->github_requests[c]) > 0)
-            sb_printf(out, "dispatchd_github_requests_total{code=\"%s\"} %lu\n", CODE_NAMES[c],
-                      (unsigned long)ld(&m->github_requests[c]));
+    by_code(out, "dispatchd_llm_requests_total", "LLM requests by HTTP status (timeout, transport: none).",
+            m->llm_requests);
+    by_code(out, "dispatchd_github_requests_total", "GitHub API requests by HTTP status (timeout, transport: none).",
+            m->github_requests);
     family(out, "dispatchd_github_pages_total", "counter", "Pages of issues GitHub answered (304s included).");
     sb_printf(out, "dispatchd_github_pages_total %lu\n", (unsigned long)ld(&m->github_pages));
     family(out, "dispatchd_github_issues_published_total", "counter",
