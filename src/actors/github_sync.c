@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "github_sync_internal.h"
@@ -123,21 +122,12 @@ static void on_header(void *call, const char *line, size_t len)
 {
     gh_sync_state_t *s = call;
     gh_answer_header(&s->ans, line, len);
-    const char *names[2] = {"etag:", "link:"};
-    char *dst[2] = {s->etag, s->link};
-    size_t cap[2] = {sizeof(s->etag), sizeof(s->link)};
-    for (int i = 0; i < 2; i++) {
-        size_t k = strlen(names[i]);
-        if (len <= k || strncasecmp(line, names[i], k) != 0)
-            continue;
-        const char *v = line + k;
-        size_t n = len - k;
-        while (n > 0 && (*v == ' ' || *v == '\t'))
-            v++, n--;
-        while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-            n--;
-        snprintf(dst[i], cap[i], "%.*s", (int)(n < cap[i] ? n : cap[i] - 1), v);
-    }
+    size_t n;
+    const char *v;
+    if ((v = gh_header_value(line, len, "etag", &n)) != NULL)
+        snprintf(s->etag, sizeof(s->etag), "%.*s", (int)n, v);
+    else if ((v = gh_header_value(line, len, "link", &n)) != NULL)
+        snprintf(s->link, sizeof(s->link), "%.*s", (int)n, v);
 }
 
 static void ask(gh_sync_state_t *s, job_t *j, const char *url, const char *if_none_match)
@@ -162,13 +152,8 @@ static void ask(gh_sync_state_t *s, job_t *j, const char *url, const char *if_no
 
 static void ask_count(gh_sync_state_t *s, job_t *j)
 {
-    const char *api = s->env->cfg->github_api_url;
-    size_t alen = strlen(api);
-    while (alen > 0 && api[alen - 1] == '/')
-        alen--;
     char url[GH_URL_MAX];
-    snprintf(url, sizeof(url), "%.*s/search/issues?q=repo:%s/%s+is:issue&per_page=1", (int)alen, api, j->owner,
-             j->repo);
+    gh_count_url(s->env->cfg->github_api_url, j->owner, j->repo, url, sizeof(url));
     ask(s, j, url, NULL);
 }
 

@@ -86,6 +86,21 @@ int gh_cursor_load(gh_cursor_t *c, const char *text)
     return 0;
 }
 
+/* The API's base URL without trailing slashes. */
+static int api_len(const char *api)
+{
+    size_t n = strlen(api);
+    while (n > 0 && api[n - 1] == '/')
+        n--;
+    return (int)n;
+}
+
+int gh_count_url(const char *api, const char *owner, const char *repo, char *url, size_t cap)
+{
+    int n = snprintf(url, cap, "%.*s/search/issues?q=repo:%s/%s+is:issue&per_page=1", api_len(api), api, owner, repo);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 int gh_cursor_url(const gh_cursor_t *c, const char *api, const char *owner, const char *repo, char *url, size_t cap)
 {
     int n;
@@ -105,11 +120,8 @@ int gh_cursor_url(const gh_cursor_t *c, const char *api, const char *owner, cons
             }
         }
         since[k] = '\0';
-        size_t alen = strlen(api);
-        while (alen > 0 && api[alen - 1] == '/')
-            alen--;
         n = snprintf(url, cap, "%.*s/repos/%s/%s/issues?state=all&per_page=%d&sort=updated&direction=asc%s%s",
-                     (int)alen, api, owner, repo, GH_PER_PAGE, k ? "&since=" : "", since);
+                     api_len(api), api, owner, repo, GH_PER_PAGE, k ? "&since=" : "", since);
     }
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

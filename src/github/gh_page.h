@@ -37,6 +37,9 @@ void gh_cursor_copy(gh_cursor_t *dst, const gh_cursor_t *src);
 char *gh_cursor_dump(const gh_cursor_t *c);
 /* 0, or -1 when json is not a cursor gh_cursor_dump wrote. */
 int gh_cursor_load(gh_cursor_t *c, const char *json);
+/* The search that counts a repository's issues (all states, no pull
+ * requests: total_count); -1 when it does not fit. */
+int gh_count_url(const char *api, const char *owner, const char *repo, char *url, size_t cap);
 /* The next request's URL; -1 when it does not fit. */
 int gh_cursor_url(const gh_cursor_t *c, const char *api, const char *owner, const char *repo, char *url, size_t cap);
 

@@ -66,7 +66,7 @@ void gh_answer_init(gh_answer_t *a)
 }
 
 /* The value of `name: value` when line is that header; NULL otherwise. */
-static const char *header_value(const char *line, size_t len, const char *name, size_t *vlen)
+const char *gh_header_value(const char *line, size_t len, const char *name, size_t *vlen)
 {
     size_t n = strlen(name);
     if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
@@ -98,11 +98,11 @@ void gh_answer_header(gh_answer_t *a, const char *line, size_t len)
 {
     size_t vl;
     const char *v;
-    if ((v = header_value(line, len, "x-ratelimit-remaining", &vl)) != NULL)
+    if ((v = gh_header_value(line, len, "x-ratelimit-remaining", &vl)) != NULL)
         a->remaining = (long)number(v, vl);
-    else if ((v = header_value(line, len, "x-ratelimit-reset", &vl)) != NULL)
+    else if ((v = gh_header_value(line, len, "x-ratelimit-reset", &vl)) != NULL)
         a->reset_s = (int64_t)number(v, vl);
-    else if ((v = header_value(line, len, "retry-after", &vl)) != NULL)
+    else if ((v = gh_header_value(line, len, "retry-after", &vl)) != NULL)
         a->retry_after_s = (long)number(v, vl);
 }
 

@@ -29,6 +29,9 @@ typedef struct gh_answer {
 /* Reads one header line into a (x-ratelimit-remaining, x-ratelimit-reset,
  * retry-after; any case); other lines are ignored. */
 void gh_answer_header(gh_answer_t *a, const char *line, size_t len);
+/* The value of header line "Name: value" (any case, trimmed; vlen set),
+ * or NULL when the line is another header. */
+const char *gh_header_value(const char *line, size_t len, const char *name, size_t *vlen);
 void gh_answer_init(gh_answer_t *a);
 
 typedef enum {

@@ -150,6 +150,9 @@ static void test_cursor_json_and_url(void **state)
     assert_int_equal(gh_cursor_load(&d, "{\"since\":1}"), -1);
     assert_int_equal(gh_cursor_load(&d, NULL), -1);
     assert_int_equal(gh_cursor_url(&c, "https://api.github.com", "acme", "api", url, 40), -1);
+    assert_int_equal(gh_count_url("https://ghe.example/api/v3//", "acme", "api", url, sizeof(url)), 0);
+    assert_string_equal(url, "https://ghe.example/api/v3/search/issues?q=repo:acme/api+is:issue&per_page=1");
+    assert_int_equal(gh_count_url("https://api.github.com", "acme", "api", url, 30), -1);
     gh_cursor_free(&c);
     gh_cursor_free(&d);
 }
