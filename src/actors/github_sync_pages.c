@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
 #include "gh_sync_store.h"
 #include "github_sync_internal.h"
 #include "log.h"
 #include "publisher.h"
+#include "sync_event.h"
 #include "syncs.h"
 #include "uuid.h"
 
@@ -34,8 +34,9 @@ void gs_counted(gh_sync_state_t *s, job_t *j)
         char msg[256];
         snprintf(msg, sizeof(msg), "%ld issues exceed LARGE_SYNC_THRESHOLD=%d; confirm with ?force=true", count,
                  cfg->large_sync_threshold);
-        gs_answer(j, 200, json_pack("{s:b, s:I, s:f, s:s}", "requires_confirmation", 1, "issue_count", (json_int_t)count,
-                                    "estimated_cost_usd", config_sync_cost(cfg, count), "message", msg));
+        gs_answer(j, 200,
+                  json_pack("{s:b, s:I, s:f, s:s}", "requires_confirmation", 1, "issue_count", (json_int_t)count,
+                            "estimated_cost_usd", config_sync_cost(cfg, count), "message", msg));
         gs_job_free(s, j);
         return;
     }
@@ -187,14 +188,9 @@ static void acked(void *ctx, rd_kafka_resp_err_t err)
 /* One issue version to issues.raw, as `dispatchd sync --from` publishes it. */
 static bool publish(gh_sync_state_t *s, job_t *j, flight_t *f, const gh_item_t *it, char *err, size_t errlen)
 {
-    json_t *ev = issue_event_wrap(it->issue, j->owner, j->repo, j->user, err, errlen);
-    if (ev == NULL)
+    sync_event_t ev;
+    if (sync_event_make(&ev, it->issue, j->owner, j->repo, j->user, err, errlen) != 0)
         return false;
-    char *value = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-    char key[300], corr[37];
-    snprintf(key, sizeof(key), "%s:issue:%lld", j->full, it->number);
-    uuid_v4(corr);
     gh_acked_msg_t *m = rt_msg_new(sizeof(*m), MSG_GH_ACKED);
     snprintf(m->sync_id, sizeof(m->sync_id), "%s", j->sync_id);
     m->seq = f->seq;
@@ -202,14 +198,11 @@ static bool publish(gh_sync_state_t *s, job_t *j, flight_t *f, const gh_item_t *
     external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
     ack->done = acked;
     ack->ctx = m;
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        s->env->producer, RD_KAFKA_V_TOPIC(s->env->cfg->topic_raw), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-        RD_KAFKA_V_HEADER("sync_id", j->sync_id, -1), RD_KAFKA_V_HEADER("user_id", j->user, -1),
-        RD_KAFKA_V_HEADER("correlation_id", corr, -1), RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
+    const actor_env_t *env = s->env;
+    rd_kafka_resp_err_t e = sync_event_produce(env->producer, env->cfg->topic_raw, &ev, j->sync_id, j->user, ack);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errlen, "kafka: produce: %s", rd_kafka_err2str(e));
-        free(value);
+        sync_event_free(&ev);
         rt_msg_free(ack);
         rt_msg_free(m);
         return false;

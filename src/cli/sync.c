@@ -19,6 +19,7 @@
 #include "kafka.h"
 #include "timefmt.h"
 #include "schema.h"
+#include "sync_event.h"
 #include "syncs.h"
 #include "uuid.h"
 
@@ -183,13 +184,14 @@ int cmd_sync(int argc, char **argv)
             continue;
         json_error_t je;
         json_t *issue = json_loadb(line, (size_t)n, 0, &je);
-        json_t *ev = issue ? issue_event_wrap(issue, owner, repo, user, err, sizeof(err)) : NULL;
+        sync_event_t ev = {0};
+        bool made = issue != NULL && sync_event_make(&ev, issue, owner, repo, user, err, sizeof(err)) == 0;
         if (issue == NULL) {
             char where[128];
             json_error_brief(&je, where, sizeof(where));
             snprintf(err, sizeof(err), "not JSON: %s", where);
         }
-        if (ev == NULL) {
+        if (!made) {
             if (tty)
                 fputc('\n', stderr);
             fprintf(stderr, "sync: %s line %ld skipped: %s\n", from, lineno, err);
@@ -197,24 +199,14 @@ int cmd_sync(int argc, char **argv)
             json_decref(issue);
             continue;
         }
-        char key[600], corr[37];
-        snprintf(key, sizeof(key), "%s/%s:issue:%lld", owner, repo,
-                 (long long)json_integer_value(json_object_get(issue, "number")));
-        uuid_v4(corr);
-        char *value = json_dumps(ev, JSON_COMPACT);
-        json_decref(ev);
         json_decref(issue);
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(cfg.topic_raw), RD_KAFKA_V_KEY(key, strlen(key)),
-                RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                RD_KAFKA_V_HEADER("sync_id", sync_id, -1), RD_KAFKA_V_HEADER("user_id", user, -1),
-                RD_KAFKA_V_HEADER("correlation_id", corr, -1), RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e = sync_event_produce(rk, cfg.topic_raw, &ev, sync_id, user, NULL);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 cli_error("kafka: produce: %s", rd_kafka_err2str(e));
-                free(value);
+                sync_event_free(&ev);
                 char reason[160];
                 snprintf(reason, sizeof(reason), "kafka: produce: %s", rd_kafka_err2str(e));
                 syncs_published(db, sync_id, stats.delivered, reason, err, sizeof(err));
