@@ -21,13 +21,9 @@ source "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
 SECRET=gh-sync-secret
 GH_TOKEN=ghp_test_token_never_logged_7Q
-$py "$root/tests/tools/fake_github.py" --repo acme/api --repo acme/big --repo acme/cli --issues 2500 --prs 300 --page-ms 20 \
+start_fake_github --repo acme/api --repo acme/big --repo acme/cli --issues 2500 --prs 300 --page-ms 20 \
   --quota 10 --reset-s 2 --secondary-every 13 --secondary-retry-after 1 --fail-every 17 --edit-after-page 5 \
-  --token "$GH_TOKEN" > "$work/gh.out" 2> "$work/gh.log" &
-pids[gh]=$!
-wait_until 10 grep -q listening "$work/gh.out"
-gh="http://127.0.0.1:$(grep -o '[0-9]*$' "$work/gh.out")"
-stats() { curl -s "$gh/stats" | $py -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+  --token "$GH_TOKEN"
 
 write_config "[github]" "api_url = $gh" "[sync]" "large_threshold = 1000"
 start_worker w1 DISPATCHD_JWT_SECRET=$SECRET GITHUB_TOKEN=$GH_TOKEN
@@ -49,7 +45,7 @@ check "... with the exact count and cost" "True 2500 25.0" \
   "$(field 'str(d["requires_confirmation"]) + " " + str(d["issue_count"]) + " " + str(d["estimated_cost_usd"])')"
 check "... and a message" yes "$(field '"yes" if "LARGE_SYNC_THRESHOLD" in d["message"] else "no"')"
 check "... leaving no sync row" 0 "$(sql "SELECT count(*) FROM dispatchai.repository_syncs")"
-check "... and fetching no page" 0 "$(stats 'd["pages"]')"
+check "... and fetching no page" 0 "$(gh_stats 'd["pages"]')"
 
 # --- the sync
 call POST '/repos/acme/api/sync?force=true' "$token"
@@ -78,20 +74,20 @@ check "its row: fetched, published, total, stored, classified, PRs skipped" "250
   "$(field '" ".join(str(d[k]) for k in ["issues_fetched", "issues_published", "issues_total", "issues_synced", "issues_classified", "prs_skipped"])')"
 check "the status showed the rate-limit waits while they lasted" yes "$saw_wait"
 check_le "rate-limit waits were counted" 1 "$(field 'd["rate_limit_waits"]')"
-check "no request at remaining 0 or inside a retry-after" 0 "$(stats 'd["violations"]')"
+check "no request at remaining 0 or inside a retry-after" 0 "$(gh_stats 'd["violations"]')"
 check "every issue stored once, none a pull request" "2500 2500 0" \
   "$(sql "SELECT count(*), count(DISTINCT issue_number), count(*) FILTER (WHERE title LIKE 'Fix the build%')
           FROM dispatchai.issues WHERE repository_owner = 'acme' AND repository_name = 'api'" | tr '|' ' ')"
 check "every issue classified in its stored version" 2500 \
   "$(sql "SELECT count(*) FROM dispatchai.issues i JOIN dispatchai.enriched_issues e ON e.issue_id = i.id
           WHERE i.repository_name = 'api' AND e.source_updated_at = i.updated_at")"
-edited=$(stats 'd["edited"][0]')
+edited=$(gh_stats 'd["edited"][0]')
 check "the issue edited mid-sync is stored in its edited version" "1 manual_pull alice" \
   "$(sql "SELECT count(*), min(sync_source), min(pulled_by_user_id) FROM dispatchai.issues
           WHERE repository_name = 'api' AND issue_number = $edited AND title LIKE '%(edited)'" | tr '|' ' ')"
 
 # --- the same through the command line, under the same limits
-violations_before=$(stats 'd["violations"]')
+violations_before=$(gh_stats 'd["violations"]')
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap GITHUB_TOKEN=$GH_TOKEN "$bin" sync acme/cli --user bob \
   --config "$work/dispatchd.conf" < /dev/null > "$work/cli.out" 2> "$work/cli.log"
 check "dispatchd sync without --force above the threshold: the confirmation, exit 2" "2 2500" \
@@ -107,23 +103,23 @@ wait_until 120 cli_done
 check "the command's sync: every issue stored once, none a pull request, bob's" "2500 0 bob" \
   "$(sql "SELECT count(DISTINCT issue_number), count(*) FILTER (WHERE title LIKE 'Fix the build%'),
           min(pulled_by_user_id) FROM dispatchai.issues WHERE repository_name = 'cli'" | tr '|' ' ')"
-check "... and no request at remaining 0 or inside a retry-after" "$violations_before" "$(stats 'd["violations"]')"
+check "... and no request at remaining 0 or inside a retry-after" "$violations_before" "$(gh_stats 'd["violations"]')"
 
 # --- resyncs
 raw_before=$("$ktool" dump "$bootstrap" "$tag.raw" 3000 | tail -1)
-pages_before=$(stats 'd["pages"]')
+pages_before=$(gh_stats 'd["pages"]')
 call POST '/repos/acme/api/sync?force=true' "$token"
 check "a resync starts: 202" 202 "$code"
 until_done acme/api
 check "the unchanged resync completed, publishing nothing" "completed 0 0" \
   "$(field 'd["sync_status"] + " " + str(d["issues_published"]) + " " + str(d["issues_total"])')"
-check_le "... fetching at most 2 pages" "$(( $(stats 'd["pages"]') - pages_before ))" 2
+check_le "... fetching at most 2 pages" "$(( $(gh_stats 'd["pages"]') - pages_before ))" 2
 check "... and nothing reached Kafka" "$raw_before" "$("$ktool" dump "$bootstrap" "$tag.raw" 3000 | tail -1)"
-nm_before=$(stats 'd["not_modified"]') pages_before=$(stats 'd["pages"]')
+nm_before=$(gh_stats 'd["not_modified"]') pages_before=$(gh_stats 'd["pages"]')
 call POST '/repos/acme/api/sync?force=true' "$token"
 until_done acme/api
 check "the next unchanged resync is answered 304 (no page, no quota)" "1 0 completed" \
-  "$(( $(stats 'd["not_modified"]') - nm_before )) $(( $(stats 'd["pages"]') - pages_before )) $status"
+  "$(( $(gh_stats 'd["not_modified"]') - nm_before )) $(( $(gh_stats 'd["pages"]') - pages_before )) $status"
 curl -s -X POST "$gh/edit?count=10" > /dev/null
 call POST '/repos/acme/api/sync?force=true' "$token"
 until_done acme/api
@@ -153,7 +149,7 @@ check "/ws: one sync_completed of the first sync, with its counts" 1 \
 # --- cancel
 call POST '/repos/acme/big/sync?force=true' "$token"
 check "a sync of another repository starts" 202 "$code"
-big_pages() { stats 'd["pages_by_repo"]["acme/big"]'; }
+big_pages() { gh_stats 'd["pages_by_repo"]["acme/big"]'; }
 some_pages() { [ "$(big_pages)" -ge 3 ]; }
 wait_until 60 some_pages
 call DELETE /repos/acme/big/sync "$token"

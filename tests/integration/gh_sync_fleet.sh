@@ -11,12 +11,8 @@ bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
 SECRET=gh-fleet-secret
-$py "$root/tests/tools/fake_github.py" --repo acme/one --repo acme/two --issues 1000 --prs 100 --page-ms 30 \
-  --quota 10 --reset-s 2 --secondary-every 9 --secondary-retry-after 1 > "$work/gh.out" 2> "$work/gh.log" &
-pids[gh]=$!
-wait_until 10 grep -q listening "$work/gh.out"
-gh="http://127.0.0.1:$(grep -o '[0-9]*$' "$work/gh.out")"
-stats() { curl -s "$gh/stats" | $py -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+start_fake_github --repo acme/one --repo acme/two --issues 1000 --prs 100 --page-ms 30 \
+  --quota 10 --reset-s 2 --secondary-every 9 --secondary-retry-after 1
 write_config "[github]" "api_url = $gh" "[sync]" "large_threshold = 100000"
 start_worker w1 DISPATCHD_JWT_SECRET=$SECRET
 start_worker w2 DISPATCHD_JWT_SECRET=$SECRET
@@ -34,8 +30,8 @@ for r in one two; do
 done
 check "each process ran its own sync" "1 1" \
   "$(grep -c 'of acme/one fetched' "$work/w1.log") $(grep -c 'of acme/two fetched' "$work/w2.log")"
-check "the token's requests went one at a time" 1 "$(stats 'd["max_concurrent"]')"
-check "no request at remaining 0 or inside a retry-after" 0 "$(stats 'd["violations"]')"
+check "the token's requests went one at a time" 1 "$(gh_stats 'd["max_concurrent"]')"
+check "no request at remaining 0 or inside a retry-after" 0 "$(gh_stats 'd["violations"]')"
 check_le "the limits were met (waits counted)" 1 "$(( $(row one rate_limit_waits) + $(row two rate_limit_waits) ))"
 stop_worker w1
 check "w1 exits 0" 0 "$worker_rc"

@@ -17,13 +17,9 @@ bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
 SECRET=gh-resume-secret
-$py "$root/tests/tools/fake_github.py" --repo acme/one --repo acme/two --issues 2500 --prs 300 --page-ms 60 \
-  > "$work/gh.out" 2> "$work/gh.log" &
-pids[gh]=$!
-wait_until 10 grep -q listening "$work/gh.out"
-gh="http://127.0.0.1:$(grep -o '[0-9]*$' "$work/gh.out")"
-stats() { curl -s "$gh/stats" | $py -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-pages_of() { stats "d['pages_by_repo']['acme/$1']"; }
+start_fake_github --repo acme/one --repo acme/two --issues 2500 --prs 300 --page-ms 60 \
+  
+pages_of() { gh_stats "d['pages_by_repo']['acme/$1']"; }
 # A short lease, so the takeovers come within seconds.
 write_config "[github]" "api_url = $gh" "sync_lease_s = 3" "[sync]" "large_threshold = 100000"
 row() { sql "SELECT $2 FROM dispatchai.repository_syncs WHERE repository_name = '$1'"; }

@@ -90,6 +90,15 @@ start_fake_llm() {   # start_fake_llm [fake_llm.py ARGS...] -> sets fport
   wait_until 10 grep -q listening "$work/fake.out"
   fport=$(grep -o '[0-9]*$' "$work/fake.out")
 }
+start_fake_github() {   # start_fake_github [fake_github.py ARGS...] -> sets gh (its URL); gh_stats EXPR reads /stats
+  /usr/bin/python3 "$root/tests/tools/fake_github.py" "$@" > "$work/gh.out" 2> "$work/gh.log" &
+  pids[gh]=$!
+  wait_until 10 grep -q listening "$work/gh.out"
+  gh="http://127.0.0.1:$(grep -o '[0-9]*$' "$work/gh.out")"
+}
+gh_stats() {   # gh_stats PYTHON_EXPR over d, the fake GitHub's /stats
+  curl -s "$gh/stats" | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"
+}
 fake_requests() { curl -s "http://127.0.0.1:$fport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 metric() {   # metric NAME METRIC
   python3 "$root/scripts/lib/metric_value.py" "http://127.0.0.1:${ports[$1]}/metrics" "$2"
