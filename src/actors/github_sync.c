@@ -173,10 +173,9 @@ static bool ask_page(gh_sync_state_t *s, job_t *j)
         return false;
     }
     /* A page fetched before answers 304 (no quota) if it did not change. */
-    char *etag = NULL, *after = NULL;
-    if (c != NULL && gh_store_page_get(c, j->full, j->url, &etag, &after, err, sizeof(err)) != 0)
+    char *etag = NULL;
+    if (c != NULL && gh_store_page_get(c, j->full, j->url, &etag, NULL, err, sizeof(err)) != 0)
         log_warn("github", "%s", err);
-    free(after);
     ask(s, j, j->url, etag && etag[0] ? etag : NULL);
     free(etag);
     return true;

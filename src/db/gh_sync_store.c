@@ -222,7 +222,9 @@ int gh_store_token_give(PGconn *c, const char *api_url, const char *holder, long
 int gh_store_page_get(PGconn *c, const char *repository, const char *url, char **etag, char **after, char *err,
                       size_t errlen)
 {
-    *etag = *after = NULL;
+    *etag = NULL;
+    if (after != NULL)
+        *after = NULL;
     const char *v[2] = {repository, url};
     PGresult *r = PQexecParams(c,
                                "SELECT etag, after::text FROM dispatchai.github_pages"
@@ -232,7 +234,8 @@ int gh_store_page_get(PGconn *c, const char *repository, const char *url, char *
         return pg_failed(r, "database: page etag", err, errlen);
     if (PQntuples(r) == 1) {
         *etag = dup_or_null(r, 0, 0);
-        *after = dup_or_null(r, 0, 1);
+        if (after != NULL)
+            *after = dup_or_null(r, 0, 1);
     }
     PQclear(r);
     return 0;

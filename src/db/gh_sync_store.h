@@ -74,7 +74,7 @@ int gh_store_token_give(PGconn *c, const char *api_url, const char *holder, long
                         bool rate_limit, char *err, size_t errlen);
 
 /* The ETag GitHub gave url last time, and where that page led (`after`,
- * JSON); both malloc'd, NULL when none. */
+ * JSON; not read when after is NULL); both malloc'd, NULL when none. */
 int gh_store_page_get(PGconn *c, const char *repository, const char *url, char **etag, char **after, char *err,
                       size_t errlen);
 int gh_store_page_put(PGconn *c, const char *repository, const char *url, const char *etag, const char *after,
