@@ -8,6 +8,8 @@
  *       -> classifier (-> llm) -> storage (dedicated: libpq, batched)
  *         -> publisher (enriched / DLQ produce; delivery reports)
  *           -> partition-consumer (done: the offset may be committed)
+ *   dlq-retry (the retry path: records whose transient failures outlast
+ *     the in-process retries, until they are due again -> classifier ...)
  *   admin (fleet commands, broker queries), syncs (sync requests),
  *   broadcaster (the enriched topic and sync changes -> /ws),
  *   github (syncs from the GitHub API -> issues.raw)
@@ -46,6 +48,7 @@ typedef struct actor_addresses {
     rt_actor_t *syncs;
     rt_actor_t *broadcaster;
     rt_actor_t *github;
+    rt_actor_t *dlq_retry;              /* NULL when the retry path is off */
 } actor_addresses_t;
 
 typedef struct actor_env {

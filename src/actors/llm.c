@@ -33,6 +33,7 @@
 #include "log.h"
 #include "llm.h"
 #include "classifier.h"
+#include "dlq_retry.h"
 #include "publisher.h"
 #include "storage.h"
 #include "strbuf.h"
@@ -186,11 +187,19 @@ static void finish(llm_state_t *s, llm_call_t *c, bool ok, error_class_t cls, co
 static void retry_later(llm_state_t *s, llm_call_t *c, long retry_after_s, const char *why)
 {
     c->attempts++;
-    if (c->attempts > s->env->cfg->llm_max_retries) {
+    if (c->attempts == 1)
+        c->first_failed_ms = rt_now_ms();
+    int budget_ms = s->env->cfg->retry_inprocess_ms;
+    if (c->attempts > s->env->cfg->llm_max_retries ||
+        (budget_ms > 0 && rt_now_ms() - c->first_failed_ms >= (uint64_t)budget_ms)) {
+        /* Past the in-process budget: the record leaves its partition for
+         * the retry path, so the partition's commit point moves on. */
         char e[320];   /* why may be a 255-byte reason */
         snprintf(e, sizeof(e), "LLM unavailable after %d attempts: %s", c->attempts, why);
-        c->r->attempts = c->attempts;
-        finish(s, c, false, ERROR_TRANSIENT, e);
+        record_t *r = c->r;
+        r->attempts = c->attempts;
+        llm_call_free(c);
+        dlq_retry_failed(s->env, r, e);
         return;
     }
     rt_timer_start(s->self, llm_retry_delay_ms(&s->retry, c->attempts, retry_after_s, &s->rng), 0, c);

@@ -39,6 +39,7 @@ typedef struct llm_call {
     bool budgeted;                /* granted by the daily budgets */
     double est_tokens;            /* the request's tokens, reckoned */
     uint64_t started_us;
+    uint64_t first_failed_ms;     /* rt_now_ms of its first failed attempt */
     struct llm_call *prev, *next; /* the running ones, for shutdown */
 } llm_call_t;
 

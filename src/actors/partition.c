@@ -18,14 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq_retry.h"
 #include "key_gate.h"
 #include "log.h"
 #include "offset_tracker.h"
 #include "offset_map.h"
+#include "park_set.h"
 #include "partition.h"
 #include "classifier.h"
 #include "poller.h"
 #include "publisher.h"
+#include "retry_meta.h"
 
 enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2, PAUSE_OFFSET_MAP = 4 };
 
@@ -44,6 +47,9 @@ typedef struct partition_state {
     offset_map_t skip;             /* finished by an earlier owner (commit metadata) */
     offset_map_t applied;          /* rows committed in PostgreSQL (applied_offsets) */
     key_gate_t gate;               /* key order: ready records, waiting ones */
+    park_set_t parks;              /* keys with records in the retry path */
+    bool parks_known;              /* the retry partition's keys are read: records may start */
+    int64_t parks_reported;        /* park_count as last added to the gauge */
     int inflight;                  /* released downstream, not done */
     int pause_reasons;
     bool paused;
@@ -141,22 +147,51 @@ static void update_pause(partition_state_t *s)
     request_pause(s);
 }
 
-static void release(partition_state_t *s, record_t *r)
-{
-    s->inflight++;
-    r->hdr.type = MSG_CLASSIFY;
-    rt_send_force(s->env->to->classifier, r);
-}
-
 static const char *order_key(const partition_state_t *s, const record_t *r)
 {
     return s->env->ordering == ORDER_PARTITION ? "" : r->key;
+}
+
+static void parks_changed(partition_state_t *s)
+{
+    int64_t n = (int64_t)park_count(&s->parks);
+    if (n != s->parks_reported)
+        gauge_add(&g_metrics.parked_keys, n - s->parks_reported);
+    s->parks_reported = n;
+}
+
+/* An earlier record of its key is in the retry path: this one follows it
+ * there instead of overtaking it. */
+static void follow(partition_state_t *s, record_t *r)
+{
+    park_sending(&s->parks, order_key(s, r));
+    r->retry = malloc(sizeof(*r->retry));
+    if (r->retry == NULL)
+        abort();
+    retry_meta_init(r->retry, s->env->cfg->topic_raw, s->partition, r->offset);
+    r->retry->follows = true;
+    r->result = RESULT_RETRY;
+    r->hdr.type = MSG_PUBLISH;
+    rt_send_force(s->env->to->publisher, r);
+}
+
+static void release(partition_state_t *s, record_t *r)
+{
+    s->inflight++;
+    if (s->env->ordering != ORDER_UNORDERED && park_count(&s->parks) > 0 && park_has(&s->parks, order_key(s, r))) {
+        follow(s, r);
+        return;
+    }
+    r->hdr.type = MSG_CLASSIFY;
+    rt_send_force(s->env->to->classifier, r);
 }
 
 /* Releases ready records while there are in-flight slots. */
 static void pump(partition_state_t *s)
 {
     record_t *r;
+    if (!s->parks_known)
+        return;   /* a key in the retry path might be overtaken */
     while (s->inflight < s->env->cfg->max_inflight && (r = key_gate_next(&s->gate)) != NULL)
         release(s, r);
 }
@@ -329,6 +364,13 @@ static void on_done(partition_state_t *s, record_t *r)
         histogram_observe_local(&s->m_e2e, lat > 0 ? (uint64_t)lat : 0);
     }
     tracker_finish(&s->offsets, r->offset);
+    if (r->result == RESULT_RETRY) {
+        /* Its key stays parked until the retry path is done with it. */
+        if (!r->retry->follows)
+            park_sending(&s->parks, order_key(s, r));
+        park_sent(&s->parks, order_key(s, r), r->partition, r->retry_offset);
+        parks_changed(s);
+    }
     if (r->admitted && s->revoke_req == NULL) {
         key_gate_finished(&s->gate, r->keyq);
         pump(s);
@@ -383,6 +425,10 @@ static void on_assign(partition_state_t *s, assign_msg_t *m)
     if (offset_map_decode(&s->skip, m->committed, m->metadata) != 0)
         log_warn("partition", "partition %d: unreadable offset map in the commit metadata; ignoring it",
                  s->partition);
+    park_free(&s->parks);
+    park_init(&s->parks);
+    parks_changed(s);
+    s->parks_known = s->env->to->dlq_retry == NULL || s->env->ordering == ORDER_UNORDERED;
     offset_map_free(&s->applied);
     s->applied = m->applied;
     offset_map_init(&m->applied);
@@ -391,6 +437,39 @@ static void on_assign(partition_state_t *s, assign_msg_t *m)
     pstat_set(&st->committed, m->committed);
     log_info("partition", "partition %d from offset %lld (%zu finished runs above it, %zu applied in the database)",
              s->partition, (long long)m->committed, s->skip.n, s->applied.n);
+}
+
+/* The retry partition's backlog, by key: parked before anything starts. */
+static void on_parked(partition_state_t *s, const parked_msg_t *m)
+{
+    if (m->generation != s->generation || !s->assigned)
+        return;
+    for (int i = 0; i < m->n; i++) {
+        const char *key = s->env->ordering == ORDER_PARTITION ? "" : m->keys[i].key;
+        park_sending(&s->parks, key);
+        park_sent(&s->parks, key, m->retry_partition, m->keys[i].offset);
+    }
+    parks_changed(s);
+    if (m->complete && !s->parks_known) {
+        s->parks_known = true;
+        if (park_count(&s->parks) > 0)
+            log_info("partition", "partition %d: %zu keys wait in the retry path; their records follow them",
+                     s->partition, park_count(&s->parks));
+        pump(s);
+    }
+}
+
+static void on_retry_committed(partition_state_t *s, const retry_committed_msg_t *m)
+{
+    if (m->generation != s->generation || !s->assigned || park_count(&s->parks) == 0)
+        return;
+    int n = m->retry_partition + 1;
+    int64_t committed[n];
+    for (int i = 0; i < n; i++)
+        committed[i] = -1;
+    committed[m->retry_partition] = m->committed;
+    if (park_release(&s->parks, committed, n) > 0)
+        parks_changed(s);
 }
 
 static void on_revoke(partition_state_t *s, rt_msg_t *msg, bool lost)
@@ -436,6 +515,12 @@ static void partition_handler(rt_actor_t *self, rt_msg_t *msg)
     case MSG_REVOKE:
         on_revoke(s, msg, ((revoke_msg_t *)msg)->lost);
         return;
+    case MSG_PARKED:
+        on_parked(s, (parked_msg_t *)msg);
+        break;
+    case MSG_RETRY_COMMITTED:
+        on_retry_committed(s, (retry_committed_msg_t *)msg);
+        break;
     case RT_MSG_TIMER: {
         rt_timer_msg_t *t = (rt_timer_msg_t *)msg;
         if (t->arg == &s->commit_timer) {
@@ -463,6 +548,8 @@ static void partition_finalize(rt_actor_t *self)
 {
     partition_state_t *s = rt_actor_state(self);
     key_gate_free(&s->gate, drop_record);
+    park_free(&s->parks);
+    gauge_add(&g_metrics.parked_keys, -s->parks_reported);
     offset_map_free(&s->skip);
     offset_map_free(&s->applied);
     if (s->revoke_req)
@@ -480,6 +567,7 @@ rt_actor_t *partition_spawn(const actor_env_t *env, int32_t partition)
     s->partition = partition;
     tracker_init(&s->offsets);
     key_gate_init(&s->gate);
+    park_init(&s->parks);
     offset_map_init(&s->skip);
     offset_map_init(&s->applied);
     /* The poller stops handing this partition records once max_inflight of

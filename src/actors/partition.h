@@ -18,6 +18,8 @@ enum partition_msg {
                                           with commit_state_msg_t */
     MSG_COMMIT_STATE,                  /* the answer to MSG_REVOKE */
     MSG_DONE,                          /* any stage: a record_t finished (or dropped) */
+    MSG_PARKED,                        /* DLQ-retry: parked_msg_t, keys in the retry path */
+    MSG_RETRY_COMMITTED,               /* DLQ-retry: retry_committed_msg_t */
 };
 
 /* Records fetched from one partition, in offset order. The
@@ -53,6 +55,31 @@ typedef struct commit_state_msg {
     int64_t offset;               /* < 0: nothing to commit */
     char metadata[OFFSET_MAP_MAX_BYTES];
 } commit_state_msg_t;
+
+/* Keys with records in this partition's retry partition, read from its
+ * backlog on assignment: their later records follow them there. Nothing
+ * of the partition starts until the `complete` one. */
+#define PARKED_BATCH 32
+typedef struct parked_msg {
+    rt_msg_t hdr;
+    uint64_t generation;
+    int32_t retry_partition;
+    bool complete;
+    int n;
+    struct {
+        int64_t offset;           /* the key's record there */
+        char key[320];
+    } keys[PARKED_BATCH];
+} parked_msg_t;
+
+/* The retry partition's commit point moved: keys whose records are all
+ * below it are let go. */
+typedef struct retry_committed_msg {
+    rt_msg_t hdr;
+    uint64_t generation;
+    int32_t retry_partition;
+    int64_t committed;
+} retry_committed_msg_t;
 
 rt_actor_t *partition_spawn(const actor_env_t *env, int32_t partition);
 

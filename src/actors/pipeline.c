@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "broadcaster.h"
 #include "classifier.h"
+#include "dlq_retry.h"
 #include "faults.h"
 #include "github_sync.h"
 #include "llm.h"
@@ -92,6 +93,14 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         rd_kafka_conf_destroy(cconf);
         *code = 2;
         goto fail;
+    }
+    if (dlq_retry_enabled(cfg)) {
+        /* Before the poller: its first assignment hands it partitions. */
+        p->to.dlq_retry = dlq_retry_spawn(env, err, errlen);
+        if (p->to.dlq_retry == NULL) {
+            rd_kafka_conf_destroy(cconf);
+            goto fail;
+        }
     }
     p->to.syncs = sync_requests_spawn(env);   /* cancelled syncs reach the classifier before any record */
     p->to.github = github_sync_spawn(env, NULL);

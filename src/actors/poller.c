@@ -32,10 +32,22 @@
 #include "log.h"
 #include "strbuf.h"
 #include "poller_internal.h"
+#include "dlq_retry.h"
 #include "partition.h"
 
 #define TICK_MS 50              /* a round at least this often */
 #define HOLD_PAUSE_MS 1000      /* a hold this long becomes a librdkafka pause */
+
+void poller_retry_assign(poller_state_t *s, int32_t partition, uint64_t generation)
+{
+    if (s->env->to->dlq_retry == NULL)
+        return;
+    retry_assign_msg_t *m = rt_msg_new(sizeof(*m), MSG_RETRY_ASSIGN);
+    m->partition = partition;
+    m->generation = generation;
+    m->consumer = s->partitions[partition];
+    rt_send_force(s->env->to->dlq_retry, m);
+}
 
 uint64_t poller_next_generation(poller_state_t *s, int32_t partition)
 {
@@ -130,6 +142,7 @@ static void reset_partitions(poller_state_t *s, const admin_reset_msg_t *r)
         m->metadata[0] = '\0';
         offset_map_init(&m->applied);
         rt_send_force(s->partitions[part], m);
+        poller_retry_assign(s, part, m->generation);
         rd_kafka_topic_partition_list_add(seek, env->cfg->topic_raw, part)->offset = r->offsets[i];
         log_info("poller", "reset partition %d to offset %lld", part, (long long)r->offsets[i]);
     }

@@ -38,6 +38,9 @@ typedef struct poller_state {
 /* poller.c: a partition's next assignment generation, published, so that
  * records of the earlier one are known to be stale */
 uint64_t poller_next_generation(poller_state_t *s, int32_t partition);
+/* The partition's retry path goes with it: the DLQ-retry actor reads its
+ * retry partition for this generation (nothing when the path is off). */
+void poller_retry_assign(poller_state_t *s, int32_t partition, uint64_t generation);
 
 /* poller_rebalance.c: librdkafka's callbacks, set on the consumer's conf */
 void poller_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "dlq_retry.h"
 #include "ledger.h"
 #include "log.h"
 #include "partition.h"
@@ -109,6 +110,7 @@ static void on_assign(poller_state_t *s, rd_kafka_topic_partition_list_t *parts)
         m->applied = applied[part];
         offset_map_init(&applied[part]);
         rt_send_force(s->partitions[part], m);
+        poller_retry_assign(s, part, m->generation);
         if (!s->assigned[part])
             gauge_add(&g_metrics.partitions_assigned, 1);
         s->assigned[part] = true;
@@ -156,6 +158,11 @@ static void on_revoke(poller_state_t *s, rd_kafka_topic_partition_list_t *parts,
         s->held[part] = false;
         s->assigned[part] = false;
         poller_next_generation(s, part);
+        if (env->to->dlq_retry != NULL) {
+            retry_revoke_msg_t *rr = rt_msg_new(sizeof(*rr), MSG_RETRY_REVOKE);
+            rr->partition = part;
+            rt_send_force(env->to->dlq_retry, rr);
+        }
         revoke_msg_t *m = rt_msg_new(sizeof(*m), MSG_REVOKE);
         m->lost = lost;
         if (lost) {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "publisher.h"
 #include "partition.h"
+#include "retry_meta.h"
 #include "storage.h"
 #include "timefmt.h"
 
@@ -44,6 +45,14 @@ static char *enriched_json(const record_t *r)
     return json_dumps(root, JSON_COMPACT);
 }
 
+/* A DLQ record's retry-path headers: all but when it was due and whether
+ * it followed (meaningless once it is out of the path). */
+static void dlq_header_put(void *headers, const char *name, const char *value)
+{
+    if (strcmp(name, "not_before") != 0 && strcmp(name, "follows") != 0)
+        kafka_header_put(headers, name, value);
+}
+
 static rd_kafka_resp_err_t produce(const actor_env_t *env, record_t *r)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(12);
@@ -56,19 +65,33 @@ static rd_kafka_resp_err_t produce(const actor_env_t *env, record_t *r)
 
     const rd_kafka_message_t *m = r->rkm;
     rd_kafka_resp_err_t e;
-    if (r->result == RESULT_DLQ) {
-        char buf[64], at[ISO8601_LEN];
-        iso8601_now(at, sizeof(at));
+    if (r->result == RESULT_RETRY) {
+        /* The retry partition is the input partition's: whoever owns that
+         * one owns this one, and a key's records keep their order here. */
+        retry_meta_write(r->retry, kafka_header_put, h);
+        e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(env->cfg->topic_retry), RD_KAFKA_V_PARTITION(r->partition),
+                              RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(r->key, strlen(r->key)),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
+    } else if (r->result == RESULT_DLQ) {
+        char buf[64];
         rd_kafka_header_add(h, "error", -1, r->error, -1);
         rd_kafka_header_add(h, "error_class", -1, r->error_class == ERROR_TRANSIENT ? "transient" : "permanent", -1);
-        snprintf(buf, sizeof(buf), "%d", r->attempts > 0 ? r->attempts : 1);
-        rd_kafka_header_add(h, "attempts", -1, buf, -1);
-        rd_kafka_header_add(h, "first_failed_at", -1, at, -1);
-        rd_kafka_header_add(h, "original_topic", -1, env->cfg->topic_raw, -1);
-        snprintf(buf, sizeof(buf), "%d", r->partition);
-        rd_kafka_header_add(h, "original_partition", -1, buf, -1);
-        snprintf(buf, sizeof(buf), "%lld", (long long)r->offset);
-        rd_kafka_header_add(h, "original_offset", -1, buf, -1);
+        if (r->retry != NULL) {
+            /* From the retry path: its attempts, first failure, origin
+             * and history. */
+            retry_meta_write(r->retry, dlq_header_put, h);
+        } else {
+            char at[ISO8601_LEN];
+            iso8601_now(at, sizeof(at));
+            snprintf(buf, sizeof(buf), "%d", r->attempts > 0 ? r->attempts : 1);
+            rd_kafka_header_add(h, "attempts", -1, buf, -1);
+            rd_kafka_header_add(h, "first_failed_at", -1, at, -1);
+            rd_kafka_header_add(h, "original_topic", -1, env->cfg->topic_raw, -1);
+            snprintf(buf, sizeof(buf), "%d", r->partition);
+            rd_kafka_header_add(h, "original_partition", -1, buf, -1);
+            snprintf(buf, sizeof(buf), "%lld", (long long)r->offset);
+            rd_kafka_header_add(h, "original_offset", -1, buf, -1);
+        }
         size_t len = m->len;
         if (r->dlq_cut_bytes > 0 && r->dlq_cut_bytes < len) {
             /* Too large for the DLQ whole: its first bytes, and where the
@@ -102,13 +125,21 @@ static rd_kafka_resp_err_t produce(const actor_env_t *env, record_t *r)
 static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t *r, rd_kafka_resp_err_t e)
 {
     metric_add(&g_metrics.produce_errors, 1);
-    if (r->result != RESULT_DLQ && kafka_produce_error_permanent(e)) {
+    if ((r->result == RESULT_OK || r->result == RESULT_SKIPPED) && kafka_produce_error_permanent(e)) {
         char why[256];
         snprintf(why, sizeof(why), "enriched event refused by %s: %s", s->env->cfg->topic_enriched,
                  rd_kafka_err2str(e));
         log_warn("publisher", "partition %d offset %lld: %s; to the DLQ", r->partition, (long long)r->offset, why);
         r->publish = false;
         publisher_dead_letter(s->env, r, ERROR_PERMANENT, why);
+        return;
+    }
+    if (r->result == RESULT_RETRY && (kafka_produce_error_permanent(e) || e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)) {
+        char why[sizeof(r->error)];
+        snprintf(why, sizeof(why), "%s refused it (%s) after: %.150s", s->env->cfg->topic_retry, rd_kafka_err2str(e),
+                 r->error);
+        log_warn("publisher", "partition %d offset %lld: %s; to the DLQ", r->partition, (long long)r->offset, why);
+        publisher_dead_letter(s->env, r, ERROR_TRANSIENT, why);
         return;
     }
     if (r->result == RESULT_DLQ && kafka_produce_error_size(e)) {
@@ -130,7 +161,7 @@ static void produce_failed(rt_actor_t *publisher, publisher_state_t *s, record_t
         r->produce_failures++;
     uint64_t delay = backoff_delay_ms(&BACKOFF_PUBLISH, r->produce_failures, NULL);
     log_error("publisher", "%s partition %d offset %lld: %s; retrying in %llu ms",
-              r->result == RESULT_DLQ ? "DLQ record" : "enriched event", r->partition, (long long)r->offset,
+              r->result == RESULT_DLQ ? "DLQ record" : r->result == RESULT_RETRY ? "retry record" : "enriched event", r->partition, (long long)r->offset,
               rd_kafka_err2str(e), (unsigned long long)delay);
     rt_timer_start(publisher, delay, 0, r);
 }
@@ -158,7 +189,7 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
         return;
     }
     r->hdr.type = MSG_PUBLISH;
-    if (r->result != RESULT_DLQ && !r->publish) {
+    if (r->result != RESULT_DLQ && r->result != RESULT_RETRY && !r->publish) {
         record_done(r);   /* already-seen issue version: nothing to publish */
         return;
     }
@@ -197,6 +228,13 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     r->produce_failures = 0;
     metric_add(&g_metrics.produced, 1);
     if (r->result == RESULT_DLQ) {
+        metric_add(&g_metrics.dlq_records[r->error_class == ERROR_TRANSIENT], 1);
+        record_done(r);
+        return;
+    }
+    if (r->result == RESULT_RETRY) {
+        r->retry_offset = m->offset;
+        metric_add(&g_metrics.retry_records[r->retry->follows ? RETRY_FOLLOWED : RETRY_ENTERED], 1);
         record_done(r);
         return;
     }

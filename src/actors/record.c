@@ -6,6 +6,7 @@
 #include "classifier.h"
 #include "kafka.h"
 #include "partition.h"
+#include "retry_meta.h"
 
 uint64_t now_us(void)
 {
@@ -41,6 +42,9 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     r->publish = false;
     r->replay = false;
     r->dropped = false;
+    r->retried = false;
+    r->retry = NULL;
+    r->retry_offset = -1;
     r->result = RESULT_OK;
     r->error_class = ERROR_NONE;
     r->attempts = 0;
@@ -62,6 +66,10 @@ void record_read_headers(record_t *r)
 void record_free(record_t *r)
 {
     issue_event_free(&r->event);
+    if (r->retry != NULL) {
+        retry_meta_free(r->retry);
+        free(r->retry);
+    }
     if (r->rkm)
         rd_kafka_message_destroy(r->rkm);
     rt_msg_free(r);

@@ -43,6 +43,13 @@ typedef struct record {
     bool replay;                  /* its rows are committed already (applied_offsets):
                                      not classified again; storage only publishes
                                      its enriched event if that never happened */
+    bool retried;                 /* taken from the retry path by the DLQ-retry actor (its
+                                     owner): offset and partition are the retry topic's,
+                                     never an applied offset of the input's */
+    struct retry_meta *retry;     /* owned: its retry-path headers, while it goes to or
+                                     through the path (result RESULT_RETRY), or to the DLQ
+                                     from there */
+    int64_t retry_offset;         /* where the retry topic took it (its delivery report) */
     enum record_result result;
     error_class_t error_class;
     int attempts;

@@ -81,6 +81,7 @@ static void entry_of(ledger_entry_t *e, record_t *r)
         .sync_id = r->sync_id,
         .partition = r->partition,
         .offset = r->offset,
+        .retried = r->retried,
         .replay = r->replay,
         .cls = &r->cls,
     };

@@ -9,6 +9,8 @@ const backoff_policy_t BACKOFF_REVOKE_COMMIT = {.initial_ms = 200, .cap_ms = 200
 const backoff_policy_t BACKOFF_SYNC_LISTEN = {.initial_ms = 500, .cap_ms = 10000, .multiplier = 2, .jitter = true};
 const backoff_policy_t BACKOFF_GITHUB = {.initial_ms = 1000, .cap_ms = 60000, .multiplier = 2, .jitter = true,
                                         .max_attempts = 8};
+const backoff_policy_t BACKOFF_RETRY_PATH = {.initial_ms = 30000, .cap_ms = 600000, .multiplier = 2, .jitter = true,
+                                            .max_attempts = 8};
 const backoff_policy_t BACKOFF_APPLIED_READ = {.initial_ms = 0, .cap_ms = 0, .multiplier = 1, .max_attempts = 2};
 
 backoff_policy_t backoff_configured(const backoff_policy_t *base, int initial_ms, int cap_ms)

@@ -34,6 +34,10 @@ extern const backoff_policy_t BACKOFF_SYNC_LISTEN;
 /* A sync's GitHub request that got a 5xx or no answer (rate limits have
  * their own rules: gh_rules.h). */
 extern const backoff_policy_t BACKOFF_GITHUB;
+/* The retry path (issues.raw.retry): a record whose transient failures
+ * outlasted the in-process retries waits this long before each attempt
+ * there; [retry] attempts, initial_ms and max_ms set its values. */
+extern const backoff_policy_t BACKOFF_RETRY_PATH;
 /* Reading applied offsets on assignment. */
 extern const backoff_policy_t BACKOFF_APPLIED_READ;
 

@@ -90,6 +90,18 @@ static const cfg_desc_t DESCS[] = {
      "USD per million prompt tokens"},
     {"openai", "price_output_per_mtok", NULL, T_DOUBLE, F(llm_price_out), "0.60", 0, 0, NULL,
      "USD per million completion tokens"},
+    {"retry", "attempts", "DISPATCHD_RETRY_ATTEMPTS", T_INT, F(retry_attempts), "8", 0, 1000, NULL,
+     "attempts in the retry path (issues.raw.retry) before a record goes to the DLQ as transient, the in-process "
+     "round that sent it there counted; 0: no retry path, such records go straight to the DLQ"},
+    {"retry", "initial_ms", "DISPATCHD_RETRY_INITIAL_MS", T_INT, F(retry_initial_ms), "30000", 1, 86400000, NULL,
+     "how long a record waits in the retry path before its next attempt, doubling (jittered) up to max_ms"},
+    {"retry", "max_ms", "DISPATCHD_RETRY_MAX_MS", T_INT, F(retry_max_ms), "600000", 1, 86400000, NULL,
+     "the longest wait between two attempts in the retry path"},
+    {"retry", "max_age_s", "DISPATCHD_RETRY_MAX_AGE_S", T_INT, F(retry_max_age_s), "86400", 0, 31536000, NULL,
+     "a record failing this long after its first failure goes to the DLQ whatever its attempts; 0: no limit"},
+    {"retry", "inprocess_ms", "DISPATCHD_RETRY_INPROCESS_MS", T_INT, F(retry_inprocess_ms), "0", 0, 86400000, NULL,
+     "how long a record's LLM request is retried in process ([openai] max_retries also bounds it) before it "
+     "leaves its partition for the retry path; 0: attempts only"},
     {"sync", "large_threshold", "LARGE_SYNC_THRESHOLD", T_INT, F(large_sync_threshold), "100", 0, 100000000, NULL,
      "issues above which a sync needs confirmation"},
     {"sync", "cost_per_issue", "COST_PER_ISSUE", T_DOUBLE, F(cost_per_issue), "0.01", 0, 0, NULL,

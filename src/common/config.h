@@ -48,6 +48,10 @@ typedef struct config {
     char *budget_mode;             /* pause | fallback */
     int token_rate_limit;          /* tokens per minute, whole group; 0: none */
 
+    /* [retry]: the retry path (BACKOFF_RETRY_PATH with these values) */
+    int retry_attempts;            /* 0: no retry path */
+    int retry_initial_ms, retry_max_ms, retry_max_age_s, retry_inprocess_ms;
+
     /* [sync], [github] */
     int large_sync_threshold;
     double cost_per_issue;

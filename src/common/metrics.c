@@ -63,6 +63,12 @@ const char *record_result_name(enum record_result r)
     return n[r];
 }
 
+const char *retry_outcome_name(enum retry_outcome o)
+{
+    static const char *n[] = {"entered", "followed", "failed_again", "done", "dead_lettered"};
+    return o < RETRY_OUTCOME_COUNT ? n[o] : "unknown";
+}
+
 const char *provider_name(enum provider p)
 {
     static const char *n[] = {"rules", "local", "openai"};
@@ -258,6 +264,23 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_github_wait_seconds_total %.3f\n", (double)ld(&m->github_wait_ms) / 1000.0);
     family(out, "dispatchd_github_syncs", "gauge", "Syncs from GitHub this process runs.");
     sb_printf(out, "dispatchd_github_syncs %ld\n", (long)lds(&m->github_syncs));
+    family(out, "dispatchd_retry_records_total", "counter",
+           "Records in the retry path: entered (failed past the in-process retries), followed (an earlier record of "
+           "their key was there), failed_again, done (stored or skipped), dead_lettered (attempts or age spent).");
+    for (int o = 0; o < RETRY_OUTCOME_COUNT; o++)
+        sb_printf(out, "dispatchd_retry_records_total{outcome=\"%s\"} %lu\n", retry_outcome_name(o),
+                  (unsigned long)ld(&m->retry_records[o]));
+    family(out, "dispatchd_retry_queue_depth", "gauge",
+           "Records in this process's retry partitions not done yet (high watermark less committed offset).");
+    sb_printf(out, "dispatchd_retry_queue_depth %ld\n", (long)lds(&m->retry_queue_depth));
+    family(out, "dispatchd_parked_keys", "gauge",
+           "Keys with records in the retry path: their later records follow them there, in order.");
+    sb_printf(out, "dispatchd_parked_keys %ld\n", (long)lds(&m->parked_keys));
+    family(out, "dispatchd_dlq_records_total", "counter", "Records the DLQ acknowledged, by error class.");
+    sb_printf(out, "dispatchd_dlq_records_total{error_class=\"permanent\"} %lu\n", (unsigned long)ld(&m->dlq_records[0]));
+    sb_printf(out, "dispatchd_dlq_records_total{error_class=\"transient\"} %lu\n", (unsigned long)ld(&m->dlq_records[1]));
+    family(out, "dispatchd_dlq_replayed_total", "counter", "DLQ records re-published to the input topic.");
+    sb_printf(out, "dispatchd_dlq_replayed_total %lu\n", (unsigned long)ld(&m->dlq_replayed));
     family(out, "dispatchd_circuit_state", "gauge", "The LLM circuit breaker: 0 closed, 1 half-open, 2 open.");
     sb_printf(out, "dispatchd_circuit_state %ld\n", (long)lds(&m->circuit_state));
     family(out, "dispatchd_llm_fallbacks_total", "counter",

@@ -26,6 +26,11 @@ enum ws_type { WS_ISSUE_UPDATE, WS_CLASSIFICATION_UPDATE, WS_SYNC_PROGRESS, WS_S
 enum ws_close_reason { WS_CLOSE_CLIENT, WS_CLOSE_SLOW, WS_CLOSE_EXPIRED, WS_CLOSE_PING, WS_CLOSE_SHUTDOWN,
                        WS_CLOSE_PROTOCOL, WS_CLOSE_REASON_COUNT };
 
+/* dispatchd_retry_records_total{outcome}: what happened to records in the
+ * retry path. */
+enum retry_outcome { RETRY_ENTERED, RETRY_FOLLOWED, RETRY_FAILED_AGAIN, RETRY_DONE, RETRY_DEAD_LETTERED,
+                     RETRY_OUTCOME_COUNT };
+
 #define HIST_BUCKETS 16
 
 typedef struct histogram {
@@ -75,6 +80,11 @@ typedef struct metrics {
     uint64_t github_issues_published;
     uint64_t github_wait_ms;           /* time GitHub's limits or errors held the token here */
     int64_t github_syncs;              /* syncs this process runs */
+    uint64_t retry_records[RETRY_OUTCOME_COUNT];
+    int64_t retry_queue_depth;         /* records in this process's retry partitions, not done */
+    int64_t parked_keys;               /* keys whose later records follow them into the retry path */
+    uint64_t dlq_records[2];           /* by error class: [0] permanent, [1] transient */
+    uint64_t dlq_replayed;             /* DLQ records re-published to the input topic */
     uint64_t http_conns_refused;   /* new connections closed at the cap */
     uint64_t http_conns_evicted;   /* silent connections closed to make room */
 } metrics_t;
@@ -95,6 +105,7 @@ const char *ws_type_name(enum ws_type t);
 enum ws_type ws_type_of(const char *name);
 const char *ws_close_reason_name(enum ws_close_reason r);
 const char *provider_name(enum provider p);
+const char *retry_outcome_name(enum retry_outcome o);
 /* The metric's code for an HTTP status (0: none: see timed_out). */
 enum reply_code reply_code_of(long status, int timed_out);
 

@@ -190,9 +190,11 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
     for (int i = 0; i < n; i++) {
         if (e[i].replay)
             continue;
-        sb_printf(&t->parts, "%s%d", napplied ? "," : "", e[i].partition);
-        sb_printf(&t->offs, "%s%lld", napplied ? "," : "", (long long)e[i].offset);
-        napplied++;
+        if (!e[i].retried) {
+            sb_printf(&t->parts, "%s%d", napplied ? "," : "", e[i].partition);
+            sb_printf(&t->offs, "%s%lld", napplied ? "," : "", (long long)e[i].offset);
+            napplied++;
+        }
         const char *id = e[i].sync_id;
         if (id == NULL || id[0] == '\0')
             continue;

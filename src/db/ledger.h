@@ -44,6 +44,8 @@ typedef struct ledger_entry {
     const char *sync_id;          /* "" for none */
     int32_t partition;
     int64_t offset;
+    bool retried;                 /* from the retry path: its offset is not the input's, so
+                                     no applied offset (its effects are kept once by version) */
     bool replay;                  /* its rows were committed before: only look its
                                      classification up, if its event never went out */
     classification_t *cls;        /* in: the classification to store; out (replay):

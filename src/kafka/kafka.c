@@ -207,6 +207,21 @@ const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *bu
     return buf;
 }
 
+const char *kafka_header_view(void *msg, const char *name, size_t *len)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val;
+    if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, name, &val, len) != RD_KAFKA_RESP_ERR_NO_ERROR || val == NULL)
+        return NULL;
+    return val;
+}
+
+void kafka_header_put(void *headers, const char *name, const char *value)
+{
+    rd_kafka_header_add(headers, name, -1, value, -1);
+}
+
 bool kafka_produce_error_size(rd_kafka_resp_err_t e)
 {
     return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||

@@ -52,6 +52,11 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
 
 /* Header helpers. */
 const char *kafka_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t buflen);
+/* A header's bytes in place (msg: an rd_kafka_message_t; NULL when absent),
+ * and one added to a list (headers: an rd_kafka_headers_t): the shapes of
+ * retry_meta's callbacks. */
+const char *kafka_header_view(void *msg, const char *name, size_t *len);
+void kafka_header_put(void *headers, const char *name, const char *value);
 
 /* Produce errors that no retry can cure (the record, or the topic, will
  * never take this message), and among them the ones about its size. */
