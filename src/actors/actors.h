@@ -10,6 +10,7 @@
  *           -> partition-consumer (done: the offset may be committed)
  *   dlq-retry (the retry path: records whose transient failures outlast
  *     the in-process retries, until they are due again -> classifier ...)
+ *   dlq (DLQ inspection and replay -> issues.raw)
  *   admin (fleet commands, broker queries), syncs (sync requests),
  *   broadcaster (the enriched topic and sync changes -> /ws),
  *   github (syncs from the GitHub API -> issues.raw)
@@ -49,6 +50,7 @@ typedef struct actor_addresses {
     rt_actor_t *broadcaster;
     rt_actor_t *github;
     rt_actor_t *dlq_retry;              /* NULL when the retry path is off */
+    rt_actor_t *dlq;                    /* DLQ inspection and replay */
 } actor_addresses_t;
 
 typedef struct actor_env {

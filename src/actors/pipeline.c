@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "broadcaster.h"
 #include "classifier.h"
+#include "dlq_jobs.h"
 #include "dlq_retry.h"
 #include "faults.h"
 #include "github_sync.h"
@@ -102,6 +103,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
             goto fail;
         }
     }
+    p->to.dlq = dlq_jobs_spawn(env);
     p->to.syncs = sync_requests_spawn(env);   /* cancelled syncs reach the classifier before any record */
     p->to.github = github_sync_spawn(env, NULL);
     p->to.poller = poller_spawn(env, cconf, &env->consumer, err, errlen);
@@ -214,6 +216,7 @@ pipeline_view_t pipeline_view(const pipeline_t *p)
         .admin = p->to.admin,
         .syncs = p->to.syncs,
         .github = p->to.github,
+        .dlq = p->to.dlq,
         .ws_feed = p->feed,
     };
 }

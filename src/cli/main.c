@@ -13,6 +13,7 @@ static const char *USAGE =
     "  topics ensure [--config FILE]  create missing topics, report mismatches\n"
     "  sync OWNER/REPO --from FILE    publish a batch of issues to issues.raw\n"
     "  watch [--repo OWNER/REPO] [--json]  print the live updates of GET /ws\n"
+    "  dlq list|replay [filters]      the DLQ's records (metadata), or publish them to issues.raw again\n"
     "  train CSV -o MODEL             train the local classifier on labelled issues\n"
     "  eval CSV [--model M] [--cv K]  precision, recall, F1 per class and macro average\n"
     "  --version                      print the version\n"
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         return cmd_topics(argc - 1, argv + 1);
     if (strcmp(cmd, "sync") == 0)
         return cmd_sync(argc - 1, argv + 1);
+    if (strcmp(cmd, "dlq") == 0)
+        return cmd_dlq(argc - 1, argv + 1);
     if (strcmp(cmd, "watch") == 0)
         return cmd_watch(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)

@@ -207,6 +207,16 @@ static const migration_t MIGRATIONS[] = {
      "   'error', left(NEW.error_message, 500))::text);"
      "  RETURN NULL;"
      " END $$;"},
+    {8, "DLQ replays",
+     /* Each DLQ record replayed to the input, so replaying a range again
+      * sends only what was never sent (dlq_replays.c). */
+     "CREATE TABLE dispatchai.dlq_replays ("
+     "  topic text NOT NULL,"
+     "  partition integer NOT NULL,"
+     "  \"offset\" bigint NOT NULL,"
+     "  job_id varchar(64) NOT NULL,"
+     "  replayed_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (topic, partition, \"offset\"));"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

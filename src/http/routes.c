@@ -206,22 +206,42 @@ static bool query_value(const char *v, size_t len, char *out, size_t cap)
     return true;
 }
 
-int http_query_next(h2o_req_t *req, const char *name, size_t *pos, char *out, size_t cap)
+/* The next non-empty parameter's name and value, raw; false at the end. */
+static bool next_param(h2o_req_t *req, size_t *pos, h2o_iovec_t *name, h2o_iovec_t *value)
 {
     if (req->query_at == SIZE_MAX)
-        return 0;
+        return false;
     const char *base = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t nlen = strlen(name);
     for (const char *q = base + *pos; q < end;) {
         const char *amp = memchr(q, '&', (size_t)(end - q));
         const char *stop = amp ? amp : end;
         *pos = (size_t)((amp ? amp + 1 : end) - base);
-        if ((size_t)(stop - q) >= nlen && strncmp(q, name, nlen) == 0 && (q + nlen == stop || q[nlen] == '=')) {
-            const char *v = q + nlen == stop ? stop : q + nlen + 1;
-            return query_value(v, (size_t)(stop - v), out, cap) ? 1 : -1;
+        if (stop > q) {
+            const char *eq = memchr(q, '=', (size_t)(stop - q));
+            *name = h2o_iovec_init(q, (size_t)((eq ? eq : stop) - q));
+            *value = eq ? h2o_iovec_init(eq + 1, (size_t)(stop - eq - 1)) : h2o_iovec_init(stop, 0);
+            return true;
         }
         q = amp ? amp + 1 : end;
     }
+    return false;
+}
+
+int http_query_each(h2o_req_t *req, size_t *pos, char *name, size_t ncap, char *out, size_t cap)
+{
+    h2o_iovec_t n, v;
+    if (!next_param(req, pos, &n, &v))
+        return 0;
+    return query_value(n.base, n.len, name, ncap) && query_value(v.base, v.len, out, cap) ? 1 : -1;
+}
+
+int http_query_next(h2o_req_t *req, const char *name, size_t *pos, char *out, size_t cap)
+{
+    h2o_iovec_t n, v;
+    size_t nlen = strlen(name);
+    while (next_param(req, pos, &n, &v))
+        if (n.len == nlen && memcmp(n.base, name, nlen) == 0)
+            return query_value(v.base, v.len, out, cap) ? 1 : -1;
     return 0;
 }
 

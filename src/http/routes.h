@@ -56,6 +56,9 @@ typedef struct route_ctx {
 /* The next ?name=value of the query from *pos (0 at first), %XX decoded
  * into out: 1; 0 when there is no more; -1 when malformed or too long. */
 int http_query_next(h2o_req_t *req, const char *name, size_t *pos, char *out, size_t cap);
+/* Every parameter in turn, whatever its name: 1 with both decoded, 0 at
+ * the end, -1 when one is malformed or too long. */
+int http_query_each(h2o_req_t *req, size_t *pos, char *name, size_t ncap, char *out, size_t cap);
 
 typedef int (*route_fn)(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 
@@ -80,6 +83,10 @@ int admin_group_resume(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int admin_reset_offsets(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int admin_group_lag(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int admin_topic_stats(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+/* dlq_routes.c */
+int admin_dlq_list(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_dlq_replay(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int admin_dlq_replay_job(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* ws_server.c */
 int route_ws(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* user_routes.c */
