@@ -10,7 +10,8 @@
  *           -> partition-consumer (done: the offset may be committed)
  *   dlq-retry (the retry path: records whose transient failures outlast
  *     the in-process retries, until they are due again -> classifier ...)
- *   dlq (DLQ inspection and replay -> issues.raw)
+ *   dlq (DLQ inspection and replay -> issues.raw),
+ *   consistency (the snapshot behind GET /health/consistency)
  *   admin (fleet commands, broker queries), syncs (sync requests),
  *   broadcaster (the enriched topic and sync changes -> /ws),
  *   github (syncs from the GitHub API -> issues.raw)
@@ -51,6 +52,7 @@ typedef struct actor_addresses {
     rt_actor_t *github;
     rt_actor_t *dlq_retry;              /* NULL when the retry path is off */
     rt_actor_t *dlq;                    /* DLQ inspection and replay */
+    rt_actor_t *consistency;            /* GET /health/consistency's snapshot */
 } actor_addresses_t;
 
 typedef struct actor_env {

@@ -232,25 +232,12 @@ static void group_lag(admin_state_t *s, admin_query_msg_t *q)
         answer(q, 503, json_pack("{s:s, s:s}", "error", "kafka_unavailable", "detail", "no metadata for the topic"));
         return;
     }
-    rd_kafka_topic_partition_list_t *want = rd_kafka_topic_partition_list_new(n);
-    for (int32_t i = 0; i < n; i++)
-        rd_kafka_topic_partition_list_add(want, topic, i);
-    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(q->group, want);
-    rd_kafka_queue_t *rq = rd_kafka_queue_new(s->control);
-    rd_kafka_ListConsumerGroupOffsets(s->control, &req, 1, NULL, rq);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, 10000);
-    const rd_kafka_ListConsumerGroupOffsets_result_t *res =
-        ev ? rd_kafka_event_ListConsumerGroupOffsets_result(ev) : NULL;
-    const rd_kafka_topic_partition_list_t *committed = NULL;
-    if (res != NULL && !rd_kafka_event_error(ev)) {
-        size_t cnt;
-        const rd_kafka_group_result_t **groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &cnt);
-        if (cnt == 1 && rd_kafka_group_result_error(groups[0]) == NULL)
-            committed = rd_kafka_group_result_partitions(groups[0]);
-    }
-    if (committed == NULL) {
-        answer(q, 503, json_pack("{s:s, s:s}", "error", "kafka_unavailable", "detail",
-                                 ev ? rd_kafka_event_error_string(ev) : "no answer from the group coordinator"));
+    int64_t *committed = calloc((size_t)n, sizeof(*committed));
+    if (committed == NULL)
+        abort();
+    char err[256];
+    if (kafka_group_committed(s->control, q->group, topic, n, committed, 10000, err, sizeof(err)) != 0) {
+        answer(q, 503, json_pack("{s:s, s:s}", "error", "kafka_unavailable", "detail", err));
     } else {
         json_t *parts = json_array();
         int64_t total = 0;
@@ -259,10 +246,9 @@ static void group_lag(admin_state_t *s, admin_query_msg_t *q)
             json_t *w = partition_watermarks(s, topic, i, &lo, &hi);
             if (w == NULL)
                 continue;
-            const rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(committed, topic, i);
-            int64_t off = c != NULL && c->offset >= 0 ? c->offset : lo;
+            int64_t off = committed[i] >= 0 ? committed[i] : lo;
             int64_t lag = hi - off > 0 ? hi - off : 0;
-            json_object_set_new(w, "committed", c != NULL && c->offset >= 0 ? json_integer(c->offset) : json_null());
+            json_object_set_new(w, "committed", committed[i] >= 0 ? json_integer(committed[i]) : json_null());
             json_object_set_new(w, "lag", json_integer(lag));
             json_object_set_new(w, "paused_here", json_boolean(pstat_get(&s->env->status->partitions[i].paused) != 0));
             json_array_append_new(parts, w);
@@ -271,11 +257,7 @@ static void group_lag(admin_state_t *s, admin_query_msg_t *q)
         answer(q, 200, json_pack("{s:s, s:s, s:o, s:I}", "group", q->group, "topic", topic, "partitions", parts,
                                  "total_lag", (json_int_t)total));
     }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(rq);
-    rd_kafka_ListConsumerGroupOffsets_destroy(req);
-    rd_kafka_topic_partition_list_destroy(want);
+    free(committed);
 }
 
 /* The input topic's partition count, for the HTTP plane's checks, asked

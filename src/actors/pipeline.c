@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "broadcaster.h"
 #include "classifier.h"
+#include "consistency.h"
 #include "dlq_jobs.h"
 #include "dlq_retry.h"
 #include "faults.h"
@@ -111,6 +112,9 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
         goto fail;
     p->to.admin = admin_spawn(env, err, errlen);
     if (p->to.admin == NULL)
+        goto fail;
+    p->to.consistency = consistency_spawn(env, err, errlen);
+    if (p->to.consistency == NULL)
         goto fail;
     p->feed = ws_feed_new();
     p->to.broadcaster = broadcaster_spawn(env, p->feed, err, errlen);
@@ -217,6 +221,7 @@ pipeline_view_t pipeline_view(const pipeline_t *p)
         .syncs = p->to.syncs,
         .github = p->to.github,
         .dlq = p->to.dlq,
+        .consistency = p->to.consistency,
         .ws_feed = p->feed,
     };
 }

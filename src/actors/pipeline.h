@@ -46,6 +46,7 @@ typedef struct pipeline_view {
     rt_actor_t *syncs;                  /* sync_requests.h: sync and budget questions */
     rt_actor_t *github;                 /* github_sync.h: syncs from the GitHub API */
     rt_actor_t *dlq;                    /* dlq_jobs.h: DLQ inspection and replay */
+    rt_actor_t *consistency;            /* consistency.h: GET /health/consistency */
     struct ws_feed *ws_feed;            /* broadcaster.h: what /ws sends */
 } pipeline_view_t;
 

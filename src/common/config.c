@@ -102,6 +102,10 @@ static const cfg_desc_t DESCS[] = {
     {"retry", "inprocess_ms", "DISPATCHD_RETRY_INPROCESS_MS", T_INT, F(retry_inprocess_ms), "0", 0, 86400000, NULL,
      "how long a record's LLM request is retried in process ([openai] max_retries also bounds it) before it "
      "leaves its partition for the retry path; 0: attempts only"},
+    {"health", "lag_threshold", "DISPATCHD_LAG_THRESHOLD", T_INT, F(health_lag_threshold), "1000", 1, 2000000000,
+     NULL, "GET /health/consistency says lagging when the group's lag reaches this (or is above 0 while paused)"},
+    {"health", "unpublished_grace_s", NULL, T_INT, F(health_unpublished_grace_s), "60", 1, 86400, NULL,
+     "a classification stored this long ago and never published, with nothing in flight, is inconsistent"},
     {"sync", "large_threshold", "LARGE_SYNC_THRESHOLD", T_INT, F(large_sync_threshold), "100", 0, 100000000, NULL,
      "issues above which a sync needs confirmation"},
     {"sync", "cost_per_issue", "COST_PER_ISSUE", T_DOUBLE, F(cost_per_issue), "0.01", 0, 0, NULL,

@@ -52,6 +52,9 @@ typedef struct config {
     int retry_attempts;            /* 0: no retry path */
     int retry_initial_ms, retry_max_ms, retry_max_age_s, retry_inprocess_ms;
 
+    /* [health]: GET /health/consistency's verdicts */
+    int health_lag_threshold, health_unpublished_grace_s;
+
     /* [sync], [github] */
     int large_sync_threshold;
     double cost_per_issue;

@@ -217,6 +217,33 @@ static const migration_t MIGRATIONS[] = {
      "  job_id varchar(64) NOT NULL,"
      "  replayed_at timestamptz NOT NULL DEFAULT now(),"
      "  PRIMARY KEY (topic, partition, \"offset\"));"},
+    {9, "rows deleted outside dispatchd",
+     /* Issues or classifications deleted by anyone but dispatchd (whose
+      * own deletes say so: SET LOCAL dispatchd.deleting) are noted, so
+      * GET /health/consistency can say the database lost rows behind the
+      * pipeline's back. NULL rows: a TRUNCATE. */
+     "CREATE TABLE dispatchai.outside_deletes ("
+     "  at timestamptz NOT NULL DEFAULT now(),"
+     "  table_name text NOT NULL,"
+     "  rows bigint);"
+     "CREATE FUNCTION dispatchai.note_outside_delete() RETURNS trigger LANGUAGE plpgsql AS $$"
+     " DECLARE n bigint;"
+     " BEGIN"
+     "  IF coalesce(current_setting('dispatchd.deleting', true), '') <> '' THEN RETURN NULL; END IF;"
+     "  IF TG_OP = 'TRUNCATE' THEN n := NULL; ELSE SELECT count(*) INTO n FROM gone; END IF;"
+     "  IF n IS NULL OR n > 0 THEN"
+     "   INSERT INTO dispatchai.outside_deletes (table_name, rows) VALUES (TG_TABLE_NAME, n);"
+     "  END IF;"
+     "  RETURN NULL;"
+     " END $$;"
+     "CREATE TRIGGER issues_outside_delete AFTER DELETE ON dispatchai.issues REFERENCING OLD TABLE AS gone"
+     " FOR EACH STATEMENT EXECUTE FUNCTION dispatchai.note_outside_delete();"
+     "CREATE TRIGGER enriched_outside_delete AFTER DELETE ON dispatchai.enriched_issues REFERENCING OLD TABLE AS gone"
+     " FOR EACH STATEMENT EXECUTE FUNCTION dispatchai.note_outside_delete();"
+     "CREATE TRIGGER issues_outside_truncate AFTER TRUNCATE ON dispatchai.issues"
+     " FOR EACH STATEMENT EXECUTE FUNCTION dispatchai.note_outside_delete();"
+     "CREATE TRIGGER enriched_outside_truncate AFTER TRUNCATE ON dispatchai.enriched_issues"
+     " FOR EACH STATEMENT EXECUTE FUNCTION dispatchai.note_outside_delete();"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

@@ -167,6 +167,8 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
         pg_command(c, "ROLLBACK");
         return out;
     }
+    /* dispatchd's own delete: not one behind its back (schema 9). */
+    pg_command(c, "SET LOCAL dispatchd.deleting = 'sync cancel'");
     PGresult *del = PQexecParams(
         c,
         "DELETE FROM dispatchai.issues i WHERE i.repository_owner = $2 AND i.repository_name = $3"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "consistency.h"
 #include "kafka.h"
 #include "metrics.h"
 #include "publisher.h"
@@ -354,4 +355,24 @@ int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
     int r = http_respond(req, rc->route, 200, "text/plain; version=0.0.4", sb.data, sb.len);
     sb_free(&sb);
     return r;
+}
+
+static void on_consistency(void *ctx, int status, const char *json)
+{
+    http_pending_complete(ctx, status, json);
+}
+
+/* Answered from the consistency actor's snapshot (consistency.h). */
+int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    if (app->pl == NULL || app->pl->consistency == NULL)
+        return http_respond_error(req, rc->route, 503, "unavailable", "no pipeline in this process");
+    consistency_ask_msg_t *q = rt_msg_new(sizeof(*q), MSG_CONSISTENCY_ASK);
+    q->reply = on_consistency;
+    q->ctx = http_pending_new(app, req, rc->route);
+    if (rt_send(app->pl->consistency, q) != RT_OK) {
+        http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"stopping\"}");
+        rt_msg_free(q);
+    }
+    return 0;
 }

@@ -71,6 +71,7 @@ bool http_user_of(http_app_t *app, h2o_req_t *req, const char *route, char *user
 int route_health(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_ready(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* webhook.c */
 int webhook_github(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* admin_routes.c */

@@ -401,3 +401,40 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
     rd_kafka_destroy(rk);
     return problems;
 }
+
+int kafka_group_committed(rd_kafka_t *rk, const char *group, const char *topic, int n, int64_t *committed,
+                          int timeout_ms, char *err, size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *want = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    for (int32_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(want, topic, i);
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, want);
+    rd_kafka_queue_t *rq = rd_kafka_queue_new(rk);
+    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, NULL, rq);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, timeout_ms);
+    const rd_kafka_ListConsumerGroupOffsets_result_t *res =
+        ev ? rd_kafka_event_ListConsumerGroupOffsets_result(ev) : NULL;
+    const rd_kafka_topic_partition_list_t *got = NULL;
+    if (res != NULL && !rd_kafka_event_error(ev)) {
+        size_t cnt;
+        const rd_kafka_group_result_t **groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &cnt);
+        if (cnt == 1 && rd_kafka_group_result_error(groups[0]) == NULL)
+            got = rd_kafka_group_result_partitions(groups[0]);
+    }
+    int rc = 0;
+    if (got == NULL) {
+        snprintf(err, errlen, "%s", ev ? rd_kafka_event_error_string(ev) : "no answer from the group coordinator");
+        rc = -1;
+    } else {
+        for (int32_t i = 0; i < n; i++) {
+            const rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(got, topic, i);
+            committed[i] = c != NULL && c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0 ? c->offset : -1;
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(rq);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_topic_partition_list_destroy(want);
+    return rc;
+}

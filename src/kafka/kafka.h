@@ -62,6 +62,12 @@ void kafka_header_put(void *headers, const char *name, const char *value);
  * never take this message), and among them the ones about its size. */
 bool kafka_produce_error_permanent(rd_kafka_resp_err_t e);
 bool kafka_produce_error_size(rd_kafka_resp_err_t e);
+/* A group's committed offsets of partitions 0..n-1 of topic, asked of the
+ * group's coordinator (any member's or none's): committed[i] < 0 when the
+ * group has none. 0, or -1 with err. Blocks up to timeout_ms. */
+int kafka_group_committed(rd_kafka_t *rk, const char *group, const char *topic, int n, int64_t *committed,
+                          int timeout_ms, char *err, size_t errlen);
+
 /* The largest message the producer sends (its message.max.bytes). */
 size_t kafka_produce_max_bytes(rd_kafka_t *producer);
 
