@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
         test-fuzz fuzz \
-        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync clean
+        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq clean
 
 all: build
 
@@ -70,6 +70,9 @@ bench-ws: build
 
 bench-sync: build
 	@bench/sync/bench_sync.sh
+
+bench-dlq: build
+	@bench/dlq/bench_dlq.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

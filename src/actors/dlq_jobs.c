@@ -24,18 +24,34 @@
 
 #define QUERY_TIMEOUT_MS 5000
 #define TICK_MS 200
-#define REPLAY_BATCH 1000
+#define REPLAY_BATCH 2000
+#define BATCHES_IN_FLIGHT 8           /* sent, waiting for Kafka's acknowledgements */
+#define NOTE_EVERY 20000              /* acknowledged sends noted at once (and at the end): a
+                                         crash sends at most these again on the next replay */
 #define JOBS_KEPT 32                  /* finished jobs whose progress can still be asked */
 #define JOBS_WAITING 16
+#define PREFETCH_HIGH 20000           /* records fetched and unread: the reader pauses */
+#define PREFETCH_LOW 5000             /* ... and resumes */
 
 typedef enum { JOB_WAITING, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_status_t;
 
-typedef struct slot {
+/* Records sent to the input, until Kafka acknowledged every one; then
+ * the acknowledged ones are noted (dlq_replays.h). The acknowledgements
+ * arrive on the producer's thread: each sets its flag and lets its record
+ * go; the last one tells the actor. */
+typedef struct sent_batch {
     rt_actor_t *actor;
-    rd_kafka_message_t *m;
-    bool known;                   /* replayed before: not sent */
-    bool sent;
-} slot_t;
+    int n;
+    int pending;                  /* atomic: sends not answered, +1 while still sending */
+    struct ref {
+        struct sent_batch *b;
+        int i;
+        rd_kafka_message_t *m;    /* sent from where it was read: kept until answered */
+    } ref[REPLAY_BATCH];          /* each record's acknowledgement's context */
+    int32_t part[REPLAY_BATCH];
+    int64_t off[REPLAY_BATCH];
+    bool ok[REPLAY_BATCH];
+} sent_batch_t;
 
 typedef struct job {
     char id[37];
@@ -68,18 +84,25 @@ typedef struct dlq_jobs_state {
     rd_kafka_queue_t *queue;
     int nparts;
     int64_t *end;                 /* by partition: read up to here (exclusive) */
+    int64_t *next;                /* by partition: the next offset to read */
     bool *done;
     int parts_left;
-    /* a replay's batch */
-    slot_t batch[REPLAY_BATCH];
-    int nbatch;
-    int acks_pending;
+    /* a replay's records gathered, not checked yet, and those sent */
+    rd_kafka_message_t *gather[REPLAY_BATCH];
+    int ngather;
+    sent_batch_t *sent[BATCHES_IN_FLIGHT];
+    int nsent;
+    char failing[300];            /* the job failed: it ends once its sends are answered */
+    dlq_range_t *known;           /* replayed before, in the job's range (normalized) */
+    int nknown;
+    dlq_range_t *acked;           /* sent and acknowledged, not noted yet */
+    int nacked, capacked;
+    bool paused;                  /* the reader's partitions, while the sends catch up */
 } dlq_jobs_state_t;
 
 typedef struct dlq_acked_msg {
     rt_msg_t hdr;
-    slot_t *slot;
-    rd_kafka_resp_err_t err;
+    sent_batch_t *batch;          /* every send answered */
 } dlq_acked_msg_t;
 
 static json_t *job_json(const job_t *j)
@@ -139,9 +162,9 @@ static void job_free(job_t *j)
 
 static void close_reader(dlq_jobs_state_t *s)
 {
-    for (int i = 0; i < s->nbatch; i++)
-        rd_kafka_message_destroy(s->batch[i].m);
-    s->nbatch = 0;
+    for (int i = 0; i < s->ngather; i++)
+        rd_kafka_message_destroy(s->gather[i]);
+    s->ngather = 0;
     if (s->queue != NULL) {
         kafka_wake_unwatch(s->queue);
         rd_kafka_queue_destroy(s->queue);
@@ -152,9 +175,16 @@ static void close_reader(dlq_jobs_state_t *s)
         rd_kafka_destroy(s->rk);
         s->rk = NULL;
     }
+    s->paused = false;
+    free(s->known);
+    free(s->acked);
+    s->known = s->acked = NULL;
+    s->nknown = s->nacked = s->capacked = 0;
     free(s->end);
+    free(s->next);
     free(s->done);
     s->end = NULL;
+    s->next = NULL;
     s->done = NULL;
 }
 
@@ -207,7 +237,13 @@ static int open_reader(dlq_jobs_state_t *s, char *err, size_t errlen)
     rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e));
     rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof(e));
-    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", e, sizeof(e));
+    /* librdkafka's own prefetch bound is never reached (past it, this
+     * version fetches again only a second later, which set a replay's
+     * pace): the prefetch is bounded here instead, by pausing the
+     * partitions while PREFETCH_HIGH records wait unread. */
+    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "2097151", e, sizeof(e));
+    rd_kafka_conf_set(conf, "queued.min.messages", "10000000", e, sizeof(e));
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", e, sizeof(e));
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (s->rk == NULL)
         return -1;
@@ -226,7 +262,8 @@ static int open_reader(dlq_jobs_state_t *s, char *err, size_t errlen)
     rd_kafka_metadata_destroy(md);
     s->end = calloc((size_t)s->nparts + 1, sizeof(*s->end));
     s->done = calloc((size_t)s->nparts + 1, sizeof(*s->done));
-    if (s->end == NULL || s->done == NULL)
+    s->next = calloc((size_t)s->nparts + 1, sizeof(*s->next));
+    if (s->end == NULL || s->done == NULL || s->next == NULL)
         abort();
     rd_kafka_topic_partition_list_t *from = rd_kafka_topic_partition_list_new(s->nparts);
     rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new(s->nparts);
@@ -264,17 +301,36 @@ static int open_reader(dlq_jobs_state_t *s, char *err, size_t errlen)
             continue;
         }
         rd_kafka_topic_partition_list_add(assign, cfg->topic_dlq, p)->offset = start;
+        s->next[p] = start;
         s->parts_left++;
     }
     rd_kafka_topic_partition_list_destroy(from);
     rd_kafka_topic_partition_list_destroy(to);
+    if (rc == 0 && assign->cnt > 0 && s->running->kind == DLQ_REPLAY) {
+        /* What was replayed before in the range: asked once, kept. */
+        dlq_range_t *spans = calloc((size_t)assign->cnt, sizeof(*spans));
+        if (spans == NULL)
+            abort();
+        for (int i = 0; i < assign->cnt; i++)
+            spans[i] = (dlq_range_t){assign->elems[i].partition, assign->elems[i].offset,
+                                     s->end[assign->elems[i].partition] - 1};
+        s->nknown = pg_keep(&s->db, cfg->database_url, err, errlen) == NULL
+                        ? -1
+                        : dlq_replays_overlapping(s->db, cfg->topic_dlq, spans, assign->cnt, &s->known, err, errlen);
+        free(spans);
+        if (s->nknown < 0)
+            rc = -1;
+        else
+            s->nknown = dlq_ranges_normalize(s->known, s->nknown);
+    }
     if (rc == 0 && assign->cnt > 0) {
         rd_kafka_poll_set_consumer(s->rk);
         s->queue = rd_kafka_queue_get_consumer(s->rk);
         kafka_wake_watch(&s->wake, s->queue);
-        rd_kafka_resp_err_t ae = rd_kafka_assign(s->rk, assign);
-        if (ae != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            snprintf(err, errlen, "%s: assign: %s", cfg->topic_dlq, rd_kafka_err2str(ae));
+        rd_kafka_error_t *ae = rd_kafka_incremental_assign(s->rk, assign);
+        if (ae != NULL) {
+            snprintf(err, errlen, "%s: assign: %s", cfg->topic_dlq, rd_kafka_error_string(ae));
+            rd_kafka_error_destroy(ae);
             rc = -1;
         }
     }
@@ -321,16 +377,20 @@ static json_t *record_meta(const rd_kafka_message_t *m)
 
 static void on_acked(void *ctx, rd_kafka_resp_err_t err)
 {
-    slot_t *sl = ctx;
-    dlq_acked_msg_t *m = rt_msg_new(sizeof(*m), MSG_DLQ_ACKED);
-    m->slot = sl;
-    m->err = err;
-    rt_send_force(sl->actor, m);
+    struct ref *ref = ctx;
+    sent_batch_t *b = ref->b;
+    b->ok[ref->i] = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_message_destroy(ref->m);
+    if (__atomic_sub_fetch(&b->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+        dlq_acked_msg_t *m = rt_msg_new(sizeof(*m), MSG_DLQ_ACKED);
+        m->batch = b;
+        rt_send_force(b->actor, m);
+    }
 }
 
-static rd_kafka_resp_err_t replay_one(dlq_jobs_state_t *s, slot_t *sl)
+/* m's bytes are sent in place (no copy): ref keeps m until answered. */
+static rd_kafka_resp_err_t replay_one(dlq_jobs_state_t *s, const rd_kafka_message_t *m, struct ref *ref)
 {
-    const rd_kafka_message_t *m = sl->m;
     char buf[128];
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     static const char *const keep[] = {"correlation_id", "sync_id", "user_id"};
@@ -341,10 +401,10 @@ static rd_kafka_resp_err_t replay_one(dlq_jobs_state_t *s, slot_t *sl)
     rd_kafka_header_add(h, "replayed_from", -1, buf, -1);
     external_ack_t *ack = rt_msg_new(sizeof(*ack), MSG_EXTERNAL_ACK);
     ack->done = on_acked;
-    ack->ctx = sl;
+    ack->ctx = ref;
     rd_kafka_resp_err_t e = rd_kafka_producev(
         s->env->producer, RD_KAFKA_V_TOPIC(s->env->cfg->topic_raw), RD_KAFKA_V_VALUE(m->payload, m->len),
-        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h),
         RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(h);
@@ -355,77 +415,138 @@ static rd_kafka_resp_err_t replay_one(dlq_jobs_state_t *s, slot_t *sl)
 
 static void read_some(dlq_jobs_state_t *s);
 
-/* The batch's records replayed before are left out, the rest sent (or
- * counted, in a dry run). */
-static void send_batch(dlq_jobs_state_t *s)
+/* Fetching stops while the sends catch up, and starts again at once when
+ * they did. Neither librdkafka's prefetch bound nor a pause serves here:
+ * in this version both make the next fetch wait for the broker thread's
+ * next wake-up (a second), which set a replay's pace; an assignment at
+ * an offset fetches at once. */
+static void pause_reader(dlq_jobs_state_t *s, bool pause)
+{
+    if (s->paused == pause || s->rk == NULL)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(s->nparts > 0 ? s->nparts : 1);
+    for (int p = 0; p < s->nparts; p++)
+        if (!s->done[p])
+            rd_kafka_topic_partition_list_add(l, s->env->cfg->topic_dlq, p)->offset = s->next[p];
+    rd_kafka_error_t *e = l->cnt == 0 ? NULL
+                          : pause     ? rd_kafka_incremental_unassign(s->rk, l)
+                                      : rd_kafka_incremental_assign(s->rk, l);
+    if (e != NULL) {
+        log_warn("dlq", "%s the DLQ reader: %s", pause ? "pausing" : "resuming", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    s->paused = pause;
+}
+
+/* The job stops reading; it ends once every send is answered. */
+static void fail(dlq_jobs_state_t *s, const char *error)
+{
+    if (s->failing[0] == '\0')
+        snprintf(s->failing, sizeof(s->failing), "%s", error);
+    for (int i = 0; i < s->ngather; i++)
+        rd_kafka_message_destroy(s->gather[i]);
+    s->ngather = 0;
+    if (s->nsent == 0)
+        finish(s, s->failing);
+}
+
+/* The gathered records replayed before are left out, the rest sent (or
+ * counted, in a dry run); reading goes on while they are acknowledged. */
+static void send_gathered(dlq_jobs_state_t *s)
 {
     job_t *j = s->running;
-    int n = s->nbatch;
-    int32_t parts[REPLAY_BATCH];
-    int64_t offs[REPLAY_BATCH];
-    bool known[REPLAY_BATCH];
+    int n = s->ngather;
+    sent_batch_t *b = NULL;
     for (int i = 0; i < n; i++) {
-        parts[i] = s->batch[i].m->partition;
-        offs[i] = s->batch[i].m->offset;
-    }
-    char err[300];
-    if (pg_keep(&s->db, s->env->cfg->database_url, err, sizeof(err)) == NULL ||
-        dlq_replays_known(s->db, s->env->cfg->topic_dlq, parts, offs, n, known, err, sizeof(err)) != 0) {
-        finish(s, err);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        slot_t *sl = &s->batch[i];
-        sl->known = known[i];
-        sl->sent = false;
-        if (known[i]) {
+        rd_kafka_message_t *m = s->gather[i];
+        if (dlq_ranges_contain(s->known, s->nknown, m->partition, m->offset)) {
             j->already++;
-            continue;
-        }
-        if (j->f.dry_run)
-            continue;
-        rd_kafka_resp_err_t e;
-        while ((e = replay_one(s, sl)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_flush(s->env->producer, 100);   /* the local queue drains within ms */
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        } else if (!j->f.dry_run) {
+            if (b == NULL) {
+                b = calloc(1, sizeof(*b));
+                if (b == NULL)
+                    abort();
+                b->actor = s->self;
+                b->pending = 1;   /* until every send is made */
+            }
+            struct ref *ref = &b->ref[b->n];
+            *ref = (struct ref){b, b->n, m};
+            b->part[b->n] = m->partition;
+            b->off[b->n] = m->offset;
+            __atomic_add_fetch(&b->pending, 1, __ATOMIC_ACQ_REL);
+            rd_kafka_resp_err_t e;
+            while ((e = replay_one(s, m, ref)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(s->env->producer, 10);   /* the local queue drains within ms */
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                b->n++;
+                continue;   /* m goes with its answer */
+            }
+            __atomic_sub_fetch(&b->pending, 1, __ATOMIC_ACQ_REL);
             j->send_failed++;
-            continue;
         }
-        sl->sent = true;
-        s->acks_pending++;
+        rd_kafka_message_destroy(m);
     }
-    if (s->acks_pending == 0) {
-        for (int i = 0; i < s->nbatch; i++)
-            rd_kafka_message_destroy(s->batch[i].m);
-        s->nbatch = 0;
-        read_some(s);
+    s->ngather = 0;
+    if (b == NULL)
+        return;
+    s->sent[s->nsent++] = b;
+    if (__atomic_sub_fetch(&b->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+        /* answered already (or nothing sent): handled like a last answer */
+        dlq_acked_msg_t *a = rt_msg_new(sizeof(*a), MSG_DLQ_ACKED);
+        a->batch = b;
+        rt_send_force(s->self, a);
     }
 }
 
-/* Every send of the batch is answered: the ones Kafka has are noted. */
-static void batch_acked(dlq_jobs_state_t *s)
+/* The acknowledged sends not noted yet are noted. 0, or -1 with err. */
+static int note_acked(dlq_jobs_state_t *s, char *err, size_t errlen)
+{
+    int n = dlq_ranges_normalize(s->acked, s->nacked);
+    int rc = pg_keep(&s->db, s->env->cfg->database_url, err, errlen) == NULL
+                 ? -1
+                 : dlq_replays_note(s->db, s->env->cfg->topic_dlq, s->acked, n, s->running->id, err, errlen);
+    s->nacked = 0;
+    return rc;
+}
+
+/* Every send of a batch is answered: the ones Kafka has are counted, and
+ * noted every NOTE_EVERY. */
+static void batch_acked(dlq_jobs_state_t *s, sent_batch_t *b)
 {
     job_t *j = s->running;
-    int32_t parts[REPLAY_BATCH];
-    int64_t offs[REPLAY_BATCH];
-    int n = 0;
-    for (int i = 0; i < s->nbatch; i++)
-        if (s->batch[i].sent) {
-            parts[n] = s->batch[i].m->partition;
-            offs[n++] = s->batch[i].m->offset;
-        }
-    char err[300];
-    if (pg_keep(&s->db, s->env->cfg->database_url, err, sizeof(err)) == NULL ||
-        dlq_replays_note(s->db, s->env->cfg->topic_dlq, parts, offs, n, j->id, err, sizeof(err)) != 0) {
-        j->replayed += n;   /* sent, but not noted: a later replay sends them again */
-        finish(s, err);
-        return;
+    int k = 0;
+    while (k < s->nsent && s->sent[k] != b)
+        k++;
+    memmove(s->sent + k, s->sent + k + 1, (size_t)(s->nsent - k - 1) * sizeof(s->sent[0]));
+    s->nsent--;
+    if (s->nacked + b->n > s->capacked) {
+        s->capacked = (s->nacked + b->n) * 2;
+        s->acked = realloc(s->acked, (size_t)s->capacked * sizeof(*s->acked));
+        if (s->acked == NULL)
+            abort();
     }
+    int n = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->ok[i]) {
+            s->acked[s->nacked++] = (dlq_range_t){b->part[i], b->off[i], b->off[i]};
+            n++;
+        }
+    j->send_failed += b->n - n;
     j->replayed += n;
     metric_add(&g_metrics.dlq_replayed, (uint64_t)n);
-    for (int i = 0; i < s->nbatch; i++)
-        rd_kafka_message_destroy(s->batch[i].m);
-    s->nbatch = 0;
+    free(b);
+    bool last = s->nsent == 0 && (s->failing[0] != '\0' || (s->parts_left == 0 && s->ngather == 0));
+    char err[300];
+    if ((s->nacked >= NOTE_EVERY || last) && note_acked(s, err, sizeof(err)) != 0) {
+        fail(s, err);   /* sent, but not noted: a later replay sends them again */
+        return;
+    }
+    if (s->failing[0] != '\0') {
+        if (s->nsent == 0)
+            finish(s, s->failing);
+        return;
+    }
     read_some(s);
 }
 
@@ -438,6 +559,7 @@ static void take(dlq_jobs_state_t *s, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
+    s->next[p] = m->offset + 1;
     if (m->offset + 1 >= s->end[p])
         part_done(s, p);
     j->scanned++;
@@ -464,21 +586,29 @@ static void take(dlq_jobs_state_t *s, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
-    s->batch[s->nbatch++] = (slot_t){.actor = s->self, .m = m};
+    s->gather[s->ngather++] = m;
 }
 
-/* Reads what the reader has; a replay stops at a full batch until Kafka
- * acknowledged it. */
+/* Reads what the reader has; a replay sends each full batch and reads on
+ * while up to BATCHES_IN_FLIGHT wait for their acknowledgements. */
 static void read_some(dlq_jobs_state_t *s)
 {
-    while (s->running != NULL && s->running->status == JOB_RUNNING && s->acks_pending == 0) {
+    if (s->paused && rd_kafka_queue_length(s->queue) <= PREFETCH_LOW)
+        pause_reader(s, false);
+    while (s->running != NULL && s->running->status == JOB_RUNNING && s->failing[0] == '\0') {
         job_t *j = s->running;
-        if (s->nbatch == REPLAY_BATCH || (s->parts_left == 0 && s->nbatch > 0)) {
-            send_batch(s);
-            return;
+        if (s->ngather == REPLAY_BATCH || (s->parts_left == 0 && s->ngather > 0)) {
+            if (s->nsent == BATCHES_IN_FLIGHT) {
+                if (rd_kafka_queue_length(s->queue) >= PREFETCH_HIGH)
+                    pause_reader(s, true);
+                return;   /* an acknowledged batch reads on */
+            }
+            send_gathered(s);
+            continue;
         }
         if (s->parts_left == 0) {
-            finish(s, NULL);
+            if (s->nsent == 0)
+                finish(s, NULL);
             return;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
@@ -491,10 +621,12 @@ static void read_some(dlq_jobs_state_t *s)
             char why[300];
             snprintf(why, sizeof(why), "reading %s: %s", s->env->cfg->topic_dlq, rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
-            if (j->kind == DLQ_LIST || s->nbatch == 0) {
+            if (j->kind == DLQ_LIST) {
                 finish(s, why);
                 return;
             }
+            fail(s, why);
+            return;
         } else {
             take(s, m);
         }
@@ -511,7 +643,7 @@ static void start_next(dlq_jobs_state_t *s)
         j->status = JOB_RUNNING;
         iso8601_now(j->started_at, sizeof(j->started_at));
         s->parts_left = 0;
-        s->acks_pending = 0;
+        s->failing[0] = '\0';
         char err[300];
         if (open_reader(s, err, sizeof(err)) != 0) {
             finish(s, err);
@@ -591,17 +723,9 @@ static void dlq_jobs_handler(rt_actor_t *self, rt_msg_t *msg)
         kafka_wake_reading(&s->wake);
         read_some(s);
         break;
-    case MSG_DLQ_ACKED: {
-        dlq_acked_msg_t *a = (dlq_acked_msg_t *)msg;
-        if (a->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            a->slot->sent = false;
-            if (s->running != NULL)
-                s->running->send_failed++;
-        }
-        if (--s->acks_pending == 0 && s->running != NULL)
-            batch_acked(s);
+    case MSG_DLQ_ACKED:
+        batch_acked(s, ((dlq_acked_msg_t *)msg)->batch);
         break;
-    }
     case RT_MSG_TIMER:
         read_some(s);
         answer_late(s);
@@ -622,6 +746,8 @@ static void dlq_jobs_finalize(rt_actor_t *self)
         job_free(s->running);
     }
     close_reader(s);
+    for (int i = 0; i < s->nsent; i++)
+        free(s->sent[i]);
     for (int i = 0; i < s->nwaiting; i++) {
         s->waiting[i]->status = JOB_FAILED;
         snprintf(s->waiting[i]->error, sizeof(s->waiting[i]->error), "stopped");

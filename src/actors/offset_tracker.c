@@ -22,6 +22,7 @@ void tracker_reset(offset_tracker_t *t, int64_t committed)
 {
     t->head = t->count = 0;
     t->done_above = 0;
+    t->done_runs = 0;
     t->commit_next = committed >= 0 ? committed : -1;
 }
 
@@ -55,27 +56,31 @@ void tracker_take(offset_tracker_t *t, int64_t offset)
  * distance from the oldest (one cache line instead of a search). */
 bool tracker_finish(offset_tracker_t *t, int64_t offset)
 {
-    pending_offset_t *hit = NULL;
+    size_t i = t->count;
     if (t->count > 0 && offset >= at(t, 0)->offset) {
         uint64_t guess = (uint64_t)(offset - at(t, 0)->offset);
         if (guess < t->count && at(t, guess)->offset == offset)
-            hit = at(t, guess);
+            i = (size_t)guess;
     }
     size_t lo = 0, hi = t->count;
-    while (hit == NULL && lo < hi) {
+    while (i == t->count && lo < hi) {
         size_t mid = (lo + hi) / 2;
         int64_t o = at(t, mid)->offset;
         if (o == offset)
-            hit = at(t, mid);
+            i = mid;
         else if (o < offset)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (hit == NULL || hit->done)
+    if (i == t->count || at(t, i)->done)
         return false;
-    hit->done = true;
+    at(t, i)->done = true;
     t->done_above++;
+    /* A run of the offset map: joined to a finished neighbour, or new. */
+    bool left = i > 0 && at(t, i - 1)->done && at(t, i - 1)->offset + 1 == offset;
+    bool right = i + 1 < t->count && at(t, i + 1)->done && at(t, i + 1)->offset == offset + 1;
+    t->done_runs += 1 - (int)left - (int)right;
     return true;
 }
 
@@ -83,10 +88,13 @@ bool tracker_advance(offset_tracker_t *t)
 {
     bool moved = false;
     while (t->count > 0 && at(t, 0)->done) {
-        t->commit_next = at(t, 0)->offset + 1;
+        int64_t o = at(t, 0)->offset;
+        t->commit_next = o + 1;
         t->head = (t->head + 1) % t->cap;
         t->count--;
         t->done_above--;
+        if (t->count == 0 || !at(t, 0)->done || at(t, 0)->offset != o + 1)
+            t->done_runs--;   /* a run ended below the commit point */
         moved = true;
     }
     return moved;

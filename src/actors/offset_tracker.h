@@ -23,6 +23,7 @@ typedef struct offset_tracker {
     pending_offset_t *ring;       /* taken, not yet committable: sorted by offset */
     size_t cap, head, count;
     int done_above;               /* finished entries still in the ring */
+    int done_runs;                /* ... as runs of consecutive offsets (the offset map's size) */
     int64_t commit_next;          /* the offset to commit; -1 before the first */
 } offset_tracker_t;
 
@@ -43,5 +44,6 @@ void tracker_commit(const offset_tracker_t *t, int64_t *offset, char *meta, size
 
 static inline size_t tracker_pending(const offset_tracker_t *t) { return t->count; }
 static inline int tracker_done_above(const offset_tracker_t *t) { return t->done_above; }
+static inline int tracker_done_runs(const offset_tracker_t *t) { return t->done_runs; }
 
 #endif

@@ -32,9 +32,12 @@
 
 enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2, PAUSE_OFFSET_MAP = 4 };
 
-/* Worst case of one finished offset in the map text ("NNNNNN+1,"): pausing
- * at 75% of the bound on this estimate never lets the map overflow. */
-#define MAP_BYTES_PER_OFFSET 12
+/* Worst case of one run of finished offsets in the map text
+ * ("NNNNNNN+NNNNNN,"): pausing at 75% of the bound on this estimate never
+ * lets the map overflow. Counted in runs, not offsets: records finished
+ * behind one slow record form one run, so a record held long (an LLM
+ * retrying) no longer stops its partition after a few hundred. */
+#define MAP_BYTES_PER_RUN 16
 
 typedef struct partition_state {
     const actor_env_t *env;
@@ -131,7 +134,7 @@ static void update_pause(partition_state_t *s)
         s->pause_reasons |= PAUSE_INFLIGHT;
     else if ((int)tracker_pending(&s->offsets) <= max)
         s->pause_reasons &= ~PAUSE_INFLIGHT;
-    int map_bytes = tracker_done_above(&s->offsets) * MAP_BYTES_PER_OFFSET;
+    int map_bytes = tracker_done_runs(&s->offsets) * MAP_BYTES_PER_RUN;
     if (map_bytes >= OFFSET_MAP_MAX_BYTES * 3 / 4)
         s->pause_reasons |= PAUSE_OFFSET_MAP;
     else if (map_bytes <= OFFSET_MAP_MAX_BYTES / 2)

@@ -133,6 +133,8 @@ int cmd_dlq(int argc, char **argv)
     pipeline_status_t status = {0};
     actor_addresses_t book = {0};
     actor_env_t env = {.cfg = &cfg, .kenv = &kenv, .rt = rt_create(1), .to = &book, .status = &status, .producer = rk};
+    /* The input topic's metadata is asked for now, not on the first send. */
+    rd_kafka_topic_t *raw = rd_kafka_topic_new(rk, cfg.topic_raw, NULL);
     rt_actor_t *a = dlq_jobs_spawn(&env);
     answer_t ans = {0};
     dlq_request_msg_t *m = rt_msg_new(sizeof(*m), MSG_DLQ_REQUEST);
@@ -152,6 +154,7 @@ int cmd_dlq(int argc, char **argv)
     free(ans.json);
     rd_kafka_flush(rk, 10000);
     rt_destroy(env.rt);
+    rd_kafka_topic_destroy(raw);
     rd_kafka_destroy(rk);
     kafka_env_close(&kenv);
     config_free(&cfg);

@@ -208,15 +208,17 @@ static const migration_t MIGRATIONS[] = {
      "  RETURN NULL;"
      " END $$;"},
     {8, "DLQ replays",
-     /* Each DLQ record replayed to the input, so replaying a range again
-      * sends only what was never sent (dlq_replays.c). */
+     /* The DLQ offsets replayed to the input, as ranges (a replay reads a
+      * partition in order), so replaying a range again sends only what was
+      * never sent (dlq_replays.c). */
      "CREATE TABLE dispatchai.dlq_replays ("
      "  topic text NOT NULL,"
      "  partition integer NOT NULL,"
-     "  \"offset\" bigint NOT NULL,"
+     "  first_offset bigint NOT NULL,"
+     "  last_offset bigint NOT NULL,"
      "  job_id varchar(64) NOT NULL,"
      "  replayed_at timestamptz NOT NULL DEFAULT now(),"
-     "  PRIMARY KEY (topic, partition, \"offset\"));"},
+     "  PRIMARY KEY (topic, partition, first_offset));"},
     {9, "rows deleted outside dispatchd",
      /* Issues or classifications deleted by anyone but dispatchd (whose
       * own deletes say so: SET LOCAL dispatchd.deleting) are noted, so

@@ -127,6 +127,42 @@ static void test_random_order_matches_a_model(void **state)
     tracker_free(&t);
 }
 
+/* The runs counted as offsets finish and the commit point moves are the
+ * runs of the offset map the commit would carry, in any order, with gaps
+ * in the offsets taken. */
+static void test_runs_match_the_map(void **state)
+{
+    (void)state;
+    srand(11);
+    for (int round = 0; round < 50; round++) {
+        offset_tracker_t t;
+        tracker_init(&t);
+        tracker_reset(&t, 1000);
+        int64_t offs[300];
+        int n = 0;
+        for (int64_t o = 1000; n < 300; o += (rand() % 10 == 0) ? 2 : 1)
+            offs[n++] = o;
+        for (int i = 0; i < n; i++)
+            tracker_take(&t, offs[i]);
+        for (int k = 0; k < 600; k++) {
+            int i = rand() % n;
+            tracker_finish(&t, offs[i]);
+            if (rand() % 8 == 0)
+                tracker_advance(&t);
+            offset_map_t m;
+            offset_map_init(&m);
+            for (size_t j = 0; j < t.count; j++) {
+                const pending_offset_t *p = &t.ring[(t.head + j) % t.cap];
+                if (p->done)
+                    offset_map_add(&m, p->offset);
+            }
+            assert_int_equal(tracker_done_runs(&t), (int)m.n);
+            offset_map_free(&m);
+        }
+        tracker_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_metadata_lists_finished_above),
         cmocka_unit_test(test_gaps_and_unknown_offsets),
         cmocka_unit_test(test_random_order_matches_a_model),
+        cmocka_unit_test(test_runs_match_the_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
