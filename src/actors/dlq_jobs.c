@@ -25,7 +25,7 @@
 #define QUERY_TIMEOUT_MS 5000
 #define TICK_MS 200
 #define REPLAY_BATCH 2000
-#define BATCHES_IN_FLIGHT 8           /* sent, waiting for Kafka's acknowledgements */
+#define BATCHES_IN_FLIGHT 16           /* sent, waiting for Kafka's acknowledgements */
 #define NOTE_EVERY 20000              /* acknowledged sends noted at once (and at the end): a
                                          crash sends at most these again on the next replay */
 #define JOBS_KEPT 32                  /* finished jobs whose progress can still be asked */
@@ -244,6 +244,7 @@ static int open_reader(dlq_jobs_state_t *s, char *err, size_t errlen)
     rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "2097151", e, sizeof(e));
     rd_kafka_conf_set(conf, "queued.min.messages", "10000000", e, sizeof(e));
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", e, sizeof(e));
+    rd_kafka_conf_set(conf, "max.partition.fetch.bytes", "4194304", e, sizeof(e));
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (s->rk == NULL)
         return -1;

@@ -19,9 +19,13 @@
  *                                        sets one topic config (a test topic:
  *                                        AlterConfigs replaces the others)
  *   ktool copy BOOTSTRAP FROM TO COUNT   the bare re-publish: COUNT records of
- *                                        FROM (from the start) produced to TO
- *                                        as they are read; prints seconds
- *   KTOOL_COMPRESSION=lz4 (e.g.) sets the producers' compression.type.
+ *                                        FROM (every partition assigned from
+ *                                        its start) produced to TO in place as
+ *                                        they are read; prints seconds
+ *   KTOOL_COMPRESSION=lz4 (e.g.) sets the producers' compression.type;
+ *   for fill, KTOOL_FILL_TEXT=1 writes words (compressing like issue text),
+ *   KTOOL_WINDOW=N keeps at most N messages waiting, KTOOL_WARM=1 times
+ *   only after the client is ready (one message sent first).
  *   ktool drain BOOTSTRAP TOPIC COUNT    the bare librdkafka consume loop:
  *                                        reads COUNT messages in a new group,
  *                                        prints msgs_per_s from the first
@@ -35,19 +39,33 @@
 #include <string.h>
 #include <time.h>
 
-static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const char *group)
+/* large: a producer of records larger than a pipeline's producer takes
+ * (tests); a benchmark's producer keeps librdkafka's batch sizes. */
+static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const char *group, bool large)
 {
     char err[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
     rd_kafka_conf_set(c, "log_level", "3", err, sizeof(err));
     if (type == RD_KAFKA_PRODUCER) {
-        /* Tests produce records larger than a pipeline's producer takes. */
-        rd_kafka_conf_set(c, "message.max.bytes", "100000000", err, sizeof(err));
+        /* (A message.max.bytes this large also makes batches this large,
+         * which slows a producer down severalfold.) */
+        if (large)
+            rd_kafka_conf_set(c, "message.max.bytes", "100000000", err, sizeof(err));
         rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof(err));
         rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err));
         /* A benchmark's peer set up like the producer it is compared with
          * (dispatchd's compresses with lz4). */
+        const char *props = getenv("KTOOL_PRODUCER_PROPS");   /* k=v,k=v: an experiment's settings */
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s", props ? props : "");
+        for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(kv, '=');
+            if (eq != NULL) {
+                *eq = '\0';
+                rd_kafka_conf_set(c, kv, eq + 1, err, sizeof(err));
+            }
+        }
         const char *comp = getenv("KTOOL_COMPRESSION");   /* and KTOOL_FILL_TEXT: fill writes words */
         if (comp != NULL && rd_kafka_conf_set(c, "compression.type", comp, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
             fprintf(stderr, "ktool: KTOOL_COMPRESSION: %s\n", err);
@@ -90,7 +108,7 @@ static rd_kafka_t *subscribe_fresh(const char *bootstrap, const char *topic)
 {
     char group[64];
     snprintf(group, sizeof(group), "ktool-%ld-%d", (long)time(NULL), rand());
-    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group);
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group, false);
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
@@ -106,7 +124,7 @@ static int produce(const char *bootstrap, const char *topic, const char *file)
         perror(file);
         return 1;
     }
-    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL, true);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -214,9 +232,20 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Waits until the producer has every message delivered. Not
+ * rd_kafka_flush(): in this librdkafka it sleeps on for up to a second
+ * after the last delivery, which a benchmark's timing would count. */
+static int drain_producer(rd_kafka_t *rk, double timeout_s)
+{
+    double until = mono_s() + timeout_s;
+    while (rd_kafka_outq_len(rk) > 0 && mono_s() < until)
+        rd_kafka_poll(rk, 5);
+    return rd_kafka_outq_len(rk) == 0 ? 0 : -1;
+}
+
 static int fill(const char *bootstrap, const char *topic, long count, int bytes, long keys)
 {
-    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL, false);
     /* With KTOOL_FILL_TEXT, 1,024 different bodies of words, cycled:
      * compresses like issue text (about 2-3:1 with lz4), not like one
      * letter repeated (a hundredfold). Made before the clock starts. */
@@ -240,6 +269,15 @@ static int fill(const char *bootstrap, const char *topic, long count, int bytes,
         }
     }
     char *value = malloc((size_t)bytes + 1024);
+    const char *w = getenv("KTOOL_WINDOW");
+    int window = w ? atoi(w) : 0;
+    if (getenv("KTOOL_WARM") != NULL) {
+        /* The client ready before the clock starts (its producer id and
+         * the topic's metadata: a first send can wait a second for them),
+         * as a long-running producer is. */
+        if (produce_one(rk, topic, "warm-up", "{}") != 0 || drain_producer(rk, 30) != 0)
+            return 1;
+    }
     double t0 = mono_s();
     for (long i = 0; i < count; i++) {
         long k = i % keys + 1;
@@ -257,8 +295,12 @@ static int fill(const char *bootstrap, const char *topic, long count, int bytes,
         snprintf(key, sizeof(key), "bench/bench:issue:%ld", k);
         if (produce_one(rk, topic, key, value) != 0)
             return 1;
+        /* KTOOL_WINDOW=N: at most N messages waiting in the producer, as
+         * a replay sends (a whole backlog queued at once goes out slower). */
+        while (window > 0 && rd_kafka_outq_len(rk) >= window)
+            rd_kafka_poll(rk, 1);
     }
-    int rc = rd_kafka_flush(rk, 120000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
+    int rc = drain_producer(rk, 120) == 0 ? 0 : 1;
     printf("{\"produced\":%ld,\"seconds\":%.2f}\n", count, mono_s() - t0);
     rd_kafka_destroy(rk);
     for (int k = 0; k < npads; k++)
@@ -293,7 +335,7 @@ static int drain(const char *bootstrap, const char *topic, long count)
 
 static int alter(const char *bootstrap, const char *topic, const char *key, const char *value)
 {
-    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, NULL, false);
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
     rd_kafka_ConfigResource_set_config(res, key, value);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -341,8 +383,26 @@ static int copy(const char *bootstrap, const char *from, const char *to, long co
         rd_kafka_conf_set(c, "compression.type", comp, err, sizeof(err));
     rd_kafka_conf_set_dr_msg_cb(c, copied);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
-    rd_kafka_t *rk = subscribe_fresh(bootstrap, from);
+    /* Every partition assigned from its start: no group to join, as a
+     * replay reads. */
+    char group[64];
+    snprintf(group, sizeof(group), "ktool-copy-%ld-%d", (long)time(NULL), rand());
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, group, false);
+    rd_kafka_poll_set_consumer(rk);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, from, NULL);
+    if (rd_kafka_metadata(rk, 0, t, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
+        fprintf(stderr, "ktool: no metadata for %s\n", from);
+        return 1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(l, from, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
     double t0 = mono_s();
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
     long got = 0;
     while (got < count && mono_s() - t0 < 600) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
@@ -362,7 +422,7 @@ static int copy(const char *bootstrap, const char *from, const char *to, long co
             rd_kafka_message_destroy(m);
         got++;
     }
-    rd_kafka_flush(p, 120000);
+    drain_producer(p, 120);
     printf("{\"copied\":%ld,\"seconds\":%.3f}\n", got, mono_s() - t0);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
