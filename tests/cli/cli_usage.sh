@@ -29,6 +29,12 @@ expect "bad env value named" 2 "DISPATCHD_THREADS" -- env DISPATCHD_THREADS=many
 expect "missing config file" 2 "cannot open" -- "$bin" run --config "$work/none.conf"
 expect "run: stray argument" 2 "unexpected argument 'extra'" -- "$bin" run extra
 expect "topics without ensure" 2 "expected \`ensure\`" -- "$bin" topics
+expect "dlq without list or replay" 2 "expected \`list\` or \`replay\`" -- "$bin" dlq
+expect "dlq list: a bad time named" 2 "from: not an ISO 8601 time" -- "$bin" dlq list --from yesterday
+expect "dlq list: a bad class named" 2 "error_class: permanent or transient" -- "$bin" dlq list --error-class fatal
+expect "dlq list: --dry-run is a replay's" 2 "unknown or incomplete option '--dry-run'" -- "$bin" dlq list --dry-run
+expect "dlq replay: from after to" 2 "from is after to" -- "$bin" dlq replay --from 2000 --to 1000
+expect "dlq --help" 0 "usage: dispatchd dlq list" -- "$bin" dlq --help
 expect "sync without OWNER/REPO" 2 "expected OWNER/REPO" -- "$bin" sync --from x
 expect "sync with a bad OWNER/REPO" 2 "expected OWNER/REPO" -- "$bin" sync a/b/c --from x
 expect "sync of a name GitHub does not allow" 2 "is not a GitHub OWNER/REPO" -- "$bin" sync 'a/b?c'
