@@ -12,7 +12,7 @@
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
-HEAL_S=30
+HEAL_S=25
 start_fake_llm --latency-ms 5 --script '{"rules": [
   {"match": "Repository: sick/repo", "unless": "later", "until_s": '$HEAL_S', "status": 500}]}'
 write_config "max_inflight = 50" "[classifier]" "rate_limit = 1000000" "daily_limit = 1000000" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The retry path against the real broker and the fake LLM: the LLM answers
-# 500 for one repository's issues until it heals (8 s after its first
+# 500 for one repository's issues until it heals (6 s after its first
 # request) and for another's for good. Other keys are not held (all stored
 # while the sick ones still fail); the sick records leave their partitions
 # for the retry topic, their later versions follow them there (the last
@@ -12,13 +12,13 @@
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
 source "$(dirname "$0")/lib.sh"
-HEAL_S=8 ATTEMPTS=14
+HEAL_S=6 ATTEMPTS=16
 start_fake_llm --latency-ms 5 --script '{"rules": [
   {"match": "Repository: sick/repo", "unless": "last", "until_s": '$HEAL_S', "status": 500},
   {"match": "Repository: dead/repo", "status": 500}]}'
 write_config "max_inflight = 50" "[classifier]" "rate_limit = 1000000" "daily_limit = 1000000" \
   "[openai]" "max_retries = 1" "retry_initial_ms = 50" "retry_max_ms = 100" "breaker_failures = 100000" \
-  "[retry]" "attempts = $ATTEMPTS" "initial_ms = 1000" "max_ms = 2000"
+  "[retry]" "attempts = $ATTEMPTS" "initial_ms = 500" "max_ms = 1000"
 
 # well: 40 keys x 5 versions, sick: 10 x 5, dead: 3 x 1; each key's
 # versions in order, keys interleaved.
