@@ -16,35 +16,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_host.h"
 #include "github_sync.h"
-#include "kafka.h"
-#include "publisher.h"
 #include "schema.h"
 #include "syncs.h"
-
-typedef struct start_answer {
-    int status;                   /* 0 until answered */
-    char *json;
-} start_answer_t;
-
-static void on_start(void *ctx, int status, const char *json)
-{
-    start_answer_t *a = ctx;
-    a->json = strdup(json);
-    __atomic_store_n(&a->status, status, __ATOMIC_RELEASE);
-}
-
-/* The producer's delivery reports: every message here is the actor's. */
-static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    (void)opaque;
-    external_ack_t *ack = m->_private;
-    if (ack == NULL)
-        return;
-    ack->done(ack->ctx, m->err);
-    rt_msg_free(ack);
-}
 
 static double now_s(void)
 {
@@ -54,8 +29,8 @@ static double now_s(void)
 }
 
 /* Sends a start and serves the producer until it is answered. */
-static int ask_start(rt_actor_t *a, rd_kafka_t *rk, const char *user, const char *owner, const char *repo, bool force,
-                     start_answer_t *ans)
+static int ask_start(rt_actor_t *a, cli_host_t *h, const char *user, const char *owner, const char *repo, bool force,
+                     cli_answer_t *ans)
 {
     memset(ans, 0, sizeof(*ans));
     gh_sync_start_msg_t *m = rt_msg_new(sizeof(*m), MSG_GH_SYNC_START);
@@ -63,12 +38,10 @@ static int ask_start(rt_actor_t *a, rd_kafka_t *rk, const char *user, const char
     snprintf(m->owner, sizeof(m->owner), "%s", owner);
     snprintf(m->repo, sizeof(m->repo), "%s", repo);
     m->force = force;
-    m->reply = on_start;
+    m->reply = cli_answer;
     m->ctx = ans;
     rt_send_force(a, m);
-    while (__atomic_load_n(&ans->status, __ATOMIC_ACQUIRE) == 0)
-        rd_kafka_poll(rk, 50);
-    return ans->status;
+    return cli_answer_wait(h, ans);
 }
 
 static bool confirm(const char *json)
@@ -125,38 +98,19 @@ static void bar(json_t *r, bool tty)
 
 int cmd_sync_github(const char *owner, const char *repo, const char *user, bool force, config_t *cfg)
 {
-    char err[512];
-    int rc = 1;
-    kafka_env_t kenv;
-    if (kafka_env_open(&kenv, cfg, false, err, sizeof(err)) != 0) {
-        cli_error("%s", err);
-        return 1;
-    }
-    rd_kafka_conf_t *conf = kafka_conf(cfg, &kenv, KAFKA_PRODUCER, err, sizeof(err));
-    if (conf == NULL) {
-        cli_error("%s", err);
-        kafka_env_close(&kenv);
-        return EXIT_USAGE;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, delivered);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (rk == NULL) {
-        cli_error("kafka: %s", err);
-        kafka_env_close(&kenv);
-        return 1;
-    }
-    pipeline_status_t status = {0};
-    actor_addresses_t book = {0};
-    actor_env_t env = {.cfg = cfg, .kenv = &kenv, .rt = rt_create(1), .to = &book, .status = &status, .producer = rk};
+    int rc;
+    cli_host_t host;
+    if ((rc = cli_host_open(&host, cfg)) != 0)
+        return rc;
+    rc = 1;
+    rd_kafka_t *rk = host.producer;
     gh_sync_scope_t scope = {user, owner, repo};
-    /* The topic's metadata is asked for now, not on the first page. */
-    rd_kafka_topic_t *raw = rd_kafka_topic_new(rk, cfg->topic_raw, NULL);
-    rt_actor_t *a = github_sync_spawn(&env, &scope);
-    start_answer_t ans;
-    int code = ask_start(a, rk, user, owner, repo, force, &ans);
+    rt_actor_t *a = github_sync_spawn(&host.env, &scope);
+    cli_answer_t ans;
+    int code = ask_start(a, &host, user, owner, repo, force, &ans);
     if (code == 200 && isatty(STDIN_FILENO) && confirm(ans.json)) {
         free(ans.json);
-        code = ask_start(a, rk, user, owner, repo, true, &ans);
+        code = ask_start(a, &host, user, owner, repo, true, &ans);
     }
     if (code == 409) {
         /* Resumed here: a sync of ours that a process left behind. */
@@ -212,14 +166,8 @@ int cmd_sync_github(const char *owner, const char *repo, const char *user, bool 
         json_decref(r);
     }
     free(ans.json);
-    __atomic_store_n(&status.stopping, 1, __ATOMIC_RELEASE);
-    rd_kafka_flush(rk, 10000);
-    rt_destroy(env.rt);
-    if (raw)
-        rd_kafka_topic_destroy(raw);
-    rd_kafka_destroy(rk);
+    cli_host_close(&host);
     if (c)
         PQfinish(c);
-    kafka_env_close(&kenv);
     return rc;
 }
