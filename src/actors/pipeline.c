@@ -59,6 +59,7 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     env->noop = strcmp(cfg->stages, "noop") == 0;
     env->classify_only = strcmp(cfg->stages, "classify") == 0;
     p->status.daily_limit = cfg->daily_limit;
+    __atomic_store_n(&g_metrics.budget_daily_limit, cfg->daily_limit, __ATOMIC_RELAXED);
     p->status.user_daily_limit = cfg->user_daily_limit;
     *code = 2;
     rd_kafka_conf_t *pconf = kafka_conf(cfg, kenv, KAFKA_PRODUCER, err, errlen);
@@ -199,6 +200,7 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
 void pipeline_reload_limits(pipeline_t *p, config_t *fresh)
 {
     __atomic_store_n(&p->status.daily_limit, fresh->daily_limit, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_metrics.budget_daily_limit, fresh->daily_limit, __ATOMIC_RELAXED);
     __atomic_store_n(&p->status.user_daily_limit, fresh->user_daily_limit, __ATOMIC_RELEASE);
     if (p->to.llm == NULL) {
         config_free(fresh);

@@ -297,6 +297,9 @@ void metrics_render(strbuf_t *out)
            "LLM classifications left in the group's daily budget (UTC day), as last seen by this process; "
            "-1 before it has asked.");
     sb_printf(out, "dispatchd_budget_remaining %ld\n", (long)lds(&m->budget_remaining));
+    family(out, "dispatchd_budget_daily_limit", "gauge",
+           "The group's LLM classifications allowed per UTC day (DAILY_CLASSIFICATION_LIMIT, reloaded by SIGHUP).");
+    sb_printf(out, "dispatchd_budget_daily_limit %ld\n", (long)lds(&m->budget_daily_limit));
     family(out, "dispatchd_budget_waiting_records", "gauge", "LLM-bound records held because a budget is spent.");
     sb_printf(out, "dispatchd_budget_waiting_records %ld\n", (long)lds(&m->budget_waiting));
     family(out, "dispatchd_llm_window", "gauge",

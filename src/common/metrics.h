@@ -63,6 +63,7 @@ typedef struct metrics {
     uint64_t budget_fallbacks;         /* classified locally: budget spent */
     uint64_t llm_known_skips;          /* LLM calls not made: version classified before */
     int64_t budget_remaining;          /* the group's LLM classifications left today; -1 unknown */
+    int64_t budget_daily_limit;        /* the group's daily LLM limit in force (run, SIGHUP) */
     int64_t budget_waiting;            /* LLM-bound records held for the budget */
     int64_t llm_window;                /* requests allowed in flight now (halved by 429s) */
     uint64_t llm_tokens;               /* prompt and completion tokens used */
