@@ -1,41 +1,19 @@
 /*
  * consistency.c -- the consistency actor (see consistency.h).
  */
-#include "consistency.h"
+#include "consistency_internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "consistency_counts.h"
 #include "log.h"
+#include "uuid.h"
 #include "schema.h"
 #include "timefmt.h"
-
-#define KAFKA_EVERY_MS 2000
-#define DB_EVERY_MS 5000
-#define QUERY_TIMEOUT_MS 3000
-
-typedef struct topic_view {
-    int n;                        /* partitions; -1: not known */
-    int64_t lo[PIPELINE_MAX_PARTITIONS], hi[PIPELINE_MAX_PARTITIONS];
-    int64_t committed[PIPELINE_MAX_PARTITIONS];   /* the group's; -1 none */
-} topic_view_t;
-
-typedef struct consistency_state {
-    const actor_env_t *env;
-    rd_kafka_t *rk;
-    PGconn *db;
-    topic_view_t raw, retry, dlq;
-    char kafka_error[256];        /* "" when the last ask succeeded */
-    char db_error[256];
-    consistency_counts_t counts;
-    uint64_t kafka_ms, db_ms;     /* when last asked */
-    char refreshed_at[ISO8601_LEN];
-    char *json;                   /* the snapshot's answer */
-    int status;
-} consistency_state_t;
 
 static int partitions_of(consistency_state_t *s, const char *topic)
 {
@@ -177,6 +155,10 @@ static void build(consistency_state_t *s)
     char oldest[ISO8601_LEN] = "";
     if (k->oldest_unpublished_ms > 0)
         iso8601_ms(oldest, sizeof(oldest), k->oldest_unpublished_ms);
+    s->dlq_depth = depth(&s->dlq, false);
+    s->retry_depth = depth(&s->retry, true);
+    s->total_lag = lag;
+    consistency_status_build(s, lag);
     json_t *totals = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:I}", "high_watermark", (json_int_t)hw,
         "committed_offset", (json_int_t)committed, "lag", (json_int_t)lag, "in_flight_here", (json_int_t)inflight,
@@ -207,9 +189,13 @@ static void refresh(consistency_state_t *s, bool force)
         s->db_ms = now;
         changed = true;
     }
+    consistency_beat(s);
     if (changed) {
+        s->refreshes++;
         iso8601_now(s->refreshed_at, sizeof(s->refreshed_at));
         build(s);
+    } else if (s->json != NULL) {
+        consistency_status_build(s, s->total_lag);
     }
 }
 
@@ -220,7 +206,10 @@ static void consistency_handler(rt_actor_t *self, rt_msg_t *msg)
         consistency_ask_msg_t *q = (consistency_ask_msg_t *)msg;
         if (s->json == NULL)
             refresh(s, true);
-        q->reply(q->ctx, s->status, s->json);
+        if (q->group_status)
+            q->reply(q->ctx, 200, s->status_json);
+        else
+            q->reply(q->ctx, s->status, s->json);
     } else if (msg->type == RT_MSG_TIMER) {
         refresh(s, false);
     }
@@ -234,6 +223,8 @@ static void consistency_finalize(rt_actor_t *self)
         PQfinish(s->db);
     rd_kafka_destroy(s->rk);
     free(s->json);
+    free(s->status_json);
+    json_decref(s->processes);
     free(s);
 }
 
@@ -247,6 +238,10 @@ rt_actor_t *consistency_spawn(const actor_env_t *env, char *err, size_t errlen)
         abort();
     s->env = env;
     s->raw.n = s->retry.n = s->dlq.n = 0;
+    uuid_v4(s->process_id);
+    if (gethostname(s->host, sizeof(s->host) - 1) != 0)
+        snprintf(s->host, sizeof(s->host), "unknown");
+    s->started_ms = (long long)(now_us() / 1000);
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (s->rk == NULL) {
         free(s);

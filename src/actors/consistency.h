@@ -32,6 +32,7 @@ enum consistency_msg {
  * lagging, 503 for inconsistent and unknown. */
 typedef struct consistency_ask_msg {
     rt_msg_t hdr;
+    bool group_status;            /* GET /api/status's document (always 200), not the verdict */
     void (*reply)(void *ctx, int status, const char *json);
     void *ctx;
 } consistency_ask_msg_t;

@@ -246,6 +246,23 @@ static const migration_t MIGRATIONS[] = {
      " FOR EACH STATEMENT EXECUTE FUNCTION dispatchai.note_outside_delete();"
      "CREATE TRIGGER enriched_outside_truncate AFTER TRUNCATE ON dispatchai.enriched_issues"
      " FOR EACH STATEMENT EXECUTE FUNCTION dispatchai.note_outside_delete();"},
+    {10, "process heartbeats",
+     /* Each process of a group says every 2 s that it is there, what it
+      * owns and how it does (processes.c): how the status page knows the
+      * whole group, and shows a silent process as gone. */
+     "CREATE TABLE dispatchai.processes ("
+     "  process_id varchar(64) PRIMARY KEY,"
+     "  group_id text NOT NULL,"
+     "  host text NOT NULL,"
+     "  version text NOT NULL,"
+     "  pid integer NOT NULL,"
+     "  started_at timestamptz NOT NULL,"
+     "  heartbeat_at timestamptz NOT NULL DEFAULT now(),"
+     "  state varchar(10) NOT NULL,"
+     "  rss_bytes bigint NOT NULL,"
+     "  partitions jsonb NOT NULL,"
+     "  counters jsonb NOT NULL);"
+     "CREATE INDEX ON dispatchai.processes (group_id, heartbeat_at);"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

@@ -28,6 +28,7 @@ static const route_t ROUTES[] = {
     {"GET", "/ready", AUTH_NONE, false, route_ready},
     {"GET", "/metrics", AUTH_NONE, false, route_metrics},
     {"GET", "/health/consistency", AUTH_NONE, true, route_consistency},
+    {"GET", "/api/status", AUTH_NONE, true, route_status},
     {"POST", "/webhook/github", AUTH_NONE, false, webhook_github},
     {"POST", "/admin/pause-processing", AUTH_ADMIN, true, admin_pause_processing},
     {"POST", "/admin/resume-processing", AUTH_ADMIN, true, admin_resume_processing},

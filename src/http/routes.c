@@ -362,12 +362,14 @@ static void on_consistency(void *ctx, int status, const char *json)
     http_pending_complete(ctx, status, json);
 }
 
-/* Answered from the consistency actor's snapshot (consistency.h). */
-int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+/* Both answered from the consistency actor's snapshot (consistency.h):
+ * no request here costs a broker or database query. */
+static int ask_snapshot(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc, bool group_status)
 {
     if (app->pl == NULL || app->pl->consistency == NULL)
         return http_respond_error(req, rc->route, 503, "unavailable", "no pipeline in this process");
     consistency_ask_msg_t *q = rt_msg_new(sizeof(*q), MSG_CONSISTENCY_ASK);
+    q->group_status = group_status;
     q->reply = on_consistency;
     q->ctx = http_pending_new(app, req, rc->route);
     if (rt_send(app->pl->consistency, q) != RT_OK) {
@@ -375,4 +377,14 @@ int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
         rt_msg_free(q);
     }
     return 0;
+}
+
+int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    return ask_snapshot(app, req, rc, false);
+}
+
+int route_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
+{
+    return ask_snapshot(app, req, rc, true);
 }

@@ -1,0 +1,57 @@
+/*
+ * consistency_internal.h -- the consistency actor's state, shared by its
+ * two documents: GET /health/consistency (consistency.c) and GET
+ * /api/status with this process's heartbeat (consistency_status.c).
+ */
+#ifndef DISPATCHD_CONSISTENCY_INTERNAL_H
+#define DISPATCHD_CONSISTENCY_INTERNAL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "consistency.h"
+#include "consistency_counts.h"
+#include "timefmt.h"
+
+#define KAFKA_EVERY_MS 2000
+#define DB_EVERY_MS 5000
+#define QUERY_TIMEOUT_MS 3000
+
+typedef struct topic_view {
+    int n;                        /* partitions; -1: not known */
+    int64_t lo[PIPELINE_MAX_PARTITIONS], hi[PIPELINE_MAX_PARTITIONS];
+    int64_t committed[PIPELINE_MAX_PARTITIONS];   /* the group's; -1 none */
+} topic_view_t;
+
+typedef struct consistency_state {
+    const actor_env_t *env;
+    rd_kafka_t *rk;
+    PGconn *db;
+    topic_view_t raw, retry, dlq;
+    char kafka_error[256];        /* "" when the last ask succeeded */
+    char db_error[256];
+    consistency_counts_t counts;
+    uint64_t kafka_ms, db_ms;     /* when last asked */
+    char refreshed_at[ISO8601_LEN];
+    char *json;                   /* the snapshot's answer */
+    int status;
+    /* GET /api/status (consistency_status.c) */
+    char process_id[37];          /* this process, in the group's heartbeats */
+    char host[256];
+    long long started_ms;
+    uint64_t beat_ms;             /* when last written and read */
+    json_t *processes;            /* the group's, as last read (NULL: not yet) */
+    char *status_json;
+    int64_t dlq_depth, retry_depth;   /* from the last snapshot */
+    int64_t total_lag;
+    uint64_t refreshes;           /* snapshots made: readers cost none */
+} consistency_state_t;
+
+
+/* Writes this process's heartbeat and reads the group's (every 2 s). */
+void consistency_beat(consistency_state_t *s);
+/* GET /api/status's document from the snapshot (s->status_json); built
+ * again at each heartbeat read, so a silent process shows gone at once. */
+void consistency_status_build(consistency_state_t *s, int64_t total_lag);
+
+#endif

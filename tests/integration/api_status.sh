@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# GET /api/status for a group of two processes, against the real broker
+# and database: both processes listed with their host, version, uptime,
+# RSS and state; every partition once, with its owner, a null committed
+# offset before anything was committed, its lag from the broker; a process
+# killed -9 shown as gone within 20 s while the other takes its partitions;
+# 1,000 requests answered from the snapshot (the snapshot count moves with
+# time, not with requests).
+#   api_status.sh DISPATCHD KTOOL REPO_ROOT
+set -uo pipefail
+bin="$1" ktool="$2" root="$3"
+source "$(dirname "$0")/lib.sh"
+write_config
+start_worker w1
+start_worker w2
+status() {   # status WORKER: GET /api/status into $work/resp
+  code=$(curl -s -o "$work/resp" -w '%{http_code}' "http://127.0.0.1:${ports[$1]}/api/status")
+}
+both_own() {
+  status w1
+  [ "$(field 'sum(1 for p in d["processes"] if not p["gone"] and p["partitions"])')" = 2 ] &&
+    [ "$(field 'all(p["owner"] for p in d["partitions"])')" = True ]
+}
+wait_until 60 both_own
+check "200 with both processes, live, each owning partitions" "200 2 0" \
+  "$code $(field 'sum(1 for p in d["processes"] if not p["gone"])') $(field 'sum(1 for p in d["processes"] if p["gone"])')"
+check "... their host, version, pid, uptime, RSS and state" True \
+  "$(field 'all(p["host"] and p["version"] and p["pid"] > 0 and p["uptime_s"] >= 0 and p["rss_bytes"] > 1000000 and p["state"] == "running" for p in d["processes"])')"
+check "every partition once, each owned by one of them" "3 [0, 1, 2] True" \
+  "$(field 'len(d["partitions"])') $(field 'sorted(p["partition"] for p in d["partitions"])') $(field 'set(p["owner"] for p in d["partitions"]) == set(x["process_id"] for x in d["processes"])')"
+check "nothing committed yet: listed with a null committed offset and lag 0" "True" \
+  "$(field 'all(p["committed_offset"] is None and p["lag"] == 0 for p in d["partitions"])')"
+
+sync_issues 600 st/atus
+wait_until 60 metric_ge w1 'dispatchd_records_processed_total' 1
+drained() {
+  status w2
+  [ "$(field 'sum(p["committed_offset"] or 0 for p in d["partitions"])')" = 600 ] && [ "$(field 'd["totals"]["lag"]')" = 0 ] &&
+    [ "$(field 'd["totals"]["issues"]')" = 600 ]
+}
+wait_until 60 drained
+check "after 600 events: committed offsets sum to 600, lag 0, 600 issues (asked of the other process)" "600 0 600" \
+  "$(field 'sum(p["committed_offset"] for p in d["partitions"])') $(field 'd["totals"]["lag"]') $(field 'd["totals"]["issues"]')"
+
+before=$(field 'd["snapshot_refreshes"]')
+t0=$SECONDS
+python3 - "http://127.0.0.1:${ports[w1]}/api/status" <<'PY'
+import sys, urllib.request, concurrent.futures
+def get(_):
+    with urllib.request.urlopen(sys.argv[1]) as r:
+        return r.status
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    codes = list(ex.map(get, range(1000)))
+assert codes.count(200) == 1000, codes[:5]
+PY
+check "1,000 requests all answered" 0 $?
+status w1
+after=$(field 'd["snapshot_refreshes"]')
+status w2
+elapsed=$((SECONDS - t0 + 2))
+check_le "... from the snapshot: w1's refreshes grew with time (${elapsed} s), not with requests" \
+  $(( after - before )) $(( elapsed ))
+
+w2id=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([p["process_id"] for p in d["processes"] if p["pid"] == int(sys.argv[2])][0])' "$work/resp" "${pids[w2]}")
+kill_worker w2
+t_kill=$SECONDS
+gone() { status w1; [ "$(field "[p['state'] for p in d['processes'] if p['process_id'] == '$w2id'][0]")" = gone ]; }
+wait_until 30 gone
+check_le "the killed process shown gone within 20 s" $((SECONDS - t_kill)) 20
+w1_owns_all() { status w1; [ "$(field "sorted(set(p['owner'] for p in d['partitions'])) == [x['process_id'] for x in d['processes'] if not x['gone']]")" = True ]; }
+wait_until 30 w1_owns_all
+check "... and the other owns every partition" True \
+  "$(field "all(p['owner'] != '$w2id' for p in d['partitions'])")"
+stop_worker w1
+check "w1 exits 0" 0 "$worker_rc"
+finish
