@@ -40,9 +40,10 @@ static int ask_topic(consistency_state_t *s, const char *topic, const char *grou
     for (int p = 0; p < v->n; p++) {
         rd_kafka_resp_err_t e =
             rd_kafka_query_watermark_offsets(s->rk, topic, p, &v->lo[p], &v->hi[p], QUERY_TIMEOUT_MS);
+        v->bad[p][0] = '\0';
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            snprintf(s->kafka_error, sizeof(s->kafka_error), "%s [%d]: %s", topic, p, rd_kafka_err2str(e));
-            return -1;
+            snprintf(v->bad[p], sizeof(v->bad[p]), "watermarks: %s", rd_kafka_err2str(e));
+            v->lo[p] = v->hi[p] = 0;
         }
         v->committed[p] = -1;
     }
@@ -100,9 +101,16 @@ static bool consumption_paused(const consistency_state_t *s)
 static void build(consistency_state_t *s)
 {
     const config_t *cfg = s->env->cfg;
-    json_t *reasons = json_array(), *parts = json_array();
+    json_t *reasons = json_array(), *parts = json_array(), *unknowns = json_array();
     int64_t hw = 0, committed = 0, lag = 0;
     for (int p = 0; p < s->raw.n; p++) {
+        if (s->raw.bad[p][0]) {
+            char why[200];
+            snprintf(why, sizeof(why), "partition %d: the broker did not answer (%s)", p, s->raw.bad[p]);
+            json_array_append_new(unknowns, json_string(why));
+            json_array_append_new(parts, json_pack("{s:i, s:s}", "partition", p, "error", s->raw.bad[p]));
+            continue;
+        }
         int64_t c = s->raw.committed[p], h = s->raw.hi[p];
         int64_t l = h - (c >= 0 ? c : s->raw.lo[p]);   /* negative when committed beyond the end */
         if (c > h) {
@@ -139,13 +147,15 @@ static void build(consistency_state_t *s)
                  "nothing in flight", (long long)k->unpublished, (long long)((now_ms - k->oldest_unpublished_ms) / 1000));
         json_array_append_new(reasons, json_string(why));
     }
-    bool unknown = s->kafka_error[0] || s->db_error[0];
+    bool unknown = s->kafka_error[0] || s->db_error[0] || json_array_size(unknowns) > 0;
     const char *verdict = "ok";
     if (json_array_size(reasons) > 0) {
         verdict = "inconsistent";
     } else if (unknown) {
         verdict = "unknown";
-        json_array_append_new(reasons, json_string(s->kafka_error[0] ? s->kafka_error : s->db_error));
+        if (s->kafka_error[0] || s->db_error[0])
+            json_array_append_new(reasons, json_string(s->kafka_error[0] ? s->kafka_error : s->db_error));
+        json_array_extend(reasons, unknowns);
     } else if (lag >= cfg->health_lag_threshold || (lag > 0 && consumption_paused(s))) {
         verdict = "lagging";
         snprintf(why, sizeof(why), "lag %lld%s", (long long)lag,
@@ -157,6 +167,8 @@ static void build(consistency_state_t *s)
         iso8601_ms(oldest, sizeof(oldest), k->oldest_unpublished_ms);
     s->dlq_depth = depth(&s->dlq, false);
     s->retry_depth = depth(&s->retry, true);
+    s->lag_rising = lag > s->lag_before;
+    s->lag_before = lag;
     s->total_lag = lag;
     consistency_status_build(s, lag);
     json_t *totals = json_pack(
@@ -172,6 +184,7 @@ static void build(consistency_state_t *s)
     free(s->json);
     s->json = json_dumps(o, JSON_COMPACT);
     json_decref(o);
+    json_decref(unknowns);
     s->status = strcmp(verdict, "ok") == 0 || strcmp(verdict, "lagging") == 0 ? 200 : 503;
 }
 
@@ -225,6 +238,7 @@ static void consistency_finalize(rt_actor_t *self)
     free(s->json);
     free(s->status_json);
     json_decref(s->processes);
+    json_decref(s->syncs);
     free(s);
 }
 

@@ -21,6 +21,9 @@ typedef struct topic_view {
     int n;                        /* partitions; -1: not known */
     int64_t lo[PIPELINE_MAX_PARTITIONS], hi[PIPELINE_MAX_PARTITIONS];
     int64_t committed[PIPELINE_MAX_PARTITIONS];   /* the group's; -1 none */
+    char bad[PIPELINE_MAX_PARTITIONS][96];        /* a partition the broker did not answer
+                                                     for ("" when it did): that row says so,
+                                                     the others stand */
 } topic_view_t;
 
 typedef struct consistency_state {
@@ -42,6 +45,12 @@ typedef struct consistency_state {
     uint64_t beat_ms;             /* when last written and read */
     json_t *processes;            /* the group's, as last read (NULL: not yet) */
     char *status_json;
+    json_t *syncs;                /* in progress, as last read */
+    histogram_t e2e_before, classify_before;   /* at the last heartbeat: windows of latency */
+    uint64_t records_before[RESULT_COUNT];
+    uint64_t figures_ms;          /* when those were taken */
+    int64_t lag_before;           /* the total lag of the snapshot before */
+    bool lag_rising;              /* ... and whether this one's is higher */
     int64_t dlq_depth, retry_depth;   /* from the last snapshot */
     int64_t total_lag;
     uint64_t refreshes;           /* snapshots made: readers cost none */

@@ -30,7 +30,8 @@
 #include "publisher.h"
 #include "retry_meta.h"
 
-enum { PAUSE_INFLIGHT = 1, PAUSE_DOWNSTREAM = 2, PAUSE_OFFSET_MAP = 4 };
+enum { PAUSE_INFLIGHT = PARTITION_PAUSE_INFLIGHT, PAUSE_DOWNSTREAM = PARTITION_PAUSE_DOWNSTREAM,
+       PAUSE_OFFSET_MAP = PARTITION_PAUSE_OFFSET_MAP };
 
 /* Worst case of one run of finished offsets in the map text
  * ("NNNNNNN+NNNNNN,"): pausing at 75% of the bound on this estimate never
@@ -147,6 +148,7 @@ static void update_pause(partition_state_t *s)
         s->pause_reasons |= PAUSE_DOWNSTREAM;
     else
         s->pause_reasons &= ~PAUSE_DOWNSTREAM;
+    pstat_set(&st->pause_why, s->pause_reasons);
     request_pause(s);
 }
 

@@ -12,6 +12,9 @@
 
 #define PIPELINE_MAX_PARTITIONS 1024
 
+/* Why a partition-consumer asks to be held. */
+enum { PARTITION_PAUSE_INFLIGHT = 1, PARTITION_PAUSE_DOWNSTREAM = 2, PARTITION_PAUSE_OFFSET_MAP = 4 };
+
 /* One input partition, as this process sees it. */
 typedef struct partition_stats {
     int64_t assigned;             /* poller; the partition-consumer clears it when revoked */
@@ -21,6 +24,8 @@ typedef struct partition_stats {
     int64_t inflight;             /* partition-consumer */
     int64_t map_bytes;            /* partition-consumer: offset-map estimate */
     int64_t paused;               /* poller: held (not taken from) */
+    int64_t pause_why;            /* partition-consumer: why it asks to be held
+                                     (PARTITION_PAUSE_* bits) */
     int64_t queued;               /* poller adds what it hands over, the partition-consumer
                                      subtracts what it takes: the hold at max_inflight */
     int64_t high_watermark;       /* admin: from the broker, refreshed every few seconds */

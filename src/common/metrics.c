@@ -57,6 +57,36 @@ void histogram_merge(histogram_t *into, histogram_t *local)
     memset(local, 0, sizeof(*local));
 }
 
+void histogram_read(const histogram_t *h, histogram_t *out)
+{
+    for (int i = 0; i <= HIST_BUCKETS; i++)
+        out->counts[i] = __atomic_load_n(&h->counts[i], __ATOMIC_RELAXED);
+    out->count = __atomic_load_n(&h->count, __ATOMIC_RELAXED);
+    out->sum_us = __atomic_load_n(&h->sum_us, __ATOMIC_RELAXED);
+}
+
+double histogram_quantile_since(const histogram_t *now, const histogram_t *before, double q)
+{
+    uint64_t delta[HIST_BUCKETS + 1], total = 0;
+    for (int i = 0; i <= HIST_BUCKETS; i++) {
+        delta[i] = now->counts[i] >= before->counts[i] ? now->counts[i] - before->counts[i] : 0;
+        total += delta[i];
+    }
+    if (total == 0)
+        return -1;
+    double rank = q * (double)total, seen = 0;
+    for (int i = 0; i <= HIST_BUCKETS; i++) {
+        if (seen + (double)delta[i] >= rank && delta[i] > 0) {
+            if (i == HIST_BUCKETS)
+                return (double)BOUNDS_US[HIST_BUCKETS - 1] / 1e6;   /* past the last bound: its value */
+            double lo = i == 0 ? 0 : (double)BOUNDS_US[i - 1], hi = (double)BOUNDS_US[i];
+            return (lo + (hi - lo) * (rank - seen) / (double)delta[i]) / 1e6;
+        }
+        seen += (double)delta[i];
+    }
+    return (double)BOUNDS_US[HIST_BUCKETS - 1] / 1e6;
+}
+
 const char *record_result_name(enum record_result r)
 {
     static const char *n[] = {"ok", "retry", "dlq", "skipped"};

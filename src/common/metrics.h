@@ -100,6 +100,12 @@ void histogram_observe_count(histogram_t *h, uint64_t n);
 /* For one thread's private histogram: plain adds, merged in bulk later. */
 void histogram_observe_local(histogram_t *h, uint64_t us);
 void histogram_merge(histogram_t *into, histogram_t *local);
+/* A copy read with atomic loads (another thread may be adding). */
+void histogram_read(const histogram_t *h, histogram_t *out);
+/* The q-quantile (0..1) in seconds of what a microsecond histogram gained
+ * since `before` (a histogram_read copy), interpolated within its bucket
+ * as Prometheus does; -1 when nothing was observed meanwhile. */
+double histogram_quantile_since(const histogram_t *now, const histogram_t *before, double q);
 const char *record_result_name(enum record_result r);
 const char *ws_type_name(enum ws_type t);
 /* The type of a message type's name; WS_TYPE_COUNT when it is none. */

@@ -1,7 +1,7 @@
 /*
  * processes.h -- the group's processes as PostgreSQL knows them: each
  * writes its heartbeat (who, where, since when, its state, memory, the
- * partitions it owns and its record counts) every few seconds; readers
+ * partitions it owns and its figures) every few seconds; readers
  * list them with how long ago each was heard. Rows a day old are removed
  * by the next heartbeat.
  */
@@ -18,8 +18,8 @@ typedef struct process_beat {
     long long started_ms;
     const char *state;            /* running | paused | draining */
     long long rss_bytes;
-    json_t *partitions;           /* [{partition, in_flight, paused}] */
-    json_t *counters;             /* {ok, retry, dlq, skipped} */
+    json_t *partitions;           /* [{partition, in_flight, paused, paused_why}] */
+    json_t *figures;              /* records/s by result, latencies */
 } process_beat_t;
 
 /* 0, or -1 with err. */

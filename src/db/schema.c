@@ -261,7 +261,7 @@ static const migration_t MIGRATIONS[] = {
      "  state varchar(10) NOT NULL,"
      "  rss_bytes bigint NOT NULL,"
      "  partitions jsonb NOT NULL,"
-     "  counters jsonb NOT NULL);"
+     "  figures jsonb NOT NULL);"
      "CREATE INDEX ON dispatchai.processes (group_id, heartbeat_at);"},
 };
 

@@ -213,3 +213,22 @@ json_t *syncs_cancel(PGconn *c, const char *user, const char *owner, const char 
     PQclear(fresh);
     return out;
 }
+
+json_t *syncs_in_progress(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(
+        c, "SELECT coalesce(json_agg(json_build_object('sync_id', sync_id, 'repository', repository_owner || '/' ||"
+           " repository_name, 'status', sync_status, 'source', source, 'issues_total', issues_total,"
+           " 'issues_fetched', issues_fetched, 'issues_synced', issues_synced, 'issues_classified', issues_classified,"
+           " 'waiting_until', waiting_until, 'created_at', created_at) ORDER BY created_at), '[]')"
+           " FROM dispatchai.repository_syncs WHERE sync_status IN ('pending', 'syncing')");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        pg_failed(r, "syncs in progress", err, errlen);
+        return NULL;
+    }
+    json_t *list = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (list == NULL)
+        snprintf(err, errlen, "syncs in progress: unreadable answer");
+    return list;
+}

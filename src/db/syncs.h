@@ -39,6 +39,10 @@ int syncs_published(PGconn *c, const char *sync_id, long published, const char *
  * deadlocked two storage connections.) */
 extern const char *const SYNCS_LOCK_SHARED_SQL;
 
+/* The syncs pending or running, every user's (the status page's: no
+ * user ids, only who and where): a JSON array, NULL with err. */
+json_t *syncs_in_progress(PGconn *c, char *err, size_t errlen);
+
 /* The HTTP answers: a JSON body and its status (200, 404, 400, 503). */
 json_t *syncs_status(PGconn *c, const char *user, const char *owner, const char *repo, int *status);
 /* Cancels the user's sync of owner/repo: marks it cancelled, removes the

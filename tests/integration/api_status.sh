@@ -31,8 +31,18 @@ check "every partition once, each owned by one of them" "3 [0, 1, 2] True" \
 check "nothing committed yet: listed with a null committed offset and lag 0" "True" \
   "$(field 'all(p["committed_offset"] is None and p["lag"] == 0 for p in d["partitions"])')"
 
-sync_issues 600 st/atus
-wait_until 60 metric_ge w1 'dispatchd_records_processed_total' 1
+check "checks: kafka, database, lag, skew, llm_breaker, llm_budget, processes, each ok/warning/error/unknown" \
+  "kafka database lag skew llm_breaker llm_budget processes True" \
+  "$(field '" ".join(c["name"] for c in d["checks"])') $(field 'all(c["state"] in ("ok","warning","error","unknown") and c["detail"] for c in d["checks"])')"
+check "... all ok, the budget unknown (no LLM here)" "True unknown" \
+  "$(field 'all(c["state"] == "ok" for c in d["checks"] if c["name"] != "llm_budget")') $(field '[c["state"] for c in d["checks"] if c["name"] == "llm_budget"][0]')"
+( sync_issues 600 st/atus ) &
+feeder=$!
+flowing() { status w1; [ "$(field 'd["records_per_s"].get("ok", 0) > 0 and d["latency"]["end_to_end_p99_s"] is not None')" = True ]; }
+wait_until 60 flowing
+check "while records flow: the group's records/s and end-to-end p99 shown" True \
+  "$(field 'd["records_per_s"]["ok"] > 0 and d["latency"]["end_to_end_p99_s"] > 0 and d["latency"]["classify_p99_s"] > 0')"
+wait "$feeder"
 drained() {
   status w2
   [ "$(field 'sum(p["committed_offset"] or 0 for p in d["partitions"])')" = 600 ] && [ "$(field 'd["totals"]["lag"]')" = 0 ] &&
@@ -71,6 +81,7 @@ w1_owns_all() { status w1; [ "$(field "sorted(set(p['owner'] for p in d['partiti
 wait_until 30 w1_owns_all
 check "... and the other owns every partition" True \
   "$(field "all(p['owner'] != '$w2id' for p in d['partitions'])")"
+check "the processes check warns of the gone one" warning "$(field '[c["state"] for c in d["checks"] if c["name"] == "processes"][0]')"
 stop_worker w1
 check "w1 exits 0" 0 "$worker_rc"
 finish
