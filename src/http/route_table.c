@@ -29,6 +29,8 @@ static const route_t ROUTES[] = {
     {"GET", "/metrics", AUTH_NONE, false, route_metrics},
     {"GET", "/health/consistency", AUTH_NONE, true, route_consistency},
     {"GET", "/api/status", AUTH_NONE, true, route_status},
+    {"GET", "/", AUTH_NONE, false, route_page},
+    {"GET", "/static/{file}", AUTH_NONE, false, route_static},
     {"POST", "/webhook/github", AUTH_NONE, false, webhook_github},
     {"POST", "/admin/pause-processing", AUTH_ADMIN, true, admin_pause_processing},
     {"POST", "/admin/resume-processing", AUTH_ADMIN, true, admin_resume_processing},

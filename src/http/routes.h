@@ -73,6 +73,9 @@ int route_ready(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+/* status_page.c */
+int route_page(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+int route_static(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* webhook.c */
 int webhook_github(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* admin_routes.c */
