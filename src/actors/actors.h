@@ -82,6 +82,14 @@ static inline bool record_stale(const actor_env_t *env, const record_t *r)
     return r->generation != (uint64_t)pstat_get(&env->status->partitions[r->partition].generation);
 }
 
+/* Records taken and not finished: the gauge and the count shutdown's drain
+ * waits on, moved together. */
+static inline void env_inflight_add(const actor_env_t *env, int64_t n)
+{
+    gauge_add(&g_metrics.inflight, n);
+    __atomic_add_fetch(&env->status->inflight, n, __ATOMIC_ACQ_REL);
+}
+
 static inline bool env_stopping(const actor_env_t *env)
 {
     return __atomic_load_n(&env->status->stopping, __ATOMIC_ACQUIRE) != 0;

@@ -107,12 +107,6 @@ void dlq_retry_failed(const actor_env_t *env, record_t *r, const char *error)
     rt_send_force(env->to->publisher, r);
 }
 
-static void inflight_add(dlq_retry_state_t *s, int64_t n)
-{
-    gauge_add(&g_metrics.inflight, n);
-    __atomic_add_fetch(&s->env->status->inflight, n, __ATOMIC_ACQ_REL);
-}
-
 static rd_kafka_topic_partition_list_t *one_partition(const dlq_retry_state_t *s, const lane_t *l, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
@@ -280,7 +274,7 @@ static void run_head(dlq_retry_state_t *s, lane_t *l, const char *bad)
     *r->retry = l->meta;          /* moved */
     l->meta.history = NULL;
     l->state = LANE_RUNNING;
-    inflight_add(s, 1);
+    env_inflight_add(s->env, 1);
     const rd_kafka_message_t *m = r->rkm;
     if (m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key)) {
         memcpy(r->key, m->key, m->key_len);
@@ -370,7 +364,7 @@ static void on_done(dlq_retry_state_t *s, record_t *r)
     lane_t *l = r->partition >= 0 && r->partition < PIPELINE_MAX_PARTITIONS ? &s->lanes[r->partition] : NULL;
     if (l == NULL || l->state != LANE_RUNNING || l->generation != r->generation || r->dropped) {
         /* Its partition moved on: the next owner reads it again. */
-        inflight_add(s, -1);
+        env_inflight_add(s->env, -1);
         record_free(r);
         return;
     }
@@ -385,7 +379,7 @@ static void on_done(dlq_retry_state_t *s, record_t *r)
             return;
         }
         metric_add(&g_metrics.retry_records[RETRY_FAILED_AGAIN], 1);
-        inflight_add(s, -1);
+        env_inflight_add(s->env, -1);
         l->meta = *r->retry;      /* moved back, with this failure */
         free(r->retry);
         r->retry = NULL;
@@ -396,7 +390,7 @@ static void on_done(dlq_retry_state_t *s, record_t *r)
         return;
     }
     metric_add(&g_metrics.retry_records[r->result == RESULT_DLQ ? RETRY_DEAD_LETTERED : RETRY_DONE], 1);
-    inflight_add(s, -1);
+    env_inflight_add(s->env, -1);
     int64_t next = r->offset + 1;
     record_free(r);
     l->state = LANE_IDLE;

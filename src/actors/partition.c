@@ -218,10 +218,8 @@ static void on_done(partition_state_t *s, record_t *r);
 
 static void flush_metrics(partition_state_t *s)
 {
-    if (s->m_inflight) {
-        gauge_add(&g_metrics.inflight, s->m_inflight);
-        __atomic_add_fetch(&s->env->status->inflight, s->m_inflight, __ATOMIC_ACQ_REL);
-    }
+    if (s->m_inflight)
+        env_inflight_add(s->env, s->m_inflight);
     for (int i = 0; i < RESULT_COUNT; i++)
         if (s->m_records[i])
             metric_add(&g_metrics.records[i], s->m_records[i]);
@@ -311,8 +309,7 @@ static void on_records(partition_state_t *s, record_batch_msg_t *b)
     /* Records taken count at once: shutdown's drain waits on this gauge,
      * and a stalled stage moves no commit point to flush it. */
     if (s->m_inflight > 0) {
-        gauge_add(&g_metrics.inflight, s->m_inflight);
-        __atomic_add_fetch(&s->env->status->inflight, s->m_inflight, __ATOMIC_ACQ_REL);
+        env_inflight_add(s->env, s->m_inflight);
         s->m_inflight = 0;
     }
     partition_stats_t *st = env_partition(s->env, s->partition);
