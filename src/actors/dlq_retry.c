@@ -276,17 +276,14 @@ static void run_head(dlq_retry_state_t *s, lane_t *l, const char *bad)
     l->state = LANE_RUNNING;
     env_inflight_add(s->env, 1);
     const rd_kafka_message_t *m = r->rkm;
-    if (m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key)) {
-        memcpy(r->key, m->key, m->key_len);
-        r->key[m->key_len] = '\0';
-    }
+    bool have_key = record_read_key(r);
     record_read_headers(r);
     char err[256];
     if (bad != NULL || issue_event_parse(&r->event, m->payload, m->len, env->max_message_bytes, err, sizeof(err)) != 0) {
         publisher_dead_letter(env, r, ERROR_PERMANENT, bad != NULL ? bad : err);
         return;
     }
-    if (r->key[0] == '\0')
+    if (!have_key)
         issue_event_key(&r->event, r->key, sizeof(r->key));
     r->hdr.type = MSG_CLASSIFY;
     rt_send_force(env->to->classifier, r);

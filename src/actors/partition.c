@@ -262,11 +262,7 @@ static void on_record(partition_state_t *s, record_t *r, uint64_t taken_us)
 
     char err[256];
     const rd_kafka_message_t *m = r->rkm;
-    bool have_key = m->key != NULL && m->key_len > 0 && m->key_len < sizeof(r->key);
-    if (have_key) {
-        memcpy(r->key, m->key, m->key_len);
-        r->key[m->key_len] = '\0';
-    }
+    bool have_key = record_read_key(r);
     if (s->env->noop) {
         /* Benchmarks of the consumption machinery: no headers, no parsing. */
         if (!have_key)

@@ -1,6 +1,7 @@
 #include "record.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "classifier.h"
@@ -61,6 +62,18 @@ void record_read_headers(record_t *r)
     kafka_header(r->rkm, "correlation_id", r->correlation_id, sizeof(r->correlation_id));
     kafka_header(r->rkm, "sync_id", r->sync_id, sizeof(r->sync_id));
     kafka_header(r->rkm, "user_id", r->user_id, sizeof(r->user_id));
+}
+
+bool record_read_key(record_t *r)
+{
+    const rd_kafka_message_t *m = r->rkm;
+    if (m->key == NULL || m->key_len == 0 || m->key_len >= sizeof(r->key)) {
+        r->key[0] = '\0';
+        return false;
+    }
+    memcpy(r->key, m->key, m->key_len);
+    r->key[m->key_len] = '\0';
+    return true;
 }
 
 void record_free(record_t *r)

@@ -71,6 +71,9 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation);
 /* correlation_id, sync_id and user_id from the message headers ("" when
  * absent), and no error yet. */
 void record_read_headers(record_t *r);
+/* The message's key as the record's ordering key; false (key "") when it
+ * has none or it does not fit: the event's own key is made after parsing. */
+bool record_read_key(record_t *r);
 void record_free(record_t *r);
 /* Hands a finished record back to its partition-consumer. */
 void record_done(record_t *r);
