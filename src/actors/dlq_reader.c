@@ -166,11 +166,6 @@ static void part_done(dlq_jobs_state_t *s, int32_t p)
     }
 }
 
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap)
-{
-    return kafka_header(m, name, buf, cap);
-}
-
 /* A record's metadata: never its value. */
 static json_t *record_meta(const rd_kafka_message_t *m)
 {
@@ -182,13 +177,13 @@ static json_t *record_meta(const rd_kafka_message_t *m)
     static const char *const names[] = {"error", "error_class", "attempts", "first_failed_at", "original_topic",
                                         "original_partition", "original_offset", "replayed_from", "truncated"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (header(m, names[i], buf, sizeof(buf)) != NULL) {
+        if (kafka_header(m, names[i], buf, sizeof(buf)) != NULL) {
             bool number = strcmp(names[i], "attempts") == 0 || strcmp(names[i], "original_partition") == 0 ||
                           strcmp(names[i], "original_offset") == 0;
             json_object_set_new(o, names[i], number ? json_integer(strtoll(buf, NULL, 10)) : json_string(buf));
         }
     char hist[4096];
-    json_t *h = header(m, "history", hist, sizeof(hist)) ? json_loads(hist, 0, NULL) : NULL;
+    json_t *h = kafka_header(m, "history", hist, sizeof(hist)) ? json_loads(hist, 0, NULL) : NULL;
     if (h != NULL)
         json_object_set_new(o, "history", h);
     return o;
@@ -233,7 +228,7 @@ static void take(dlq_jobs_state_t *s, rd_kafka_message_t *m)
     j->scanned++;
     char cls[32];
     rd_kafka_timestamp_type_t tt;
-    if (!dlq_filter_match(&j->f, m->key, m->key_len, header(m, "error_class", cls, sizeof(cls)),
+    if (!dlq_filter_match(&j->f, m->key, m->key_len, kafka_header(m, "error_class", cls, sizeof(cls)),
                           rd_kafka_message_timestamp(m, &tt))) {
         rd_kafka_message_destroy(m);
         return;
@@ -249,7 +244,7 @@ static void take(dlq_jobs_state_t *s, rd_kafka_message_t *m)
         return;
     }
     char trunc[8];
-    if (header(m, "truncated", trunc, sizeof(trunc)) != NULL && strcmp(trunc, "true") == 0) {
+    if (kafka_header(m, "truncated", trunc, sizeof(trunc)) != NULL && strcmp(trunc, "true") == 0) {
         j->truncated_skipped++;   /* only its first bytes are here: replaying them would only fail */
         rd_kafka_message_destroy(m);
         return;
