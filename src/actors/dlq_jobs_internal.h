@@ -105,8 +105,6 @@ void dlq_job_finish(dlq_jobs_state_t *s, const char *error);
 /* The running job's reader, over its range; 0, or -1 with err. */
 int dlq_reader_open(dlq_jobs_state_t *s, char *err, size_t errlen);
 void dlq_reader_close(dlq_jobs_state_t *s);
-/* Fetching stops (pause) or starts again. */
-void dlq_reader_pause(dlq_jobs_state_t *s, bool pause);
 /* Reads what the reader has, sending a replay's full batches. */
 void dlq_read_some(dlq_jobs_state_t *s);
 

@@ -194,7 +194,7 @@ static json_t *record_meta(const rd_kafka_message_t *m)
  * in this version both make the next fetch wait for the broker thread's
  * next wake-up (a second), which set a replay's pace; an assignment at
  * an offset fetches at once. */
-void dlq_reader_pause(dlq_jobs_state_t *s, bool pause)
+static void dlq_reader_pause(dlq_jobs_state_t *s, bool pause)
 {
     if (s->paused == pause || s->rk == NULL)
         return;
