@@ -112,7 +112,7 @@ static void build(consistency_state_t *s)
             continue;
         }
         int64_t c = s->raw.committed[p], h = s->raw.hi[p];
-        int64_t l = h - (c >= 0 ? c : s->raw.lo[p]);   /* negative when committed beyond the end */
+        int64_t l = view_lag(&s->raw, p);
         if (c > h) {
             char why[200];
             snprintf(why, sizeof(why), "partition %d: committed offset %lld is beyond its end %lld (the topic was "

@@ -26,6 +26,13 @@ typedef struct topic_view {
                                                      the others stand */
 } topic_view_t;
 
+/* A partition's lag: its end less the group's commit (its start before
+ * the first), negative when committed past the end. */
+static inline int64_t view_lag(const topic_view_t *v, int p)
+{
+    return v->hi[p] - (v->committed[p] >= 0 ? v->committed[p] : v->lo[p]);
+}
+
 typedef struct consistency_state {
     const actor_env_t *env;
     rd_kafka_t *rk;

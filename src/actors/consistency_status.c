@@ -245,7 +245,7 @@ void consistency_status_build(consistency_state_t *s, int64_t total_lag)
             row = json_pack("{s:i, s:s?, s:s}", "partition", n, "owner", owner[n], "error", s->raw.bad[n]);
         } else {
             int64_t c = s->raw.committed[n], h = s->raw.hi[n];
-            int64_t lag = h - (c >= 0 ? c : s->raw.lo[n]);   /* negative when committed past the end */
+            int64_t lag = view_lag(&s->raw, n);
             max_lag = lag > max_lag ? lag : max_lag;
             row = json_pack("{s:i, s:s?, s:o, s:I, s:I}", "partition", n, "owner", owner[n], "committed_offset",
                             c >= 0 ? json_integer(c) : json_null(), "high_watermark", (json_int_t)h, "lag",
