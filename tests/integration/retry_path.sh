@@ -7,7 +7,8 @@
 # one would not fail: only following keeps it behind), and once the
 # server heals every version is classified once, each key's enriched events
 # in offset order; the never-healing ones end in the DLQ as transient with
-# their attempt history. Nothing lost, nothing twice.
+# their attempt history. Nothing lost, nothing twice. A stray record in
+# the retry topic goes to the DLQ as permanent.
 #   retry_path.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -114,6 +115,16 @@ print(sum(1 for k, n in t.items() if k.startswith("well ") and n != 1), sum(1 fo
 check "each healthy version asked of the LLM exactly once" "0 200" "$twice"
 check "each sick version stored once (one row per issue)" 10 "$(sql "SELECT count(*) FROM dispatchai.issues WHERE repository_owner = 'sick'")"
 check "nothing of the input in the DLQ but the dead keys" 3 "$(grep -c '"key"' "$work/dlq.jsonl")"
+# A record in the retry topic that the path did not write (no headers):
+# kept, in the DLQ as permanent with what was wrong, and committed past.
+printf 'stray:key\t{"not": "a record of the path"}\n' > "$work/stray.txt"
+"$ktool" produce "$bootstrap" "$tag.retry" "$work/stray.txt" >/dev/null
+wait_until 30 metric_ge w1 'dispatchd_dlq_records_total{error_class="permanent"}' 1
+"$ktool" dump "$bootstrap" "$tag.dlq" 3000 > "$work/dlq2.jsonl"
+check "a stray record in the retry topic: to the DLQ, permanent, saying why" 1 \
+  "$(grep '"key":"stray:key"' "$work/dlq2.jsonl" | grep '"error_class":"permanent"' | grep -c 'not a record of the retry path: retry header attempts missing or malformed')"
+wait_until 10 metric_le w1 dispatchd_retry_queue_depth 0
+check "... and the retry path moved past it" 0 "$(metric w1 dispatchd_retry_queue_depth)"
 stop_worker w1
 check "worker exits 0" 0 "$worker_rc"
 finish
