@@ -196,6 +196,7 @@ static void refresh(consistency_state_t *s, bool force)
         refresh_kafka(s);
         s->kafka_ms = now;
         changed = true;
+        consistency_dlq_ask(s);
     }
     if (force || now - s->db_ms >= DB_EVERY_MS) {
         refresh_db(s);
@@ -225,6 +226,8 @@ static void consistency_handler(rt_actor_t *self, rt_msg_t *msg)
             q->reply(q->ctx, s->status, s->json);
     } else if (msg->type == RT_MSG_TIMER) {
         refresh(s, false);
+    } else if (msg->type == MSG_CONSISTENCY_DLQ_RECENT) {
+        consistency_dlq_answer(s, msg);
     }
     rt_msg_free(msg);
 }
@@ -239,6 +242,7 @@ static void consistency_finalize(rt_actor_t *self)
     free(s->status_json);
     json_decref(s->processes);
     json_decref(s->syncs);
+    json_decref(s->dlq_recent);
     free(s);
 }
 
@@ -263,6 +267,7 @@ rt_actor_t *consistency_spawn(const actor_env_t *env, char *err, size_t errlen)
     }
     rt_actor_opts_t o = {.name = "consistency", .dedicated = true, .finalizer = consistency_finalize};
     rt_actor_t *a = rt_spawn(env->rt, consistency_handler, s, &o);
+    s->self = a;   /* before its first message: the timer's */
     rt_timer_start(a, 1000, 1000, NULL);
     return a;
 }

@@ -26,6 +26,7 @@
 
 enum consistency_msg {
     MSG_CONSISTENCY_ASK = RT_MSG_USER + 0xC00,   /* http: consistency_ask_msg_t */
+    MSG_CONSISTENCY_DLQ_RECENT,                  /* itself: the DLQ actor's list of its last records */
 };
 
 /* reply(ctx, status, json) runs on the actor's thread: 200 for ok and

@@ -1,7 +1,8 @@
 /*
  * consistency_internal.h -- the consistency actor's state, shared by its
  * two documents: GET /health/consistency (consistency.c) and GET
- * /api/status with this process's heartbeat (consistency_status.c).
+ * /api/status with this process's heartbeat (consistency_status.c) and
+ * the DLQ's last records (consistency_dlq.c).
  */
 #ifndef DISPATCHD_CONSISTENCY_INTERNAL_H
 #define DISPATCHD_CONSISTENCY_INTERNAL_H
@@ -16,6 +17,7 @@
 #define KAFKA_EVERY_MS 2000
 #define DB_EVERY_MS 5000
 #define QUERY_TIMEOUT_MS 3000
+#define DLQ_RECENT 20              /* the DLQ's last records in GET /api/status */
 
 typedef struct topic_view {
     int n;                        /* partitions; -1: not known */
@@ -35,6 +37,7 @@ static inline int64_t view_lag(const topic_view_t *v, int p)
 
 typedef struct consistency_state {
     const actor_env_t *env;
+    rt_actor_t *self;
     rd_kafka_t *rk;
     PGconn *db;
     topic_view_t raw, retry, dlq;
@@ -61,6 +64,10 @@ typedef struct consistency_state {
     int64_t dlq_depth, retry_depth;   /* from the last snapshot */
     int64_t total_lag;
     uint64_t refreshes;           /* snapshots made: readers cost none */
+    /* the DLQ's last records (consistency_dlq.c) */
+    json_t *dlq_recent;           /* newest first, metadata only; NULL: not yet answered */
+    bool dlq_asking;
+    int64_t dlq_end_asked, dlq_end_answered;   /* the DLQ's end (sum of high watermarks) */
 } consistency_state_t;
 
 
@@ -69,5 +76,10 @@ void consistency_beat(consistency_state_t *s);
 /* GET /api/status's document from the snapshot (s->status_json); built
  * again at each heartbeat read, so a silent process shows gone at once. */
 void consistency_status_build(consistency_state_t *s, int64_t total_lag);
+
+/* Asks the DLQ actor for its last records if the DLQ's end moved. */
+void consistency_dlq_ask(consistency_state_t *s);
+/* Its answer (MSG_CONSISTENCY_DLQ_RECENT); the message is the caller's. */
+void consistency_dlq_answer(consistency_state_t *s, rt_msg_t *msg);
 
 #endif

@@ -265,7 +265,7 @@ void consistency_status_build(consistency_state_t *s, int64_t total_lag)
     int64_t cs = __atomic_load_n(&g_metrics.circuit_state, __ATOMIC_RELAXED);
     json_t *checks = checks_of(s, total_lag, max_lag, s->raw.n, live, gone_n);
     json_t *doc = json_pack(
-        "{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:s, s:{s:I, s:I}, s:o, s:o}",
+        "{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:s, s:{s:I, s:I}, s:o, s:o, s:o}",
         "group", cfg->group_id, "topic", cfg->topic_raw, "refreshed_at", s->refreshed_at, "snapshot_refreshes",
         (json_int_t)s->refreshes, "processes", procs, "partitions", parts, "records_per_s", per_s, "latency",
         latency, "totals", "lag", (json_int_t)total_lag, "issues", (json_int_t)s->counts.issues, "enriched",
@@ -273,7 +273,8 @@ void consistency_status_build(consistency_state_t *s, int64_t total_lag)
         (json_int_t)s->retry_depth, "circuit_state", circuit[cs >= 0 && cs <= 2 ? cs : 0], "budget", "daily_limit",
         (json_int_t)__atomic_load_n(&g_metrics.budget_daily_limit, __ATOMIC_RELAXED), "remaining",
         (json_int_t)__atomic_load_n(&g_metrics.budget_remaining, __ATOMIC_RELAXED), "syncs",
-        s->syncs ? json_incref(s->syncs) : json_array(), "checks", checks);
+        s->syncs ? json_incref(s->syncs) : json_array(), "checks", checks, "dlq_recent",
+        s->dlq_recent ? json_incref(s->dlq_recent) : json_array());
     free(s->status_json);
     s->status_json = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);

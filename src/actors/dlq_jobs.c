@@ -67,7 +67,6 @@ static void job_free(job_t *j)
     free(j);
 }
 
-
 static void start_next(dlq_jobs_state_t *s);
 
 /* The running job ends: answered if its request still waits, kept for
@@ -102,20 +101,6 @@ void dlq_job_finish(dlq_jobs_state_t *s, const char *error)
     }
     start_next(s);
 }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 static void start_next(dlq_jobs_state_t *s)
 {

@@ -115,6 +115,8 @@ int dlq_reader_open(dlq_jobs_state_t *s, char *err, size_t errlen)
         int64_t start = from->elems[p].offset >= 0 ? from->elems[p].offset : s->end[p];
         if (f->to_ms >= 0 && to->elems[p].offset >= 0 && to->elems[p].offset < s->end[p])
             s->end[p] = to->elems[p].offset;
+        if (f->tail > 0 && s->end[p] - f->tail > start)
+            start = s->end[p] - f->tail;
         if (start >= s->end[p]) {
             s->done[p] = true;
             continue;

@@ -15,13 +15,15 @@
 #include "log.h"
 
 static const char *USAGE =
-    "usage: dispatchd dlq list   [--from T] [--to T] [--key KEY] [--error-class C] [--limit N] [--config FILE]\n"
-    "       dispatchd dlq replay [--from T] [--to T] [--key KEY] [--error-class C] [--limit N] [--dry-run]\n"
+    "usage: dispatchd dlq list   [--from T] [--to T] [--key KEY] [--error-class C] [--limit N] [--tail N]\n"
     "                            [--config FILE]\n"
+    "       dispatchd dlq replay [--from T] [--to T] [--key KEY] [--error-class C] [--limit N] [--tail N]\n"
+    "                            [--dry-run] [--config FILE]\n"
     "\n"
     "list: the metadata of the DLQ records that match (offset, key, error, class, attempts, times, origin;\n"
     "never a title or body), at most --limit (default 100). replay: publishes the matching records to the\n"
     "input topic again (header replayed_from), except those replayed before; --dry-run only counts.\n"
+    "--tail N: only each partition's last N records.\n"
     "T: ISO 8601 (2024-05-01T12:00:00Z) or Unix milliseconds, when the record entered the DLQ; C: permanent\n"
     "or transient.\n";
 
@@ -60,7 +62,8 @@ int cmd_dlq(int argc, char **argv)
         } else if (strcmp(a, "--dry-run") == 0 && replay) {
             f.dry_run = true;
         } else if ((strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--key") == 0 ||
-                    strcmp(a, "--error-class") == 0 || strcmp(a, "--limit") == 0) && i + 1 < argc) {
+                    strcmp(a, "--error-class") == 0 || strcmp(a, "--limit") == 0 ||
+                    strcmp(a, "--tail") == 0) && i + 1 < argc) {
             if (dlq_filter_set(&f, field_of(a, name, sizeof(name)), argv[++i], err, sizeof(err)) != 0) {
                 cli_error("dlq: %s", err);
                 return EXIT_USAGE;

@@ -1,7 +1,7 @@
 /*
  * dlq_routes.c -- the DLQ's admin paths (bearer token):
  *
- *   GET  /api/admin/dlq?from=&to=&key=&error_class=&limit=   records' metadata
+ *   GET  /api/admin/dlq?from=&to=&key=&error_class=&limit=&tail=   records' metadata
  *   POST /api/admin/dlq/replay {from, to, key, error_class, limit, dry_run}
  *   GET  /api/admin/dlq/replay/{job}                         a replay's progress
  *

@@ -74,6 +74,14 @@ int dlq_filter_set(dlq_filter_t *f, const char *name, const char *value, char *e
         f->limit = (long)v;
         return 0;
     }
+    if (strcmp(name, "tail") == 0) {
+        if (!whole(value, 1, 1000000000, &v)) {
+            snprintf(err, errlen, "tail: a whole number of records from 1, not '%.40s'", value);
+            return -1;
+        }
+        f->tail = (long)v;
+        return 0;
+    }
     if (strcmp(name, "dry_run") == 0) {
         if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
             snprintf(err, errlen, "dry_run: true or false, not '%.40s'", value);
@@ -82,7 +90,7 @@ int dlq_filter_set(dlq_filter_t *f, const char *name, const char *value, char *e
         f->dry_run = strcmp(value, "true") == 0;
         return 0;
     }
-    snprintf(err, errlen, "unknown field '%.40s' (from, to, key, error_class, limit, dry_run)", name);
+    snprintf(err, errlen, "unknown field '%.40s' (from, to, key, error_class, limit, tail, dry_run)", name);
     return -1;
 }
 

@@ -1,7 +1,7 @@
 /*
  * dlq_filter.h -- which DLQ records an inspection or a replay is about:
  * a time range (when they entered the DLQ: the record's Kafka timestamp),
- * a key, an error class, a limit. Set from name/value pairs, so the query
+ * each partition's last records only, a key, an error class, a limit. Set from name/value pairs, so the query
  * string, a JSON body and the command line's flags are read alike, each
  * bad value named in a message for a 400 (or exit 2). Pure (tested on its
  * own: tests/unit/test_dlq_filter.c).
@@ -24,12 +24,13 @@ typedef struct dlq_filter {
     char key[320];                /* "": any */
     dlq_class_t error_class;
     long limit;                   /* 0: none (a replay's default) */
+    long tail;                    /* > 0: only each partition's last `tail` records */
     bool dry_run;
 } dlq_filter_t;
 
 void dlq_filter_init(dlq_filter_t *f);
 /* name: from, to (ISO 8601 or Unix milliseconds), key, error_class
- * (permanent | transient), limit (1..), dry_run (true | false). 0, or -1
+ * (permanent | transient), limit (1..), tail (1..), dry_run (true | false). 0, or -1
  * with err naming the field and what was wrong. */
 int dlq_filter_set(dlq_filter_t *f, const char *name, const char *value, char *err, size_t errlen);
 /* Each member of a JSON object (strings, numbers, booleans; null = unset). */

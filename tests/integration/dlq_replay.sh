@@ -2,7 +2,8 @@
 # DLQ inspection and replay against the real broker and database: 1,000
 # records refused by the LLM (401, permanent) land in the DLQ, 500 before a
 # time T and 500 after. The list shows their metadata and never a title or
-# body; filters by time, key and class are exact; bad filters are 400 (and
+# body; filters by time, key, class and tail are exact; GET /api/status
+# shows the last 20 (metadata only); bad filters are 400 (and
 # exit 2 on the command line). After the LLM heals: a dry run changes
 # nothing; replays by time range, by key, then of everything, each record
 # sent once (replaying the same range again sends nothing); every record
@@ -52,9 +53,23 @@ check "list to T: the 500 before it, all of dlq/a" "500 500" \
 api w1 GET "/api/admin/dlq?from=$t_mid&limit=10000"
 check "list from T: the 500 after it, all of dlq/b" "500 500" \
   "$(field 'd["count"]') $(field 'sum(r["key"].startswith("dlq/b:") for r in d["records"])')"
+api w1 GET "/api/admin/dlq?tail=4&limit=10000"
+check "list tail=4: each partition's last 4 records, consecutive" True \
+  "$(field 'len({r["partition"] for r in d["records"]}) >= 2 and all(sorted(r["offset"] for r in d["records"] if r["partition"] == p) == list(range(max(r["offset"] for r in d["records"] if r["partition"] == p) - 3, max(r["offset"] for r in d["records"] if r["partition"] == p) + 1)) for p in {r["partition"] for r in d["records"]})')"
+newest=$(field 'max(r["dlq_at"] for r in d["records"])')
+recent() {
+  code=$(curl -s -o "$work/resp" -w '%{http_code}' "http://127.0.0.1:${ports[w1]}/api/status")
+  [ "$(field 'len(d["dlq_recent"])')" = 20 ]
+}
+wait_until 15 recent
+check "GET /api/status (no token): the DLQ's last 20 records, newest first, the newest of all included" "20 True True" \
+  "$(field 'len(d["dlq_recent"])') $(field '[r["dlq_at"] for r in d["dlq_recent"]] == sorted((r["dlq_at"] for r in d["dlq_recent"]), reverse=True)') $(field 'd["dlq_recent"][0]["dlq_at"] == "'"$newest"'"')"
+check "... their metadata: key, class, error, origin" "True" \
+  "$(field 'all(r["key"].startswith("dlq/") and r["error_class"] == "permanent" and r["error"].startswith("LLM HTTP 401") and r["original_offset"] >= 0 for r in d["dlq_recent"])')"
+check "... never a title or body" 0 "$(grep -c 'secret' "$work/resp")"
 api w1 GET "/api/admin/dlq?error_class=transient"
 check "list by class: no transient ones" "200 0" "$code $(field 'd["count"]')"
-for q in "from=yesterday" "to=2024-13-01T00:00:00Z" "error_class=fatal" "limit=0" "limit=20000" "colour=red" \
+for q in "from=yesterday" "to=2024-13-01T00:00:00Z" "error_class=fatal" "limit=0" "tail=0" "limit=20000" "colour=red" \
          "from=2000&to=1000" "dry_run=true"; do
   api w1 GET "/api/admin/dlq?$q"
   check "list ?$q: 400" "400 bad_filter" "$code $(field 'd["error"]')"

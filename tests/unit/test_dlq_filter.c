@@ -1,5 +1,5 @@
 /* DLQ filters: every field from its text (ISO 8601 or Unix ms times, the
- * classes, limits, dry_run), each bad value refused with its name, unknown
+ * classes, limits, tails, dry_run), each bad value refused with its name, unknown
  * fields refused, a JSON body read alike, from after to refused, and the
  * match: inclusive time bounds, exact keys, the class. */
 #include <setjmp.h>
@@ -28,6 +28,9 @@ static void test_fields(void **state)
     assert_int_equal(f.error_class, DLQ_CLASS_TRANSIENT);
     assert_int_equal(dlq_filter_set(&f, "limit", "25", err, sizeof(err)), 0);
     assert_int_equal(f.limit, 25);
+    assert_int_equal(f.tail, 0);
+    assert_int_equal(dlq_filter_set(&f, "tail", "20", err, sizeof(err)), 0);
+    assert_int_equal(f.tail, 20);
     assert_int_equal(dlq_filter_set(&f, "dry_run", "true", err, sizeof(err)), 0);
     assert_true(f.dry_run);
     assert_int_equal(dlq_filter_set(&f, "key", "o/r:issue:1", err, sizeof(err)), 0);
@@ -42,7 +45,7 @@ static void test_bad_values(void **state)
     char err[200];
     dlq_filter_init(&f);
     const char *bad[][2] = {{"from", "yesterday"}, {"to", "2024-13-01"}, {"from", "-5"}, {"error_class", "fatal"},
-                            {"limit", "0"}, {"limit", "ten"}, {"dry_run", "yes"}, {"key", ""}, {"colour", "red"}};
+                            {"limit", "0"}, {"limit", "ten"}, {"tail", "0"}, {"tail", "-3"}, {"dry_run", "yes"}, {"key", ""}, {"colour", "red"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         assert_int_equal(dlq_filter_set(&f, bad[i][0], bad[i][1], err, sizeof(err)), -1);
