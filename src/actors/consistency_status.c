@@ -74,7 +74,7 @@ static json_t *paused_why(const pipeline_status_t *st, const partition_stats_t *
 {
     json_t *why = json_array();
     int64_t bits = pstat_get(&ps->pause_why);
-    if (__atomic_load_n(&st->admin_paused_all, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&st->admin_paused_all, __ATOMIC_ACQUIRE) || pstat_get(&ps->admin_held))
         json_array_append_new(why, json_string("admin"));
     if (bits & PARTITION_PAUSE_INFLIGHT)
         json_array_append_new(why, json_string("max_inflight"));

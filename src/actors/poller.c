@@ -260,12 +260,17 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
         admin_pause_msg_t *a = (admin_pause_msg_t *)msg;
         if (a->all) {
             s->admin_all = a->pause;
-            if (!a->pause)
+            if (!a->pause) {
                 memset(s->admin_part, 0, sizeof(s->admin_part));
+                for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++)
+                    pstat_set(&s->env->status->partitions[part].admin_held, 0);
+            }
             __atomic_store_n(&s->env->status->admin_paused_all, a->pause, __ATOMIC_RELEASE);
         } else {
-            for (int i = 0; i < a->npartitions; i++)
+            for (int i = 0; i < a->npartitions; i++) {
                 s->admin_part[a->partitions[i]] = a->pause;
+                pstat_set(&s->env->status->partitions[a->partitions[i]].admin_held, a->pause);
+            }
         }
         for (int32_t part = 0; part < PIPELINE_MAX_PARTITIONS; part++)
             update_hold(s, part);

@@ -24,6 +24,7 @@ typedef struct partition_stats {
     int64_t inflight;             /* partition-consumer */
     int64_t map_bytes;            /* partition-consumer: offset-map estimate */
     int64_t paused;               /* poller: held (not taken from) */
+    int64_t admin_held;           /* poller: an operator paused this partition (alone) */
     int64_t pause_why;            /* partition-consumer: why it asks to be held
                                      (PARTITION_PAUSE_* bits) */
     int64_t queued;               /* poller adds what it hands over, the partition-consumer

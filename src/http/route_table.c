@@ -29,6 +29,7 @@ static const route_t ROUTES[] = {
     {"GET", "/metrics", AUTH_NONE, false, route_metrics},
     {"GET", "/health/consistency", AUTH_NONE, true, route_consistency},
     {"GET", "/api/status", AUTH_NONE, true, route_status},
+    {"GET", "/api/status/stream", AUTH_NONE, true, route_status_stream},
     {"GET", "/", AUTH_NONE, false, route_page},
     {"GET", "/static/{file}", AUTH_NONE, false, route_static},
     {"POST", "/webhook/github", AUTH_NONE, false, webhook_github},

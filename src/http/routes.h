@@ -17,6 +17,7 @@ typedef struct http_app {
     h2o_multithread_queue_t *queue;      /* answers computed off the loop */
     h2o_multithread_receiver_t receiver;
     struct ws_server *ws;                /* GET /ws (ws_server.h) */
+    struct status_stream *status_stream; /* GET /api/status/stream (status_stream.h) */
 } http_app_t;
 
 /* Answering a request later, from any thread. http_pending_new() runs on the
@@ -73,6 +74,8 @@ int route_ready(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
+/* status_stream.c */
+int route_status_stream(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 /* status_page.c */
 int route_page(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);
 int route_static(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc);

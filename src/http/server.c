@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "routes.h"
+#include "status_stream.h"
 #include "ws_server.h"
 
 /* An accepted connection, oldest first in http_server.conns. */
@@ -195,6 +196,7 @@ http_server_t *http_start(const config_t *cfg, const pipeline_view_t *pl, char *
     h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
     routes_init(&s->app, s->ctx.loop);
     s->app.ws = ws_server_new(&s->app, s->ctx.loop, pl != NULL ? pl->ws_feed : NULL);
+    s->app.status_stream = status_stream_new(&s->app, s->ctx.loop);
     s->accept_ctx.ctx = &s->ctx;
     s->accept_ctx.hosts = s->config.hosts;
     s->listener = h2o_evloop_socket_create(s->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -221,12 +223,14 @@ void http_stop(http_server_t *s)
     pthread_join(s->health_thread, NULL);
     h2o_socket_close(s->listener);
     ws_server_close_all(s->app.ws, 1000);
+    status_stream_close_all(s->app.status_stream);
     /* Open connections end through h2o's own read path (EOF), bounded. */
     for (h2o_linklist_t *l = s->conns.next; l != &s->conns; l = l->next)
         shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(conn_slot_t, link, l)->sock), SHUT_RDWR);
     for (int i = 0; i < 50 && s->nconns > 0; i++)
         h2o_evloop_run(s->ctx.loop, 10);
     ws_server_free(s->app.ws);
+    status_stream_free(s->app.status_stream);
     routes_free(&s->app);
     h2o_context_dispose(&s->ctx);
     /* evloop frees closed sockets (ours and the context's queue) on its

@@ -5,7 +5,8 @@
 # offset before anything was committed, its lag from the broker; a process
 # killed -9 shown as gone within 20 s while the other takes its partitions;
 # 1,000 requests answered from the snapshot (the snapshot count moves with
-# time, not with requests).
+# time, not with requests); 20 viewers of the event stream each get the
+# document pushed as it changes.
 #   api_status.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -52,6 +53,7 @@ wait_until 60 drained
 check "after 600 events: committed offsets sum to 600, lag 0, 600 issues (asked of the other process)" "600 0 600" \
   "$(field 'sum(p["committed_offset"] for p in d["partitions"])') $(field 'd["totals"]["lag"]') $(field 'd["totals"]["issues"]')"
 
+status w1
 before=$(field 'd["snapshot_refreshes"]')
 t0=$SECONDS
 python3 - "http://127.0.0.1:${ports[w1]}/api/status" <<'PY'
@@ -70,6 +72,29 @@ status w2
 elapsed=$((SECONDS - t0 + 2))
 check_le "... from the snapshot: w1's refreshes grew with time (${elapsed} s), not with requests" \
   $(( after - before )) $(( elapsed ))
+
+python3 - "http://127.0.0.1:${ports[w1]}/api/status/stream" > "$work/streams" <<'PY'
+import json, sys, threading, time, urllib.request
+got = []
+def viewer():
+    events, ctype, docs = 0, None, []
+    with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
+        ctype = r.headers.get("content-type")
+        t0 = time.time()
+        while time.time() - t0 < 6:
+            line = r.readline().decode()
+            if line.startswith("data: "):
+                docs.append(json.loads(line[6:]))
+    got.append((ctype, docs))
+ts = [threading.Thread(target=viewer) for _ in range(20)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(len(got), all(c == "text/event-stream" for c, _ in got), min(len(d) for _, d in got),
+      all(len(x["partitions"]) == 3 and x["processes"] for _, d in got for x in d),
+      all(d[i]["snapshot_refreshes"] < d[i + 1]["snapshot_refreshes"] or d[i] != d[i + 1] for _, d in got for i in range(len(d) - 1)))
+PY
+check "20 viewers of /api/status/stream for 6 s: each an event stream of whole documents, at least 3 each, none repeated" \
+  "20 True True True" "$(awk '{print $1, $2, ($3 >= 3 ? "True" : "too few: " $3), $4 && $5 ? "True" : $4 " " $5}' "$work/streams")"
 
 w2id=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([p["process_id"] for p in d["processes"] if p["pid"] == int(sys.argv[2])][0])' "$work/resp" "${pids[w2]}")
 kill_worker w2

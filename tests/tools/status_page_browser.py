@@ -46,14 +46,27 @@ try:
     d.get(url)
     out["partitions_shown_s"] = until(lambda: len(rows("partitions")) == 3, 15)
     out["partition_rows"] = [r.text for r in rows("partitions")]
+    out["live_s"] = until(lambda: d.find_element(By.ID, "mode").text == "live", 10)
+    out["dlq_shown_s"] = until(lambda: len(rows("dlq")) >= 3, 10)
+    out["dlq_rows"] = [r.text for r in rows("dlq")]
+    polls = "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/api/status')).length"
+    polls_before = d.execute_script(polls)
     before = d.find_element(By.ID, "partitions").text + d.find_element(By.ID, "totals").text
     subprocess.run(produce, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out["changed_after_produce_s"] = until(
         lambda: d.find_element(By.ID, "partitions").text + d.find_element(By.ID, "totals").text != before, 10)
+    time.sleep(3)
+    out["polls_while_live"] = d.execute_script(polls) - polls_before
     out["admin_hidden_before_token"] = not d.find_element(By.ID, "admin").is_displayed()
     d.find_element(By.ID, "token").send_keys(token)
     d.find_element(By.ID, "use-token").click()
     out["admin_shown_with_token"] = d.find_element(By.ID, "admin").is_displayed()
+    row0 = lambda: rows("partitions")[0]
+    row0().find_element(By.TAG_NAME, "button").click()
+    out["partition_paused_shown_s"] = until(lambda: "paused (admin" in row0().text, 10)
+    out["others_not_paused"] = all("paused" not in r.text for r in rows("partitions")[1:])
+    row0().find_element(By.TAG_NAME, "button").click()
+    out["partition_resumed_shown_s"] = until(lambda: "paused" not in row0().text, 10)
     d.find_element(By.ID, "pause").click()
     out["paused_shown_s"] = until(lambda: any("paused" in r.text for r in rows("processes")), 10)
     time.sleep(2.5)   # one more poll: the charts have two points
@@ -68,6 +81,15 @@ try:
     logs = d.get_log("browser")
     out["console_errors"] = [l["message"][:200] for l in logs if l["level"] in ("SEVERE", "ERROR")]
     out["csp_violations"] = [l["message"][:200] for l in logs if "Content Security Policy" in l["message"]]
+    # Without the stream (blocked, as a proxy that buffers it would): polling.
+    d.set_window_size(1280, 1000)
+    d.execute_cdp_cmd("Network.enable", {})
+    d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/status/stream"]})
+    d.get(url)
+    out["fallback_polling_s"] = until(
+        lambda: d.find_element(By.ID, "mode").text == "polling" and len(rows("partitions")) == 3, 10)
+    first = d.find_element(By.ID, "updated").text
+    out["fallback_updates_s"] = until(lambda: d.find_element(By.ID, "updated").text != first, 10)
 finally:
     d.quit()
 print(json.dumps(out))

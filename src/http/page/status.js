@@ -1,11 +1,17 @@
-// The status page: polls /api/status (served from a snapshot, so viewers
-// cost the pipeline nothing) every 2 s and keeps 5 minutes of history for
+// The status page: live from /api/status/stream (server-sent events, a
+// document each time the snapshot changes); while the stream is down or
+// silent it polls /api/status every 2 s. Both are served from a snapshot,
+// so viewers cost the pipeline nothing. Keeps ~5 minutes of history for
 // the charts. The admin token lives in this variable only: never stored,
 // never a cookie, sent as a bearer header.
 "use strict";
 let token = null;
+let group = null, topic = null;
+let streamed = 0;       // when the stream last delivered (ms)
+let mode = "polling";
 const history = { rate: [], lag: [] };
-const HISTORY = 150;
+const HISTORY = 300;
+const STALE_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 function text(el, s) { el.textContent = s; }
@@ -24,7 +30,9 @@ function chart(svg, values) {
 }
 
 function render(d) {
+  group = d.group; topic = d.topic;
   text($("group"), d.group);
+  text($("mode"), mode);
   const v = $("verdict");
   const bad = d.checks.find((c) => c.state === "error") ? "error" : d.checks.find((c) => c.state === "warning") ? "warning" : "ok";
   text(v, bad); v.className = "pill " + bad;
@@ -60,6 +68,12 @@ function render(d) {
       cell(tr, fmt(p.high_watermark)); cell(tr, fmt(p.lag)); cell(tr, fmt(p.in_flight));
       cell(tr, p.paused ? "paused (" + (p.paused_why.join(", ") || "held") + ")" : "");
     }
+    const td = cell(tr, ""); td.className = "admin-only";
+    const held = p.paused_why && p.paused_why.includes("admin");
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = held ? "Resume" : "Pause";
+    b.addEventListener("click", () => partitionAdmin(held ? "resume" : "pause", p.partition));
+    td.appendChild(b);
     pt.appendChild(tr);
   }
   const pr = $("processes").tBodies[0]; pr.replaceChildren();
@@ -73,6 +87,15 @@ function render(d) {
   }
   text($("llm"), "breaker " + d.circuit_state + " · budget " + (d.budget.remaining < 0 ? "not known yet" :
        fmt(d.budget.remaining) + " of " + fmt(d.budget.daily_limit) + " left today"));
+  const dq = $("dlq").tBodies[0]; dq.replaceChildren();
+  for (const r of d.dlq_recent || []) {
+    const tr = document.createElement("tr");
+    cell(tr, r.dlq_at); cell(tr, r.key); cell(tr, r.error_class || ""); cell(tr, fmt(r.attempts));
+    cell(tr, r.original_partition === undefined ? "" : r.original_partition + "/" + r.original_offset);
+    cell(tr, r.error || "").className = "wrap";
+    dq.appendChild(tr);
+  }
+  $("dlq-none").hidden = (d.dlq_recent || []).length > 0;
   const sy = $("syncs");
   sy.replaceChildren();
   if (!d.syncs.length) text(sy, "none");
@@ -93,10 +116,29 @@ async function poll() {
   }
 }
 
-async function admin(path) {
-  const r = await fetch(path, { method: "POST", headers: { Authorization: "Bearer " + token } });
+async function admin(path, body) {
+  const headers = { Authorization: "Bearer " + token };
+  if (body) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method: "POST", headers, body: body ? JSON.stringify(body) : undefined });
   text($("admin-result"), r.ok ? "done: " + path : "refused: HTTP " + r.status);
   poll();
+}
+
+function partitionAdmin(what, partition) {
+  admin("/api/admin/kafka/consumer-groups/" + encodeURIComponent(group) + "/" + what, { topic, partitions: [partition] });
+}
+
+// Live while the stream delivers; polling whenever it has been silent for
+// STALE_MS (down, reconnecting, or no EventSource in this browser).
+function live() {
+  if (typeof EventSource === "undefined") return;
+  const es = new EventSource("/api/status/stream");
+  es.addEventListener("status", (e) => { streamed = Date.now(); mode = "live"; render(JSON.parse(e.data)); });
+  es.addEventListener("error", () => { mode = "polling"; });
+}
+
+function watchdog() {
+  if (Date.now() - streamed >= STALE_MS) { mode = "polling"; poll(); }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -104,9 +146,11 @@ document.addEventListener("DOMContentLoaded", () => {
     token = $("token").value.trim() || null;
     $("token").value = "";
     $("admin").hidden = token === null;
+    document.body.classList.toggle("admin-on", token !== null);
   });
   $("pause").addEventListener("click", () => admin("/admin/pause-processing"));
   $("resume").addEventListener("click", () => admin("/admin/resume-processing"));
   poll();
-  setInterval(poll, 2000);
+  live();
+  setInterval(watchdog, 2000);
 });
