@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
         test-fuzz fuzz \
-        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq clean
+        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq bench-status clean
 
 all: build
 
@@ -73,6 +73,9 @@ bench-sync: build
 
 bench-dlq: build
 	@bench/dlq/bench_dlq.sh
+
+bench-status: build
+	@bench/status/bench_status.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

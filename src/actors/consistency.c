@@ -181,11 +181,12 @@ static void build(consistency_state_t *s)
     json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "verdict", verdict, "reasons", reasons, "group",
                           cfg->group_id, "topic", cfg->topic_raw, "refreshed_at", s->refreshed_at, "partitions", parts,
                           "totals", totals);
-    free(s->json);
-    s->json = json_dumps(o, JSON_COMPACT);
+    char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     json_decref(unknowns);
-    s->status = strcmp(verdict, "ok") == 0 || strcmp(verdict, "lagging") == 0 ? 200 : 503;
+    latest_publish(s->health_doc, strcmp(verdict, "ok") == 0 || strcmp(verdict, "lagging") == 0 ? 200 : 503, text);
+    free(text);
+    s->built = true;
 }
 
 static void refresh(consistency_state_t *s, bool force)
@@ -208,7 +209,7 @@ static void refresh(consistency_state_t *s, bool force)
         s->refreshes++;
         iso8601_now(s->refreshed_at, sizeof(s->refreshed_at));
         build(s);
-    } else if (s->json != NULL) {
+    } else if (s->built) {
         consistency_status_build(s, s->total_lag);
     }
 }
@@ -216,16 +217,8 @@ static void refresh(consistency_state_t *s, bool force)
 static void consistency_handler(rt_actor_t *self, rt_msg_t *msg)
 {
     consistency_state_t *s = rt_actor_state(self);
-    if (msg->type == MSG_CONSISTENCY_ASK) {
-        consistency_ask_msg_t *q = (consistency_ask_msg_t *)msg;
-        if (s->json == NULL)
-            refresh(s, true);
-        if (q->group_status)
-            q->reply(q->ctx, 200, s->status_json);
-        else
-            q->reply(q->ctx, s->status, s->json);
-    } else if (msg->type == RT_MSG_TIMER) {
-        refresh(s, false);
+    if (msg->type == RT_MSG_TIMER) {
+        refresh(s, !s->built);
     } else if (msg->type == MSG_CONSISTENCY_DLQ_RECENT) {
         consistency_dlq_answer(s, msg);
     }
@@ -238,15 +231,14 @@ static void consistency_finalize(rt_actor_t *self)
     if (s->db != NULL)
         PQfinish(s->db);
     rd_kafka_destroy(s->rk);
-    free(s->json);
-    free(s->status_json);
     json_decref(s->processes);
     json_decref(s->syncs);
     json_decref(s->dlq_recent);
     free(s);
 }
 
-rt_actor_t *consistency_spawn(const actor_env_t *env, char *err, size_t errlen)
+rt_actor_t *consistency_spawn(const actor_env_t *env, latest_t *health_doc, latest_t *status_doc, char *err,
+                              size_t errlen)
 {
     rd_kafka_conf_t *conf = kafka_conf(env->cfg, env->kenv, KAFKA_ADMIN, err, errlen);
     if (conf == NULL)
@@ -255,6 +247,8 @@ rt_actor_t *consistency_spawn(const actor_env_t *env, char *err, size_t errlen)
     if (s == NULL)
         abort();
     s->env = env;
+    s->health_doc = health_doc;
+    s->status_doc = status_doc;
     s->raw.n = s->retry.n = s->dlq.n = 0;
     uuid_v4(s->process_id);
     if (gethostname(s->host, sizeof(s->host) - 1) != 0)
@@ -268,6 +262,6 @@ rt_actor_t *consistency_spawn(const actor_env_t *env, char *err, size_t errlen)
     rt_actor_opts_t o = {.name = "consistency", .dedicated = true, .finalizer = consistency_finalize};
     rt_actor_t *a = rt_spawn(env->rt, consistency_handler, s, &o);
     s->self = a;   /* before its first message: the timer's */
-    rt_timer_start(a, 1000, 1000, NULL);
+    rt_timer_start(a, 1, 1000, NULL);
     return a;
 }

@@ -23,21 +23,18 @@
 #define DISPATCHD_CONSISTENCY_H
 
 #include "actors.h"
+#include "latest.h"
 
 enum consistency_msg {
-    MSG_CONSISTENCY_ASK = RT_MSG_USER + 0xC00,   /* http: consistency_ask_msg_t */
-    MSG_CONSISTENCY_DLQ_RECENT,                  /* itself: the DLQ actor's list of its last records */
+    MSG_CONSISTENCY_DLQ_RECENT = RT_MSG_USER + 0xC00,   /* itself: the DLQ actor's list of its last records */
 };
 
-/* reply(ctx, status, json) runs on the actor's thread: 200 for ok and
- * lagging, 503 for inconsistent and unknown. */
-typedef struct consistency_ask_msg {
-    rt_msg_t hdr;
-    bool group_status;            /* GET /api/status's document (always 200), not the verdict */
-    void (*reply)(void *ctx, int status, const char *json);
-    void *ctx;
-} consistency_ask_msg_t;
-
-rt_actor_t *consistency_spawn(const actor_env_t *env, char *err, size_t errlen);
+/* Publishes GET /health/consistency's document to health_doc (status 200
+ * for ok and lagging, 503 for inconsistent and unknown) and GET
+ * /api/status's to status_doc (consistency_status.c), the first at once
+ * and then every second: readers take them from there (latest.h) and
+ * never wait for a refresh. */
+rt_actor_t *consistency_spawn(const actor_env_t *env, latest_t *health_doc, latest_t *status_doc, char *err,
+                              size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "consistency.h"
 #include "consistency_counts.h"
+#include "latest.h"
 #include "timefmt.h"
 
 #define KAFKA_EVERY_MS 2000
@@ -46,15 +47,15 @@ typedef struct consistency_state {
     consistency_counts_t counts;
     uint64_t kafka_ms, db_ms;     /* when last asked */
     char refreshed_at[ISO8601_LEN];
-    char *json;                   /* the snapshot's answer */
-    int status;
+    latest_t *health_doc;         /* GET /health/consistency's, published at each snapshot */
+    latest_t *status_doc;         /* GET /api/status's */
+    bool built;                   /* the first snapshot is made */
     /* GET /api/status (consistency_status.c) */
     char process_id[37];          /* this process, in the group's heartbeats */
     char host[256];
     long long started_ms;
     uint64_t beat_ms;             /* when last written and read */
     json_t *processes;            /* the group's, as last read (NULL: not yet) */
-    char *status_json;
     json_t *syncs;                /* in progress, as last read */
     histogram_t e2e_before, classify_before;   /* at the last heartbeat: windows of latency */
     uint64_t records_before[RESULT_COUNT];
@@ -73,7 +74,7 @@ typedef struct consistency_state {
 
 /* Writes this process's heartbeat and reads the group's (every 2 s). */
 void consistency_beat(consistency_state_t *s);
-/* GET /api/status's document from the snapshot (s->status_json); built
+/* GET /api/status's document from the snapshot (s->status_doc); built
  * again at each heartbeat read, so a silent process shows gone at once. */
 void consistency_status_build(consistency_state_t *s, int64_t total_lag);
 

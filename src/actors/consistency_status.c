@@ -275,7 +275,8 @@ void consistency_status_build(consistency_state_t *s, int64_t total_lag)
         (json_int_t)__atomic_load_n(&g_metrics.budget_remaining, __ATOMIC_RELAXED), "syncs",
         s->syncs ? json_incref(s->syncs) : json_array(), "checks", checks, "dlq_recent",
         s->dlq_recent ? json_incref(s->dlq_recent) : json_array());
-    free(s->status_json);
-    s->status_json = json_dumps(doc, JSON_COMPACT);
+    char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
+    latest_publish(s->status_doc, 200, text);
+    free(text);
 }

@@ -33,6 +33,7 @@ struct pipeline {
     actor_addresses_t to;               /* the address book env.to points to */
     pipeline_status_t status;           /* what env.status points to */
     ws_feed_t *feed;                    /* broadcaster -> the control plane's /ws */
+    latest_t *health_doc, *status_doc;  /* consistency -> the control plane */
 };
 
 static ordering_t parse_ordering(const char *s)
@@ -114,7 +115,9 @@ pipeline_t *pipeline_start(const config_t *cfg, kafka_env_t *kenv, char *err, si
     p->to.admin = admin_spawn(env, err, errlen);
     if (p->to.admin == NULL)
         goto fail;
-    p->to.consistency = consistency_spawn(env, err, errlen);
+    p->health_doc = latest_new();
+    p->status_doc = latest_new();
+    p->to.consistency = consistency_spawn(env, p->health_doc, p->status_doc, err, errlen);
     if (p->to.consistency == NULL)
         goto fail;
     p->feed = ws_feed_new();
@@ -134,6 +137,8 @@ fail:
     if (env->producer)
         rd_kafka_destroy(env->producer);
     ws_feed_free(p->feed);
+    latest_free(p->health_doc);
+    latest_free(p->status_doc);
     free(p);
     return NULL;
 }
@@ -192,6 +197,8 @@ int pipeline_stop(pipeline_t *p, void (*step)(const char *))
     step("destroying the producer");
     rd_kafka_destroy(env->producer);
     ws_feed_free(p->feed);
+    latest_free(p->health_doc);
+    latest_free(p->status_doc);
     faults_shutdown();
     free(p);
     return failed ? -1 : left > 0 ? (int)left : 0;
@@ -223,7 +230,8 @@ pipeline_view_t pipeline_view(const pipeline_t *p)
         .syncs = p->to.syncs,
         .github = p->to.github,
         .dlq = p->to.dlq,
-        .consistency = p->to.consistency,
+        .health_doc = p->health_doc,
+        .status_doc = p->status_doc,
         .ws_feed = p->feed,
     };
 }

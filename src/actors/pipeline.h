@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "kafka.h"
+#include "latest.h"
 #include "runtime.h"
 #include "status.h"
 
@@ -46,7 +47,8 @@ typedef struct pipeline_view {
     rt_actor_t *syncs;                  /* sync_requests.h: sync and budget questions */
     rt_actor_t *github;                 /* github_sync.h: syncs from the GitHub API */
     rt_actor_t *dlq;                    /* dlq_jobs.h: DLQ inspection and replay */
-    rt_actor_t *consistency;            /* consistency.h: GET /health/consistency */
+    latest_t *health_doc;               /* consistency.h: GET /health/consistency's document */
+    latest_t *status_doc;               /* ... and GET /api/status's */
     struct ws_feed *ws_feed;            /* broadcaster.h: what /ws sends */
 } pipeline_view_t;
 

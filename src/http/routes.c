@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "consistency.h"
 #include "kafka.h"
 #include "metrics.h"
 #include "publisher.h"
@@ -35,6 +34,7 @@ int http_respond(h2o_req_t *req, const char *route, int status, const char *ctyp
     req->res.status = status;
     req->res.reason = reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    req->res.content_length = len;   /* a length, not chunks: the whole body is here */
     h2o_send_inline(req, body, len);
     metrics_http_request(route, status);
     return 0;
@@ -357,34 +357,27 @@ int route_metrics(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
     return r;
 }
 
-static void on_consistency(void *ctx, int status, const char *json)
+/* Both from the consistency actor's newest snapshot (consistency.h): no
+ * request here costs a broker or database query, or waits for one. */
+static int respond_latest(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc, bool group_status)
 {
-    http_pending_complete(ctx, status, json);
-}
-
-/* Both answered from the consistency actor's snapshot (consistency.h):
- * no request here costs a broker or database query. */
-static int ask_snapshot(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc, bool group_status)
-{
-    if (app->pl == NULL || app->pl->consistency == NULL)
-        return http_respond_error(req, rc->route, 503, "unavailable", "no pipeline in this process");
-    consistency_ask_msg_t *q = rt_msg_new(sizeof(*q), MSG_CONSISTENCY_ASK);
-    q->group_status = group_status;
-    q->reply = on_consistency;
-    q->ctx = http_pending_new(app, req, rc->route);
-    if (rt_send(app->pl->consistency, q) != RT_OK) {
-        http_pending_complete(q->ctx, 503, "{\"error\":\"busy\",\"detail\":\"stopping\"}");
-        rt_msg_free(q);
+    latest_t *l = app->pl == NULL ? NULL : group_status ? app->pl->status_doc : app->pl->health_doc;
+    latest_doc_t *d = l != NULL ? latest_get(l) : NULL;
+    if (d == NULL) {
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("retry-after"), 0, NULL, H2O_STRLIT("1"));
+        return http_respond_error(req, rc->route, 503, "starting", "the first snapshot is being taken");
     }
-    return 0;
+    int r = http_respond(req, rc->route, d->status, "application/json", d->text, d->len);
+    latest_release(d);
+    return r;
 }
 
 int route_consistency(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    return ask_snapshot(app, req, rc, false);
+    return respond_latest(app, req, rc, false);
 }
 
 int route_status(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
-    return ask_snapshot(app, req, rc, true);
+    return respond_latest(app, req, rc, true);
 }

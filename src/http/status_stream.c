@@ -3,14 +3,13 @@
  */
 #include "status_stream.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "consistency.h"
+#include "latest.h"
 #include "metrics.h"
 
-#define ASK_EVERY_MS 1000
+#define LOOK_EVERY_MS 250          /* the snapshot changes about once a second */
 #define RETRY_MS 2000              /* how soon a browser reconnects (the stream's `retry:`) */
 
 /* One event's bytes; shared by the streams writing it. */
@@ -29,43 +28,15 @@ typedef struct stream {
     bool ending;                  /* the final write is due */
 } stream_t;
 
-/* Where the consistency actor's answers go: it may answer after the
- * control plane stopped, so the answer finds the door closed instead of
- * a freed receiver. Held by the server and by each ask. */
-typedef struct inbox {
-    pthread_mutex_t mu;
-    int refs;
-    h2o_multithread_receiver_t *receiver;   /* NULL once closed */
-} inbox_t;
-
 struct status_stream {
     http_app_t *app;
     h2o_loop_t *loop;
-    h2o_multithread_receiver_t receiver;
-    inbox_t *inbox;
     h2o_timeout_t tick;
     h2o_timeout_entry_t tick_entry;
     h2o_linklist_t streams;
-    bool asking;                  /* an ask is with the consistency actor */
-    char *last_json;              /* the newest document ... */
+    uint64_t version;             /* of the newest document seen ... */
     doc_t *last;                  /* ... as an event */
 };
-
-typedef struct answer {
-    h2o_multithread_message_t msg;
-    char *json;
-} answer_t;
-
-static void inbox_release(inbox_t *in)
-{
-    pthread_mutex_lock(&in->mu);
-    bool last = --in->refs == 0;
-    pthread_mutex_unlock(&in->mu);
-    if (last) {
-        pthread_mutex_destroy(&in->mu);
-        free(in);
-    }
-}
 
 static void doc_release(doc_t *d)
 {
@@ -139,80 +110,33 @@ static void stream_disposed(void *p)
     free(s);
 }
 
-/* On the consistency actor's thread: to the loop, if it still listens. */
-static void on_answer(void *ctx, int status, const char *json)
+/* A newer document is pushed to every stream. */
+static void look(status_stream_t *ss)
 {
-    (void)status;
-    inbox_t *in = ctx;
-    pthread_mutex_lock(&in->mu);
-    if (in->receiver != NULL) {
-        answer_t *a = calloc(1, sizeof(*a));
-        if (a == NULL || (a->json = strdup(json)) == NULL)
-            abort();
-        h2o_multithread_send_message(in->receiver, &a->msg);
-    }
-    pthread_mutex_unlock(&in->mu);
-    inbox_release(in);
-}
-
-static void ask(status_stream_t *ss)
-{
-    const pipeline_view_t *pl = ss->app->pl;
-    if (ss->asking || pl == NULL || pl->consistency == NULL)
+    latest_t *l = ss->app->pl != NULL ? ss->app->pl->status_doc : NULL;
+    if (l == NULL || latest_version(l) == ss->version)
         return;
-    consistency_ask_msg_t *q = rt_msg_new(sizeof(*q), MSG_CONSISTENCY_ASK);
-    q->group_status = true;
-    q->reply = on_answer;
-    q->ctx = ss->inbox;
-    pthread_mutex_lock(&ss->inbox->mu);
-    ss->inbox->refs++;
-    pthread_mutex_unlock(&ss->inbox->mu);
-    if (rt_send(pl->consistency, q) != RT_OK) {
-        rt_msg_free(q);
-        inbox_release(ss->inbox);
-        return;
-    }
-    ss->asking = true;
-}
-
-static void answer_free(answer_t *a)
-{
-    free(a->json);
-    free(a);
-}
-
-static void on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
-{
-    status_stream_t *ss = H2O_STRUCT_FROM_MEMBER(status_stream_t, receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        answer_t *a = H2O_STRUCT_FROM_MEMBER(answer_t, msg.link, messages->next);
-        h2o_linklist_unlink(&a->msg.link);
-        ss->asking = false;
-        if (ss->last_json == NULL || strcmp(ss->last_json, a->json) != 0) {
-            free(ss->last_json);
-            ss->last_json = a->json;
-            a->json = NULL;
-            doc_release(ss->last);
-            ss->last = doc_new("event: status\ndata: ", ss->last_json, "\n\n");
-            for (h2o_linklist_t *l = ss->streams.next; l != &ss->streams; l = l->next)
-                stream_offer(H2O_STRUCT_FROM_MEMBER(stream_t, link, l), ss->last);
-        }
-        answer_free(a);
-    }
+    latest_doc_t *d = latest_get(l);
+    ss->version = d->version;
+    doc_release(ss->last);
+    ss->last = doc_new("event: status\ndata: ", d->text, "\n\n");
+    latest_release(d);
+    for (h2o_linklist_t *l2 = ss->streams.next; l2 != &ss->streams; l2 = l2->next)
+        stream_offer(H2O_STRUCT_FROM_MEMBER(stream_t, link, l2), ss->last);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     status_stream_t *ss = H2O_STRUCT_FROM_MEMBER(status_stream_t, tick_entry, entry);
     if (!h2o_linklist_is_empty(&ss->streams))
-        ask(ss);
+        look(ss);
     h2o_timeout_link(ss->loop, &ss->tick, &ss->tick_entry);
 }
 
 int route_status_stream(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
 {
     status_stream_t *ss = app->status_stream;
-    if (ss == NULL || app->pl == NULL || app->pl->consistency == NULL)
+    if (ss == NULL || app->pl == NULL || app->pl->status_doc == NULL)
         return http_respond_error(req, rc->route, 503, "unavailable", "no pipeline in this process");
     int n = 0;
     for (h2o_linklist_t *l = ss->streams.next; l != &ss->streams; l = l->next)
@@ -228,6 +152,7 @@ int route_status_stream(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
     s->gen.stop = on_stop;
     stream_t **guard = h2o_mem_alloc_shared(&req->pool, sizeof(*guard), stream_disposed);
     *guard = s;
+    look(ss);   /* before this stream is listed: it is handed the newest below */
     h2o_linklist_insert(&ss->streams, &s->link);
     req->res.status = 200;
     req->res.reason = "OK";
@@ -244,25 +169,18 @@ int route_status_stream(http_app_t *app, h2o_req_t *req, const route_ctx_t *rc)
     s->sending = doc_new("retry: ", H2O_TO_STR(RETRY_MS), "\n\n");
     h2o_iovec_t buf = h2o_iovec_init(s->sending->text, s->sending->len);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
-    ask(ss);
     return 0;
 }
 
 status_stream_t *status_stream_new(http_app_t *app, h2o_loop_t *loop)
 {
     status_stream_t *ss = calloc(1, sizeof(*ss));
-    inbox_t *in = calloc(1, sizeof(*in));
-    if (ss == NULL || in == NULL)
+    if (ss == NULL)
         abort();
-    pthread_mutex_init(&in->mu, NULL);
-    in->refs = 1;
-    in->receiver = &ss->receiver;
-    ss->inbox = in;
     ss->app = app;
     ss->loop = loop;
     h2o_linklist_init_anchor(&ss->streams);
-    h2o_multithread_register_receiver(app->queue, &ss->receiver, on_answers);
-    h2o_timeout_init(loop, &ss->tick, ASK_EVERY_MS);
+    h2o_timeout_init(loop, &ss->tick, LOOK_EVERY_MS);
     ss->tick_entry.cb = on_tick;
     h2o_timeout_link(loop, &ss->tick, &ss->tick_entry);
     return ss;
@@ -288,20 +206,8 @@ void status_stream_free(status_stream_t *ss)
         return;
     while (!h2o_linklist_is_empty(&ss->streams))
         h2o_linklist_unlink(ss->streams.next);
-    pthread_mutex_lock(&ss->inbox->mu);
-    ss->inbox->receiver = NULL;
-    pthread_mutex_unlock(&ss->inbox->mu);
-    inbox_release(ss->inbox);
-    /* Answers delivered and not yet received. */
-    while (!h2o_linklist_is_empty(&ss->receiver._messages)) {
-        answer_t *a = H2O_STRUCT_FROM_MEMBER(answer_t, msg.link, ss->receiver._messages.next);
-        h2o_linklist_unlink(&a->msg.link);
-        answer_free(a);
-    }
-    h2o_multithread_unregister_receiver(ss->app->queue, &ss->receiver);
     h2o_timeout_unlink(&ss->tick_entry);
     h2o_timeout_dispose(ss->loop, &ss->tick);
     doc_release(ss->last);
-    free(ss->last_json);
     free(ss);
 }

@@ -2,8 +2,9 @@
  * status_stream.h -- GET /api/status/stream: GET /api/status's document
  * pushed as server-sent events (text/event-stream) each time the snapshot
  * changes, for the status page's live view. However many viewers, the
- * loop asks the consistency actor once a second while any is connected;
- * a viewer that reads slowly gets the newest document when it catches up,
+ * loop looks at the consistency actor's newest document (latest.h) four
+ * times a second while any is connected and makes one event of each new
+ * one; a viewer that reads slowly gets the newest when it catches up,
  * never a queue. At most half of [http] max_connections are streams, so
  * the control plane keeps room for everything else. Loop thread only.
  */
