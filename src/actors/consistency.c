@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "consistency_counts.h"
+#include "faults.h"
 #include "log.h"
 #include "uuid.h"
 #include "schema.h"
@@ -40,6 +41,8 @@ static int ask_topic(consistency_state_t *s, const char *topic, const char *grou
     for (int p = 0; p < v->n; p++) {
         rd_kafka_resp_err_t e =
             rd_kafka_query_watermark_offsets(s->rk, topic, p, &v->lo[p], &v->hi[p], QUERY_TIMEOUT_MS);
+        if (v == &s->raw && fault_watermark_fails(p))
+            e = RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
         v->bad[p][0] = '\0';
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(v->bad[p], sizeof(v->bad[p]), "watermarks: %s", rd_kafka_err2str(e));

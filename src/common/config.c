@@ -181,6 +181,9 @@ static const cfg_desc_t DESCS[] = {
      "0", 0, 1000000, NULL, "kill -9 the process right after the Nth batch commits in the database"},
     {"faults", "classify_audit_file", "DISPATCHD_CLASSIFY_AUDIT_FILE", T_STR, F(classify_audit_file), NULL, 0, 0,
      NULL, "append 'partition offset ms sync' to this file for every classification made"},
+    {"faults", "watermark_fail_partition", "DISPATCHD_FAULT_WATERMARK_PARTITION", T_INT,
+     F(fault_watermark_partition), "-1", -1, 1023, NULL,
+     "the snapshot's watermark question for this input partition fails (a broker error on one partition)"},
 #endif
 };
 

@@ -92,6 +92,8 @@ typedef struct config {
     int fault_kill_after_commits;  /* [faults]: SIGKILL after the Nth database batch commit */
     char *classify_audit_file;     /* [faults]: one line per classification made */
     char *stall_file;              /* [faults]: while this file exists the classifier stalls */
+    int fault_watermark_partition; /* [faults]: the status snapshot's broker question for this
+                                      input partition fails (-1: none) */
     char *state_dir;               /* where `run` leaves the embedded broker's address */
 } config_t;
 

@@ -75,3 +75,8 @@ void fault_classify_audit(int32_t partition, int64_t offset, const char *sync_id
             (unsigned long long)tv.tv_sec * 1000ULL + (unsigned long long)tv.tv_usec / 1000ULL,
             sync_id[0] ? sync_id : "-");
 }
+
+bool fault_watermark_fails(int32_t partition)
+{
+    return g_cfg != NULL && g_cfg->fault_watermark_partition == partition;
+}

@@ -16,6 +16,9 @@
  *                             must survive
  *   classify_audit_file       a line per classification made: what tests
  *                             count to prove nothing is classified twice
+ *   watermark_fail_partition  the status snapshot's watermark question for
+ *                             that input partition fails: a broker error
+ *                             on one partition
  */
 #ifndef DISPATCHD_FAULTS_H
 #define DISPATCHD_FAULTS_H
@@ -42,6 +45,8 @@ bool fault_stalled(void);
 void fault_db_committed(void);
 /* A classification is about to be made. */
 void fault_classify_audit(int32_t partition, int64_t offset, const char *sync_id);
+/* Whether the snapshot's watermark question for this input partition fails. */
+bool fault_watermark_fails(int32_t partition);
 
 #else
 
@@ -57,6 +62,7 @@ static inline void fault_classify_audit(int32_t partition, int64_t offset, const
     (void)offset;
     (void)sync_id;
 }
+static inline bool fault_watermark_fails(int32_t partition) { (void)partition; return false; }
 
 #endif
 #endif

@@ -6,7 +6,8 @@
 # killed -9 shown as gone within 20 s while the other takes its partitions;
 # 1,000 requests answered from the snapshot (the snapshot count moves with
 # time, not with requests); 20 viewers of the event stream each get the
-# document pushed as it changes.
+# document pushed as it changes; a broker error on one partition (injected
+# in dispatchd-faults) marks that row and the document is still served.
 #   api_status.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -107,6 +108,16 @@ wait_until 30 w1_owns_all
 check "... and the other owns every partition" True \
   "$(field "all(p['owner'] != '$w2id' for p in d['partitions'])")"
 check "the processes check warns of the gone one" warning "$(field '[c["state"] for c in d["checks"] if c["name"] == "processes"][0]')"
+
+# A broker error on one partition (injected: the watermark question for
+# partition 1 fails in w3's snapshot): that row says so, the rest stand.
+start_worker w3 DISPATCHD_FAULT_WATERMARK_PARTITION=1
+row_error() { status w3; [ "$code" = 200 ] && [ "$(field '"error" in d["partitions"][1]')" = True ]; }
+wait_until 30 row_error
+check "one partition's broker error: 200, that row marked with the error, the others with their lag" "200 True True" \
+  "$code $(field '"watermarks" in d["partitions"][1]["error"] and "lag" not in d["partitions"][1]') $(field 'all("error" not in p and p["lag"] == 0 and p["high_watermark"] >= 0 for p in d["partitions"] if p["partition"] != 1)')"
+stop_worker w3
+check "w3 exits 0" 0 "$worker_rc"
 stop_worker w1
 check "w1 exits 0" 0 "$worker_rc"
 finish
