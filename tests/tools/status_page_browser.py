@@ -57,6 +57,10 @@ try:
         lambda: d.find_element(By.ID, "partitions").text + d.find_element(By.ID, "totals").text != before, 10)
     time.sleep(3)
     out["polls_while_live"] = d.execute_script(polls) - polls_before
+    d.set_window_size(1280, 1500)
+    d.execute_script("window.scrollTo(0, 0)")
+    d.save_screenshot(shot)
+    d.set_window_size(1280, 1000)
     out["admin_hidden_before_token"] = not d.find_element(By.ID, "admin").is_displayed()
     d.find_element(By.ID, "token").send_keys(token)
     d.find_element(By.ID, "use-token").click()
@@ -69,8 +73,6 @@ try:
     out["partition_resumed_shown_s"] = until(lambda: "paused" not in row0().text, 10)
     d.find_element(By.ID, "pause").click()
     out["paused_shown_s"] = until(lambda: any("paused" in r.text for r in rows("processes")), 10)
-    time.sleep(2.5)   # one more poll: the charts have two points
-    d.save_screenshot(shot)
     d.find_element(By.ID, "resume").click()
     out["resumed_shown_s"] = until(lambda: all("running" in r.text for r in rows("processes")), 10)
     out["cookies"] = d.get_cookies()

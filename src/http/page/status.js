@@ -16,14 +16,15 @@ const STALE_MS = 5000;
 const $ = (id) => document.getElementById(id);
 function text(el, s) { el.textContent = s; }
 function fmt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: 1 }); }
-function secs(s) { return s === null || s === undefined ? "–" : s < 1 ? (s * 1000).toFixed(0) + " ms" : s.toFixed(2) + " s"; }
+function secs(s) { return s === null || s === undefined ? "–" : s < 0.001 ? "<1 ms" : s < 1 ? (s * 1000).toFixed(0) + " ms" : s.toFixed(2) + " s"; }
 function cell(tr, v) { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); return td; }
 
 function chart(svg, values) {
   svg.replaceChildren();
   if (values.length < 2) return;
   const max = Math.max(1, ...values);
-  const pts = values.map((v, i) => (i * 300 / (HISTORY - 1)).toFixed(1) + "," + (58 - v / max * 56).toFixed(1)).join(" ");
+  const span = Math.max(values.length, 30) - 1;   // spread over the width until there is history to fill it
+  const pts = values.map((v, i) => (i * 300 / span).toFixed(1) + "," + (58 - v / max * 56).toFixed(1)).join(" ");
   const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
   line.setAttribute("points", pts);
   svg.appendChild(line);
