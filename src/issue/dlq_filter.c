@@ -66,20 +66,12 @@ int dlq_filter_set(dlq_filter_t *f, const char *name, const char *value, char *e
         }
         return 0;
     }
-    if (strcmp(name, "limit") == 0) {
+    if (strcmp(name, "limit") == 0 || strcmp(name, "tail") == 0) {
         if (!whole(value, 1, 1000000000, &v)) {
-            snprintf(err, errlen, "limit: a whole number from 1, not '%.40s'", value);
+            snprintf(err, errlen, "%s: a whole number of records from 1, not '%.40s'", name, value);
             return -1;
         }
-        f->limit = (long)v;
-        return 0;
-    }
-    if (strcmp(name, "tail") == 0) {
-        if (!whole(value, 1, 1000000000, &v)) {
-            snprintf(err, errlen, "tail: a whole number of records from 1, not '%.40s'", value);
-            return -1;
-        }
-        f->tail = (long)v;
+        *(name[0] == 'l' ? &f->limit : &f->tail) = (long)v;
         return 0;
     }
     if (strcmp(name, "dry_run") == 0) {
