@@ -71,7 +71,7 @@ int dlq_filter_set(dlq_filter_t *f, const char *name, const char *value, char *e
             snprintf(err, errlen, "%s: a whole number of records from 1, not '%.40s'", name, value);
             return -1;
         }
-        *(name[0] == 'l' ? &f->limit : &f->tail) = (long)v;
+        *(strcmp(name, "limit") == 0 ? &f->limit : &f->tail) = (long)v;
         return 0;
     }
     if (strcmp(name, "dry_run") == 0) {
