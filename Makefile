@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
         test-fuzz fuzz \
-        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq bench-status clean
+        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq bench-status docker-test clean
 
 all: build
 
@@ -76,6 +76,10 @@ bench-dlq: build
 
 bench-status: build
 	@bench/status/bench_status.sh
+
+# The deployment in a real container engine (rootful Podman): see the script.
+docker-test:
+	@docker/test-stack.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

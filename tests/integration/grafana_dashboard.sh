@@ -90,19 +90,7 @@ wait "$traffic"
 sleep 6
 check "Prometheus scraped the process (up == 1)" 1 \
   "$(prom 'up{job="dispatchd"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
-empty=$(python3 - "$dash" "http://127.0.0.1:$pport" <<'PY'
-import json, sys, urllib.parse, urllib.request
-d = json.load(open(sys.argv[1]))
-empty = []
-for p in d["panels"]:
-    for t in p["targets"]:
-        url = sys.argv[2] + "/api/v1/query?" + urllib.parse.urlencode({"query": t["expr"]})
-        r = json.load(urllib.request.urlopen(url))
-        if r.get("status") != "success" or not r["data"]["result"]:
-            empty.append("%s [%s]" % (p["title"], t["legendFormat"]))
-print(", ".join(empty) if empty else "none")
-PY
-)
+empty=$(python3 "$root/tests/tools/dashboard_queries.py" "$dash" "http://127.0.0.1:$pport")
 check "every panel's query returns at least one series" none "$empty"
 rules=$(curl -s "http://127.0.0.1:$pport/api/v1/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 check "Prometheus loaded the 7 alert rules" 7 "$rules"
