@@ -257,7 +257,13 @@ rt_actor_t *consistency_spawn(const actor_env_t *env, latest_t *health_doc, late
     if (gethostname(s->host, sizeof(s->host) - 1) != 0)
         snprintf(s->host, sizeof(s->host), "unknown");
     s->started_ms = (long long)(now_us() / 1000);
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    /* A consumer with a group of its own (never joined, never committing):
+     * kafka_group_committed needs a client with a group handle. */
+    char e[256], group[300];
+    snprintf(group, sizeof(group), "%s-snapshot-%d-%ld", env->cfg->group_id, getpid(), (long)rt_now_ms());
+    rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e));
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e));
+    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (s->rk == NULL) {
         free(s);
         return NULL;

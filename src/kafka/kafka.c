@@ -405,6 +405,10 @@ int kafka_topics_ensure(const config_t *cfg, const kafka_env_t *env, bool verbos
 int kafka_group_committed(rd_kafka_t *rk, const char *group, const char *topic, int n, int64_t *committed,
                           int timeout_ms, char *err, size_t errlen)
 {
+    if (rd_kafka_type(rk) != RD_KAFKA_CONSUMER) {
+        snprintf(err, errlen, "kafka_group_committed: needs a consumer client (with a group.id)");
+        return -1;
+    }
     rd_kafka_topic_partition_list_t *want = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
     for (int32_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(want, topic, i);

@@ -64,7 +64,11 @@ bool kafka_produce_error_permanent(rd_kafka_resp_err_t e);
 bool kafka_produce_error_size(rd_kafka_resp_err_t e);
 /* A group's committed offsets of partitions 0..n-1 of topic, asked of the
  * group's coordinator (any member's or none's): committed[i] < 0 when the
- * group has none. 0, or -1 with err. Blocks up to timeout_ms. */
+ * group has none. 0, or -1 with err. Blocks up to timeout_ms. rk must be a
+ * consumer with a group.id of its own: when the coordinator answers
+ * "loading" or "moved", librdkafka 2.0.2 asks the client's own group handle
+ * to look it up again, and a client without one (a producer) crashes in
+ * its main thread -- as a freshly started broker answers at first. */
 int kafka_group_committed(rd_kafka_t *rk, const char *group, const char *topic, int n, int64_t *committed,
                           int timeout_ms, char *err, size_t errlen);
 
