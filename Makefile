@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds three ways, runs every test
 .PHONY: all bootstrap build build-asan build-tsan build-fuzz demo test test-release test-asan test-tsan \
         test-fuzz fuzz \
-        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq bench-status docker-test clean
+        bench-runtime bench-consume bench-storage bench-classify bench-ws bench-sync bench-dlq bench-status bench-e2e docker-test clean
 
 all: build
 
@@ -76,6 +76,9 @@ bench-dlq: build
 
 bench-status: build
 	@bench/status/bench_status.sh
+
+bench-e2e: build
+	@bench/e2e/bench_e2e.sh
 
 # The deployment in a real container engine (rootful Podman): see the script.
 docker-test:

@@ -16,6 +16,7 @@ int cmd_topics(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 /* `dispatchd sync OWNER/REPO` from the GitHub API (sync.c parses). */
 int cmd_sync_github(const char *owner, const char *repo, const char *user, bool force, config_t *cfg);
 int cmd_train(int argc, char **argv);

@@ -16,6 +16,7 @@ static const char *USAGE =
     "  dlq list|replay [filters]      the DLQ's records (metadata), or publish them to issues.raw again\n"
     "  train CSV -o MODEL             train the local classifier on labelled issues\n"
     "  eval CSV [--model M] [--cv K]  precision, recall, F1 per class and macro average\n"
+    "  bench load --rate R --events N end-to-end throughput and latency against a deployment\n"
     "  --version                      print the version\n"
     "  --help                         this text; `dispatchd COMMAND --help` for one command\n"
     "\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
         return cmd_sync(argc - 1, argv + 1);
     if (strcmp(cmd, "dlq") == 0)
         return cmd_dlq(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "watch") == 0)
         return cmd_watch(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)

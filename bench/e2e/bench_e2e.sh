@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench-e2e: `dispatchd bench load` against the pipeline on the real
+# broker and database (local model): --max-rate for the highest rate whose
+# p99 stays under 1 s with nothing lost (trials of BENCH_E2E_TRIAL_S, 5 s),
+# then BENCH_E2E_EVENTS (30,000) events at half that rate.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+EVENTS="${BENCH_E2E_EVENTS:-30000}" TRIAL_S="${BENCH_E2E_TRIAL_S:-5}"
+bench_setup "benche2e$$"
+bench_start e2e
+"$bin" bench load --max-rate --rate 500 --trial-s "$TRIAL_S" --p99-target-ms 1000 --drain-s 30 \
+  --config "$work/bench.conf" --json > "$work/max.json"
+max=$(field "$(cat "$work/max.json")" max_rate)
+echo "BENCH e2e-max-rate p99_target_ms=1000 max_rate=$(printf '%.0f' "$max")"
+half=$(python3 -c "print(max(1, round($max / 2)))")
+"$bin" bench load --rate "$half" --events "$EVENTS" --metrics "$url" --config "$work/bench.conf" | grep '^BENCH'
+bench_stop
