@@ -166,15 +166,15 @@ cat > "$work/.env" <<ENV
 POSTGRES_PASSWORD=$pgpass
 DISPATCHD_ADMIN_TOKEN=$(secret)
 GRAFANA_ADMIN_PASSWORD=$(secret)
-DISPATCHD_PORT=$dport
-DISPATCHD_PORT_LAST=$dport
+DISPATCHD_PORTS=$dport
 PROMETHEUS_PORT=$pport
 POSTGRES_PORT=$pgport
 ENV
 out=$(compose --profile grafana config -q 2>&1)
 check "docker-compose config -q: clean (with the local override and Grafana)" "" "$out"
+: > "$work/empty.env"
 out=$(DOCKER_HOST="unix://$sock" docker-compose -p "$project" --project-directory "$root/docker" \
-      -f "$root/docker/compose.yaml" --env-file /dev/null config -q 2>&1 || true)
+      -f "$root/docker/compose.yaml" --env-file "$work/empty.env" config -q 2>&1 || true)
 check "... and without the secrets: refused, naming them" yes \
   "$(grep -q 'POSTGRES_PASSWORD' <<<"$out" && echo yes || echo "$out")"
 ( while :; do
