@@ -31,7 +31,7 @@ demo: build
 
 # Release runs everything, real Kafka and PostgreSQL included; ASan+UBSan
 # runs everything again; TSan runs the runtime's tests; each fuzz target
-# runs for 20 s.
+# runs for 10 s.
 test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
@@ -47,7 +47,7 @@ test-tsan: build-tsan
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -L runtime --output-on-failure
 
 test-fuzz: build-fuzz
-	scripts/fuzz 20
+	scripts/fuzz 10
 
 # Longer fuzzing, by hand: FUZZ_SECONDS per target.
 fuzz: build-fuzz

@@ -326,7 +326,7 @@ int load_run(const config_t *cfg, const load_opts_t *o, load_result_t *r)
     }
     if ((rc = reader_open(&t, &kenv, err, sizeof(err))) != 0) {
         cli_error("bench load: %s", err);
-        goto out_env;
+        goto out_reader;
     }
     rd_kafka_conf_t *conf = kafka_conf(cfg, &kenv, KAFKA_PRODUCER, err, sizeof(err));
     if (conf == NULL) {
@@ -387,7 +387,7 @@ int load_run(const config_t *cfg, const load_opts_t *o, load_result_t *r)
     }
     rd_kafka_flush(rk, 30000);
     /* The rest, until every event is back or the drain time passed. */
-    int64_t until = mono_us() + (int64_t)o->drain_s * 1000000;
+    int64_t until = mono_us() + (rc == 0 ? (int64_t)o->drain_s * 1000000 : 0);
     while (__atomic_load_n(&t.received, __ATOMIC_RELAXED) < __atomic_load_n(&t.sent_ok, __ATOMIC_RELAXED) &&
            mono_us() < until) {
         usleep(50000);
@@ -422,7 +422,6 @@ out_reader:
         rd_kafka_consumer_close(t.reader);
         rd_kafka_destroy(t.reader);
     }
-out_env:
     kafka_env_close(&kenv);
 out_file:
     if (from)
