@@ -233,7 +233,9 @@ static void consistency_finalize(rt_actor_t *self)
     consistency_state_t *s = rt_actor_state(self);
     if (s->db != NULL)
         PQfinish(s->db);
-    rd_kafka_destroy(s->rk);
+    /* Its group was never joined and nothing was committed: nothing to
+     * close, and no wait on a coordinator at shutdown. */
+    rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     json_decref(s->processes);
     json_decref(s->syncs);
     json_decref(s->dlq_recent);
