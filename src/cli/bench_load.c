@@ -195,7 +195,6 @@ static void *sampler_main(void *arg)
     while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
         page.len = 0;
         if (curl_easy_perform(c) == CURLE_OK) {
-            sb_append(&page, "", 1);
             long lag = (long)family_sum(page.data, "dispatchd_consumer_lag");
             long inflight = (long)family_sum(page.data, "dispatchd_inflight_records");
             double done = family_sum(page.data, "dispatchd_records_processed_total"), now = (double)mono_us() / 1e6;
