@@ -54,7 +54,7 @@ fuzz: build-fuzz
 	scripts/fuzz $${FUZZ_SECONDS:-600}
 
 bench-runtime: build
-	@bench/runtime/compare.py build/bench/savina_dispatchd build/bench/savina_caf
+	@build/dispatchd bench runtime $$([ -x build/bench/savina_caf ] && echo --peer build/bench/savina_caf)
 
 bench-consume: build
 	@bench/consume/bench_consume.sh

@@ -1,7 +1,8 @@
 /*
- * bench.c -- `dispatchd bench load`: the end-to-end harness a user runs
- * against their own deployment (the brokers and database of the
- * configuration, a `dispatchd run` consuming them). One trial at a rate,
+ * bench.c -- `dispatchd bench`: the suites (src/bench/) and `bench load`,
+ * the end-to-end harness a user runs against their own deployment (the
+ * brokers and database of the configuration, a `dispatchd run` consuming
+ * them). One trial at a rate,
  * or --max-rate: trials at rising rates for the highest whose p99 stays
  * under a target with nothing lost. A table for people, --json for
  * machines (the README documents its fields), --compare to print each
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #include "bench_load.h"
+#include "bench_report.h"
+#include "bench_suites.h"
+#include "bench_util.h"
 #include "cli.h"
 #include "log.h"
 
@@ -40,19 +44,6 @@ typedef struct bench_args {
     double p99_target_ms, trial_s;
 } bench_args_t;
 
-static int number(const char *flag, const char *v, double min, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= min && d <= max)) {
-        cli_error("bench load: %s: a number from %g to %g, not '%.40s'", flag, min, max, v);
-        return -1;
-    }
-    *out = d;
-    return 0;
-}
-
 static int parse(int argc, char **argv, bench_args_t *a)
 {
     memset(a, 0, sizeof(*a));
@@ -74,29 +65,29 @@ static int parse(int argc, char **argv, bench_args_t *a)
             cli_error("bench load: unknown or incomplete option '%s'\n%s", f, USAGE);
             return -1;
         } else if (strcmp(f, "--rate") == 0) {
-            if (number(f, v, 0.1, 1e7, &a->o.rate))
+            if (bench_flag_number("bench load", f, v, 0.1, 1e7, &a->o.rate))
                 return -1;
         } else if (strcmp(f, "--events") == 0) {
-            if (number(f, v, 1, 1e9, &d))
+            if (bench_flag_number("bench load", f, v, 1, 1e9, &d))
                 return -1;
             a->o.events = (long)d;
         } else if (strcmp(f, "--repos") == 0) {
-            if (number(f, v, 1, 1e6, &d))
+            if (bench_flag_number("bench load", f, v, 1, 1e6, &d))
                 return -1;
             a->o.repos = (int)d;
         } else if (strcmp(f, "--body-bytes") == 0) {
-            if (number(f, v, 0, 1 << 20, &d))
+            if (bench_flag_number("bench load", f, v, 0, 1 << 20, &d))
                 return -1;
             a->o.body_bytes = (int)d;
         } else if (strcmp(f, "--drain-s") == 0) {
-            if (number(f, v, 1, 3600, &d))
+            if (bench_flag_number("bench load", f, v, 1, 3600, &d))
                 return -1;
             a->o.drain_s = (int)d;
         } else if (strcmp(f, "--p99-target-ms") == 0) {
-            if (number(f, v, 1, 3.6e6, &a->p99_target_ms))
+            if (bench_flag_number("bench load", f, v, 1, 3.6e6, &a->p99_target_ms))
                 return -1;
         } else if (strcmp(f, "--trial-s") == 0) {
-            if (number(f, v, 1, 3600, &a->trial_s))
+            if (bench_flag_number("bench load", f, v, 1, 3600, &a->trial_s))
                 return -1;
         } else if (strcmp(f, "--from") == 0) {
             a->o.from = v;
@@ -158,34 +149,6 @@ static void print_table(const load_result_t *r)
            r->duplicates);
 }
 
-/* Each number in both documents, by its path, with now / then. */
-static void compare_walk(FILE *out, json_t *now, json_t *then, const char *path)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(now, k, v) {
-        char p[128];
-        snprintf(p, sizeof(p), "%s%s%s", path, path[0] ? "." : "", k);
-        json_t *w = json_object_get(then, k);
-        if (json_is_object(v) && json_is_object(w))
-            compare_walk(out, v, w, p);
-        else if (json_is_number(v) && json_is_number(w)) {
-            double a = json_number_value(v), b = json_number_value(w);
-            if (b != 0)
-                fprintf(out, "  %-28s %14.2f %14.2f  ratio %.3f\n", p, a, b, a / b);
-            else
-                fprintf(out, "  %-28s %14.2f %14.2f  ratio %s\n", p, a, b, a == 0 ? "1.000" : "-");
-        }
-    }
-}
-
-/* On stdout, or on stderr when stdout carries --json's document. */
-static void compare(FILE *out, json_t *now, json_t *then, const char *file)
-{
-    fprintf(out, "compared with %s:\n  %-28s %14s %14s\n", file, "figure", "now", "then");
-    compare_walk(out, now, then, "");
-}
-
 static bool good(const load_result_t *r, double target_ms)
 {
     return r->lost == 0 && r->send_failed == 0 && ms(lh_quantile(&r->hist, 0.99)) <= target_ms;
@@ -230,16 +193,8 @@ static int max_rate(const config_t *cfg, bench_args_t *a, json_t **out)
     return rc;
 }
 
-int cmd_bench(int argc, char **argv)
+static int bench_load(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("%s", USAGE);
-        return 0;
-    }
-    if (argc < 2 || strcmp(argv[1], "load") != 0) {
-        cli_error("bench: expected `load`\n%s", USAGE);
-        return EXIT_USAGE;
-    }
     bench_args_t a;
     if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
         printf("%s", USAGE);
@@ -248,15 +203,8 @@ int cmd_bench(int argc, char **argv)
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
     json_t *then = NULL;
-    if (a.compare != NULL) {   /* read first: a bad baseline should not cost a run */
-        json_error_t je;
-        then = json_load_file(a.compare, 0, &je);
-        if (!json_is_object(then)) {
-            cli_error("bench load: --compare %s: not a JSON object (%s)", a.compare, je.text);
-            json_decref(then);
-            return EXIT_USAGE;
-        }
-    }
+    if (a.compare != NULL && (then = bench_load_baseline("bench load", a.compare)) == NULL)
+        return EXIT_USAGE;   /* read first: a bad baseline should not cost a run */
     config_t cfg;
     char err[512];
     if (config_load(&cfg, a.cfg_file, err, sizeof(err)) != 0) {
@@ -288,9 +236,82 @@ int cmd_bench(int argc, char **argv)
         free(s);
     }
     if (rc == 0 && then != NULL)
-        compare(a.json ? stderr : stdout, doc, then, a.compare);
+        bench_compare(a.json ? stderr : stdout, doc, then, a.compare);
     json_decref(then);
     json_decref(doc);
     config_free(&cfg);
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv, bench_ctx_t *ctx);
+} SUITES[] = {
+    {"runtime", bench_runtime}, {"storage", bench_storage},
+};
+
+static const char *SUITES_USAGE =
+    "usage: dispatchd bench load|runtime|consume|storage|classify|ws|sync|dlq [OPTIONS] [--json]\n"
+    "                       [--compare BASELINE.json] [--config FILE]\n"
+    "`dispatchd bench SUITE --help` for a suite's options. Each suite prints `BENCH NAME key=value ...`\n"
+    "lines; --json prints them as one JSON object instead ({NAME: {key: value}}), --compare prints\n"
+    "each figure's ratio to an earlier --json run.\n";
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (argc < 2)
+            cli_error("bench: expected a suite\n%s", SUITES_USAGE);
+        else
+            printf("%s", SUITES_USAGE);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "load") == 0)
+        return bench_load(argc, argv);
+    size_t k = 0;
+    while (k < sizeof(SUITES) / sizeof(SUITES[0]) && strcmp(SUITES[k].name, argv[1]) != 0)
+        k++;
+    if (k == sizeof(SUITES) / sizeof(SUITES[0])) {
+        cli_error("bench: unknown suite '%s'\n%s", argv[1], SUITES_USAGE);
+        return EXIT_USAGE;
+    }
+    /* The shared flags out; the rest is the suite's (argv[0] its name). */
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    if (rest == NULL)
+        abort();
+    int n = 0;
+    bool json = false;
+    const char *compare_file = NULL;
+    bench_ctx_t ctx = {0};
+    rest[n++] = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--compare") == 0 && i + 1 < argc)
+            compare_file = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            ctx.cfg_file = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            rest[n++] = "--help";
+        else
+            rest[n++] = argv[i];
+    }
+    json_t *then = NULL;
+    if (compare_file != NULL && (then = bench_load_baseline("bench", compare_file)) == NULL) {
+        free(rest);
+        return EXIT_USAGE;
+    }
+    bench_report_init(&ctx.rep, json);
+    int rc = SUITES[k].run(n, rest, &ctx);
+    if (rc == 0 && json) {
+        char *s = json_dumps(ctx.rep.doc, JSON_COMPACT | JSON_REAL_PRECISION(12));
+        printf("%s\n", s);
+        free(s);
+    }
+    if (rc == 0 && then != NULL)
+        bench_compare(json ? stderr : stdout, ctx.rep.doc, then, compare_file);
+    json_decref(then);
+    bench_report_free(&ctx.rep);
+    free(rest);
     return rc;
 }

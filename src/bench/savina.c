@@ -1,13 +1,12 @@
 /*
- * savina_dispatchd.c -- Savina actor benchmarks on dispatchd's runtime.
+ * savina.c -- Savina actor benchmarks on dispatchd's runtime, for
+ * `dispatchd bench runtime` (bench_runtime.c runs each in a fresh process).
  *
- *   savina_dispatchd NAME THREADS   prints "msgs=N seconds=S"
- *
- * NAME: pingpong (1,000,000 round trips), counting (1,000,000 messages to
- * one actor), fjthrput (60 actors x 10,000 messages, Savina's defaults),
- * big (120 actors x 20,000 pings, Savina's defaults). Every message is a
- * fresh allocation, as in CAF. Senders respect mailbox bounds: a producer
- * that fills a mailbox waits for its low-watermark notification instead of
+ * pingpong (1,000,000 round trips), counting (1,000,000 messages to one
+ * actor), fjthrput (60 actors x 10,000 messages, Savina's defaults), big
+ * (120 actors x 20,000 pings, Savina's defaults). Every message is a fresh
+ * allocation, as in CAF. Senders respect mailbox bounds: a producer that
+ * fills a mailbox waits for its low-watermark notification instead of
  * forcing past it.
  */
 #include <math.h>
@@ -18,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "runtime.h"
+#include "savina.h"
 
 enum { M_PING = RT_MSG_USER + 1, M_PONG, M_START, M_COUNT, M_WORK, M_DONE };
 
@@ -262,55 +263,21 @@ static long run_big(rt_runtime_t *rt)
 
 /* VmHWM, not getrusage: ru_maxrss survives exec and would report the
  * launching process's size. */
-static long peak_rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
+const char *const savina_names[] = {"pingpong", "counting", "fjthrput", "big", NULL};
 
-static double now_s(void)
+long savina_run(const char *name, int threads, double *seconds)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc != 3) {
-        fprintf(stderr, "usage: savina_dispatchd pingpong|counting|fjthrput|big THREADS\n");
-        return 2;
-    }
-    rt_runtime_t *rt = rt_create(atoi(argv[2]));
-    long msgs = 0;
-    double t0 = now_s();
-    if (strcmp(argv[1], "pingpong") == 0)
-        msgs = run_pingpong(rt);
-    else if (strcmp(argv[1], "counting") == 0)
-        msgs = run_counting(rt);
-    else if (strcmp(argv[1], "fjthrput") == 0)
-        msgs = run_fjthrput(rt);
-    else if (strcmp(argv[1], "big") == 0)
-        msgs = run_big(rt);
-    else {
-        fprintf(stderr, "unknown benchmark %s\n", argv[1]);
-        return 2;
-    }
-    double t = now_s() - t0;
-    printf("msgs=%ld seconds=%.6f rss_kb=%ld\n", msgs, t, peak_rss_kb());
-    if (getenv("SAVINA_STATS")) {
-        rt_stats_t st;
-        rt_get_stats(rt, &st);
-        fprintf(stderr, "activations=%lu messages=%lu handoffs=%lu parks=%lu\n", (unsigned long)st.activations,
-                (unsigned long)st.messages, (unsigned long)st.handoffs, (unsigned long)st.parks);
-    }
+    long (*run)(rt_runtime_t *) = strcmp(name, "pingpong") == 0   ? run_pingpong
+                                  : strcmp(name, "counting") == 0 ? run_counting
+                                  : strcmp(name, "fjthrput") == 0 ? run_fjthrput
+                                  : strcmp(name, "big") == 0      ? run_big
+                                                                  : NULL;
+    if (run == NULL)
+        return -1;
+    rt_runtime_t *rt = rt_create(threads);
+    double t0 = bench_now_s();
+    long msgs = run(rt);
+    *seconds = bench_now_s() - t0;
     rt_destroy(rt);
-    return 0;
+    return msgs;
 }

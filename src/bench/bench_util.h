@@ -1,0 +1,40 @@
+/*
+ * bench_util.h -- what the `dispatchd bench` suites share: clocks, peak
+ * memory, flags, and running a program to read what it prints (the suites
+ * measure dispatchd and its peers each in a process of their own, so one's
+ * memory or threads never weigh on the other).
+ */
+#ifndef DISPATCHD_BENCH_UTIL_H
+#define DISPATCHD_BENCH_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+double bench_now_s(void);
+
+/* A process's peak resident memory in KiB (VmHWM; pid 0: this one), or -1. */
+long bench_peak_rss_kb(pid_t pid);
+
+/* This program's own path, to run a part of a suite in a fresh process. */
+const char *bench_self_exe(void);
+
+/* Runs argv[0] (a path) with argv, waits, and keeps up to outlen-1 bytes
+ * of its standard output in out. Its exit status, or -1 if it could not
+ * run or was killed. */
+int bench_capture(char *const argv[], char *out, size_t outlen);
+
+/* Parses a flag's number within [min, max]; 0, or -1 after saying why
+ * (prefixed with what, e.g. "bench runtime"). */
+int bench_flag_number(const char *what, const char *flag, const char *v, double min, double max, double *out);
+
+/* True (after printing USAGE) when argv asks for --help. */
+bool bench_wants_help(int argc, char **argv, const char *usage);
+
+/* The median of n values (sorts them). */
+double bench_median(double *v, int n);
+
+/* Reads "key=value" from a line such as the Savina programs print. */
+bool bench_kv(const char *line, const char *key, double *out);
+
+#endif
