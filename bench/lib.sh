@@ -1,7 +1,8 @@
 # Sourced by the benchmarks that run dispatchd on the real broker: starts
 # Kafka and PostgreSQL (scripts/kafka, scripts/postgres), makes a scratch
 # database and topics named after the run, writes $work/bench.conf, and
-# starts and stops workers. Everything is removed on exit.
+# starts and stops workers. Everything is removed on exit. (The suites
+# that `dispatchd bench` runs itself need only bench_servers.)
 #   bench_setup TAG [CONF LINES...]   the lines go after the common sections
 #   bench_start NAME [ENV=VALUE...]   a worker (group $tag-NAME unless the
 #                                     environment says otherwise); sets pid,
@@ -61,6 +62,15 @@ bench_start() {
 }
 
 bench_stop() { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=""; }
+
+# bench_servers: the project's broker and database started, and named in
+# the environment for `dispatchd bench SUITE` (which makes its scratch
+# namespace on them).
+bench_servers() {
+  scripts/kafka start >/dev/null
+  scripts/postgres start >/dev/null
+  export KAFKA_BOOTSTRAP_SERVERS="$bootstrap" DATABASE_URL="$admin" DISPATCHD_LOG="${DISPATCHD_LOG:-warn}"
+}
 
 # field JSON NAME: one top-level field of a JSON object
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }

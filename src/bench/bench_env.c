@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,13 +156,11 @@ int bench_env_open(bench_env_t *e, const char *cfg_file, bool with_kafka, bool *
         snprintf(err, errlen, "migrate of the scratch database exited %d", rc);
     if (rc != 0 || !with_kafka)
         return rc;
-    kafka_env_t kenv;
-    if (kafka_env_open(&kenv, &e->cfg, false, err, errlen) != 0)
-        return -1;
     e->made_topics = true;
-    int problems = kafka_topics_ensure(&e->cfg, &kenv, false, err, errlen);
-    kafka_env_close(&kenv);
-    return problems == 0 ? 0 : -1;
+    const char *topics[] = {"topics", "ensure", NULL};
+    if ((rc = bench_command(e, topics, out, sizeof(out))) != 0)
+        snprintf(err, errlen, "topics ensure for the scratch topics exited %d", rc);
+    return rc == 0 ? 0 : -1;
 }
 
 static void delete_topics(bench_env_t *e)
@@ -240,6 +241,41 @@ static char **env_with(const char *const *env)
     return out;
 }
 
+/* A port the kernel has just handed out on 127.0.0.1 (free again when
+ * the worker binds it a moment later). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* The last line or so of a worker's log, for an error message. */
+static const char *log_tail(const char *path)
+{
+    static char tail[400];
+    FILE *f = fopen(path, "r");
+    tail[0] = '\0';
+    if (f != NULL) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, size > (long)sizeof(tail) - 1 ? size - (long)sizeof(tail) + 1 : 0, SEEK_SET);
+        size_t n = fread(tail, 1, sizeof(tail) - 1, f);
+        tail[n] = '\0';
+        while (n > 0 && tail[n - 1] == '\n')
+            tail[--n] = '\0';
+        fclose(f);
+    }
+    return tail[0] ? tail : "(its log is empty)";
+}
+
 int bench_worker_start(bench_env_t *e, const char *program, const char *name, const char *const *env, char *err,
                        size_t errlen)
 {
@@ -248,10 +284,19 @@ int bench_worker_start(bench_env_t *e, const char *program, const char *name, co
     snprintf(logpath, sizeof(logpath), "%s/%s.log", e->work, name);
     const char *all[32] = {group};
     size_t n = 1;
-    while (env && env[n - 1] && n < 31) {
+    while (env && env[n - 1] && n < 30) {
         all[n] = env[n - 1];
         n++;
     }
+    if ((e->port = free_port()) < 0) {
+        snprintf(err, errlen, "no free port on 127.0.0.1: %s", strerror(errno));
+        return -1;
+    }
+    char addr[64];
+    snprintf(addr, sizeof(addr), "DISPATCHD_HTTP_ADDR=127.0.0.1:%d", e->port);
+    snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
+    all[n++] = addr;
+    all[n] = NULL;
     char **envp = env_with(all);
     const char *exe = program ? program : bench_self_exe();
     char *argv[] = {(char *)exe, "run", "--config", e->conf_path, NULL};
@@ -267,31 +312,19 @@ int bench_worker_start(bench_env_t *e, const char *program, const char *name, co
         e->pid = 0;
         return -1;
     }
-    /* Its log names the control plane's port once it listens. */
+    /* Up once its control plane answers. */
     for (int i = 0; i < 600; i++) {
-        usleep(100000);
         int st;
         if (waitpid(e->pid, &st, WNOHANG) == e->pid) {
-            snprintf(err, errlen, "the worker %s exited at start (log: %s)", name, logpath);
+            snprintf(err, errlen, "the worker %s exited at start: %s", name, log_tail(logpath));
             e->pid = 0;
             return -1;
         }
-        FILE *f = fopen(logpath, "r");
-        char line[1024];
-        const char *mark = "control plane on http://127.0.0.1:";
-        while (f && fgets(line, sizeof(line), f)) {
-            char *p = strstr(line, mark);
-            if (p) {
-                e->port = atoi(p + strlen(mark));
-                snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
-            }
-        }
-        if (f)
-            fclose(f);
-        if (e->port > 0)
+        if (bench_metric(e, "dispatchd_up") >= 0)
             return 0;
+        usleep(100000);
     }
-    snprintf(err, errlen, "the worker %s did not listen within 60 s (log: %s)", name, logpath);
+    snprintf(err, errlen, "the worker %s did not answer on %s within 60 s: %s", name, e->url, log_tail(logpath));
     return -1;
 }
 
@@ -358,4 +391,36 @@ int bench_command(bench_env_t *e, const char *const *args, char *out, size_t out
     argv[n] = NULL;
     char buf[256];
     return bench_capture((char *const *)argv, out ? out : buf, out ? outlen : sizeof(buf));
+}
+
+int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, double *rate, char *err, size_t errlen)
+{
+    double deadline = bench_now_s() + timeout_s, first = 0, first_n = 0, n = 0;
+    while (bench_now_s() < deadline) {
+        n = bench_metric(e, "dispatchd_records_processed_total");
+        double now = bench_now_s();
+        if (n > 0 && first == 0)
+            first = now, first_n = n;
+        if (n >= (double)count) {
+            *rate = now > first ? (n - first_n) / (now - first) : 0;
+            return 0;
+        }
+        usleep(20000);
+    }
+    snprintf(err, errlen, "%.0f of %ld records processed within %.0f s", n, count, timeout_s);
+    return -1;
+}
+
+long bench_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
 }

@@ -46,6 +46,14 @@ int bench_worker_stop(bench_env_t *e, bool kill);
  * every label set; with {labels} only that one); -1 when unreadable. */
 double bench_metric(const bench_env_t *e, const char *series);
 
+/* Watches the worker's dispatchd_records_processed_total (every 20 ms)
+ * until it reaches count: the rate from the first processed record to
+ * then. 0, or -1 after timeout_s (err says how far it got). */
+int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, double *rate, char *err, size_t errlen);
+
+/* A process's resident memory now (VmRSS) in KiB, or -1. */
+long bench_rss_kb(pid_t pid);
+
 /* Runs this binary's COMMAND ARGS... against the namespace's configuration
  * and waits: its exit status. Output to the work directory's NAME.log, its
  * standard output kept in out when given. */

@@ -247,7 +247,7 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv, bench_ctx_t *ctx);
 } SUITES[] = {
-    {"runtime", bench_runtime}, {"storage", bench_storage},
+    {"runtime", bench_runtime}, {"storage", bench_storage}, {"consume", bench_consume},
 };
 
 static const char *SUITES_USAGE =
