@@ -56,6 +56,7 @@ void llm_start(llm_state_t *s, llm_call_t *c)
 {
     c->x = llm_transport_start(s->transport, c->request, &c->response, c);
     s->inflight++;
+    __atomic_store_n(&g_metrics.llm_inflight, (int64_t)s->inflight, __ATOMIC_RELAXED);
     c->prev = NULL;
     c->next = s->running;
     if (s->running)
@@ -152,6 +153,7 @@ static void release_slot(llm_state_t *s, llm_call_t *c)
 {
     c->x = NULL;
     s->inflight--;
+    __atomic_store_n(&g_metrics.llm_inflight, (int64_t)s->inflight, __ATOMIC_RELAXED);
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -42,7 +42,7 @@ static bool has_faults(bench_env_t *e, const char *program)
     fprintf(f, "[faults]\nhold_ms = 1\n");
     fclose(f);
     char *argv[] = {(char *)program, "migrate", "--config", conf, NULL}, out[1024];
-    return bench_capture(argv, out, sizeof(out)) == 0;
+    return bench_capture(argv, out, sizeof(out), "/dev/null") == 0;
 }
 
 static int held_runs(bench_env_t *e, bench_ctx_t *ctx, const char *program, double raw, long n, long ordered_n)

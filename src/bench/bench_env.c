@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "issue_gen.h"
 #include "kafka.h"
 #include "log.h"
 #include "schema.h"
@@ -208,7 +210,7 @@ void bench_env_close(bench_env_t *e)
     if (e->work[0]) {
         char *argv[] = {"/bin/rm", "-rf", e->work, NULL};
         char out[16];
-        bench_capture(argv, out, sizeof(out));
+        bench_capture(argv, out, sizeof(out), NULL);
     }
     free(e->db_url);
     free(e->admin_url);
@@ -389,8 +391,12 @@ int bench_command(bench_env_t *e, const char *const *args, char *out, size_t out
     argv[n++] = "--config";
     argv[n++] = e->conf_path;
     argv[n] = NULL;
-    char buf[256];
-    return bench_capture((char *const *)argv, out ? out : buf, out ? outlen : sizeof(buf));
+    char buf[256], errpath[320];
+    snprintf(errpath, sizeof(errpath), "%s/commands.log", e->work);
+    int rc = bench_capture((char *const *)argv, out ? out : buf, out ? outlen : sizeof(buf), errpath);
+    if (rc != 0)
+        fprintf(stderr, "dispatchd %s exited %d: %s\n", args[0], rc, log_tail(errpath));
+    return rc;
 }
 
 int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, double *rate, char *err, size_t errlen)
@@ -423,4 +429,20 @@ long bench_rss_kb(pid_t pid)
     if (f)
         fclose(f);
     return kb;
+}
+
+int bench_issues_file(const bench_env_t *e, const char *name, long n, long first, char *path, size_t pathlen)
+{
+    snprintf(path, pathlen, "%s/%s.jsonl", e->work, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    uint64_t rng = 0x155e5 + (uint64_t)first;
+    for (long i = 0; i < n; i++) {
+        json_t *issue = issue_gen(&rng, 700000000LL + first + i, first + i, 0);
+        json_dumpf(issue, f, JSON_COMPACT);
+        fputc('\n', f);
+        json_decref(issue);
+    }
+    return fclose(f) == 0 ? 0 : -1;
 }

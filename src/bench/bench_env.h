@@ -54,6 +54,11 @@ int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, dou
 /* A process's resident memory now (VmRSS) in KiB, or -1. */
 long bench_rss_kb(pid_t pid);
 
+/* Writes n generated GitHub issue objects (numbers first..first+n-1, ids
+ * unique to them) to the work directory's NAME.jsonl, for `dispatchd sync
+ * --from`; its path in path. 0, or -1. */
+int bench_issues_file(const bench_env_t *e, const char *name, long n, long first, char *path, size_t pathlen);
+
 /* Runs this binary's COMMAND ARGS... against the namespace's configuration
  * and waits: its exit status. Output to the work directory's NAME.log, its
  * standard output kept in out when given. */

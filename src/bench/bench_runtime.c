@@ -43,7 +43,7 @@ static int run_once(const char *program, bool self, const char *name, int thread
     snprintf(th, sizeof(th), "%d", threads);
     char *self_argv[] = {(char *)program, "bench", "runtime", "--one", (char *)name, th, NULL};
     char *peer_argv[] = {(char *)program, (char *)name, th, NULL};
-    int rc = bench_capture(self ? self_argv : peer_argv, out, sizeof(out));
+    int rc = bench_capture(self ? self_argv : peer_argv, out, sizeof(out), NULL);
     double msgs, secs, kb;
     if (rc != 0 || !bench_kv(out, "msgs", &msgs) || !bench_kv(out, "seconds", &secs) || !bench_kv(out, "rss_kb", &kb) ||
         secs <= 0) {

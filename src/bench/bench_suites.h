@@ -20,6 +20,8 @@ typedef struct bench_ctx {
 int bench_runtime(int argc, char **argv, bench_ctx_t *ctx);
 int bench_storage(int argc, char **argv, bench_ctx_t *ctx);
 int bench_classify(int argc, char **argv, bench_ctx_t *ctx);
+/* Its --llm part (bench_classify_llm.c): n issues, then rate_n limited. */
+int bench_classify_llm(bench_ctx_t *ctx, long n, long rate_n);
 int bench_consume(int argc, char **argv, bench_ctx_t *ctx);
 int bench_ws(int argc, char **argv, bench_ctx_t *ctx);
 int bench_sync(int argc, char **argv, bench_ctx_t *ctx);

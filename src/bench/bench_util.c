@@ -2,6 +2,7 @@
 #include "bench_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ const char *bench_self_exe(void)
     return path;
 }
 
-int bench_capture(char *const argv[], char *out, size_t outlen)
+int bench_capture(char *const argv[], char *out, size_t outlen, const char *errpath)
 {
     int fd[2];
     if (pipe(fd) != 0)
@@ -57,6 +58,8 @@ int bench_capture(char *const argv[], char *out, size_t outlen)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&fa, fd[0]);
+    if (errpath != NULL)
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);

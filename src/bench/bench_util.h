@@ -20,9 +20,10 @@ long bench_peak_rss_kb(pid_t pid);
 const char *bench_self_exe(void);
 
 /* Runs argv[0] (a path) with argv, waits, and keeps up to outlen-1 bytes
- * of its standard output in out. Its exit status, or -1 if it could not
- * run or was killed. */
-int bench_capture(char *const argv[], char *out, size_t outlen);
+ * of its standard output in out; its standard error goes to errpath
+ * (NULL: this one's). Its exit status, or -1 if it could not run or was
+ * killed. */
+int bench_capture(char *const argv[], char *out, size_t outlen, const char *errpath);
 
 /* Parses a flag's number within [min, max]; 0, or -1 after saying why
  * (prefixed with what, e.g. "bench runtime"). */

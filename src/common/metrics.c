@@ -336,6 +336,8 @@ void metrics_render(strbuf_t *out)
            "LLM requests this process lets be in flight now: max_inflight, halved by each 429, regrown by one "
            "per answered window.");
     sb_printf(out, "dispatchd_llm_window %ld\n", (long)lds(&m->llm_window));
+    family(out, "dispatchd_llm_inflight_requests", "gauge", "LLM requests this process has in flight now.");
+    sb_printf(out, "dispatchd_llm_inflight_requests %ld\n", (long)lds(&m->llm_inflight));
     family(out, "dispatchd_llm_tokens_total", "counter", "LLM tokens used (prompt and completion).");
     sb_printf(out, "dispatchd_llm_tokens_total %lu\n", (unsigned long)ld(&m->llm_tokens));
     family(out, "dispatchd_cascade_decisions_total", "counter",

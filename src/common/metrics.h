@@ -66,6 +66,7 @@ typedef struct metrics {
     int64_t budget_daily_limit;        /* the group's daily LLM limit in force (run, SIGHUP) */
     int64_t budget_waiting;            /* LLM-bound records held for the budget */
     int64_t llm_window;                /* requests allowed in flight now (halved by 429s) */
+    int64_t llm_inflight;              /* requests in flight now */
     uint64_t llm_tokens;               /* prompt and completion tokens used */
     int64_t circuit_state;             /* 0 closed, 1 half-open, 2 open */
     uint64_t cascade_local;            /* cascade: kept the local answer */
