@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,45 @@ bool bench_wants_help(int argc, char **argv, const char *usage)
             return true;
         }
     return false;
+}
+
+int bench_spawn_reader(char *const argv[], pid_t *pid, int *fd)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    int rc = posix_spawn(pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (rc != 0) {
+        close(p[0]);
+        return -1;
+    }
+    *fd = p[0];
+    return 0;
+}
+
+int bench_read_line(int fd, char *line, size_t len, double timeout_s)
+{
+    double until = bench_now_s() + timeout_s;
+    size_t n = 0;
+    while (n + 1 < len) {
+        int left_ms = (int)((until - bench_now_s()) * 1000);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0)
+            return -1;
+        char ch;
+        ssize_t r = read(fd, &ch, 1);
+        if (r <= 0)
+            return -1;
+        if (ch == '\n')
+            break;
+        line[n++] = ch;
+    }
+    line[n] = '\0';
+    return 0;
 }

@@ -25,6 +25,14 @@ const char *bench_self_exe(void);
  * killed. */
 int bench_capture(char *const argv[], char *out, size_t outlen, const char *errpath);
 
+/* Starts argv[0] with argv, its standard output a pipe read through *fd
+ * (its standard error: this one's). 0, or -1. */
+int bench_spawn_reader(char *const argv[], pid_t *pid, int *fd);
+
+/* One line from fd (without its newline) within timeout_s: 0, or -1 at
+ * the end or on timeout. Reads a byte at a time: for a few short lines. */
+int bench_read_line(int fd, char *line, size_t len, double timeout_s);
+
 /* Parses a flag's number within [min, max]; 0, or -1 after saying why
  * (prefixed with what, e.g. "bench runtime"). */
 int bench_flag_number(const char *what, const char *flag, const char *v, double min, double max, double *out);

@@ -1,15 +1,9 @@
 /*
- * ws_fanout.c -- the client side of `make bench-ws`: CLIENTS WebSocket
- * connections to GET /ws on one epoll loop, reading every frame, timing
- * each issue message from its record time (the message's timestamp, when
- * the classification had been stored and published) to its receipt.
- *
- *   ws_fanout HOST PORT TOKEN CLIENTS EVENTS_PER_CLIENT TIMEOUT_S
- *
- * Prints "ready" once every connection is upgraded, then, when each has
- * EVENTS_PER_CLIENT issue messages or the time is up, one JSON line:
- * delivered, the first and last record and receipt times (ms), p50/p99
- * latency (ms) and how many connections the server closed.
+ * ws_fanout.c -- the client side of `dispatchd bench ws` (see ws_fanout.h),
+ * run in a process of its own: WebSocket connections to GET /ws on one
+ * epoll loop, reading every frame, timing each issue message from its
+ * record time (the message's timestamp, when the classification had been
+ * stored and published) to its receipt.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +18,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ws_fanout.h"
 
 #define BUF_BYTES (64 * 1024)
 #define LAT_BUCKETS 120000            /* 1 ms each, up to 2 minutes */
@@ -166,7 +162,7 @@ static void upgrade(conn_t *c, const char *host, int port, const char *token)
     while (end == NULL) {
         ssize_t r = read(c->fd, c->buf + c->len, BUF_BYTES - c->len - 1);
         if (r <= 0) {
-            fprintf(stderr, "ws_fanout: the upgrade failed\n");
+            fprintf(stderr, "bench ws: the upgrade failed\n");
             exit(1);
         }
         c->len += (size_t)r;
@@ -174,7 +170,7 @@ static void upgrade(conn_t *c, const char *host, int port, const char *token)
         end = strstr((char *)c->buf, "\r\n\r\n");
     }
     if (strncmp((char *)c->buf, "HTTP/1.1 101", 12) != 0) {
-        fprintf(stderr, "ws_fanout: refused: %.*s\n", (int)strcspn((char *)c->buf, "\r"), c->buf);
+        fprintf(stderr, "bench ws: refused: %.*s\n", (int)strcspn((char *)c->buf, "\r"), c->buf);
         exit(1);
     }
     size_t used = (size_t)(end + 4 - (char *)c->buf);
@@ -195,16 +191,9 @@ static long percentile(double q)
     return LAT_BUCKETS;
 }
 
-int main(int argc, char **argv)
+int ws_fanout_run(const char *host, int port, const char *token, int nconn, long want, long timeout_s)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: ws_fanout HOST PORT TOKEN CLIENTS EVENTS_PER_CLIENT TIMEOUT_S\n");
-        return 2;
-    }
-    const char *host = argv[1], *token = argv[3];
-    int port = atoi(argv[2]), nconn = atoi(argv[4]);
-    long want = atol(argv[5]);
-    int64_t deadline = now_ms() + atol(argv[6]) * 1000;
+    int64_t deadline = now_ms() + timeout_s * 1000;
     conn_t *conns = calloc((size_t)nconn, sizeof(conn_t));
     int ep = epoll_create1(0);
     for (int i = 0; i < nconn; i++) {
