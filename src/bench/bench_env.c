@@ -446,3 +446,13 @@ int bench_issues_file(const bench_env_t *e, const char *name, long n, long first
     }
     return fclose(f) == 0 ? 0 : -1;
 }
+
+int bench_env_conf(bench_env_t *e, const char *const *lines)
+{
+    FILE *f = fopen(e->conf_path, "a");
+    if (f == NULL)
+        return -1;
+    for (size_t i = 0; lines[i] != NULL; i++)
+        fprintf(f, "%s\n", lines[i]);
+    return fclose(f) == 0 ? 0 : -1;
+}

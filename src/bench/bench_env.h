@@ -34,6 +34,10 @@ typedef struct bench_env {
 int bench_env_open(bench_env_t *e, const char *cfg_file, bool with_kafka, bool *usage, char *err, size_t errlen);
 void bench_env_close(bench_env_t *e);
 
+/* Appends LINES (NULL-terminated) to the workers' configuration file: for
+ * the settings that have no environment name. 0, or -1. */
+int bench_env_conf(bench_env_t *e, const char *const *lines);
+
 /* Starts `dispatchd run` (group TAG-NAME) with the environment plus ENV
  * ("KEY=VALUE" strings, NULL-terminated; later ones win) and waits for its
  * control plane; program NULL means this binary. 0, or -1 with err. */

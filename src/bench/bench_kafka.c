@@ -132,6 +132,24 @@ int bench_fill(const config_t *cfg, const char *topic, const bench_fill_opts_t *
     return rc;
 }
 
+int bench_produce(const config_t *cfg, const char *topic, size_t n, char *const *keys, char *const *values,
+                  char *err, size_t errlen)
+{
+    const char *props[] = {NULL};
+    rd_kafka_t *rk = client(cfg, KAFKA_PRODUCER, props, err, errlen);
+    if (rk == NULL)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = send_one(rk, topic, keys[i], values[i], strlen(values[i]), err, errlen);
+    if (rc == 0 && wait_delivered(rk, 120) != 0) {
+        snprintf(err, errlen, "produce to %s: not all delivered within 120 s", topic);
+        rc = -1;
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int bench_drain(const config_t *cfg, const char *topic, long count, double *msgs_per_s, char *err, size_t errlen)
 {
     char group[96];

@@ -26,6 +26,11 @@ typedef struct bench_fill_opts {
 int bench_fill(const config_t *cfg, const char *topic, const bench_fill_opts_t *o, double *seconds, char *err,
                size_t errlen);
 
+/* Produces n records (keys[i], values[i]) as dispatchd's producer would
+ * and waits for every acknowledgement. 0, or -1 with err. */
+int bench_produce(const config_t *cfg, const char *topic, size_t n, char *const *keys, char *const *values,
+                  char *err, size_t errlen);
+
 /* Reads count records of topic from the start in a group of its own and
  * drops them: the rate from the first record to the last. 0, or -1. */
 int bench_drain(const config_t *cfg, const char *topic, long count, double *msgs_per_s, char *err, size_t errlen);

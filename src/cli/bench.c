@@ -248,7 +248,7 @@ static const struct {
     int (*run)(int argc, char **argv, bench_ctx_t *ctx);
 } SUITES[] = {
     {"runtime", bench_runtime}, {"storage", bench_storage}, {"consume", bench_consume},
-    {"classify", bench_classify}, {"ws", bench_ws}, {"sync", bench_sync},
+    {"classify", bench_classify}, {"ws", bench_ws}, {"sync", bench_sync}, {"dlq", bench_dlq},
 };
 
 static const char *SUITES_USAGE =
