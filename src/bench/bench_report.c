@@ -30,13 +30,10 @@ static json_t *value_of(const char *v)
     return json_string(v);
 }
 
-void bench_emit(bench_report_t *r, const char *name, const char *fmt, ...)
+static void emit(bench_report_t *r, const char *name, const char *key, const char *fmt, va_list ap)
 {
     char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     fprintf(r->json ? stderr : stdout, "BENCH %s %s\n", name, line);
     fflush(r->json ? stderr : stdout);
     json_t *o = json_object();
@@ -48,7 +45,23 @@ void bench_emit(bench_report_t *r, const char *name, const char *fmt, ...)
         *eq = '\0';
         json_object_set_new(o, tok, value_of(eq + 1));
     }
-    json_object_set_new(r->doc, name, o);
+    json_object_set_new(r->doc, key, o);
+}
+
+void bench_emit(bench_report_t *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(r, name, name, fmt, ap);
+    va_end(ap);
+}
+
+void bench_emit_as(bench_report_t *r, const char *name, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(r, name, key, fmt, ap);
+    va_end(ap);
 }
 
 void bench_note(bench_report_t *r, const char *fmt, ...)

@@ -24,6 +24,11 @@ void bench_report_free(bench_report_t *r);
  * numbers) under NAME. */
 void bench_emit(bench_report_t *r, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The same, kept under KEY instead: for a suite that prints one NAME
+ * several times (one line per client count, ...). */
+void bench_emit_as(bench_report_t *r, const char *name, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A comment line ("# ..."): progress and context for people. */
 void bench_note(bench_report_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -89,7 +89,9 @@ static int one_count(bench_env_t *e, bench_ctx_t *ctx, int c, long n, long first
     double delivered_s = delivered / ((lr - fe) / 1000 > 1e-3 ? (lr - fe) / 1000 : 1e-3);
     double ideal = c * events_s;
     long hwm = bench_peak_rss_kb(e->pid);
-    bench_emit(&ctx->rep, "ws-fanout",
+    char key[32];
+    snprintf(key, sizeof(key), "ws-fanout-%d", c);
+    bench_emit_as(&ctx->rep, "ws-fanout", key,
                "clients=%d events_per_s=%.0f delivered_per_s=%.0f ideal_per_s=%.0f ratio=%.3f p50_ms=%.0f p99_ms=%.0f "
                "peak_rss_mb=%.1f idle_kib_per_client=%.1f delivered=%.0f/%ld closed=%.0f",
                c, events_s, delivered_s, ideal, delivered_s / ideal, json_number_value(json_object_get(r, "p50_ms")),
