@@ -417,19 +417,6 @@ int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, dou
     return -1;
 }
 
-long bench_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
 
 int bench_issues_file(const bench_env_t *e, const char *name, long n, long first, char *path, size_t pathlen)
 {

@@ -55,9 +55,6 @@ double bench_metric(const bench_env_t *e, const char *series);
  * then. 0, or -1 after timeout_s (err says how far it got). */
 int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, double *rate, char *err, size_t errlen);
 
-/* A process's resident memory now (VmRSS) in KiB, or -1. */
-long bench_rss_kb(pid_t pid);
-
 /* Writes n generated GitHub issue objects (numbers first..first+n-1, ids
  * unique to them) to the work directory's NAME.jsonl, for `dispatchd sync
  * --from`; its path in path. 0, or -1. */

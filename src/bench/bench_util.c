@@ -24,18 +24,32 @@ double bench_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-long bench_peak_rss_kb(pid_t pid)
+/* One "Name: N kB" line of /proc/PID/status. */
+static long status_kb(pid_t pid, const char *field)
 {
     char path[64], line[256];
     snprintf(path, sizeof(path), pid ? "/proc/%d/status" : "/proc/self/status", (int)pid);
     FILE *f = fopen(path, "r");
     long kb = -1;
+    size_t fl = strlen(field);
     while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+            kb = atol(line + fl + 1);
             break;
+        }
     if (f)
         fclose(f);
     return kb;
+}
+
+long bench_peak_rss_kb(pid_t pid)
+{
+    return status_kb(pid, "VmHWM");
+}
+
+long bench_rss_kb(pid_t pid)
+{
+    return status_kb(pid, "VmRSS");
 }
 
 const char *bench_self_exe(void)

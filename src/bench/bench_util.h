@@ -15,6 +15,8 @@ double bench_now_s(void);
 
 /* A process's peak resident memory in KiB (VmHWM; pid 0: this one), or -1. */
 long bench_peak_rss_kb(pid_t pid);
+/* Its resident memory now (VmRSS) in KiB, or -1. */
+long bench_rss_kb(pid_t pid);
 
 /* This program's own path, to run a part of a suite in a fresh process. */
 const char *bench_self_exe(void);
