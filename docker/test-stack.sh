@@ -17,7 +17,8 @@
 #      container of the stack) and checks every one stored and classified
 #      (PostgreSQL through its port published on 127.0.0.1), that
 #      Prometheus scrapes dispatchd (up == 1) and every dashboard query
-#      returns series, that `docker-compose stop` drains dispatchd with
+#      returns series, that `dispatchd bench storage` and `consume` run
+#      from the image against the stack, that `docker-compose stop` drains dispatchd with
 #      exit 0;
 #   6. tears everything down, and prints how long each step took.
 # Grafana cannot run here (no image): its provisioning and dashboard are
@@ -209,7 +210,22 @@ prom() { curl -s --get "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "
 up() { prom 'up{job="dispatchd"}' | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'; }
 for _ in $(seq 1 60); do [ "$(up)" = 1 ] && break; sleep 1; done
 check "Prometheus scrapes dispatchd by its service name (up == 1)" 1 "$(up)"
-sleep 25   # rate windows of 20 s and more: enough scrapes after the sync
+t_scrapes=$SECONDS
+# The harness from the image's installed binary against the stack's own
+# broker and database (a scratch database and topics, removed after).
+bench() {   # bench SUITE ARGS...: its --json document's figures, one "NAME.key=value" a line
+  compose run --rm -T --no-deps --entrypoint dispatchd init bench "$@" --json 2>>"$work/bench.err" |
+    python3 -c 'import json,sys; [print("%s.%s=%s" % (n, k, v)) for n, o in json.load(sys.stdin).items() for k, v in o.items()]'
+}
+out=$(bench storage --rows 2000 --naive-rows 20)
+check "dispatchd bench storage in a container, on the stack's database: 2,000 rows, a ratio" yes \
+  "$(grep -q '^storage-vs-copy.rows=2000$' <<<"$out" && grep -Eq '^storage-vs-copy.ratio=[0-9.]+$' <<<"$out" && echo yes || { echo "$out"; tail -3 "$work/bench.err"; })"
+out=$(bench consume --records 20000)
+check "dispatchd bench consume in a container, on the stack's broker: workers of its own, a ratio" yes \
+  "$(awk -F= '$1 == "consume-raw.ratio" && $2 > 0 {ok = 1} END {print ok ? "yes" : "no"}' <<<"$out")"
+step bench
+# rate windows of 20 s and more: enough scrapes after the sync
+[ $((SECONDS - t_scrapes)) -lt 25 ] && sleep $((25 - (SECONDS - t_scrapes)))
 check "every dashboard query returns series" none \
   "$(python3 "$root/tests/tools/dashboard_queries.py" "$root/docker/grafana/dashboards/dispatchd.json" "http://127.0.0.1:$pport")"
 step prometheus

@@ -134,6 +134,8 @@ int bench_env_open(bench_env_t *e, const char *cfg_file, bool with_kafka, bool *
     int rc = exec_sql(c, sql, err, errlen);
     if (rc == 0) {
         e->made_db = true;
+        fprintf(stderr, "# scratch namespace %s: a database%s of that name, removed at the end\n", e->tag,
+                with_kafka ? " and topics" : "");
         e->db_url = conninfo_for(c, e->tag);
     }
     PQfinish(c);
