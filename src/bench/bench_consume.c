@@ -11,8 +11,10 @@
  *   backpressure         the whole backlog in front of a stage that never
  *                        finishes: the process's peak memory, the partitions
  *                        paused, the records taken (the rest stays in Kafka).
- * The last two hold records with a fault only a test build has: they run
- * when --hold-worker names such a binary (a checkout's dispatchd-faults).
+ * The last two hold records with a fault only the test build has, so they
+ * are compiled into dispatchd-faults alone (the shipped binary names no
+ * fault): `dispatchd-faults bench consume [--held-only]`, its workers
+ * itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,27 +28,15 @@
 #include "cli.h"
 
 static const char *USAGE =
-    "usage: dispatchd bench consume [--records N] [--ordered-records M] [--hold-worker PROGRAM]\n"
+    "usage: dispatchd bench consume [--records N] [--ordered-records M] [--held-only]\n"
     "N (1,000,000) records of ~1 KB for consume-raw and backpressure, M (200,000) for\n"
-    "ordered-concurrency. PROGRAM: a dispatchd built with test faults, for the held stage of\n"
-    "ordered-concurrency and backpressure (skipped without it).\n";
+    "ordered-concurrency. The held runs (ordered-concurrency, backpressure) hold records with a\n"
+    "test fault: only `dispatchd-faults bench consume` runs them (--held-only: them alone).\n";
 
-/* Whether program takes the [faults] settings (a release build refuses them). */
-static bool has_faults(bench_env_t *e, const char *program)
+#ifdef DISPATCHD_FAULTS
+static int held_runs(bench_env_t *e, bench_ctx_t *ctx, double raw, long n, long ordered_n)
 {
-    char conf[400];
-    snprintf(conf, sizeof(conf), "%s/faults-probe.conf", e->work);
-    FILE *f = fopen(conf, "w");
-    if (f == NULL)
-        return false;
-    fprintf(f, "[faults]\nhold_ms = 1\n");
-    fclose(f);
-    char *argv[] = {(char *)program, "migrate", "--config", conf, NULL}, out[1024];
-    return bench_capture(argv, out, sizeof(out), "/dev/null") == 0;
-}
-
-static int held_runs(bench_env_t *e, bench_ctx_t *ctx, const char *program, double raw, long n, long ordered_n)
-{
+    const char *program = NULL;   /* this binary: built with the faults */
     char err[512];
     double got;
     const char *ordered[] = {"DISPATCHD_STAGES=noop", "DISPATCHD_HOLD_MS=50", "DISPATCHD_MAX_INFLIGHT=333", "DISPATCHD_ORDERING=key", NULL};
@@ -82,13 +72,14 @@ static int held_runs(bench_env_t *e, bench_ctx_t *ctx, const char *program, doub
                (double)peak / 1024, paused, taken);
     return 0;
 }
+#endif
 
 int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
 {
     if (bench_wants_help(argc, argv, USAGE))
         return 0;
     double n = 1000000, ordered_n = 200000;
-    const char *hold = NULL;
+    bool held_only = false;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(f, "--records") == 0) {
@@ -97,18 +88,21 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
         } else if (strcmp(f, "--ordered-records") == 0) {
             if (bench_flag_number("bench consume", f, v, 10, 1e9, &ordered_n))
                 return EXIT_USAGE;
-        } else if (strcmp(f, "--hold-worker") == 0 && v != NULL) {
-            hold = v;
+        } else if (strcmp(f, "--held-only") == 0) {
+            held_only = true;
+            continue;
         } else {
             cli_error("bench consume: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
         i++;
     }
-    if (hold != NULL && access(hold, X_OK) != 0) {
-        cli_error("bench consume: --hold-worker %s: not an executable program", hold);
+#ifndef DISPATCHD_FAULTS
+    if (held_only) {
+        cli_error("bench consume: --held-only: the held runs are in the test build only (dispatchd-faults)");
         return EXIT_USAGE;
     }
+#endif
     if (ordered_n > n)
         ordered_n = n;
     bench_env_t e;
@@ -119,11 +113,6 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
         bench_env_close(&e);
         return usage ? EXIT_USAGE : 1;
     }
-    if (hold != NULL && !has_faults(&e, hold)) {
-        cli_error("bench consume: --hold-worker %s: not built with test faults (it refuses [faults] hold_ms)", hold);
-        bench_env_close(&e);
-        return EXIT_USAGE;
-    }
     int rc = 1;
     double secs, raw, got;
     bench_note(&ctx->rep, "filling %s with %.0f records of ~1 KB over 10,000 keys", e.cfg.topic_raw, n);
@@ -133,21 +122,23 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
         cli_error("bench consume: %s", err);
         goto out;
     }
-    const char *noop[] = {"DISPATCHD_STAGES=noop", NULL};
-    if (bench_worker_start(&e, NULL, "raw", noop, err, sizeof(err)) != 0 ||
-        bench_processed_rate(&e, (long)n, 600, &got, err, sizeof(err)) != 0) {
-        cli_error("bench consume: consume-raw: %s", err);
-        goto out;
+    if (!held_only) {
+        const char *noop[] = {"DISPATCHD_STAGES=noop", NULL};
+        if (bench_worker_start(&e, NULL, "raw", noop, err, sizeof(err)) != 0 ||
+            bench_processed_rate(&e, (long)n, 600, &got, err, sizeof(err)) != 0) {
+            cli_error("bench consume: consume-raw: %s", err);
+            goto out;
+        }
+        bench_worker_stop(&e, false);
+        bench_emit(&ctx->rep, "consume-raw", "librdkafka_msgs_per_s=%.0f dispatchd_msgs_per_s=%.0f ratio=%.3f", raw,
+                   got, got / raw);
     }
-    bench_worker_stop(&e, false);
-    bench_emit(&ctx->rep, "consume-raw", "librdkafka_msgs_per_s=%.0f dispatchd_msgs_per_s=%.0f ratio=%.3f", raw, got,
-               got / raw);
-    if (hold != NULL)
-        rc = held_runs(&e, ctx, hold, raw, (long)n, (long)ordered_n);
-    else {
-        bench_note(&ctx->rep, "ordered-concurrency and backpressure skipped: they need --hold-worker");
-        rc = 0;
-    }
+#ifdef DISPATCHD_FAULTS
+    rc = held_runs(&e, ctx, raw, (long)n, (long)ordered_n);
+#else
+    bench_note(&ctx->rep, "ordered-concurrency and backpressure: in the test build only (dispatchd-faults bench consume)");
+    rc = 0;
+#endif
 out:
     bench_env_close(&e);
     return rc;

@@ -49,17 +49,22 @@ check "storage: exit 0" 0 $rc
 check "storage: 2,000 rows through dispatchd and COPY, 50 the naive way, rates and ratios" True \
   "$(d 'c, n = d["storage-vs-copy"], d["storage-vs-naive"]; c["rows"] == 2000 and n["naive_rows"] == 50 and c["dispatchd_rows_per_s"] > 0 and c["copy_rows_per_s"] > 0 and abs(c["ratio"] - c["dispatchd_rows_per_s"] / c["copy_rows_per_s"]) < 0.01 and n["ratio"] > 1')"
 
+suite consume --records 30000
+check "consume: exit 0" 0 $rc
+check "consume: raw against the bare loop; the held runs are not in the shipped binary" True \
+  "$(d 'r = d["consume-raw"]; 0 < r["ratio"] < 3 and r["librdkafka_msgs_per_s"] > 0 and list(d) == ["consume-raw"]')"
+msg=$("$bin" bench consume --held-only --config "$work/user.conf" 2>&1 >/dev/null)
+check "consume --held-only in the shipped binary: exit 2, the test build named" "2 yes" \
+  "$? $(grep -q 'dispatchd-faults' <<<"$msg" && echo yes || echo "$msg")"
 if [ -x "$faults" ]; then
-  suite consume --records 30000 --ordered-records 5000 --hold-worker "$faults"
-  check "consume: exit 0" 0 $rc
-  check "consume: raw against the bare loop, the held run against its ideal" True \
-    "$(d 'r, o = d["consume-raw"], d["ordered-concurrency"]; 0 < r["ratio"] < 3 and r["librdkafka_msgs_per_s"] > 0 and o["records"] == 5000 and 0 < o["ratio"] <= 1.1 and o["ideal_msgs_per_s"] <= 19980')"
+  "$faults" bench consume --held-only --records 30000 --ordered-records 5000 --json --config "$work/user.conf" \
+    > "$work/out.json" 2> "$work/consume-held.log"
+  check "consume --held-only (test build): exit 0" 0 $?
+  check "consume: the held run against its ideal, no raw run" True \
+    "$(d 'o = d["ordered-concurrency"]; o["records"] == 5000 and 0 < o["ratio"] <= 1.1 and o["ideal_msgs_per_s"] <= 19980 and "consume-raw" not in d')"
   check "consume: backpressure pauses the 3 partitions and leaves most of the backlog in Kafka" True \
     "$(d 'b = d["backpressure"]; b["backlog"] == 30000 and b["partitions_paused"] == 3 and 0 < b["records_taken"] < 30000 and b["peak_rss_mb"] > 0')"
 fi
-msg=$("$bin" bench consume --records 100 --hold-worker "$bin" --config "$work/user.conf" 2>&1 >/dev/null)
-check "consume --hold-worker with a release binary: exit 2, named" "2 yes" \
-  "$? $(grep -q 'not built with test faults' <<<"$msg" && echo yes || echo "$msg")"
 
 start_fake_llm --latency-ms 50
 OPENAI_BASE_URL="http://127.0.0.1:$fport/v1" OPENAI_API_KEY=bench suite classify --llm --llm-records 2000 --rate-records 100
