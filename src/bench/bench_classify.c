@@ -181,11 +181,10 @@ int bench_classify(int argc, char **argv, bench_ctx_t *ctx)
     double n = 60000, rate_n = 3700;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--llm") == 0) {
-            llm = true;
-            continue;
-        }
-        if (strcmp(f, "--data") == 0 && v != NULL) {
+            llm = true, takes = false;
+        } else if (strcmp(f, "--data") == 0 && v != NULL) {
             data = v;
         } else if (strcmp(f, "--llm-records") == 0) {
             if (bench_flag_number("bench classify", f, v, 10, 1e8, &n))
@@ -197,7 +196,7 @@ int bench_classify(int argc, char **argv, bench_ctx_t *ctx)
             cli_error("bench classify: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i++;
+        i += takes;
     }
     int rc = local_model(ctx, data);
     if (rc == 0 && llm)

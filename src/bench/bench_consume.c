@@ -82,6 +82,7 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
     bool held_only = false;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--records") == 0) {
             if (bench_flag_number("bench consume", f, v, 10, 1e9, &n))
                 return EXIT_USAGE;
@@ -89,13 +90,12 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
             if (bench_flag_number("bench consume", f, v, 10, 1e9, &ordered_n))
                 return EXIT_USAGE;
         } else if (strcmp(f, "--held-only") == 0) {
-            held_only = true;
-            continue;
+            held_only = true, takes = false;
         } else {
             cli_error("bench consume: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i++;
+        i += takes;
     }
 #ifndef DISPATCHD_FAULTS
     if (held_only) {

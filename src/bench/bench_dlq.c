@@ -201,11 +201,10 @@ int bench_dlq(int argc, char **argv, bench_ctx_t *ctx)
     bool iso = false;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--isolation") == 0) {
-            iso = true;
-            continue;
-        }
-        if (strcmp(f, "--keys") == 0) {
+            iso = true, takes = false;
+        } else if (strcmp(f, "--keys") == 0) {
             if (bench_flag_number("bench dlq", f, v, 100, 1e6, &keys))
                 return EXIT_USAGE;
         } else if (strcmp(f, "--versions") == 0) {
@@ -218,7 +217,7 @@ int bench_dlq(int argc, char **argv, bench_ctx_t *ctx)
             cli_error("bench dlq: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i++;
+        i += takes;
     }
     bench_env_t e;
     char err[512];

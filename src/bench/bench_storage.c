@@ -379,6 +379,7 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
     const char *from = NULL;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--rows") == 0) {
             if (bench_flag_number("bench storage", f, v, 1, 1e8, &rows))
                 return EXIT_USAGE;
@@ -391,7 +392,7 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
             cli_error("bench storage: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i++;
+        i += takes;
     }
     input_t in = {0};
     if (from != NULL ? load(&in, from, (size_t)rows) != 0 : (generate(&in, (size_t)rows), 0))
