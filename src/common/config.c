@@ -435,11 +435,16 @@ static void free_props(kv_t **props, size_t *n)
 #define TYPICAL_PROMPT_TOKENS 900
 #define TYPICAL_ANSWER_TOKENS 250
 
+double config_llm_call_cost(const config_t *cfg)
+{
+    double per_call = (TYPICAL_PROMPT_TOKENS * cfg->llm_price_in + TYPICAL_ANSWER_TOKENS * cfg->llm_price_out) / 1e6;
+    return per_call > 0 ? per_call : cfg->cost_per_issue;
+}
+
 double config_sync_cost(const config_t *cfg, long issues)
 {
     bool llm = strcmp(cfg->classifier, "openai") == 0 || strcmp(cfg->classifier, "cascade") == 0;
-    double per_call = (TYPICAL_PROMPT_TOKENS * cfg->llm_price_in + TYPICAL_ANSWER_TOKENS * cfg->llm_price_out) / 1e6;
-    return (double)issues * (llm && per_call > 0 ? per_call : cfg->cost_per_issue);
+    return (double)issues * (llm ? config_llm_call_cost(cfg) : cfg->cost_per_issue);
 }
 
 void config_free(config_t *cfg)

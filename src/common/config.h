@@ -107,6 +107,9 @@ void config_free(config_t *cfg);
  * confirmation): by the LLM price table when the classifier calls an LLM
  * (a typical issue's prompt and answer), else COST_PER_ISSUE each. */
 double config_sync_cost(const config_t *cfg, long issues);
+/* What one LLM classification of a typical issue costs at the configured
+ * prices (cost_per_issue when they are 0). */
+double config_llm_call_cost(const config_t *cfg);
 /* A [kafka] property's value, or NULL. */
 const char *config_kafka_prop(const config_t *cfg, const char *key);
 /* The user's daily LLM limit: [user_limits], else user_daily_limit (-1:

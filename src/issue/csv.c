@@ -37,6 +37,7 @@ int csv_read(csv_reader_t *r, csv_record_t *rec, char *err, size_t errlen)
     starts[n++] = 0;
     int c;
     long first_line = r->line;
+    rec->line = first_line;
     for (;;) {
         c = fgetc(r->f);
         if (c == EOF) {

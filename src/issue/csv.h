@@ -12,6 +12,7 @@
 typedef struct csv_record {
     char *field[CSV_MAX_FIELDS];   /* NUL-terminated, valid until the next read */
     int n;
+    long line;                     /* where it starts, for error messages */
 } csv_record_t;
 
 typedef struct csv_reader {

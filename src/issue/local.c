@@ -24,9 +24,9 @@ void classify_local(const model_t *m, model_vec_t *scratch, const cls_input_t *i
     classify_details(in, out);
     char why[160];
     snprintf(why, sizeof(why), by_label ? "local: category from a label (model said %s, p=%.2f)"
-                                        : "local: linear model, %s with p=%.2f", m->classes[k], p);
+                                        : "local: linear ensemble, %s with p=%.2f (calibrated)", m->classes[k], p);
     cls_copy_text(out->reasoning, sizeof(out->reasoning), why);
-    snprintf(out->model_version, sizeof(out->model_version), "local-linear-1");
+    snprintf(out->model_version, sizeof(out->model_version), "local-linear-2");
     snprintf(out->provider, sizeof(out->provider), "local");
     out->cost_usd = 0;
 }

@@ -110,6 +110,30 @@ static void test_features_bounded_and_deterministic(void **state)
     model_vec_free(&b);
 }
 
+static void test_clean_body(void **state)
+{
+    (void)state;
+    model_vec_t v;
+    model_vec_init(&v);
+    const char *body = "Steps:\n```js\nconst secret = crash();\n```\nSee https://example.com/a?b=c for it.\n"
+                       "~~~\nmore code\n~~~\nThe end";
+    const char *c = model_clean_body(&v, body);
+    assert_null(strstr(c, "secret"));
+    assert_null(strstr(c, "more code"));
+    assert_null(strstr(c, "example.com"));
+    assert_non_null(strstr(c, "Steps:"));
+    assert_non_null(strstr(c, "See   for it."));
+    assert_non_null(strstr(c, "The end"));
+    /* cut at MODEL_BODY_CLEAN bytes */
+    char *big = malloc(5 * MODEL_BODY_CLEAN + 1);
+    memset(big, 'a', 5 * MODEL_BODY_CLEAN);
+    big[5 * MODEL_BODY_CLEAN] = '\0';
+    assert_int_equal(strlen(model_clean_body(&v, big)), MODEL_BODY_CLEAN);
+    assert_string_equal(model_clean_body(&v, NULL), "");
+    free(big);
+    model_vec_free(&v);
+}
+
 static void test_csv_quoting(void **state)
 {
     (void)state;
@@ -140,6 +164,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_separates_and_round_trips),
                                        cmocka_unit_test(test_features_bounded_and_deterministic),
-                                       cmocka_unit_test(test_csv_quoting)};
+                                       cmocka_unit_test(test_clean_body), cmocka_unit_test(test_csv_quoting)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
