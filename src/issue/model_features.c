@@ -132,17 +132,26 @@ static void words(model_vec_t *v, uint64_t seed, const char *text, size_t limit)
 
 /* Character 1-4-grams inside each whitespace-separated word, padded with
  * a space at both ends. */
-static void chars(model_vec_t *v, uint64_t seed, const char *text, size_t limit)
+static bool not_space(unsigned char c)
+{
+    return !(c == ' ' || c == '\t' || c == '\n' || c == '\r');
+}
+
+/* Character lo..hi-grams of each word of text (its first `limit` bytes),
+ * lowercased and padded with a space at both ends; a word is a run of
+ * bytes in_word accepts. Each n-gram's hash goes to add. */
+static void char_grams(model_vec_t *v, uint64_t seed, const char *text, size_t limit, bool (*in_word)(unsigned char),
+                       size_t lo, size_t hi, void (*add)(model_vec_t *, uint64_t))
 {
     const unsigned char *s = (const unsigned char *)text;
     unsigned char w[66];
     size_t i = 0;
     while (i < limit && s[i]) {
-        while (i < limit && s[i] && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        while (i < limit && s[i] && !in_word(s[i]))
             i++;
         size_t n = 0;
         w[n++] = ' ';
-        while (i < limit && s[i] && !(s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        while (i < limit && s[i] && in_word(s[i])) {
             if (n < sizeof(w) - 1)
                 w[n++] = lower(s[i]);
             i++;
@@ -150,10 +159,16 @@ static void chars(model_vec_t *v, uint64_t seed, const char *text, size_t limit)
         if (n == 1)
             continue;
         w[n++] = ' ';
-        for (size_t len = 1; len <= 4; len++)
+        for (size_t len = lo; len <= hi; len++)
             for (size_t k = 0; k + len <= n; k++)
-                count(v, hash_bytes(seed + len, w + k, len));
+                add(v, hash_bytes(seed + len, w + k, len));
     }
+}
+
+/* Member 1: character 1-4-grams inside each whitespace-separated word. */
+static void chars(model_vec_t *v, uint64_t seed, const char *text, size_t limit)
+{
+    char_grams(v, seed, text, limit, not_space, 1, 4, count);
 }
 
 /* The words of the body's markdown headings and bold lines: the fields of
@@ -296,26 +311,7 @@ static void nb_words(model_vec_t *v, uint64_t seed, const char *text)
 
 static void nb_chars(model_vec_t *v, uint64_t seed, const char *text, size_t limit)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    unsigned char w[66];
-    size_t i = 0;
-    while (i < limit && s[i]) {
-        while (i < limit && s[i] && !word_char(s[i]))
-            i++;
-        size_t n = 0;
-        w[n++] = ' ';
-        while (i < limit && s[i] && word_char(s[i])) {
-            if (n < sizeof(w) - 1)
-                w[n++] = lower(s[i]);
-            i++;
-        }
-        if (n == 1)
-            continue;
-        w[n++] = ' ';
-        for (size_t len = 2; len <= 5; len++)
-            for (size_t k = 0; k + len <= n; k++)
-                nb_count(v, hash_bytes(seed + len, w + k, len));
-    }
+    char_grams(v, seed, text, limit, word_char, 2, 5, nb_count);
 }
 
 void model_nb_features(model_vec_t *v, const char *title, const char *body)
