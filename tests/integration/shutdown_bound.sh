@@ -25,7 +25,13 @@ check "stalled: the log names what was abandoned" 1 \
 rm -f "$work/stall"
 
 # (2) the broker goes away under a running worker
-k2port=$((20000 + RANDOM % 20000))
+# Its ports below the kernel's ephemeral range (32768 and up here), where an
+# outgoing connection cannot hold them, and free now.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+  k2port=$((20000 + RANDOM % 12000))
+  port_free "$k2port" && port_free $((k2port + 1)) && break
+done
 export DISPATCHD_VAR="$work/var2" DISPATCHD_KAFKA_PORT=$k2port DISPATCHD_KAFKA_CONTROLLER_PORT=$((k2port + 1))
 trap '"$root/scripts/kafka" stop >/dev/null 2>&1; cleanup' EXIT   # the second broker only
 "$root/scripts/kafka" start >/dev/null || { echo "second broker did not start"; exit 1; }
