@@ -2,7 +2,8 @@
  * model_train.c -- training the local model (model.h): both members by
  * dual coordinate descent, each member's out-of-fold score spread for the
  * ensemble, and the Platt sigmoid of the confidence, from an inner 5-fold
- * cross-validation on the training examples themselves.
+ * cross-validation on the training examples themselves. The examples'
+ * bodies are cleaned once, in model_train (model_clean_body).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -107,7 +108,7 @@ static void train_svm(model_t *m, const model_example_t *ex, size_t n, const int
     unsigned char *seen = calloc(MODEL_DIM, 1);
     /* Document frequencies, then smooth idf as sklearn's: ln((1+n)/(1+df))+1. */
     for (size_t i = 0; i < n; i++) {
-        model_features(v, ex[i].title, ex[i].body, NULL);
+        model_features_clean(v, ex[i].title, ex[i].body, NULL);
         for (size_t j = 0; j < v->n; j++)
             if (!seen[v->idx[j]]) {
                 seen[v->idx[j]] = 1;
@@ -120,7 +121,7 @@ static void train_svm(model_t *m, const model_example_t *ex, size_t n, const int
         m->idf[j] = df[j] ? (float)(log((1.0 + (double)n) / (1.0 + df[j])) + 1.0) : 0.0f;
     sparse_t *xs = calloc(n, sizeof(*xs));
     for (size_t i = 0; i < n; i++) {
-        model_features(v, ex[i].title, ex[i].body, m->idf);
+        model_features_clean(v, ex[i].title, ex[i].body, m->idf);
         sparse_copy(&xs[i], v);
     }
     double *w = malloc(MODEL_DIM * sizeof(double)), b;
@@ -143,7 +144,7 @@ static void train_nb(model_t *m, const model_example_t *ex, size_t n, const int 
 {
     sparse_t *xs = calloc(n, sizeof(*xs));
     for (size_t i = 0; i < n; i++) {
-        model_nb_features(v, ex[i].title, ex[i].body);
+        model_nb_features_clean(v, ex[i].title, ex[i].body);
         sparse_copy(&xs[i], v);
     }
     float *pos = calloc(MODEL_NB_DIM, sizeof(float)), *neg = calloc(MODEL_NB_DIM, sizeof(float));
@@ -267,9 +268,9 @@ static void calibrate(model_t *m, const model_example_t *ex, size_t n, double c,
         train_members(part, rest, nr, c, v);
         for (size_t i = 0; i < n; i++)
             if (fold[i] == f) {
-                model_features(v, ex[i].title, ex[i].body, part->idf);
+                model_features_clean(v, ex[i].title, ex[i].body, part->idf);
                 model_svm_scores(part, v, &s1[i * K]);
-                model_nb_features(v, ex[i].title, ex[i].body);
+                model_nb_features_clean(v, ex[i].title, ex[i].body);
                 model_nb_scores(part, v, &s2[i * K]);
             }
         model_free(part);
@@ -317,11 +318,24 @@ model_t *model_train(const model_example_t *ex, size_t n, const char *const *nam
     model_t *m = model_new(names, nclasses);
     model_vec_t v;
     model_vec_init(&v);
-    calibrate(m, ex, n, c, &v);
-    train_members(m, ex, n, c, &v);
+    /* Each body read through model_clean_body once: every function above
+     * takes the examples' bodies clean. */
+    model_example_t *clean = malloc(n * sizeof(*clean));
+    for (size_t i = 0; i < n; i++) {
+        clean[i] = ex[i];
+        clean[i].body = strdup(model_clean_body(&v, ex[i].body));
+        if (clean[i].body == NULL)
+            abort();
+    }
+    calibrate(m, clean, n, c, &v);
+    train_members(m, clean, n, c, &v);
+    for (size_t i = 0; i < n; i++)
+        free((char *)clean[i].body);
+    free(clean);
     model_vec_free(&v);
     return m;
 }
+
 void model_folds(const model_example_t *ex, size_t n, int k, uint64_t seed, int *fold)
 {
     size_t *order = malloc((n ? n : 1) * sizeof(*order));
