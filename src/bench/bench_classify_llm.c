@@ -67,28 +67,6 @@ static double probe_latency_ms(const config_t *cfg, char *err, size_t errlen)
     return result < 0 ? -1 : bench_median(ms, PROBES);
 }
 
-/* Until n records are processed: their rate (bench_processed_rate's way)
- * and the peak of requests in flight, sampled every 20 ms. */
-static int run_measured(bench_env_t *e, long n, double *rate, double *peak, char *err, size_t errlen)
-{
-    double deadline = bench_now_s() + 900, first = 0, first_n = 0, got = 0;
-    *peak = 0;
-    while (bench_now_s() < deadline) {
-        got = bench_metric(e, "dispatchd_records_processed_total");
-        double now = bench_now_s(), inflight = bench_metric(e, "dispatchd_llm_inflight_requests");
-        *peak = inflight > *peak ? inflight : *peak;
-        if (got > 0 && first == 0)
-            first = now, first_n = got;
-        if (got >= (double)n) {
-            *rate = now > first ? (got - first_n) / (now - first) : 0;
-            return 0;
-        }
-        usleep(20000);
-    }
-    snprintf(err, errlen, "%.0f of %ld records processed within 900 s", got, n);
-    return -1;
-}
-
 /* The limited run: requests made, sampled each second, until n records are
  * processed; the most made in any 60 s. */
 static int busiest_minute(bench_env_t *e, long n, double *busiest, char *err, size_t errlen)
@@ -98,11 +76,14 @@ static int busiest_minute(bench_env_t *e, long n, double *busiest, char *err, si
     int s = 0;
     *busiest = 0;
     for (; s <= MAX_S; s++) {
-        made[s] = bench_metric(e, "dispatchd_llm_requests_total");
+        const char *const series[] = {"dispatchd_llm_requests_total", "dispatchd_records_processed_total"};
+        double v[2] = {-1, 0};
+        bench_metrics(e, series, 2, v);
+        made[s] = v[0];
         int w = s > 60 ? s - 60 : 0;
         if (made[w] >= 0 && made[s] - made[w] > *busiest)
             *busiest = made[s] - made[w];
-        if (bench_metric(e, "dispatchd_records_processed_total") >= (double)n) {
+        if (v[1] >= (double)n) {
             if (s < 60)
                 fprintf(stderr, "# the limited run took %d s, under a minute: its busiest minute is all of it\n", s);
             return 0;
@@ -139,12 +120,12 @@ int bench_classify_llm(bench_ctx_t *ctx, long n, long rate_n)
                              "DISPATCHD_LLM_MAX_INFLIGHT=1000", "DISPATCHD_MAX_INFLIGHT=1000", "DISPATCHD_STAGES=classify",
                              NULL};
     if (bench_worker_start(&e, NULL, "classify", llm_env, err, sizeof(err)) != 0 ||
-        run_measured(&e, n, &llm_rate, &llm_peak, err, sizeof(err)) != 0)
+        bench_processed_rate(&e, n, 900, "dispatchd_llm_inflight_requests", &llm_rate, &llm_peak, err, sizeof(err)) != 0)
         goto fail;
     bench_worker_stop(&e, false);
     llm_env[5] = "DISPATCHD_STAGES=full";
     if (bench_worker_start(&e, NULL, "full", llm_env, err, sizeof(err)) != 0 ||
-        run_measured(&e, n, &full_rate, &full_peak, err, sizeof(err)) != 0)
+        bench_processed_rate(&e, n, 900, "dispatchd_llm_inflight_requests", &full_rate, &full_peak, err, sizeof(err)) != 0)
         goto fail;
     bench_worker_stop(&e, false);
     double ideal = IN_FLIGHT / (latency / 1000);

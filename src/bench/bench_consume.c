@@ -36,12 +36,11 @@ static const char *USAGE =
 #ifdef DISPATCHD_FAULTS
 static int held_runs(bench_env_t *e, bench_ctx_t *ctx, double raw, long n, long ordered_n)
 {
-    const char *program = NULL;   /* this binary: built with the faults */
     char err[512];
     double got;
     const char *ordered[] = {"DISPATCHD_STAGES=noop", "DISPATCHD_HOLD_MS=50", "DISPATCHD_MAX_INFLIGHT=333", "DISPATCHD_ORDERING=key", NULL};
-    if (bench_worker_start(e, program, "ordered", ordered, err, sizeof(err)) != 0 ||
-        bench_processed_rate(e, ordered_n, 600, &got, err, sizeof(err)) != 0) {
+    if (bench_worker_start(e, NULL, "ordered", ordered, err, sizeof(err)) != 0 ||
+        bench_processed_rate(e, ordered_n, 600, NULL, &got, NULL, err, sizeof(err)) != 0) {
         cli_error("bench consume: ordered-concurrency: %s", err);
         return 1;
     }
@@ -54,7 +53,7 @@ static int held_runs(bench_env_t *e, bench_ctx_t *ctx, double raw, long n, long 
                ideal, got, got / ideal, ordered_n, inflight);
 
     const char *stalled[] = {"DISPATCHD_STAGES=noop", "DISPATCHD_HOLD_MS=600000", "DISPATCHD_MAX_INFLIGHT=1000", NULL};
-    if (bench_worker_start(e, program, "stalled", stalled, err, sizeof(err)) != 0) {
+    if (bench_worker_start(e, NULL, "stalled", stalled, err, sizeof(err)) != 0) {
         cli_error("bench consume: backpressure: %s", err);
         return 1;
     }
@@ -125,7 +124,7 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx)
     if (!held_only) {
         const char *noop[] = {"DISPATCHD_STAGES=noop", NULL};
         if (bench_worker_start(&e, NULL, "raw", noop, err, sizeof(err)) != 0 ||
-            bench_processed_rate(&e, (long)n, 600, &got, err, sizeof(err)) != 0) {
+            bench_processed_rate(&e, (long)n, 600, NULL, &got, NULL, err, sizeof(err)) != 0) {
             cli_error("bench consume: consume-raw: %s", err);
             goto out;
         }

@@ -345,13 +345,14 @@ int bench_worker_stop(bench_env_t *e, bool kill_it)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static size_t to_sb(char *p, size_t size, size_t n, void *ud)
+double bench_metric(const bench_env_t *e, const char *series)
 {
-    sb_append((strbuf_t *)ud, p, size * n);
-    return size * n;
+    const char *const one[] = {series};
+    double v;
+    return bench_metrics(e, one, 1, &v) == 0 ? v : -1;
 }
 
-double bench_metric(const bench_env_t *e, const char *series)
+int bench_metrics(const bench_env_t *e, const char *const *series, int n, double *out)
 {
     char url[160];
     snprintf(url, sizeof(url), "%s/metrics", e->url);
@@ -359,29 +360,17 @@ double bench_metric(const bench_env_t *e, const char *series)
     sb_init(&page);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_sb);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_to_sb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &page);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_cleanup(c);
-    double sum = -1;
-    size_t sl = strlen(series);
-    bool labelled = strchr(series, '{') != NULL;
-    for (char *line = page.data; rc == CURLE_OK && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        if (line[0] != '#' && strncmp(line, series, sl) == 0 &&
-            (line[sl] == ' ' || (!labelled && line[sl] == '{'))) {
-            char *sp = strrchr(line, ' ');
-            sum = (sum < 0 ? 0 : sum) + strtod(sp + 1, NULL);
-        }
-        line = nl ? nl + 1 : NULL;
+    for (int i = 0; rc == CURLE_OK && i < n; i++) {
+        double v = bench_metrics_sum(page.data ? page.data : "", series[i]);
+        out[i] = v < 0 ? 0 : v;   /* a family not yet written: nothing counted */
     }
-    if (rc == CURLE_OK && sum < 0)
-        sum = 0;
     sb_free(&page);
-    return sum;
+    return rc == CURLE_OK ? 0 : -1;
 }
 
 int bench_command(bench_env_t *e, const char *const *args, char *out, size_t outlen)
@@ -401,11 +390,19 @@ int bench_command(bench_env_t *e, const char *const *args, char *out, size_t out
     return rc;
 }
 
-int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, double *rate, char *err, size_t errlen)
+int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, const char *peak_of, double *rate,
+                         double *peak, char *err, size_t errlen)
 {
-    double deadline = bench_now_s() + timeout_s, first = 0, first_n = 0, n = 0;
+    const char *const series[] = {"dispatchd_records_processed_total", peak_of};
+    double deadline = bench_now_s() + timeout_s, first = 0, first_n = 0, n = 0, v[2];
+    if (peak)
+        *peak = 0;
     while (bench_now_s() < deadline) {
-        n = bench_metric(e, "dispatchd_records_processed_total");
+        if (bench_metrics(e, series, peak_of ? 2 : 1, v) == 0) {
+            n = v[0];
+            if (peak_of && peak && v[1] > *peak)
+                *peak = v[1];
+        }
         double now = bench_now_s();
         if (n > 0 && first == 0)
             first = now, first_n = n;
@@ -418,7 +415,6 @@ int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, dou
     snprintf(err, errlen, "%.0f of %ld records processed within %.0f s", n, count, timeout_s);
     return -1;
 }
-
 
 int bench_issues_file(const bench_env_t *e, const char *name, long n, long first, char *path, size_t pathlen)
 {

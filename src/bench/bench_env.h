@@ -47,13 +47,19 @@ int bench_worker_start(bench_env_t *e, const char *program, const char *name, co
 int bench_worker_stop(bench_env_t *e, bool kill);
 
 /* The sum of the worker's /metrics series named SERIES (a bare name sums
- * every label set; with {labels} only that one); -1 when unreadable. */
+ * every label set; with {labels} only that one; 0 when not yet there); -1
+ * when unreadable. */
 double bench_metric(const bench_env_t *e, const char *series);
+/* The same for n series from one reading of the page into out: 0, or -1
+ * when unreadable. */
+int bench_metrics(const bench_env_t *e, const char *const *series, int n, double *out);
 
 /* Watches the worker's dispatchd_records_processed_total (every 20 ms)
  * until it reaches count: the rate from the first processed record to
- * then. 0, or -1 after timeout_s (err says how far it got). */
-int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, double *rate, char *err, size_t errlen);
+ * then, and with peak_of the highest value that series showed meanwhile
+ * in *peak. 0, or -1 after timeout_s (err says how far it got). */
+int bench_processed_rate(const bench_env_t *e, long count, double timeout_s, const char *peak_of, double *rate,
+                         double *peak, char *err, size_t errlen);
 
 /* Writes n generated GitHub issue objects (numbers first..first+n-1, ids
  * unique to them) to the work directory's NAME.jsonl, for `dispatchd sync

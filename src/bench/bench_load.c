@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "cli.h"
 #include "event.h"
 #include "issue_gen.h"
@@ -162,24 +163,11 @@ static int reader_open(trial_t *t, const kafka_env_t *kenv, char *err, size_t er
 
 /* ---- dispatchd's metrics, sampled ---- */
 
-static size_t to_buf(char *p, size_t size, size_t n, void *sb)
+/* A family's sum in the page, 0 when absent. */
+static double page_sum(const char *page, const char *name)
 {
-    sb_append(sb, p, size * n);
-    return size * n;
-}
-
-/* The sum of a family's samples in a Prometheus text page. */
-static double family_sum(const char *page, const char *name)
-{
-    double sum = 0;
-    size_t nl = strlen(name);
-    for (const char *l = page; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (strncmp(l, name, nl) == 0 && (l[nl] == ' ' || l[nl] == '{')) {
-            const char *v = strchr(l + nl, ' ');
-            if (v)
-                sum += strtod(v + 1, NULL);
-        }
-    return sum;
+    double v = bench_metrics_sum(page, name);
+    return v < 0 ? 0 : v;
 }
 
 static void *sampler_main(void *arg)
@@ -189,15 +177,15 @@ static void *sampler_main(void *arg)
     strbuf_t page;
     sb_init(&page);
     curl_easy_setopt(c, CURLOPT_URL, t->o->metrics_url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_to_sb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &page);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 900L);
     while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
         page.len = 0;
         if (curl_easy_perform(c) == CURLE_OK) {
-            long lag = (long)family_sum(page.data, "dispatchd_consumer_lag");
-            long inflight = (long)family_sum(page.data, "dispatchd_inflight_records");
-            double done = family_sum(page.data, "dispatchd_records_processed_total"), now = (double)mono_us() / 1e6;
+            long lag = (long)page_sum(page.data, "dispatchd_consumer_lag");
+            long inflight = (long)page_sum(page.data, "dispatchd_inflight_records");
+            double done = page_sum(page.data, "dispatchd_records_processed_total"), now = (double)mono_us() / 1e6;
             t->max_lag = lag > t->max_lag ? lag : t->max_lag;
             t->max_inflight = inflight > t->max_inflight ? inflight : t->max_inflight;
             if (t->first_s == 0) {

@@ -65,9 +65,8 @@ int bench_runtime(int argc, char **argv, bench_ctx_t *ctx)
     double threads = cpus > 0 ? (double)cpus : 2, runs = 5;
     const char *peer = NULL, *only[8];
     int n_only = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {   /* every flag takes a value */
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--threads") == 0) {
             if (bench_flag_number("bench runtime", f, v, 1, 1024, &threads))
                 return EXIT_USAGE;
@@ -89,7 +88,6 @@ int bench_runtime(int argc, char **argv, bench_ctx_t *ctx)
             cli_error("bench runtime: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i += takes;
     }
     if (peer != NULL && access(peer, X_OK) != 0) {
         cli_error("bench runtime: --peer %s: not an executable program", peer);

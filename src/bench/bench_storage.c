@@ -377,9 +377,8 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
         return 0;
     double rows = 50000, naive_rows = 2000;
     const char *from = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {   /* every flag takes a value */
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--rows") == 0) {
             if (bench_flag_number("bench storage", f, v, 1, 1e8, &rows))
                 return EXIT_USAGE;
@@ -392,7 +391,6 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
             cli_error("bench storage: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i += takes;
     }
     input_t in = {0};
     if (from != NULL ? load(&in, from, (size_t)rows) != 0 : (generate(&in, (size_t)rows), 0))

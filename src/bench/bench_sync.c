@@ -34,12 +34,6 @@ typedef struct fetch {
     char next[GH_URL_MAX];
 } fetch_t;
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sb_append(&((fetch_t *)ud)->body, p, size * n);
-    return size * n;
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     fetch_t *f = ud;
@@ -72,8 +66,8 @@ static int fetch_only(const config_t *cfg, const char *owner, const char *repo, 
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     fetch_t f;
     sb_init(&f.body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_to_sb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f.body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
     *issues = *pages = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "strbuf.h"
 
 extern char **environ;
 
@@ -193,4 +194,25 @@ int bench_read_line(int fd, char *line, size_t len, double timeout_s)
     }
     line[n] = '\0';
     return 0;
+}
+
+double bench_metrics_sum(const char *page, const char *series)
+{
+    double sum = -1;
+    size_t sl = strlen(series);
+    bool labelled = strchr(series, '{') != NULL;
+    for (const char *l = page; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, series, sl) == 0 && (l[sl] == ' ' || (!labelled && l[sl] == '{'))) {
+            const char *end = strchr(l, '\n'), *v = end ? end : l + strlen(l);
+            while (v > l && v[-1] != ' ')
+                v--;
+            sum = (sum < 0 ? 0 : sum) + strtod(v, NULL);
+        }
+    return sum;
+}
+
+size_t bench_to_sb(char *p, size_t size, size_t n, void *sb)
+{
+    sb_append((strbuf_t *)sb, p, size * n);
+    return size * n;
 }

@@ -42,6 +42,13 @@ int bench_flag_number(const char *what, const char *flag, const char *v, double 
 /* True (after printing USAGE) when argv asks for --help. */
 bool bench_wants_help(int argc, char **argv, const char *usage);
 
+/* The sum of a Prometheus text page's samples of SERIES: a bare name sums
+ * every label set, a name with {labels} only that one; -1 when absent. */
+double bench_metrics_sum(const char *page, const char *series);
+
+/* A libcurl write callback appending to the strbuf_t given as its data. */
+size_t bench_to_sb(char *p, size_t size, size_t n, void *sb);
+
 /* The median of n values (sorts them). */
 double bench_median(double *v, int n);
 

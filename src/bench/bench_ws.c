@@ -114,9 +114,8 @@ int bench_ws(int argc, char **argv, bench_ctx_t *ctx)
         return 0;
     double n = 20000;
     int counts[MAX_COUNTS] = {100, 1000}, ncounts = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {   /* every flag takes a value */
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;   /* the flag has a value */
         if (strcmp(f, "--events") == 0) {
             if (bench_flag_number("bench ws", f, v, 1, 1e7, &n))
                 return EXIT_USAGE;
@@ -136,7 +135,6 @@ int bench_ws(int argc, char **argv, bench_ctx_t *ctx)
             cli_error("bench ws: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
-        i += takes;
     }
     bench_env_t e;
     char err[512], token[64];
