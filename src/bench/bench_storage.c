@@ -77,6 +77,14 @@ static void add_issue(input_t *in, json_t *issue)
     json_decref(ev);
 }
 
+static void input_free(input_t *in)
+{
+    for (size_t i = 0; i < in->n; i++)
+        free(in->payloads[i]);
+    free(in->payloads);
+    memset(in, 0, sizeof(*in));
+}
+
 /* N issues from the generator, ids in a range of their own. */
 static void generate(input_t *in, size_t n)
 {
@@ -401,6 +409,7 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
     if (bench_env_open(&e, ctx->cfg_file, false, &usage, err, sizeof(err)) != 0) {
         cli_error("bench storage: %s", err);
         bench_env_close(&e);
+        input_free(&in);
         return usage ? EXIT_USAGE : 1;
     }
     size_t naive_n = (size_t)naive_rows < in.n ? (size_t)naive_rows : in.n;
@@ -408,6 +417,7 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
     if (c == NULL) {
         cli_error("bench storage: %s", err);
         bench_env_close(&e);
+        input_free(&in);
         return 1;
     }
     bench_note(&ctx->rep, "%zu issues (issue row + enriched row each); naive peer: %zu", in.n, naive_n);
@@ -424,9 +434,7 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
     bench_emit(&ctx->rep, "storage-vs-naive", "naive_rows_per_s=%.0f dispatchd_rows_per_s=%.0f ratio=%.1f naive_rows=%zu",
                nv, d, d / nv, naive_n);
     PQfinish(c);
-    for (size_t i = 0; i < in.n; i++)
-        free(in.payloads[i]);
-    free(in.payloads);
+    input_free(&in);
     bench_env_close(&e);
     return 0;
 }

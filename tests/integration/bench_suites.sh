@@ -106,6 +106,11 @@ for bad in "runtime --runs 0" "runtime --only nope" "runtime --peer /nonexistent
   rc=$?
   check "bench $bad: exit 2 with a message" "2 yes" "$rc $([ -n "$msg" ] && echo yes)"
 done
+# A database that cannot be reached: a clear error, exit 1, nothing left behind.
+printf '[database]\nurl = postgresql://postgres@127.0.0.1:1/postgres\n' > "$work/nodb.conf"
+msg=$("$bin" bench storage --rows 10 --config "$work/nodb.conf" 2>&1 >/dev/null)
+check "bench storage with an unreachable database: exit 1, the database named" "1 yes" \
+  "$? $(grep -q 'bench storage: database:' <<<"$msg" && echo yes || echo "$msg")"
 for s in runtime consume storage classify ws sync dlq; do
   "$bin" bench "$s" --help | grep -q "^usage: dispatchd bench $s"
   check "bench $s --help: its usage" 0 $?
