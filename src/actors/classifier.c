@@ -54,9 +54,7 @@ static void classify(classifier_state_t *s, record_t *r)
     }
     fault_classify_audit(r->partition, r->offset, r->sync_id);
     uint64_t t0 = now_us();
-    /* A comment event is classified from the issue and the comment. */
-    cls_input_t in = {r->event.title, r->event.comment_body ? r->event.comment_body : r->event.body,
-                      r->event.labels};
+    cls_input_t in = cls_input_of(&r->event);
     if (s->model != NULL) {
         classify_local(s->model, &s->scratch, &in, &r->cls);
         histogram_observe_us(&g_metrics.classify[PROVIDER_LOCAL], now_us() - t0);

@@ -80,7 +80,7 @@ void llm_fall_back(llm_state_t *s, llm_call_t *c, uint64_t *counter)
 {
     record_t *r = c->r;
     const issue_event_t *e = &r->event;
-    cls_input_t in = {e->title, e->comment_body ? e->comment_body : e->body, e->labels};
+    cls_input_t in = cls_input_of(e);
     if (s->model != NULL)
         classify_local(s->model, &s->scratch, &in, &r->cls);
     else

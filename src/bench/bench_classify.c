@@ -16,7 +16,6 @@
  *                   for over a minute: the busiest 60 s of requests made.
  */
 #include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,57 +26,43 @@
 #include "bench_suites.h"
 #include "bench_util.h"
 #include "cli.h"
-#include "csv.h"
+#include "dataset.h"
 #include "issue_gen.h"
 #include "local.h"
 
 static const char *USAGE =
     "usage: dispatchd bench classify [--data FILE.csv] [--llm [--llm-records N] [--rate-records M]]\n"
-    "FILE: label,title,body columns (NLBSE'24's training file, e.g.): the local model's rate on its\n"
-    "issues and its 5-fold CV macro-F1; without it, 2,000 generated issues and no F1. --llm: the\n"
-    "openai provider against the configured endpoint, N (60,000) issues at 1,000 in flight, then\n"
-    "M (3,700) under a 50/s group limit -- every request is paid for on a real endpoint.\n";
+    "FILE: label, title, body and repo columns (NLBSE'24's training file, e.g.; repo optional): the\n"
+    "local model's rate on its issues and its 5-fold CV macro-F1; without it, 2,000 generated\n"
+    "issues and no F1. --llm: the openai provider against the configured endpoint, N (60,000)\n"
+    "issues at 1,000 in flight, then M (3,700) under a 50/s group limit -- every request is paid\n"
+    "for on a real endpoint.\n";
 
 typedef struct texts {
-    char **title, **body;
+    char **repo, **title, **body;
     size_t n;
 } texts_t;
 
-static void texts_add(texts_t *t, const char *title, const char *body)
+static void texts_add(texts_t *t, const char *repo, const char *title, const char *body)
 {
     if (t->n % 1024 == 0) {
+        t->repo = realloc(t->repo, (t->n + 1024) * sizeof(char *));
         t->title = realloc(t->title, (t->n + 1024) * sizeof(char *));
         t->body = realloc(t->body, (t->n + 1024) * sizeof(char *));
     }
+    t->repo[t->n] = repo ? strdup(repo) : NULL;
     t->title[t->n] = strdup(title);
     t->body[t->n++] = strdup(body);
 }
 
 static int texts_from_csv(texts_t *t, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        cli_error("bench classify: --data %s: %s", path, strerror(errno));
+    dataset_t d;
+    if (dataset_load(path, &d) != 0)
         return -1;
-    }
-    csv_reader_t r;
-    csv_open(&r, f);
-    csv_record_t rec;
-    char err[256];
-    int ct = -1, cb = -1;
-    if (csv_read(&r, &rec, err, sizeof(err)) == 1) {
-        ct = csv_column(&rec, "title");
-        cb = csv_column(&rec, "body");
-    }
-    while (ct >= 0 && cb >= 0 && csv_read(&r, &rec, err, sizeof(err)) == 1)
-        if (rec.n > (ct > cb ? ct : cb))
-            texts_add(t, rec.field[ct], rec.field[cb]);
-    csv_close(&r);
-    fclose(f);
-    if (t->n == 0) {
-        cli_error("bench classify: --data %s: no issues (a CSV with title and body columns)", path);
-        return -1;
-    }
+    for (size_t i = 0; i < d.n; i++)
+        texts_add(t, d.ex[i].issue.repo, d.ex[i].issue.title, d.ex[i].issue.body);
+    dataset_free(&d);
     return 0;
 }
 
@@ -87,7 +72,7 @@ static void texts_generated(texts_t *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         json_t *issue = issue_gen(&rng, (long long)i + 1, (long)i + 1, 0);
         const char *body = json_string_value(json_object_get(issue, "body"));
-        texts_add(t, json_string_value(json_object_get(issue, "title")), body ? body : "");
+        texts_add(t, "bench/generated", json_string_value(json_object_get(issue, "title")), body ? body : "");
         json_decref(issue);
     }
 }
@@ -95,9 +80,11 @@ static void texts_generated(texts_t *t, size_t n)
 static void texts_free(texts_t *t)
 {
     for (size_t i = 0; i < t->n; i++) {
+        free(t->repo[i]);
         free(t->title[i]);
         free(t->body[i]);
     }
+    free(t->repo);
     free(t->title);
     free(t->body);
 }
@@ -111,7 +98,7 @@ static double local_rate(const model_t *m, const texts_t *t)
     double t0 = bench_now_s(), el;
     do {
         for (size_t i = 0; i < t->n; i++) {
-            cls_input_t in = {t->title[i], t->body[i], NULL};
+            cls_input_t in = {t->title[i], t->body[i], NULL, t->repo[i]};
             classify_local(m, &v, &in, &c);
         }
         done += (long)t->n;

@@ -156,7 +156,7 @@ static record_t *make_record(const input_t *in, size_t i, rt_actor_t *owner)
         exit(1);
     }
     issue_event_key(&r->event, r->key, sizeof(r->key));
-    cls_input_t ci = {r->event.title, r->event.body, r->event.labels};
+    cls_input_t ci = cls_input_of(&r->event);
     classify_rules(&ci, &r->cls);
     return r;
 }

@@ -35,7 +35,7 @@ int dataset_load(const char *path, dataset_t *d)
     char err[160];
     int rc = csv_read(&r, &rec, err, sizeof(err));
     int cl = rc == 1 ? csv_column(&rec, "label") : -1, ct = rc == 1 ? csv_column(&rec, "title") : -1,
-        cb = rc == 1 ? csv_column(&rec, "body") : -1;
+        cb = rc == 1 ? csv_column(&rec, "body") : -1, cr = rc == 1 ? csv_column(&rec, "repo") : -1;
     if (cl < 0 || ct < 0 || cb < 0) {
         cli_error("%s: the header must name the columns label, title and body", path);
         csv_close(&r);
@@ -64,10 +64,12 @@ int dataset_load(const char *path, dataset_t *d)
             d->ex = realloc(d->ex, d->cap * sizeof(*d->ex));
             d->titles = realloc(d->titles, d->cap * sizeof(char *));
             d->bodies = realloc(d->bodies, d->cap * sizeof(char *));
+            d->repos = realloc(d->repos, d->cap * sizeof(char *));
         }
         d->titles[d->n] = strdup(rec.field[ct]);
         d->bodies[d->n] = strdup(rec.field[cb]);
-        d->ex[d->n] = (model_example_t){d->titles[d->n], d->bodies[d->n], k};
+        d->repos[d->n] = cr >= 0 && cr < (int)rec.n && rec.field[cr][0] ? strdup(rec.field[cr]) : NULL;
+        d->ex[d->n] = (model_example_t){{d->repos[d->n], d->titles[d->n], d->bodies[d->n]}, k};
         d->n++;
     }
     csv_close(&r);
@@ -90,9 +92,11 @@ void dataset_free(dataset_t *d)
     for (size_t i = 0; i < d->n; i++) {
         free(d->titles[i]);
         free(d->bodies[i]);
+        free(d->repos[i]);
     }
     free(d->titles);
     free(d->bodies);
+    free(d->repos);
     free(d->ex);
     memset(d, 0, sizeof(*d));
 }

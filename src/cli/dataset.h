@@ -1,5 +1,6 @@
-/* dataset.h -- labelled issues from a CSV (columns label, title, body; the
- * NLBSE'24 file's layout, other columns ignored), for train and eval. */
+/* dataset.h -- labelled issues from a CSV (columns label, title, body and,
+ * when there, repo; the NLBSE'24 file's layout, other columns ignored),
+ * for train and eval. */
 #ifndef DISPATCHD_DATASET_H
 #define DISPATCHD_DATASET_H
 
@@ -9,7 +10,7 @@
 
 typedef struct dataset {
     model_example_t *ex;
-    char **titles, **bodies;
+    char **titles, **bodies, **repos;   /* repos[i] NULL without a repo column */
     size_t n, cap;
     char names[MODEL_MAX_CLASSES][32];
     int nclasses;

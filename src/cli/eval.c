@@ -125,7 +125,7 @@ static void cross_validate(const dataset_t *d, int folds, double c, preds_t *all
             model_t *m = model_train(train, nt, names, d->nclasses, c);
             for (size_t i = 0; i < d->n; i++)
                 if (fold[i] == f) {
-                    p.pred[i] = model_predict(m, &v, d->ex[i].title, d->ex[i].body, &p.conf[i]);
+                    p.pred[i] = model_predict(m, &v, &d->ex[i].issue, &p.conf[i]);
                     p.label[i] = d->ex[i].label;
                 }
             model_free(m);
@@ -162,7 +162,7 @@ static int predict_file(const dataset_t *d, const char *path, preds_t *p)
     model_vec_t v;
     model_vec_init(&v);
     for (size_t i = 0; i < d->n; i++) {
-        int k = model_predict(m, &v, d->ex[i].title, d->ex[i].body, &p->conf[i]);
+        int k = model_predict(m, &v, &d->ex[i].issue, &p->conf[i]);
         p->pred[i] = -1;
         p->label[i] = d->ex[i].label;
         for (int j = 0; j < d->nclasses; j++)

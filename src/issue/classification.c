@@ -1,4 +1,5 @@
 #include "classification.h"
+#include "event.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -150,4 +151,9 @@ int cls_from_llm_response(const char *body, size_t len, classification_t *out, l
     json_decref(parsed);
     json_decref(root);
     return rc == 0 ? 0 : 1;
+}
+
+cls_input_t cls_input_of(const issue_event_t *e)
+{
+    return (cls_input_t){e->title, e->comment_body ? e->comment_body : e->body, e->labels, e->full_name};
 }

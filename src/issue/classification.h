@@ -55,12 +55,18 @@ typedef struct llm_answer {
 int cls_from_llm_response(const char *body, size_t len, classification_t *out, llm_answer_t *answer, char *why,
                           size_t whylen);
 
-/* Input of the rule-based classifier. */
+/* Input of the classifiers. */
 typedef struct cls_input {
     const char *title;
     const char *body;
     json_t *labels;           /* array of {name} or NULL */
+    const char *repo;         /* "owner/name", or NULL */
 } cls_input_t;
+
+/* What an event gives the classifiers: a comment event is classified from
+ * the issue's title and the comment. Points into e. */
+struct issue_event;
+cls_input_t cls_input_of(const struct issue_event *e);
 
 void classify_rules(const cls_input_t *in, classification_t *out);
 /* The category a label names ("Type: Bug" -> bug), NULL if none does. */

@@ -15,7 +15,8 @@ void classify_local(const model_t *m, model_vec_t *scratch, const cls_input_t *i
 {
     memset(out, 0, sizeof(*out));
     double p = 0;
-    int k = model_predict(m, scratch, in->title, in->body, &p);
+    model_issue_t is = {in->repo, in->title, in->body};
+    int k = model_predict(m, scratch, &is, &p);
     const char *by_label = cls_label_category(in->labels);
     const char *cat = by_label ? by_label : category_of(m->classes[k]);
     snprintf(out->category, sizeof(out->category), "%s", cat ? cat : "question");
@@ -26,7 +27,7 @@ void classify_local(const model_t *m, model_vec_t *scratch, const cls_input_t *i
     snprintf(why, sizeof(why), by_label ? "local: category from a label (model said %s, p=%.2f)"
                                         : "local: linear ensemble, %s with p=%.2f (calibrated)", m->classes[k], p);
     cls_copy_text(out->reasoning, sizeof(out->reasoning), why);
-    snprintf(out->model_version, sizeof(out->model_version), "local-linear-2");
+    snprintf(out->model_version, sizeof(out->model_version), "local-linear-3");
     snprintf(out->provider, sizeof(out->provider), "local");
     out->cost_usd = 0;
 }

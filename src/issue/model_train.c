@@ -18,6 +18,9 @@
 enum { INNER_FOLDS = 5 };
 #define INNER_SEED 0x5eedULL
 #define NB_ALPHA 1.0   /* the log-count ratio's smoothing */
+#define STACK_PULL 0.1
+#define STACK_STEP 0.5
+enum { STACK_ITERATIONS = 2000 };
 
 /* A sparse example, copied for training. */
 typedef struct sparse {
@@ -108,7 +111,7 @@ static void train_svm(model_t *m, const model_example_t *ex, size_t n, const int
     unsigned char *seen = calloc(MODEL_DIM, 1);
     /* Document frequencies, then smooth idf as sklearn's: ln((1+n)/(1+df))+1. */
     for (size_t i = 0; i < n; i++) {
-        model_features_clean(v, ex[i].title, ex[i].body, NULL);
+        model_features_clean(v, &ex[i].issue, NULL);
         for (size_t j = 0; j < v->n; j++)
             if (!seen[v->idx[j]]) {
                 seen[v->idx[j]] = 1;
@@ -121,16 +124,19 @@ static void train_svm(model_t *m, const model_example_t *ex, size_t n, const int
         m->idf[j] = df[j] ? (float)(log((1.0 + (double)n) / (1.0 + df[j])) + 1.0) : 0.0f;
     sparse_t *xs = calloc(n, sizeof(*xs));
     for (size_t i = 0; i < n; i++) {
-        model_features_clean(v, ex[i].title, ex[i].body, m->idf);
+        model_features_clean(v, &ex[i].issue, m->idf);
         sparse_copy(&xs[i], v);
     }
     double *w = malloc(MODEL_DIM * sizeof(double)), b;
+    float *weights = malloc((size_t)MODEL_DIM * (size_t)m->nclasses * sizeof(float));
     for (int k = 0; k < m->nclasses; k++) {
         svm_binary(xs, n, label, k, NULL, c, MODEL_DIM, w, &b);
         for (unsigned j = 0; j < MODEL_DIM; j++)
-            m->w[(size_t)j * (size_t)m->nclasses + (size_t)k] = (float)w[j];
+            weights[(size_t)j * (size_t)m->nclasses + (size_t)k] = (float)w[j];
         m->bias[k] = (float)b;
     }
+    model_code_weights(weights, MODEL_DIM, m->nclasses, m->code, m->value);
+    free(weights);
     free(w);
     sparse_free(xs, n);
     free(df);
@@ -144,12 +150,13 @@ static void train_nb(model_t *m, const model_example_t *ex, size_t n, const int 
 {
     sparse_t *xs = calloc(n, sizeof(*xs));
     for (size_t i = 0; i < n; i++) {
-        model_nb_features_clean(v, ex[i].title, ex[i].body);
+        model_nb_features_clean(v, &ex[i].issue);
         sparse_copy(&xs[i], v);
     }
     float *pos = calloc(MODEL_NB_DIM, sizeof(float)), *neg = calloc(MODEL_NB_DIM, sizeof(float));
     float *r = malloc(MODEL_NB_DIM * sizeof(float));
     double *w = malloc(MODEL_NB_DIM * sizeof(double)), b;
+    float *folded = malloc((size_t)MODEL_NB_DIM * (size_t)m->nclasses * sizeof(float));
     for (int k = 0; k < m->nclasses; k++) {
         memset(pos, 0, MODEL_NB_DIM * sizeof(float));
         memset(neg, 0, MODEL_NB_DIM * sizeof(float));
@@ -165,9 +172,11 @@ static void train_nb(model_t *m, const model_example_t *ex, size_t n, const int 
             r[j] = (float)(log((NB_ALPHA + pos[j]) / np) - log((NB_ALPHA + neg[j]) / nn));
         svm_binary(xs, n, label, k, r, MODEL_NB_C, MODEL_NB_DIM, w, &b);
         for (unsigned j = 0; j < MODEL_NB_DIM; j++)
-            m->nb_w[(size_t)j * (size_t)m->nclasses + (size_t)k] = (float)(w[j] * r[j]);
+            folded[(size_t)j * (size_t)m->nclasses + (size_t)k] = (float)(w[j] * r[j]);
         m->nb_bias[k] = (float)b;
     }
+    model_code_weights(folded, MODEL_NB_DIM, m->nclasses, m->nb_code, m->nb_value);
+    free(folded);
     free(pos);
     free(neg);
     free(r);
@@ -182,11 +191,12 @@ static model_t *model_new(const char *const *names, int nclasses)
     for (int k = 0; k < nclasses; k++) {
         snprintf(m->classes[k], sizeof(m->classes[k]), "%s", names[k]);
         m->sd[0][k] = m->sd[1][k] = 1;
+        m->stack_w[k][k] = m->stack_w[k][nclasses + k] = 1;   /* the plain sum until stack_fit */
     }
     m->idf = calloc(MODEL_DIM, sizeof(float));
-    m->w = calloc((size_t)MODEL_DIM * (size_t)nclasses, sizeof(float));
-    m->nb_w = calloc((size_t)MODEL_NB_DIM * (size_t)nclasses, sizeof(float));
-    if (m->idf == NULL || m->w == NULL || m->nb_w == NULL)
+    m->code = calloc((size_t)MODEL_DIM * (size_t)nclasses, 1);
+    m->nb_code = calloc((size_t)MODEL_NB_DIM * (size_t)nclasses, 1);
+    if (m->idf == NULL || m->code == NULL || m->nb_code == NULL)
         abort();
     m->platt_a = 1;
     return m;
@@ -240,8 +250,58 @@ static void platt_fit(const double *margin, const bool *right, size_t n, float *
     *pa = (float)a, *pb = (float)b;
 }
 
+/* The ensemble's combination: a multinomial logistic regression over both
+ * members' standardized out-of-fold scores (stacking, Wolpert 1992), by
+ * gradient descent from the plain sum, its weights kept near that sum by
+ * an L2 pull of STACK_PULL. It weighs each member per class and evens out
+ * the classes' biases: 5-fold CV (3 seeds, four hashings of the
+ * repositories) 0.802 against the plain sum's 0.800; a pull of 0.01 did
+ * as well, 1 and 0.0001 less. */
+static void stack_fit(model_t *m, const model_example_t *ex, size_t n, const double *s1, const double *s2)
+{
+    size_t K = (size_t)m->nclasses, D = 2 * K;
+    double *z = malloc(n * D * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        model_standardize(m, &s1[i * K], &s2[i * K], &z[i * D]);
+    double w[MODEL_MAX_CLASSES][2 * MODEL_MAX_CLASSES], b[MODEL_MAX_CLASSES] = {0};
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < D; j++)
+            w[k][j] = (j == k || j == K + k) ? 1 : 0;
+    for (int it = 0; it < STACK_ITERATIONS; it++) {
+        double gw[MODEL_MAX_CLASSES][2 * MODEL_MAX_CLASSES] = {{0}}, gb[MODEL_MAX_CLASSES] = {0};
+        for (size_t i = 0; i < n; i++) {
+            double p[MODEL_MAX_CLASSES], top = -INFINITY, sum = 0;
+            for (size_t k = 0; k < K; k++) {
+                p[k] = b[k];
+                for (size_t j = 0; j < D; j++)
+                    p[k] += w[k][j] * z[i * D + j];
+                top = fmax(top, p[k]);
+            }
+            for (size_t k = 0; k < K; k++)
+                sum += (p[k] = exp(p[k] - top));
+            for (size_t k = 0; k < K; k++) {
+                double d = (p[k] / sum - (ex[i].label == (int)k)) / (double)n;
+                gb[k] += d;
+                for (size_t j = 0; j < D; j++)
+                    gw[k][j] += d * z[i * D + j];
+            }
+        }
+        for (size_t k = 0; k < K; k++) {
+            b[k] -= STACK_STEP * gb[k];
+            for (size_t j = 0; j < D; j++)
+                w[k][j] -= STACK_STEP * (gw[k][j] + STACK_PULL * (w[k][j] - ((j == k || j == K + k) ? 1 : 0)));
+        }
+    }
+    for (size_t k = 0; k < K; k++) {
+        m->stack_b[k] = (float)b[k];
+        for (size_t j = 0; j < D; j++)
+            m->stack_w[k][j] = (float)w[k][j];
+    }
+    free(z);
+}
+
 /* Each member's out-of-fold scores for the ensemble's standardization and
- * the confidence's calibration. */
+ * combination, and the confidence's calibration. */
 static void calibrate(model_t *m, const model_example_t *ex, size_t n, double c, model_vec_t *v)
 {
     int folds = INNER_FOLDS, count[MODEL_MAX_CLASSES] = {0};
@@ -268,9 +328,9 @@ static void calibrate(model_t *m, const model_example_t *ex, size_t n, double c,
         train_members(part, rest, nr, c, v);
         for (size_t i = 0; i < n; i++)
             if (fold[i] == f) {
-                model_features_clean(v, ex[i].title, ex[i].body, part->idf);
+                model_features_clean(v, &ex[i].issue, part->idf);
                 model_svm_scores(part, v, &s1[i * K]);
-                model_nb_features_clean(v, ex[i].title, ex[i].body);
+                model_nb_features_clean(v, &ex[i].issue);
                 model_nb_scores(part, v, &s2[i * K]);
             }
         model_free(part);
@@ -287,6 +347,7 @@ static void calibrate(model_t *m, const model_example_t *ex, size_t n, double c,
             m->sd[j][k] = (float)fmax(sqrt(fmax(var, 0)), 1e-6);
         }
     }
+    stack_fit(m, ex, n, s1, s2);
     double *margin = malloc(n * sizeof(double));
     bool *right = malloc(n * sizeof(bool));
     for (size_t i = 0; i < n; i++) {
@@ -323,14 +384,14 @@ model_t *model_train(const model_example_t *ex, size_t n, const char *const *nam
     model_example_t *clean = malloc(n * sizeof(*clean));
     for (size_t i = 0; i < n; i++) {
         clean[i] = ex[i];
-        clean[i].body = strdup(model_clean_body(&v, ex[i].body));
-        if (clean[i].body == NULL)
+        clean[i].issue.body = strdup(model_clean_body(&v, ex[i].issue.body));
+        if (clean[i].issue.body == NULL)
             abort();
     }
     calibrate(m, clean, n, c, &v);
     train_members(m, clean, n, c, &v);
     for (size_t i = 0; i < n; i++)
-        free((char *)clean[i].body);
+        free((char *)clean[i].issue.body);
     free(clean);
     model_vec_free(&v);
     return m;

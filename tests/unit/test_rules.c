@@ -12,7 +12,7 @@
 static classification_t run(const char *title, const char *body, const char *labels_json)
 {
     json_t *labels = labels_json ? json_loads(labels_json, 0, NULL) : NULL;
-    cls_input_t in = {title, body, labels};
+    cls_input_t in = {title, body, labels, NULL};
     classification_t c;
     classify_rules(&in, &c);
     json_decref(labels);
