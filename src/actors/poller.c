@@ -284,10 +284,17 @@ static void poller_handler(rt_actor_t *self, rt_msg_t *msg)
         /* On this thread, since the rebalance callback runs inside it. */
         s->stopped = true;
         queue_events_off(s);
+        /* A member id means a JoinGroup answered: the assignor may be set
+         * without its state until an assignment arrives. */
+        char *member = rd_kafka_memberid(s->consumer);
+        bool joined = member != NULL && member[0] != '\0';
+        rd_kafka_mem_free(s->consumer, member);
         rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->consumer);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_warn("poller", "consumer close: %s", rd_kafka_err2str(e));
-        rt_reply(msg, rt_msg_new(sizeof(rt_msg_t), MSG_CLOSE));
+        poller_closed_msg_t *r = rt_msg_new(sizeof(*r), MSG_CLOSE);
+        r->destroy_safe = s->assigned_once || !joined;
+        rt_reply(msg, &r->hdr);
         break;
     }
     default:

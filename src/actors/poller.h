@@ -18,8 +18,18 @@ enum poller_msg {
     MSG_ADMIN_RESET,                   /* admin: admin_reset_msg_t */
     MSG_STOP_INTAKE,                   /* shutdown: take no more records */
     MSG_CLOSE,                         /* shutdown (asked): commit, leave the group; answered
-                                          with an empty MSG_CLOSE */
+                                          with a poller_closed_msg_t */
 };
+
+/* The answer to MSG_CLOSE. destroy_safe is false when the consumer was
+ * closed between joining the group and its first assignment: librdkafka
+ * before 2.3 (Debian 12 has 2.0) then aborts in rd_kafka_destroy (the
+ * cooperative-sticky assignor's state is still NULL), so the handle is
+ * left to the process's exit. */
+typedef struct poller_closed_msg {
+    rt_msg_t hdr;
+    bool destroy_safe;
+} poller_closed_msg_t;
 
 /* A partition-consumer asks to be held (pause) or let go. */
 typedef struct partition_ctl_msg {

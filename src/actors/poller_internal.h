@@ -29,6 +29,7 @@ typedef struct poller_state {
     bool admin_all;                            /* fleet pause of every partition */
     bool admin_part[PIPELINE_MAX_PARTITIONS];  /* fleet pause of listed partitions */
     bool stopped;
+    bool assigned_once;                        /* a rebalance has assigned (the assignor has its state) */
     rd_kafka_queue_t *consumer_queue;          /* rebalances, errors, commit results */
     PGconn *db;                                /* reads applied offsets on assignment */
     int64_t assign_from[PIPELINE_MAX_PARTITIONS];          /* scratch of on_assign */
