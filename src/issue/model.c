@@ -104,7 +104,7 @@ void model_combine(const model_t *m, const double *s1, const double *s2, double 
     }
 }
 
-int model_best(const model_t *m, const double *s, double *confidence)
+int model_margin(const model_t *m, const double *s, double *margin)
 {
     int best = 0;
     for (int k = 1; k < m->nclasses; k++)
@@ -114,8 +114,16 @@ int model_best(const model_t *m, const double *s, double *confidence)
     for (int k = 0; k < m->nclasses; k++)
         if (k != best && s[k] > second)
             second = s[k];
+    *margin = s[best] - second;
+    return best;
+}
+
+int model_best(const model_t *m, const double *s, double *confidence)
+{
+    double margin;
+    int best = model_margin(m, s, &margin);
     if (confidence)
-        *confidence = 1.0 / (1.0 + exp(-(m->platt_a * (s[best] - second) + m->platt_b)));
+        *confidence = 1.0 / (1.0 + exp(-(m->platt_a * margin + m->platt_b)));
     return best;
 }
 

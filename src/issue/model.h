@@ -114,7 +114,8 @@ model_t *model_train(const model_example_t *ex, size_t n, const char *const *nam
 /* The best class, and in *confidence the calibrated probability that it
  * is right. */
 int model_predict(const model_t *m, model_vec_t *scratch, const model_issue_t *is, double *confidence);
-/* Both members' standardized scores summed, per class (the ensemble's). */
+/* The ensemble's score per class (both members' standardized scores
+ * through the stacker; model_best reads them). */
 void model_scores(const model_t *m, model_vec_t *scratch, const model_issue_t *is, double *s);
 
 /* Stratified folds: each class's examples shuffled by seed, then dealt

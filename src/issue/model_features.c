@@ -68,17 +68,6 @@ void model_vec_free(model_vec_t *v)
     memset(v, 0, sizeof(*v));
 }
 
-static void count_bucket(model_vec_t *v, uint64_t h);
-
-/* A term, and while a block is joined with the repository (v->salt) the
- * term as that repository's. */
-static void count(model_vec_t *v, uint64_t h)
-{
-    count_bucket(v, h);
-    if (v->salt != 0)
-        count_bucket(v, h ^ v->salt);
-}
-
 static void count_bucket(model_vec_t *v, uint64_t h)
 {
     unsigned b = (unsigned)(model_mix(h) & (MODEL_DIM - 1));
@@ -93,6 +82,15 @@ static void count_bucket(model_vec_t *v, uint64_t h)
     }
     if (v->acc[b] < UINT16_MAX)
         v->acc[b]++;
+}
+
+/* A term, and while a block is joined with the repository (v->salt) the
+ * term as that repository's. */
+static void count(model_vec_t *v, uint64_t h)
+{
+    count_bucket(v, h);
+    if (v->salt != 0)
+        count_bucket(v, h ^ v->salt);
 }
 
 /* Moves the block's counts into the vector: 1 + ln(count), times idf,
@@ -326,18 +324,9 @@ void model_features_clean(model_vec_t *v, const model_issue_t *is, const float *
 
 /* Member 2: the distinct buckets of word 1-3-grams (title and body apart)
  * and character 2-5-grams within words (title, and the body's first
- * MODEL_NB_CHARS bytes), each also joined with the repository. */
-static void nb_count_bucket(model_vec_t *v, uint64_t h);
-
-static void nb_count(model_vec_t *v, uint64_t h)
-{
-    nb_count_bucket(v, h);
-    if (v->salt != 0)
-        nb_count_bucket(v, h ^ v->salt);
-}
-
-/* Binary: each bucket once, in the order first seen (a bit per bucket in
- * v->seen, cleared again by model_nb_features_clean). */
+ * MODEL_NB_CHARS bytes), each also joined with the repository. Binary:
+ * each bucket once, in the order first seen (a bit per bucket in v->seen,
+ * cleared again by model_nb_features_clean). */
 static void nb_count_bucket(model_vec_t *v, uint64_t h)
 {
     unsigned b = (unsigned)(model_mix(h) & (MODEL_NB_DIM - 1));
@@ -353,6 +342,14 @@ static void nb_count_bucket(model_vec_t *v, uint64_t h)
             abort();
     }
     v->idx[v->n++] = b;
+}
+
+/* As count. */
+static void nb_count(model_vec_t *v, uint64_t h)
+{
+    nb_count_bucket(v, h);
+    if (v->salt != 0)
+        nb_count_bucket(v, h ^ v->salt);
 }
 
 static void nb_words(model_vec_t *v, uint64_t seed, const char *text)

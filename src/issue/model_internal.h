@@ -35,6 +35,9 @@ void model_code_weights(const float *w, size_t dim, int nclasses, uint8_t *code,
  * ensemble's scores. */
 void model_standardize(const model_t *m, const double *s1, const double *s2, double *z);
 void model_combine(const model_t *m, const double *s1, const double *s2, double *s);
+/* The best class of the ensemble's scores, and its margin over the second
+ * (what the confidence's sigmoid reads). */
+int model_margin(const model_t *m, const double *s, double *margin);
 int model_best(const model_t *m, const double *s, double *confidence);
 
 #endif

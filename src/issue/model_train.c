@@ -22,6 +22,13 @@ enum { INNER_FOLDS = 5 };
 #define STACK_STEP 0.5
 enum { STACK_ITERATIONS = 2000 };
 
+/* The stacker's weight of standardized score j for class k when it is the
+ * plain sum of both members' (z: member 1's classes, then member 2's). */
+static double plain_sum(size_t k, size_t j, size_t nclasses)
+{
+    return j == k || j == nclasses + k ? 1 : 0;
+}
+
 /* A sparse example, copied for training. */
 typedef struct sparse {
     unsigned *idx;
@@ -205,7 +212,8 @@ static model_t *model_new(const char *const *names, int nclasses)
     for (int k = 0; k < nclasses; k++) {
         snprintf(m->classes[k], sizeof(m->classes[k]), "%s", names[k]);
         m->sd[0][k] = m->sd[1][k] = 1;
-        m->stack_w[k][k] = m->stack_w[k][nclasses + k] = 1;   /* the plain sum until stack_fit */
+        for (int j = 0; j < 2 * nclasses; j++)   /* the plain sum until stack_fit */
+            m->stack_w[k][j] = (float)plain_sum((size_t)k, (size_t)j, (size_t)nclasses);
     }
     m->idf = calloc(MODEL_DIM, sizeof(float));
     m->code = calloc((size_t)MODEL_DIM * (size_t)nclasses, 1);
@@ -280,7 +288,7 @@ static void stack_fit(model_t *m, const model_example_t *ex, size_t n, const dou
     double w[MODEL_MAX_CLASSES][2 * MODEL_MAX_CLASSES], b[MODEL_MAX_CLASSES] = {0};
     for (size_t k = 0; k < K; k++)
         for (size_t j = 0; j < D; j++)
-            w[k][j] = (j == k || j == K + k) ? 1 : 0;
+            w[k][j] = plain_sum(k, j, K);
     for (int it = 0; it < STACK_ITERATIONS; it++) {
         double gw[MODEL_MAX_CLASSES][2 * MODEL_MAX_CLASSES] = {{0}}, gb[MODEL_MAX_CLASSES] = {0};
         for (size_t i = 0; i < n; i++) {
@@ -303,7 +311,7 @@ static void stack_fit(model_t *m, const model_example_t *ex, size_t n, const dou
         for (size_t k = 0; k < K; k++) {
             b[k] -= STACK_STEP * gb[k];
             for (size_t j = 0; j < D; j++)
-                w[k][j] -= STACK_STEP * (gw[k][j] + STACK_PULL * (w[k][j] - ((j == k || j == K + k) ? 1 : 0)));
+                w[k][j] -= STACK_STEP * (gw[k][j] + STACK_PULL * (w[k][j] - plain_sum(k, j, K)));
         }
     }
     for (size_t k = 0; k < K; k++) {
@@ -365,17 +373,9 @@ static void calibrate(model_t *m, const model_example_t *ex, size_t n, double c,
     double *margin = malloc(n * sizeof(double));
     bool *right = malloc(n * sizeof(bool));
     for (size_t i = 0; i < n; i++) {
-        double s[MODEL_MAX_CLASSES], second = -INFINITY;
+        double s[MODEL_MAX_CLASSES];
         model_combine(m, &s1[i * K], &s2[i * K], s);
-        int best = 0;
-        for (size_t k = 1; k < K; k++)
-            if (s[k] > s[best])
-                best = (int)k;
-        for (size_t k = 0; k < K; k++)
-            if ((int)k != best && s[k] > second)
-                second = s[k];
-        margin[i] = s[best] - second;
-        right[i] = best == ex[i].label;
+        right[i] = model_margin(m, s, &margin[i]) == ex[i].label;
     }
     platt_fit(margin, right, n, &m->platt_a, &m->platt_b);
     free(margin);
