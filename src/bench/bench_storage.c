@@ -9,9 +9,11 @@
  * them, default 2) on the real runtime, fed the records a partition would
  * hand them, including the published_at marks that follow each
  * acknowledged event; a row counts when its record is done. The COPY side
- * is one connection, one transaction, both tables. The naive side connects
- * for each message and commits each row on its own. BENCH_TRACE=1 prints
- * the dispatchd side's progress every 250 ms.
+ * (bench_copy.h) writes the same rows into the same tables afterwards, from
+ * buffers formatted beforehand. The naive side connects for each message
+ * and commits each row on its own. The texts are real issues' when a CSV
+ * is given (bench_texts.h). BENCH_TRACE=1 prints the dispatchd side's
+ * progress every 250 ms.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -21,8 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_copy.h"
 #include "bench_env.h"
 #include "bench_suites.h"
+#include "bench_texts.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "issue_gen.h"
@@ -60,85 +64,8 @@ static void sink_handler(rt_actor_t *self, rt_msg_t *msg)
     rt_msg_free(msg);
 }
 
-typedef struct input {
-    char **payloads;
-    size_t n;
-} input_t;
-
-static void add_issue(input_t *in, json_t *issue)
-{
-    char err[128];
-    json_t *ev = issue ? issue_event_wrap(issue, "bench", "storage", "bench-user", err, sizeof(err)) : NULL;
-    if (ev == NULL)
-        return;
-    if (in->n % 1024 == 0)
-        in->payloads = realloc(in->payloads, (in->n + 1024) * sizeof(char *));
-    in->payloads[in->n++] = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-}
-
-static void input_free(input_t *in)
-{
-    for (size_t i = 0; i < in->n; i++)
-        free(in->payloads[i]);
-    free(in->payloads);
-    memset(in, 0, sizeof(*in));
-}
-
-/* N issues from the generator, ids in a range of their own. */
-static void generate(input_t *in, size_t n)
-{
-    uint64_t rng = 0x5eed;
-    for (size_t i = 0; i < n; i++) {
-        json_t *issue = issue_gen(&rng, 900000000LL + (long long)i, (long)i + 1, 0);
-        add_issue(in, issue);
-        json_decref(issue);
-    }
-}
-
-/* The first n GitHub issue objects of a JSONL file, cycled with fresh
- * numbers and ids if it has fewer. */
-static int load(input_t *in, const char *path, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        cli_error("bench storage: --from %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    json_t **issues = NULL;
-    size_t have = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *issue = json_loads(line, 0, NULL);
-        if (!json_is_object(issue)) {
-            json_decref(issue);
-            continue;
-        }
-        issues = realloc(issues, (have + 1) * sizeof(*issues));
-        issues[have++] = issue;
-    }
-    free(line);
-    fclose(f);
-    if (have == 0) {
-        cli_error("bench storage: --from %s: no GitHub issue objects (one JSON object a line)", path);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *issue = json_deep_copy(issues[i % have]);
-        json_object_set_new(issue, "id", json_integer(900000000LL + (long long)i));
-        json_object_set_new(issue, "number", json_integer((json_int_t)i + 1));
-        add_issue(in, issue);
-        json_decref(issue);
-    }
-    for (size_t i = 0; i < have; i++)
-        json_decref(issues[i]);
-    free(issues);
-    return 0;
-}
-
 /* What a partition-consumer would hand storage for payload i. */
-static record_t *make_record(const input_t *in, size_t i, rt_actor_t *owner)
+static record_t *make_record(const bench_texts_t *in, size_t i, rt_actor_t *owner)
 {
     record_t *r = rt_msg_new(sizeof(*r), MSG_STORE);
     memset((char *)r + sizeof(rt_msg_t), 0, sizeof(*r) - sizeof(rt_msg_t));
@@ -161,7 +88,7 @@ static record_t *make_record(const input_t *in, size_t i, rt_actor_t *owner)
     return r;
 }
 
-static double run_dispatchd(const input_t *in, const config_t *cfg)
+static double run_dispatchd(const bench_texts_t *in, const config_t *cfg)
 {
     /* The storage actors wired to a stand-in publisher through their
      * address book. */
@@ -204,116 +131,16 @@ static double run_dispatchd(const input_t *in, const config_t *cfg)
 static void exec_or_die(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_COPY_IN) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         fprintf(stderr, "bench storage: %s: %s", sql, PQresultErrorMessage(r));
         exit(1);
     }
     PQclear(r);
 }
 
-static void copy_field(strbuf_t *b, const char *v, bool last)
-{
-    if (v == NULL) {
-        sb_puts(b, "\\N");
-    } else {
-        for (const char *c = v; *c; c++) {
-            switch (*c) {
-            case '\\': sb_puts(b, "\\\\"); break;
-            case '\t': sb_puts(b, "\\t"); break;
-            case '\n': sb_puts(b, "\\n"); break;
-            case '\r': sb_puts(b, "\\r"); break;
-            default: sb_printf(b, "%c", *c);
-            }
-        }
-    }
-    sb_puts(b, last ? "\n" : "\t");
-}
-
-static void put_copy(PGconn *c, strbuf_t *b)
-{
-    if (PQputCopyData(c, b->data, (int)b->len) != 1) {
-        fprintf(stderr, "bench storage: COPY: %s", PQerrorMessage(c));
-        exit(1);
-    }
-    sb_free(b);
-    sb_init(b);
-}
-
-static void end_copy(PGconn *c)
-{
-    PQputCopyEnd(c, NULL);
-    PGresult *r;
-    while ((r = PQgetResult(c)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "bench storage: COPY: %s", PQresultErrorMessage(r));
-            exit(1);
-        }
-        PQclear(r);
-    }
-}
-
-/* Both tables in one transaction: issues with explicit ids, then their
- * classifications. Rows are built inside the timing, as storage builds its
- * parameters inside its own. */
-static double run_copy(const input_t *in, PGconn *c)
-{
-    record_t **recs = malloc(in->n * sizeof(*recs));
-    for (size_t i = 0; i < in->n; i++)
-        recs[i] = make_record(in, i, NULL);
-    strbuf_t sql, b;
-    sb_init(&sql);
-    sb_init(&b);
-    double t0 = bench_now_s();
-    exec_or_die(c, "BEGIN");
-    sb_printf(&sql, "COPY bench_copy_issues (id, %s) FROM STDIN", ISSUE_ROW_ISSUE_COLS);
-    exec_or_die(c, sql.data);
-    for (size_t i = 0; i < in->n; i++) {
-        issue_row_t row;
-        issue_row_build(&row, &recs[i]->event, &recs[i]->cls, recs[i]->rkm->payload, recs[i]->rkm->len,
-                        recs[i]->user_id);
-        sb_printf(&b, "%zu\t", i + 1);
-        for (int k = 0; k < ISSUE_ROW_ISSUE_COLUMNS; k++)
-            copy_field(&b, row.v[k], k == ISSUE_ROW_ISSUE_COLUMNS - 1);
-        issue_row_free(&row);
-        if (b.len > (1 << 20))
-            put_copy(c, &b);
-    }
-    put_copy(c, &b);
-    end_copy(c);
-    sb_free(&sql);
-    sb_init(&sql);
-    sb_printf(&sql, "COPY bench_copy_enriched (issue_id, %s, source_updated_at) FROM STDIN", ISSUE_ROW_ENRICHED_COLS);
-    exec_or_die(c, sql.data);
-    for (size_t i = 0; i < in->n; i++) {
-        issue_row_t row;
-        issue_row_build(&row, &recs[i]->event, &recs[i]->cls, recs[i]->rkm->payload, recs[i]->rkm->len,
-                        recs[i]->user_id);
-        sb_printf(&b, "%zu\t", i + 1);
-        for (int k = ISSUE_ROW_ISSUE_COLUMNS; k < ISSUE_ROW_NPARAMS; k++)
-            copy_field(&b, row.v[k], false);
-        copy_field(&b, recs[i]->event.updated_at, true);
-        issue_row_free(&row);
-        if (b.len > (1 << 20))
-            put_copy(c, &b);
-    }
-    put_copy(c, &b);
-    end_copy(c);
-    exec_or_die(c, "COMMIT");
-    double t = bench_now_s() - t0;
-    for (size_t i = 0; i < in->n; i++) {
-        free(recs[i]->rkm);
-        recs[i]->rkm = NULL;
-        record_free(recs[i]);
-    }
-    free(recs);
-    sb_free(&sql);
-    sb_free(&b);
-    return (double)in->n / t;
-}
-
 /* The original service: per message a new connection, the issue row in
  * its own transaction, then its classification in another. */
-static double run_naive(const input_t *in, const char *url, size_t count)
+static double run_naive(const bench_texts_t *in, const char *url, size_t count)
 {
     strbuf_t ins_issue, ins_enriched;
     sb_init(&ins_issue);
@@ -373,18 +200,19 @@ static double run_naive(const input_t *in, const char *url, size_t count)
 }
 
 static const char *USAGE =
-    "usage: dispatchd bench storage [--rows N] [--naive-rows M] [--from FILE.jsonl]\n"
+    "usage: dispatchd bench storage [--rows N] [--naive-rows M] [--texts FILE.csv]\n"
     "Writes N issues (50,000; each an issue row and an enriched row) through dispatchd's storage\n"
     "actors, then the same rows by COPY, then M (2,000) the original service's way, in a scratch\n"
-    "database on the configured server. The issues are generated, or GitHub issue objects from\n"
-    "FILE (one a line, cycled).\n";
+    "database on the configured server. Titles and bodies come from FILE (columns label, title,\n"
+    "body: the NLBSE'24 layout; cycled, bodies cut at 8,000 bytes), or are generated at the\n"
+    "lengths real issues have.\n";
 
 int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
 {
     if (bench_wants_help(argc, argv, USAGE))
         return 0;
     double rows = 50000, naive_rows = 2000;
-    const char *from = NULL;
+    const char *texts = NULL;
     for (int i = 1; i < argc; i += 2) {   /* every flag takes a value */
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(f, "--rows") == 0) {
@@ -393,23 +221,25 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
         } else if (strcmp(f, "--naive-rows") == 0) {
             if (bench_flag_number("bench storage", f, v, 1, 1e7, &naive_rows))
                 return EXIT_USAGE;
-        } else if (strcmp(f, "--from") == 0 && v != NULL) {
-            from = v;
+        } else if (strcmp(f, "--texts") == 0 && v != NULL) {
+            texts = v;
         } else {
             cli_error("bench storage: unknown or incomplete option '%s'\n%s", f, USAGE);
             return EXIT_USAGE;
         }
     }
-    input_t in = {0};
-    if (from != NULL ? load(&in, from, (size_t)rows) != 0 : (generate(&in, (size_t)rows), 0))
+    bench_texts_t in;
+    if (bench_texts_make(&in, (size_t)rows, texts, 900000000LL) != 0) {
+        bench_texts_free(&in);
         return EXIT_USAGE;
+    }
     bench_env_t e;
     char err[512];
     bool usage;
     if (bench_env_open(&e, ctx->cfg_file, false, &usage, err, sizeof(err)) != 0) {
         cli_error("bench storage: %s", err);
         bench_env_close(&e);
-        input_free(&in);
+        bench_texts_free(&in);
         return usage ? EXIT_USAGE : 1;
     }
     size_t naive_n = (size_t)naive_rows < in.n ? (size_t)naive_rows : in.n;
@@ -417,24 +247,25 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
     if (c == NULL) {
         cli_error("bench storage: %s", err);
         bench_env_close(&e);
-        input_free(&in);
+        bench_texts_free(&in);
         return 1;
     }
-    bench_note(&ctx->rep, "%zu issues (issue row + enriched row each); naive peer: %zu", in.n, naive_n);
-    exec_or_die(c, "CREATE TABLE bench_copy_issues (LIKE dispatchai.issues INCLUDING ALL);"
-                   "CREATE TABLE bench_copy_enriched (LIKE dispatchai.enriched_issues INCLUDING ALL);"
-                   "CREATE TABLE bench_naive_issues (LIKE dispatchai.issues INCLUDING ALL);"
+    bench_note(&ctx->rep, "%zu issues (issue row + enriched row each, %s texts, %.0f bytes an event); naive peer: %zu",
+               in.n, texts ? "real" : "generated", (double)in.bytes / (double)in.n, naive_n);
+    exec_or_die(c, "CREATE TABLE bench_naive_issues (LIKE dispatchai.issues INCLUDING ALL);"
                    "CREATE TABLE bench_naive_enriched (LIKE dispatchai.enriched_issues INCLUDING ALL)");
     double d = run_dispatchd(&in, &e.cfg);
-    double cp = run_copy(&in, c);
+    double client_share;
+    double cp = bench_copy_rows(c, &in, &client_share);
     double nv = run_naive(&in, e.db_url, naive_n);
     bench_emit(&ctx->rep, "storage-vs-copy",
-               "copy_rows_per_s=%.0f dispatchd_rows_per_s=%.0f ratio=%.3f rows=%zu storage_connections=%d", cp, d,
-               d / cp, in.n, e.cfg.storage_connections);
+               "copy_rows_per_s=%.0f dispatchd_rows_per_s=%.0f ratio=%.3f rows=%zu storage_connections=%d "
+               "copy_client_cpu_share=%.2f texts=%s", cp, d, d / cp, in.n, e.cfg.storage_connections, client_share,
+               texts ? "real" : "generated");
     bench_emit(&ctx->rep, "storage-vs-naive", "naive_rows_per_s=%.0f dispatchd_rows_per_s=%.0f ratio=%.1f naive_rows=%zu",
                nv, d, d / nv, naive_n);
     PQfinish(c);
-    input_free(&in);
+    bench_texts_free(&in);
     bench_env_close(&e);
     return 0;
 }

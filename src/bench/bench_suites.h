@@ -26,5 +26,6 @@ int bench_consume(int argc, char **argv, bench_ctx_t *ctx);
 int bench_ws(int argc, char **argv, bench_ctx_t *ctx);
 int bench_sync(int argc, char **argv, bench_ctx_t *ctx);
 int bench_dlq(int argc, char **argv, bench_ctx_t *ctx);
+int bench_e2e(int argc, char **argv, bench_ctx_t *ctx);
 
 #endif

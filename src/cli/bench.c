@@ -249,10 +249,11 @@ static const struct {
 } SUITES[] = {
     {"runtime", bench_runtime}, {"storage", bench_storage}, {"consume", bench_consume},
     {"classify", bench_classify}, {"ws", bench_ws}, {"sync", bench_sync}, {"dlq", bench_dlq},
+    {"e2e", bench_e2e},
 };
 
 static const char *SUITES_USAGE =
-    "usage: dispatchd bench load|runtime|consume|storage|classify|ws|sync|dlq [OPTIONS] [--json]\n"
+    "usage: dispatchd bench load|runtime|consume|storage|classify|ws|sync|dlq|e2e [OPTIONS] [--json]\n"
     "                       [--compare BASELINE.json] [--config FILE]\n"
     "`dispatchd bench SUITE --help` for a suite's options. Each suite prints `BENCH NAME key=value ...`\n"
     "lines; --json prints them as one JSON object instead ({NAME: {key: value}}), --compare prints\n"

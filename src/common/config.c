@@ -150,10 +150,10 @@ static const cfg_desc_t DESCS[] = {
      "records in flight per partition"},
     {"pipeline", "max_message_bytes", NULL, T_INT, F(max_message_bytes), "0", 0, 1000000000, NULL,
      "larger input records go to the DLQ; 0: the producer's message.max.bytes less 64 KiB for the classification"},
-    {"pipeline", "storage_batch_size", NULL, T_INT, F(storage_batch_size), "256", 1, 100000, NULL,
-     "rows per database transaction at most"},
-    {"pipeline", "storage_batch_window_ms", NULL, T_INT, F(storage_batch_window_ms), "5", 0, 60000, NULL,
-     "how long a partial batch waits for company"},
+    {"pipeline", "storage_batch_size", NULL, T_INT, F(storage_batch_size), "256", 2, 100000, NULL,
+     "rows per database transaction at most; 1 would make every batch one row (~10x slower)"},
+    {"pipeline", "storage_batch_window_ms", NULL, T_INT, F(storage_batch_window_ms), "5", 1, 60000, NULL,
+     "how long a partial batch waits for company; 0 would make every batch one row (~10x slower)"},
     {"pipeline", "drain_timeout_ms", NULL, T_INT, F(drain_timeout_ms), "30000", 0, 3600000, NULL,
      "how long shutdown waits for in-flight records"},
     {"pipeline", "shutdown_timeout_ms", "DISPATCHD_SHUTDOWN_TIMEOUT_MS", T_INT, F(shutdown_timeout_ms), "60000", 1000,
@@ -216,8 +216,8 @@ static int set_value(config_t *cfg, const cfg_desc_t *d, const char *value, cons
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end != '\0' || v < d->min || v > d->max) {
-            snprintf(err, errlen, "%s: %s.%s must be an integer in [%ld, %ld], not '%s'", origin, d->section,
-                     d->key, d->min, d->max, value);
+            snprintf(err, errlen, "%s: %s.%s must be an integer in [%ld, %ld], not '%s'%s%s", origin, d->section,
+                     d->key, d->min, d->max, value, d->help ? ": " : "", d->help ? d->help : "");
             return -1;
         }
         *(int *)field = (int)v;

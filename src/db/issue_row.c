@@ -1,5 +1,7 @@
 #include "issue_row.h"
 
+#include "event_text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,10 @@ void issue_row_build(issue_row_t *row, const issue_event_t *e, const classificat
     row->cls_json = json_dumps(cj, JSON_COMPACT);
     json_decref(cj);
     row->tags = text_array(c);
-    row->raw = strndup(raw, rawlen);
+    size_t cutlen;
+    row->raw = event_without_text(raw, rawlen, &cutlen);
+    if (row->raw == NULL)
+        row->raw = strndup(raw, rawlen);
     const char *v[ISSUE_ROW_NPARAMS] = {
         row->id, e->owner, e->repo, row->num, e->title, e->body, e->state, row->labels, row->assignees,
         e->author, e->created_at, e->updated_at, e->closed_at, row->raw, e->sync_source,

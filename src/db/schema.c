@@ -263,6 +263,32 @@ static const migration_t MIGRATIONS[] = {
      "  partitions jsonb NOT NULL,"
      "  figures jsonb NOT NULL);"
      "CREATE INDEX ON dispatchai.processes (group_id, heartbeat_at);"},
+    {11, "texts stored once, lz4, room for published marks",
+     /* What each event costs the database (the README's "Where an event's
+      * CPU goes"). raw_data no longer holds the issue's title and body
+      * (event_text.h): they were stored, compressed and logged twice; the
+      * view issues_full gives raw_data back whole, for queries written
+      * against the original schema. The large columns compress with lz4
+      * where the server has it (pglz was a fifth of its CPU); a server
+      * without keeps pglz. enriched_issues leaves room on each page, so
+      * marking an event published rewrites its row on the same page
+      * without touching its indexes (a HOT update). */
+     "DO $$ BEGIN"
+     "  IF EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE '%toast_compression'"
+     "             AND 'lz4' = ANY(enumvals)) THEN"
+     "   ALTER TABLE dispatchai.issues ALTER COLUMN body SET COMPRESSION lz4,"
+     "    ALTER COLUMN raw_data SET COMPRESSION lz4, ALTER COLUMN labels SET COMPRESSION lz4;"
+     "   ALTER TABLE dispatchai.enriched_issues ALTER COLUMN classification SET COMPRESSION lz4,"
+     "    ALTER COLUMN ai_reasoning SET COMPRESSION lz4;"
+     "  END IF;"
+     " END $$;"
+     "ALTER TABLE dispatchai.enriched_issues SET (fillfactor = 50);"
+     "CREATE VIEW dispatchai.issues_full AS SELECT id, github_issue_id, repository_owner, repository_name,"
+     " issue_number, title, body, state, labels, assignees, author, created_at, updated_at, closed_at,"
+     " CASE WHEN jsonb_typeof(raw_data->'issue') = 'object' THEN jsonb_set(raw_data, '{issue}',"
+     "  (raw_data->'issue') || jsonb_strip_nulls(jsonb_build_object('title', title, 'body', body)))"
+     "  ELSE raw_data END AS raw_data,"
+     " sync_source, pulled_by_user_id, processed_at, last_sync_id FROM dispatchai.issues;"},
 };
 
 #define NMIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))

@@ -66,3 +66,18 @@ json_t *issue_gen(uint64_t *rng, long long id, long number, int body_bytes)
     sb_free(&body);
     return issue;
 }
+
+int issue_gen_body_bytes(uint64_t *rng)
+{
+    /* Quantiles of the real lengths, linearly between them. */
+    static const struct {
+        double q;
+        int bytes;
+    } AT[] = {{0, 60}, {0.10, 258}, {0.25, 554}, {0.50, 1076}, {0.75, 2142}, {0.90, 3670}, {0.99, 8000}, {1, 8000}};
+    double u = (double)(next(rng) >> 11) / (double)(1ULL << 53);
+    size_t k = 1;
+    while (k < N(AT) - 1 && u > AT[k].q)
+        k++;
+    double f = (u - AT[k - 1].q) / (AT[k].q - AT[k - 1].q);
+    return AT[k - 1].bytes + (int)(f * (AT[k].bytes - AT[k - 1].bytes));
+}

@@ -25,6 +25,10 @@ expect "no command" 2 "usage:" -- "$bin"
 expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 printf '[http]\nadress = 1\n' > "$work/bad.conf"
 expect "unknown key named" 2 "unknown key 'adress' in section \[http\]" -- "$bin" migrate --config "$work/bad.conf"
+printf '[pipeline]\nstorage_batch_window_ms = 0\n' > "$work/window0.conf"
+expect "a batch window of 0 refused, saying why" 2 "storage_batch_window_ms must be an integer in \[1, 60000\], not '0': .*every batch one row" -- "$bin" migrate --config "$work/window0.conf"
+printf '[pipeline]\nstorage_batch_size = 1\n' > "$work/size1.conf"
+expect "one-row batches refused" 2 "storage_batch_size must be an integer in \[2, 100000\], not '1'" -- "$bin" migrate --config "$work/size1.conf"
 expect "bad env value named" 2 "DISPATCHD_THREADS" -- env DISPATCHD_THREADS=many "$bin" run
 expect "missing config file" 2 "cannot open" -- "$bin" run --config "$work/none.conf"
 expect "run: stray argument" 2 "unexpected argument 'extra'" -- "$bin" run extra

@@ -111,6 +111,42 @@ check "webhook rows are webhook-sourced" 2 \
 "$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched.jsonl"
 check "enriched events" "{\"count\":$N}" "$(tail -1 "$work/enriched.jsonl")"
 check "every enriched event keeps its correlation_id" $N "$(grep -c '"correlation_id"' "$work/enriched.jsonl")"
+# Each enriched event is its raw event plus classification and
+# processing_metadata (the publisher splices them into the raw bytes);
+# raw_data keeps the event without the title and body, which the view
+# issues_full puts back.
+"$ktool" dump "$bootstrap" "$tag.enriched" 3000 '*' > "$work/enriched_full.jsonl"
+"$ktool" dump "$bootstrap" "$tag.raw" 3000 '*' > "$work/raw_full.jsonl"
+psql -tA "$dburl" -c "SELECT github_issue_id || ' ' || raw_data::text FROM dispatchai.issues_full" > "$work/view.txt"
+check "enriched = raw + classification + processing_metadata; the view gives raw_data back whole" "$N $N $N" \
+  "$(python3 - "$work/raw_full.jsonl" "$work/enriched_full.jsonl" "$work/view.txt" <<'PY'
+import json, sys
+def values(path):
+    return [json.loads(l) for l in open(path) if l.startswith('{"key"')]
+raw = {r["key"]: r["value"] for r in values(sys.argv[1]) if isinstance(r["value"], dict)}
+same = 0
+by_id = {}
+for r in values(sys.argv[2]):
+    v = dict(r["value"])
+    ok = isinstance(v.pop("classification", None), dict) and isinstance(v.pop("processing_metadata", None), dict)
+    same += ok and v == raw.get(r["key"])
+    by_id[v["issue"]["id"]] = v
+rebuilt = full = 0
+for line in open(sys.argv[3]):
+    gid, data = line.split(" ", 1)
+    d = json.loads(data)
+    rebuilt += d == by_id.get(int(gid))
+    full += "title" in d["issue"]
+print(same, rebuilt, full)
+PY
+)"
+check "the large columns compress with lz4 (the server has it)" "l l l l" \
+  "$(psql -tA "$dburl" -c "SELECT string_agg(attcompression::text, ' ') FROM pg_attribute
+                          WHERE attrelid IN ('dispatchai.issues'::regclass, 'dispatchai.enriched_issues'::regclass)
+                          AND attname IN ('body', 'raw_data', 'classification', 'ai_reasoning')")"
+check "raw_data holds no title, nor a body that has its column" 0 \
+  "$(psql -tA "$dburl" -c "SELECT count(*) FROM dispatchai.issues WHERE raw_data->'issue' ? 'title'
+                          OR (body IS NOT NULL AND raw_data->'issue' ? 'body')")"
 version=$(psql -tA "$dburl" -c 'SELECT max(version) FROM dispatchai.schema_migrations')
 check "migrate again is a no-op" "migrate: schema at version $version" \
   "$("$bin" migrate --config "$work/dispatchd.conf" 2>&1)"

@@ -10,7 +10,8 @@
  *                                        partition, offset, headers, value
  *                                        length, and the listed top-level
  *                                        fields of a JSON value), stopping
- *                                        after WAIT_MS without news; last
+ *                                        after WAIT_MS without news ("*" as
+ *                                        a field: the whole value); last
  *                                        line: count
  *   ktool fill BOOTSTRAP TOPIC COUNT BYTES KEYS
  *                                        produces COUNT valid issue events of
@@ -179,8 +180,8 @@ static int dump(const char *bootstrap, const char *topic, int wait_ms, const cha
             char list[256];
             snprintf(list, sizeof(list), "%s", fields);
             for (char *save = NULL, *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-                json_t *fv = json_object_get(v, f);
-                json_object_set(o, f, fv ? fv : json_null());
+                json_t *fv = strcmp(f, "*") == 0 ? v : json_object_get(v, f);
+                json_object_set(o, strcmp(f, "*") == 0 ? "value" : f, fv ? fv : json_null());
             }
             json_decref(v);
         }

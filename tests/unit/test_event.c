@@ -3,10 +3,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "event.h"
+#include "event_text.h"
+#include "strbuf.h"
 
 static const char *GOOD =
     "{\"event_type\":\"issue\",\"action\":\"opened\",\"repository\":{\"id\":1,\"name\":\"repo\","
@@ -39,6 +42,60 @@ static void test_good_event(void **state)
     assert_int_equal(issue_event_key(&ev, key, sizeof(key)), 0);
     assert_string_equal(key, "org/repo:issue:7");
     issue_event_free(&ev);
+}
+
+/* Cuts s's text and checks the result against want (and that it is
+ * JSON jansson reads). */
+static void cut_is(const char *s, const char *want)
+{
+    size_t n = 0;
+    char *out = event_without_text(s, strlen(s), &n);
+    if (want == NULL) {
+        assert_null(out);
+        return;
+    }
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_decref(j);
+    free(out);
+}
+
+static void test_text_cut_from_raw_data(void **state)
+{
+    (void)state;
+    /* title and a string body go, wherever they are; the rest stays byte for byte */
+    cut_is("{\"a\":1,\"issue\":{\"id\":1,\"title\":\"T \\\"q\\\" }\",\"body\":\"B {x}\",\"n\":[1,{\"title\":2}]},\"z\":\"title\"}",
+           "{\"a\":1,\"issue\":{\"id\":1,\"n\":[1,{\"title\":2}]},\"z\":\"title\"}");
+    cut_is("{\"issue\":{\"title\":\"T\",\"body\":\"B\"}}", "{\"issue\":{}}");
+    cut_is("{\"issue\":{\"body\":\"B\",\"id\":2,\"title\":\"T\"} }", "{\"issue\":{\"id\":2} }");
+    /* a null body stays: the column cannot tell it from an absent one */
+    cut_is(GOOD, "{\"event_type\":\"issue\",\"action\":\"opened\",\"repository\":{\"id\":1,\"name\":\"repo\","
+                 "\"full_name\":\"org/repo\",\"private\":false},\"issue\":{\"id\":42,\"number\":7,"
+                 "\"body\":null,\"state\":\"open\",\"labels\":[{\"name\":\"bug\"}],\"user\":{\"login\":\"u\"},"
+                 "\"created_at\":\"2024-01-02T03:04:05Z\",\"updated_at\":\"2024-01-02T03:04:06Z\"}}");
+    /* only the issue object's own members: a nested "issue" elsewhere is not it */
+    cut_is("{\"x\":{\"issue\":{\"title\":\"keep\"}},\"issue\":{\"title\":\"T\"}}",
+           "{\"x\":{\"issue\":{\"title\":\"keep\"}},\"issue\":{}}");
+    /* not an event with an issue object: nothing to cut */
+    cut_is("{\"issue\":\"T\"}", NULL);
+    cut_is("[1,2]", NULL);
+    /* more tokens than fit on the stack */
+    strbuf_t big;
+    sb_init(&big);
+    sb_puts(&big, "{\"issue\":{\"title\":\"T\",\"labels\":[");
+    for (int i = 0; i < 3000; i++)
+        sb_printf(&big, "%s%d", i ? "," : "", i);
+    sb_puts(&big, "]}}");
+    size_t n;
+    char *out = event_without_text(big.data, big.len, &n);
+    assert_non_null(out);
+    assert_int_equal(n, big.len - strlen("\"title\":\"T\","));
+    assert_null(strstr(out, "title"));
+    free(out);
+    sb_free(&big);
 }
 
 static void test_bad_inputs_named(void **state)
@@ -117,6 +174,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_event),
+        cmocka_unit_test(test_text_cut_from_raw_data),
         cmocka_unit_test(test_bad_inputs_named),
         cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_iso8601),

@@ -1,0 +1,123 @@
+/* bench_copy.c -- see bench_copy.h. */
+#include "bench_copy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_cpu.h"
+#include "bench_util.h"
+#include "classification.h"
+#include "event.h"
+#include "issue_row.h"
+#include "strbuf.h"
+
+static void exec_or_die(PGconn *c, const char *sql, ExecStatusType want)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != want) {
+        fprintf(stderr, "bench copy: %.60s: %s", sql, PQresultErrorMessage(r));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+/* One value in COPY's text format, then a tab or the row's newline. */
+static void copy_field(strbuf_t *b, const char *v, int last)
+{
+    if (v == NULL) {
+        sb_append(b, "\\N", 2);
+    } else {
+        const char *run = v;
+        for (const char *c = v;; c++) {
+            const char *esc = *c == '\\' ? "\\\\" : *c == '\t' ? "\\t" : *c == '\n' ? "\\n" : *c == '\r' ? "\\r" : NULL;
+            if (esc == NULL && *c != '\0')
+                continue;
+            sb_append(b, run, (size_t)(c - run));
+            if (*c == '\0')
+                break;
+            sb_append(b, esc, 2);
+            run = c + 1;
+        }
+    }
+    sb_append(b, last ? "\n" : "\t", 1);
+}
+
+/* Both tables' COPY text for every event, parsed and classified as the
+ * pipeline does. */
+static void format_rows(const bench_texts_t *t, strbuf_t *issues, strbuf_t *enriched)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        issue_event_t ev;
+        char err[256], id[24];
+        if (issue_event_parse(&ev, t->payloads[i], strlen(t->payloads[i]), 1 << 24, err, sizeof(err)) != 0) {
+            fprintf(stderr, "bench copy: event %zu: %s\n", i, err);
+            exit(1);
+        }
+        classification_t cls;
+        cls_input_t in = cls_input_of(&ev);
+        classify_rules(&in, &cls);
+        issue_row_t row;
+        issue_row_build(&row, &ev, &cls, t->payloads[i], strlen(t->payloads[i]), "bench-user");
+        snprintf(id, sizeof(id), "%zu", i + 1);
+        copy_field(issues, id, 0);
+        for (int k = 0; k < ISSUE_ROW_ISSUE_COLUMNS; k++)
+            copy_field(issues, row.v[k], k == ISSUE_ROW_ISSUE_COLUMNS - 1);
+        copy_field(enriched, id, 0);
+        for (int k = ISSUE_ROW_ISSUE_COLUMNS; k < ISSUE_ROW_NPARAMS; k++)
+            copy_field(enriched, row.v[k], 0);
+        copy_field(enriched, ev.updated_at, 0);
+        copy_field(enriched, "2026-01-01T00:00:00Z", 1);   /* published: the row's final state */
+        issue_row_free(&row);
+        issue_event_free(&ev);
+    }
+}
+
+static void copy_in(PGconn *c, const char *sql, const strbuf_t *b)
+{
+    exec_or_die(c, sql, PGRES_COPY_IN);
+    for (size_t off = 0; off < b->len; off += 1 << 20) {
+        size_t n = b->len - off < (1 << 20) ? b->len - off : (1 << 20);
+        if (PQputCopyData(c, b->data + off, (int)n) != 1) {
+            fprintf(stderr, "bench copy: %s", PQerrorMessage(c));
+            exit(1);
+        }
+    }
+    PQputCopyEnd(c, NULL);
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "bench copy: %s", PQresultErrorMessage(r));
+            exit(1);
+        }
+        PQclear(r);
+    }
+}
+
+double bench_copy_rows(PGconn *c, const bench_texts_t *t, double *client_share)
+{
+    strbuf_t issues, enriched, sql;
+    sb_init(&issues);
+    sb_init(&enriched);
+    sb_init(&sql);
+    format_rows(t, &issues, &enriched);
+    exec_or_die(c, "BEGIN; SET LOCAL dispatchd.deleting = 'bench';"
+                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues, dispatchai.applied_offsets; COMMIT",
+                PGRES_COMMAND_OK);
+    exec_or_die(c, "CHECKPOINT", PGRES_COMMAND_OK);
+    double cpu0 = bench_cpu_s(0, 0), t0 = bench_now_s();
+    exec_or_die(c, "BEGIN", PGRES_COMMAND_OK);
+    sb_printf(&sql, "COPY dispatchai.issues (id, %s) FROM STDIN", ISSUE_ROW_ISSUE_COLS);
+    copy_in(c, sql.data, &issues);
+    sql.len = 0;
+    sb_printf(&sql, "COPY dispatchai.enriched_issues (issue_id, %s, source_updated_at, published_at) FROM STDIN",
+              ISSUE_ROW_ENRICHED_COLS);
+    copy_in(c, sql.data, &enriched);
+    exec_or_die(c, "COMMIT", PGRES_COMMAND_OK);
+    double wall = bench_now_s() - t0;
+    *client_share = (bench_cpu_s(0, 0) - cpu0) / wall;
+    sb_free(&issues);
+    sb_free(&enriched);
+    sb_free(&sql);
+    return (double)t->n / wall;
+}
