@@ -63,11 +63,6 @@ static bool connected(storage_state_t *s)
         log_warn("storage", "%s", err);
         return false;
     }
-    if (!ledger_prepare(s->conn)) {
-        PQfinish(s->conn);
-        s->conn = NULL;
-        return false;
-    }
     return true;
 }
 
@@ -325,13 +320,6 @@ rt_actor_t *storage_spawn(const actor_env_t *env, int index, char *err, size_t e
             snprintf(err, errlen, "database schema is at version %d, this dispatchd needs %d: run `dispatchd migrate`",
                      v, schema_latest_version());
         PQfinish(s->conn);
-        free(s);
-        return NULL;
-    }
-    PQfinish(s->conn);
-    s->conn = NULL;
-    if (!connected(s)) {
-        snprintf(err, errlen, "database: cannot prepare statements");
         free(s);
         return NULL;
     }

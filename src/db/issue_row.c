@@ -1,6 +1,8 @@
 #include "issue_row.h"
 
 #include "event_text.h"
+#include "schema.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,28 +18,16 @@ const char *const ISSUE_ROW_ENRICHED_COLS =
 /* A PostgreSQL text[] literal of the tags. */
 static char *text_array(const classification_t *c)
 {
-    size_t cap = 3;
-    for (int i = 0; i < c->ntags; i++)
-        cap += strlen(c->tags[i]) * 2 + 3;
-    char *out = malloc(cap);
-    if (out == NULL)
-        abort();
-    size_t o = 0;
-    out[o++] = '{';
+    strbuf_t b;
+    sb_init(&b);
+    sb_append(&b, "{", 1);
     for (int i = 0; i < c->ntags; i++) {
         if (i)
-            out[o++] = ',';
-        out[o++] = '"';
-        for (const char *t = c->tags[i]; *t; t++) {
-            if (*t == '"' || *t == '\\')
-                out[o++] = '\\';
-            out[o++] = *t;
-        }
-        out[o++] = '"';
+            sb_append(&b, ",", 1);
+        pg_array_element(&b, c->tags[i]);
     }
-    out[o++] = '}';
-    out[o] = '\0';
-    return out;
+    sb_append(&b, "}", 1);
+    return b.data;
 }
 
 void issue_row_build(issue_row_t *row, const issue_event_t *e, const classification_t *c, const char *raw,

@@ -12,17 +12,32 @@
 #include "schema.h"
 #include "syncs.h"
 
+/* A round of a batch's rows in one statement (no two of the same issue:
+ * see tx_build), each column an array. Per row, in order: whether the
+ * issue row was stored (a newer version wins), whether its classification
+ * was, whether this version was stored before but its event never
+ * acknowledged, and whether the same sync had stored this version already
+ * (those two see the tables as they were before the statement). One
+ * statement a round instead of one a row: executor start-up, constraint
+ * set-up and trigger queues are paid once, not per row. */
 static const char *UPSERT_SQL =
-    "WITH up AS ("
+    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],"
+    "  $7::text[], $8::jsonb[], $9::jsonb[], $10::text[], $11::timestamptz[], $12::timestamptz[],"
+    "  $13::timestamptz[], $14::jsonb[], $15::text[], $16::text[], $17::jsonb[], $18::text[], $19::text[],"
+    "  $20::text[], $21::text[], $22::text[], $23::numeric[], $24::text[], $25::text[], $26::text[], $27::text[],"
+    "  $28::text[], $29::numeric[], $30::text[]) WITH ORDINALITY AS v(gid, owner, repo, num, title, body, state,"
+    "  labels, assignees, author, created, updated, closed, raw, source, puller, cls, category, priority,"
+    "  severity, effort, component, conf, tags, summary, reasoning, model, provider, cost, sync_id, ord)),"
+    /* an event of a sync cancelled meanwhile stores nothing (the sync
+     * locks taken first make that decision stick) */
+    " live AS (SELECT * FROM v WHERE v.sync_id IS NULL OR NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs s"
+    "  WHERE s.sync_id = v.sync_id AND s.sync_status = 'cancelled')),"
+    " up AS ("
     " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
     "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
     "  sync_source, pulled_by_user_id, processed_at, last_sync_id)"
-    " SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12::timestamptz, $13, $14::jsonb, $15,"
-    "  $16, now(), $30::text"
-    /* an event of a sync cancelled meanwhile stores nothing (the sync
-     * locks taken first make that decision stick) */
-    " WHERE NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs WHERE sync_id = $30::text"
-    "  AND sync_status = 'cancelled')"
+    " SELECT gid, owner, repo, num, title, body, state, labels, assignees, author, created, updated, closed, raw,"
+    "  source, puller, now(), sync_id FROM live ORDER BY gid"
     " ON CONFLICT (github_issue_id) DO UPDATE SET repository_owner = EXCLUDED.repository_owner,"
     "  repository_name = EXCLUDED.repository_name, issue_number = EXCLUDED.issue_number,"
     "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
@@ -31,13 +46,13 @@ static const char *UPSERT_SQL =
     "  processed_at = now(), last_sync_id = EXCLUDED.last_sync_id"
     " WHERE dispatchai.issues.updated_at IS NULL OR EXCLUDED.updated_at IS NULL"
     "  OR dispatchai.issues.updated_at <= EXCLUDED.updated_at"
-    " RETURNING id),"
+    " RETURNING id, github_issue_id),"
     " en AS ("
     " INSERT INTO dispatchai.enriched_issues (issue_id, classification, category, priority, severity,"
     "  estimated_effort, component, confidence_score, tags, summary, ai_reasoning, processing_model,"
     "  provider, cost_usd, source_updated_at, processed_at)"
-    " SELECT id, $17::jsonb, $18, $19, $20, $21, $22, $23::numeric, $24::text[], $25, $26, $27, $28,"
-    "  $29::numeric, $12::timestamptz, now() FROM up"
+    " SELECT up.id, cls, category, priority, severity, effort, component, conf, tags::text[], summary, reasoning,"
+    "  model, provider, cost, updated, now() FROM up JOIN live ON live.gid = up.github_issue_id ORDER BY up.id"
     " ON CONFLICT (issue_id) DO UPDATE SET classification = EXCLUDED.classification,"
     "  category = EXCLUDED.category, priority = EXCLUDED.priority, severity = EXCLUDED.severity,"
     "  estimated_effort = EXCLUDED.estimated_effort, component = EXCLUDED.component,"
@@ -47,15 +62,13 @@ static const char *UPSERT_SQL =
     "  source_updated_at = EXCLUDED.source_updated_at, processed_at = now()"
     " WHERE dispatchai.enriched_issues.source_updated_at IS DISTINCT FROM EXCLUDED.source_updated_at"
     " RETURNING issue_id)"
-    " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM en),"
-    /* this version stored before but its event never acknowledged */
-    "  (SELECT count(*) FROM dispatchai.enriched_issues e"
-    "   WHERE e.issue_id = (SELECT id FROM dispatchai.issues WHERE github_issue_id = $1)"
-    "   AND e.source_updated_at IS NOT DISTINCT FROM $12::timestamptz AND e.published_at IS NULL),"
-    /* this version stored before by this same sync (the main query sees
-     * the rows as they were before this statement): not counted again */
-    "  (SELECT count(*) FROM dispatchai.issues WHERE $30::text IS NOT NULL AND github_issue_id = $1"
-    "   AND last_sync_id = $30::text AND updated_at IS NOT DISTINCT FROM $12::timestamptz)";
+    " SELECT up.id IS NOT NULL, en.issue_id IS NOT NULL,"
+    "  EXISTS (SELECT 1 FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
+    "   WHERE i.github_issue_id = v.gid AND e.source_updated_at IS NOT DISTINCT FROM v.updated"
+    "   AND e.published_at IS NULL),"
+    "  EXISTS (SELECT 1 FROM dispatchai.issues i WHERE v.sync_id IS NOT NULL AND i.github_issue_id = v.gid"
+    "   AND i.last_sync_id = v.sync_id AND i.updated_at IS NOT DISTINCT FROM v.updated)"
+    " FROM v LEFT JOIN up ON up.github_issue_id = v.gid LEFT JOIN en ON en.issue_id = up.id ORDER BY v.ord";
 
 /* The records whose rows this transaction commits. */
 static const char *APPLIED_SQL =
@@ -102,22 +115,6 @@ static const char *OLDEST_UNMARKED_SQL =
 
 #define NPARAMS (ISSUE_ROW_NPARAMS + 1)   /* the row, then its sync_id */
 
-bool ledger_prepare(PGconn *c)
-{
-    /* Only the per-row upsert is prepared, and written so that any plan of
-     * it (a generic one, made while the tables were empty) looks rows up
-     * by unique index. The once-per-batch statements go unnamed, planned
-     * for their actual arrays: a cached generic plan of the mark, chosen
-     * on small tables, turned into scans that stalled a writer for
-     * seconds once the tables grew. */
-    PGresult *r = PQprepare(c, "upsert", UPSERT_SQL, NPARAMS, NULL);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        log_error("ledger", "prepare: %s", PQresultErrorMessage(r));
-    PQclear(r);
-    return ok;
-}
-
 /* SQLSTATE classes that mean "try again", not "this row is bad". */
 static bool transient_error(const PGresult *res, PGconn *conn)
 {
@@ -132,23 +129,30 @@ static bool transient_error(const PGresult *res, PGconn *conn)
 
 /* --- the storing transaction as a statement list ------------------------- */
 
-typedef enum { ST_BEGIN, ST_LOCK, ST_ROW, ST_APPLIED, ST_SYNC, ST_COMMIT } stmt_kind_t;
+typedef enum { ST_BEGIN, ST_LOCK, ST_REPLAY, ST_ROWS, ST_APPLIED, ST_SYNC, ST_COMMIT } stmt_kind_t;
 
+/* Every statement goes unnamed, planned for its actual arrays: a cached
+ * generic plan, chosen while the tables were small, turned lookups into
+ * scans that stalled a writer for seconds once the tables grew. */
 typedef struct stmt {
     stmt_kind_t kind;
-    const char *sql;              /* NULL: the prepared upsert */
+    const char *sql;
     int n;
     const char *v[NPARAMS];
-    ledger_entry_t *entry;        /* ST_ROW */
-    issue_row_t row;              /* ST_ROW of a new version: owns the parameters */
-    bool has_row;
-    char id[24], a[16], b[16];
+    ledger_entry_t **entries;     /* ST_ROWS: its rows, in order; ST_REPLAY: &one */
+    ledger_entry_t *one;
+    int nentries;
+    strbuf_t cols[NPARAMS];       /* ST_ROWS: each column's array */
+    char id[24], a[16];
 } stmt_t;
 
 typedef struct tx {
     PGconn *conn;                 /* while it is executed */
     stmt_t *s;
     int n;
+    issue_row_t *rows;            /* per entry (not a replay's): owns the values */
+    int nrows;
+    ledger_entry_t **order;       /* the ST_ROWS statements' entries */
     strbuf_t lock_ids, parts, offs;
 } tx_t;
 
@@ -169,18 +173,49 @@ static stmt_t *add(tx_t *t, stmt_kind_t kind, const char *sql)
     return st;
 }
 
-/* BEGIN, the syncs' locks, a statement per entry, the applied offsets, a
- * progress count per sync (in sync id order, so two transactions never wait
- * on each other's sync rows in a cycle), COMMIT. */
+/* One statement for the rows of entries idx[0..n): each column an array. */
+static void add_rows(tx_t *t, ledger_entry_t *e, const int *idx, int n, ledger_entry_t **slot)
+{
+    stmt_t *st = add(t, ST_ROWS, UPSERT_SQL);
+    st->n = NPARAMS;
+    st->entries = slot;
+    st->nentries = n;
+    for (int k = 0; k < NPARAMS; k++) {
+        strbuf_t *b = &st->cols[k];
+        sb_init(b);
+        sb_append(b, "{", 1);
+        for (int j = 0; j < n; j++) {
+            const ledger_entry_t *x = &e[idx[j]];
+            if (j)
+                sb_append(b, ",", 1);
+            pg_array_element(b, k < ISSUE_ROW_NPARAMS ? t->rows[idx[j]].v[k]
+                                : x->sync_id && x->sync_id[0] ? x->sync_id : NULL);
+        }
+        sb_append(b, "}", 1);
+        st->v[k] = b->data;
+    }
+    for (int j = 0; j < n; j++)
+        slot[j] = &e[idx[j]];
+}
+
+/* BEGIN, the syncs' locks, the replays' lookups, the rows in rounds, the
+ * applied offsets, a progress count per sync (in sync id order, so two
+ * transactions never wait on each other's sync rows in a cycle), COMMIT.
+ * A round holds at most one version of an issue (a statement cannot
+ * update one row twice), so a batch with two versions of one issue writes
+ * them one after the other, in their order, as one at a time would. */
 static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, int n)
 {
     memset(t, 0, sizeof(*t));
-    t->s = calloc((size_t)(2 * n + 4), sizeof(*t->s));   /* no realloc: v[] points into them */
+    t->s = calloc((size_t)(2 * n + 4), sizeof(*t->s));
+    t->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->rows));
+    t->order = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->order));
     sb_init(&t->lock_ids);
     sb_init(&t->parts);
     sb_init(&t->offs);
-    if (t->s == NULL)
+    if (t->s == NULL || t->rows == NULL || t->order == NULL)
         abort();
+    t->nrows = n;
     add(t, ST_BEGIN, "BEGIN");
     sync_count_t counts[n > 0 ? n : 1];
     int nsyncs = 0, napplied = 0;
@@ -213,22 +248,35 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
         st->n = 1;
         st->v[0] = t->lock_ids.data;
     }
+    int round[n > 0 ? n : 1], idx[n > 0 ? n : 1], rounds = 0;
     for (int i = 0; i < n; i++) {
-        stmt_t *st = add(t, ST_ROW, NULL);
-        st->entry = &e[i];
+        round[i] = 0;
         if (e[i].replay) {
-            st->sql = REPLAY_SQL;
+            stmt_t *st = add(t, ST_REPLAY, REPLAY_SQL);
             st->n = 2;
             snprintf(st->id, sizeof(st->id), "%lld", (long long)e[i].event->issue_id);
             st->v[0] = st->id;
             st->v[1] = e[i].event->updated_at;
+            st->one = &e[i];
+            st->entries = &st->one;
+            st->nentries = 1;
             continue;
         }
-        st->n = NPARAMS;
-        issue_row_build(&st->row, e[i].event, e[i].cls, e[i].raw, e[i].raw_len, e[i].user_id);
-        st->has_row = true;
-        memcpy(st->v, st->row.v, sizeof(st->row.v));
-        st->v[ISSUE_ROW_NPARAMS] = e[i].sync_id && e[i].sync_id[0] ? e[i].sync_id : NULL;
+        for (int j = 0; j < i; j++)
+            if (!e[j].replay && e[j].event->issue_id == e[i].event->issue_id)
+                round[i] = round[j] + 1;
+        if (round[i] + 1 > rounds)
+            rounds = round[i] + 1;
+        issue_row_build(&t->rows[i], e[i].event, e[i].cls, e[i].raw, e[i].raw_len, e[i].user_id);
+    }
+    ledger_entry_t **slot = t->order;   /* each round's entries, one run after the other */
+    for (int r = 0; r < rounds; r++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (!e[i].replay && round[i] == r)
+                idx[m++] = i;
+        add_rows(t, e, idx, m, slot);
+        slot += m;
     }
     if (napplied > 0) {
         stmt_t *st = add(t, ST_APPLIED, APPLIED_SQL);
@@ -248,12 +296,16 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
     }
     add(t, ST_COMMIT, "COMMIT");
 }
-
 static void tx_free(tx_t *t)
 {
     for (int i = 0; i < t->n; i++)
-        if (t->s[i].has_row)
-            issue_row_free(&t->s[i].row);
+        if (t->s[i].kind == ST_ROWS)
+            for (int k = 0; k < NPARAMS; k++)
+                sb_free(&t->s[i].cols[k]);
+    for (int i = 0; i < t->nrows; i++)
+        issue_row_free(&t->rows[i]);
+    free(t->rows);
+    free(t->order);
     free(t->s);
     sb_free(&t->lock_ids);
     sb_free(&t->parts);
@@ -267,9 +319,13 @@ static void sync_count_fill(tx_t *t, stmt_t *sync)
 {
     int n = 0;
     for (int i = 0; i < t->n; i++) {
-        const ledger_entry_t *e = t->s[i].kind == ST_ROW ? t->s[i].entry : NULL;
-        if (e != NULL && !e->replay && !e->sync_dup && e->sync_id != NULL && strcmp(e->sync_id, sync->v[0]) == 0)
-            n++;
+        if (t->s[i].kind != ST_ROWS)
+            continue;
+        for (int j = 0; j < t->s[i].nentries; j++) {
+            const ledger_entry_t *e = t->s[i].entries[j];
+            if (!e->sync_dup && e->sync_id != NULL && strcmp(e->sync_id, sync->v[0]) == 0)
+                n++;
+        }
     }
     snprintf(sync->a, sizeof(sync->a), "%d", n);
 }
@@ -295,30 +351,37 @@ static void replay_result(ledger_entry_t *e, PGresult *res)
     json_decref(j);
 }
 
+static bool yes(const PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col)[0] == 't';
+}
+
 /* What one statement's result means for the transaction. */
 static ledger_status_t stmt_result(PGconn *c, stmt_t *st, PGresult *res)
 {
     ExecStatusType rs = PQresultStatus(res);
-    if (st->kind == ST_ROW && rs == PGRES_TUPLES_OK) {
-        ledger_entry_t *e = st->entry;
-        if (e->replay) {
-            replay_result(e, res);
-        } else {
-            bool stored = atoi(PQgetvalue(res, 0, 0)) > 0;
-            bool classified = atoi(PQgetvalue(res, 0, 1)) > 0;
-            bool unpublished = atoi(PQgetvalue(res, 0, 2)) > 0;
+    if (st->kind == ST_REPLAY && rs == PGRES_TUPLES_OK) {
+        replay_result(st->one, res);
+        return LEDGER_OK;
+    }
+    if (st->kind == ST_ROWS && rs == PGRES_TUPLES_OK) {
+        if (PQntuples(res) != st->nentries)
+            return LEDGER_RETRY;   /* cannot happen: one answer per row */
+        for (int j = 0; j < st->nentries; j++) {
+            ledger_entry_t *e = st->entries[j];
+            bool stored = yes(res, j, 0), classified = yes(res, j, 1), unpublished = yes(res, j, 2);
             e->publish = (stored && classified) || unpublished;
-            e->sync_dup = atoi(PQgetvalue(res, 0, 3)) > 0;
+            e->sync_dup = yes(res, j, 3);
         }
         return LEDGER_OK;
     }
-    if (st->kind != ST_ROW && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK))
+    if (st->kind != ST_ROWS && st->kind != ST_REPLAY && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK))
         return LEDGER_OK;
     if (rs == PGRES_PIPELINE_ABORTED)
         return LEDGER_RETRY;
     const char *m = PQresultErrorMessage(res);
-    if (st->kind == ST_ROW)
-        snprintf(st->entry->error, sizeof(st->entry->error), "database: %.*s", (int)strcspn(m, "\n"), m);
+    for (int j = 0; j < st->nentries; j++)
+        snprintf(st->entries[j]->error, sizeof(st->entries[j]->error), "database: %.*s", (int)strcspn(m, "\n"), m);
     return transient_error(res, c) ? LEDGER_RETRY : LEDGER_BAD;
 }
 
@@ -332,16 +395,14 @@ static int stmt_send(tx_t *t, stmt_t *st)
 {
     if (st->kind == ST_SYNC)
         sync_count_fill(t, st);
-    return st->sql ? PQsendQueryParams(t->conn, st->sql, st->n, NULL, st->v, NULL, NULL, 0)
-                   : PQsendQueryPrepared(t->conn, "upsert", st->n, st->v, NULL, NULL, 0);
+    return PQsendQueryParams(t->conn, st->sql, st->n, NULL, st->v, NULL, NULL, 0);
 }
 
 static PGresult *stmt_exec(tx_t *t, stmt_t *st)
 {
     if (st->kind == ST_SYNC)
         sync_count_fill(t, st);
-    return st->sql ? PQexecParams(t->conn, st->sql, st->n, NULL, st->v, NULL, NULL, 0)
-                   : PQexecPrepared(t->conn, "upsert", st->n, st->v, NULL, NULL, 0);
+    return PQexecParams(t->conn, st->sql, st->n, NULL, st->v, NULL, NULL, 0);
 }
 
 /* Executor 1: every statement sent before the first result is read. After

@@ -65,9 +65,6 @@ typedef enum {
     LEDGER_BAD,                   /* a row was refused (batch: find it one at a time) */
 } ledger_status_t;
 
-/* A new connection's prepared statements; false with the error logged. */
-bool ledger_prepare(PGconn *c);
-
 /* Stores n entries in one transaction, pipelined. LEDGER_BAD: some entry
  * was refused and nothing was committed. */
 ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 typedef struct migration {
     int version;
     const char *name;
@@ -304,6 +306,25 @@ static void quiet_notice(void *arg, const char *message)
 {
     (void)arg;
     (void)message;
+}
+
+void pg_array_element(strbuf_t *b, const char *v)
+{
+    if (v == NULL) {
+        sb_append(b, "NULL", 4);
+        return;
+    }
+    sb_append(b, "\"", 1);
+    const char *run = v;
+    for (const char *c = v; *c; c++) {
+        if (*c != '"' && *c != '\\')
+            continue;
+        sb_append(b, run, (size_t)(c - run));
+        sb_append(b, "\\", 1);
+        run = c;   /* the character itself goes with the next run */
+    }
+    sb_puts(b, run);
+    sb_append(b, "\"", 1);
 }
 
 PGconn *pg_connect(const char *url, char *err, size_t errlen)

@@ -29,6 +29,11 @@ int pg_failed(PGresult *r, const char *what, char *err, size_t errlen);
  * database does not answer (err says why). For an actor's own connection. */
 PGconn *pg_keep(PGconn **c, const char *url, char *err, size_t errlen);
 
+/* Appends v as one element of an array literal ('{...}' text): quoted
+ * with its quotes and backslashes escaped; NULL as NULL. */
+struct strbuf;
+void pg_array_element(struct strbuf *b, const char *v);
+
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);
 

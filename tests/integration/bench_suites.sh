@@ -49,6 +49,11 @@ check "storage: exit 0" 0 $rc
 check "storage: 2,000 rows through dispatchd and COPY, 50 the naive way, rates and ratios" True \
   "$(d 'c, n = d["storage-vs-copy"], d["storage-vs-naive"]; c["rows"] == 2000 and n["naive_rows"] == 50 and c["dispatchd_rows_per_s"] > 0 and c["copy_rows_per_s"] > 0 and abs(c["ratio"] - c["dispatchd_rows_per_s"] / c["copy_rows_per_s"]) < 0.01 and n["ratio"] > 1')"
 
+suite e2e --events 1000
+check "e2e: exit 0" 0 $rc
+check "e2e: 1,000 events through the pipeline and by COPY, each side's CPU and the WAL per event" True \
+  "$(d 'r = d["e2e-throughput"]; r["events"] == 1000 and r["events_per_s"] > 0 and r["copy_events_per_s"] > 0 and abs(r["ratio"] - r["events_per_s"] / r["copy_events_per_s"]) < 0.01 and r["pg_cpu_us_per_event"] > 0 and r["dispatchd_cpu_us_per_event"] > 0 and abs(r["cpu_us_per_event"] - r["pg_cpu_us_per_event"] - r["dispatchd_cpu_us_per_event"] - r["broker_cpu_us_per_event"]) <= 2 and r["wal_bytes_per_event"] > 1000 and 0 <= r["hot_mark_share"] <= 1')"
+
 suite consume --records 30000
 check "consume: exit 0" 0 $rc
 check "consume: raw against the bare loop; the held runs are not in the shipped binary" True \
