@@ -1,10 +1,43 @@
-/* The issues.raw event parser and validator: any bytes either parse into an
- * event whose key can be written, or are refused with an error that quotes
- * none of the input. */
+/* The issues.raw event parsers: any bytes either parse into an event whose
+ * key can be written, or are refused with an error that quotes none of the
+ * input; and every event the fast parser takes, the reference parser takes
+ * too, with the same fields (the fast one must never be more lenient). */
+#include <jansson.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "event.h"
+
+static int same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int same_json(json_t *a, json_t *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && json_equal(a, b));
+}
+
+static void compare(const char *data, size_t size)
+{
+    issue_event_t fast, ref;
+    char err[256];
+    if (issue_event_parse_fast(&fast, data, size) != 0)
+        return;
+    if (issue_event_parse_reference(&ref, data, size, 1 << 20, err, sizeof(err)) != 0)
+        __builtin_trap();   /* the fast parser took what the reference refuses */
+    if (!same_text(fast.event_type, ref.event_type) || !same_text(fast.action, ref.action) ||
+        !same_text(fast.owner, ref.owner) || !same_text(fast.repo, ref.repo) ||
+        !same_text(fast.full_name, ref.full_name) || fast.issue_id != ref.issue_id || fast.number != ref.number ||
+        !same_text(fast.title, ref.title) || !same_text(fast.body, ref.body) || !same_text(fast.state, ref.state) ||
+        !same_json(fast.labels, ref.labels) || !same_json(fast.assignees, ref.assignees) ||
+        !same_text(fast.author, ref.author) || !same_text(fast.created_at, ref.created_at) ||
+        !same_text(fast.updated_at, ref.updated_at) || !same_text(fast.closed_at, ref.closed_at) ||
+        !same_text(fast.sync_source, ref.sync_source) || !same_text(fast.comment_body, ref.comment_body))
+        __builtin_trap();
+    issue_event_free(&fast);
+    issue_event_free(&ref);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,5 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (strlen(err) >= sizeof(err)) {
         __builtin_trap();
     }
+    compare((const char *)data, size);
     return 0;
 }

@@ -53,6 +53,7 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     r->produce_failures = 0;
     r->key[0] = '\0';
     r->event.root = NULL;
+    r->event.arena = NULL;
     return r;
 }
 

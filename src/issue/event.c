@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -92,6 +93,14 @@ static int check_time(const char *field, const char *value, char *err, size_t er
 
 int issue_event_parse(issue_event_t *ev, const char *data, size_t len, size_t max_bytes,
                       char *err, size_t errlen)
+{
+    if (data != NULL && len > 0 && len <= max_bytes && issue_event_parse_fast(ev, data, len) == 0)
+        return 0;
+    return issue_event_parse_reference(ev, data, len, max_bytes, err, errlen);
+}
+
+int issue_event_parse_reference(issue_event_t *ev, const char *data, size_t len, size_t max_bytes,
+                                char *err, size_t errlen)
 {
     memset(ev, 0, sizeof(*ev));
     if (data == NULL || len == 0) {
@@ -204,9 +213,16 @@ fail:
 
 void issue_event_free(issue_event_t *ev)
 {
-    if (ev->root)
+    if (ev->root) {
         json_decref(ev->root);
-    ev->root = NULL;   /* the other fields point into root: dead with it */
+    } else if (ev->arena) {   /* the fast parser's: its own copies */
+        json_decref(ev->labels);
+        json_decref(ev->assignees);
+        free(ev->arena);
+    }
+    ev->root = NULL;   /* the other fields point into root or arena: dead with them */
+    ev->arena = NULL;
+    ev->labels = ev->assignees = NULL;
 }
 
 int issue_event_key(const issue_event_t *ev, char *out, size_t outlen)

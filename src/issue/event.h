@@ -1,9 +1,13 @@
 /*
  * event.h -- an `issues.raw` event, parsed and validated.
  *
- * The fields point into `root` (a jansson object the event owns); nothing is
- * copied. Validation reports the first problem as a sentence fit for the DLQ
- * `error` header, naming the field but never quoting titles or bodies.
+ * Two parsers take the same events the same way: a fast one (simdjson,
+ * event_fast.cpp) that copies out only what the pipeline reads, and the
+ * reference one (jansson) that every event the fast one does not take --
+ * all refusals among them -- goes to, so each refusal is explained by the
+ * one parser. Validation reports the first problem as a sentence fit for
+ * the DLQ `error` header, naming the field but never quoting titles or
+ * bodies.
  */
 #ifndef DISPATCHD_EVENT_H
 #define DISPATCHD_EVENT_H
@@ -14,7 +18,9 @@
 #include <stdint.h>
 
 typedef struct issue_event {
-    json_t *root;
+    json_t *root;                /* the reference parser's tree (the fields point into it);
+                                    NULL from the fast parser */
+    char *arena;                 /* the fast parser's copies of the fields (one block) */
     const char *event_type;      /* "issue", "issues", "issue_comment" */
     const char *action;
     const char *owner, *repo, *full_name;
@@ -34,6 +40,12 @@ typedef struct issue_event {
  * caller frees with issue_event_free(). */
 int issue_event_parse(issue_event_t *ev, const char *data, size_t len, size_t max_bytes,
                       char *err, size_t errlen);
+/* The reference parser alone (the fuzz target compares the two). */
+int issue_event_parse_reference(issue_event_t *ev, const char *data, size_t len, size_t max_bytes,
+                                char *err, size_t errlen);
+/* The fast parser alone: 0 when it takes the event, -1 when the reference
+ * parser must decide (anything it is not sure of, every refusal). */
+int issue_event_parse_fast(issue_event_t *ev, const char *data, size_t len);
 void issue_event_free(issue_event_t *ev);
 
 /* The issues.raw event a batch sync publishes for one GitHub issue object
