@@ -13,6 +13,7 @@
  * by COPY into the same tables (bench_copy.h): the ceiling the ratio is
  * taken against.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,9 @@ int bench_e2e(int argc, char **argv, bench_ctx_t *ctx)
                              " FROM pg_stat_user_tables WHERE relid = 'dispatchai.enriched_issues'::regclass");
     double hot = PQresultStatus(hr) == PGRES_TUPLES_OK && PQntuples(hr) == 1 ? atof(PQgetvalue(hr, 0, 0)) : -1;
     PQclear(hr);
+    /* Where the WAL went, for pg_walinspect's pg_get_wal_stats(). */
+    bench_note(&ctx->rep, "the pipeline's WAL: %X/%X to %X/%X", (unsigned)((uint64_t)a.wal >> 32), (unsigned)(uint64_t)a.wal,
+               (unsigned)((uint64_t)b.wal >> 32), (unsigned)(uint64_t)b.wal);
     double share;
     double copy = bench_copy_rows(c, &t, &share);
     double n = (double)t.n, pg = (b.pg - a.pg) * 1e6 / n, br = (b.broker - a.broker) * 1e6 / n,

@@ -315,15 +315,15 @@ void pg_array_element(strbuf_t *b, const char *v)
         return;
     }
     sb_append(b, "\"", 1);
-    const char *run = v;
-    for (const char *c = v; *c; c++) {
-        if (*c != '"' && *c != '\\')
-            continue;
-        sb_append(b, run, (size_t)(c - run));
+    for (;;) {
+        size_t n = strcspn(v, "\"\\");   /* runs without a quote or backslash, a vector scan */
+        sb_append(b, v, n);
+        if (v[n] == '\0')
+            break;
         sb_append(b, "\\", 1);
-        run = c;   /* the character itself goes with the next run */
+        sb_append(b, v + n, 1);
+        v += n + 1;
     }
-    sb_puts(b, run);
     sb_append(b, "\"", 1);
 }
 
@@ -337,6 +337,11 @@ PGconn *pg_connect(const char *url, char *err, size_t errlen)
         return NULL;
     }
     PQsetNoticeProcessor(c, quiet_notice, NULL);
+    /* dispatchd's statements are short and many: compiling one with JIT
+     * (chosen by cost, so once a batch's arrays are long enough) took a
+     * second where running it takes milliseconds. A server without JIT
+     * refuses the setting: nothing to turn off then. */
+    PQclear(PQexec(c, "SET jit = off"));
     return c;
 }
 

@@ -29,12 +29,18 @@ namespace {
 thread_local simdjson::dom::parser parser;
 
 /* An escape jansson refuses or treats differently: \u0000 and the
- * surrogate halves (a "\\u" that is really an escaped backslash only
- * sends the event the slow way). */
+ * surrogate halves. Escapes are read pair by pair from the first
+ * backslash, so an escaped backslash before a "u" is not taken for one. */
 bool doubtful_escapes(const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
-    while ((p = static_cast<const char *>(memmem(p, (size_t)(end - p), "\\u", 2))) != nullptr) {
+    while ((p = static_cast<const char *>(memchr(p, '\\', (size_t)(end - p)))) != nullptr) {
+        if (end - p < 2)
+            return true;
+        if (p[1] != 'u') {
+            p += 2;   /* another escape, or an escaped backslash: its second byte is not an escape */
+            continue;
+        }
         if (end - p < 6)
             return true;
         unsigned v = 0;
@@ -47,7 +53,7 @@ bool doubtful_escapes(const char *data, size_t len)
         }
         if (v == 0 || (v >= 0xD800 && v <= 0xDFFF))
             return true;
-        p += 2;
+        p += 6;
     }
     return false;
 }
@@ -102,6 +108,8 @@ const char *keep(char **o, std::string_view s)
 
 json_t *json_of(element e)
 {
+    if (e.is_array() && array(e).size() == 0)
+        return json_array();
     std::string text = simdjson::minify(e);
     return json_loadb(text.data(), text.size(), 0, nullptr);
 }
