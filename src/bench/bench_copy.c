@@ -102,7 +102,7 @@ double bench_copy_rows(PGconn *c, const bench_texts_t *t, double *client_share)
     sb_init(&sql);
     format_rows(t, &issues, &enriched);
     exec_or_die(c, "BEGIN; SET LOCAL dispatchd.deleting = 'bench';"
-                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues, dispatchai.applied_offsets; COMMIT",
+                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues, dispatchai.applied_batches; COMMIT",
                 PGRES_COMMAND_OK);
     exec_or_die(c, "CHECKPOINT", PGRES_COMMAND_OK);
     double cpu0 = bench_cpu_s(0, 0), t0 = bench_now_s();

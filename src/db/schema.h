@@ -33,6 +33,10 @@ PGconn *pg_keep(PGconn **c, const char *url, char *err, size_t errlen);
  * with its quotes and backslashes escaped; NULL as NULL. */
 struct strbuf;
 void pg_array_element(struct strbuf *b, const char *v);
+/* Appends a one-dimensional text[] of n values (NULL as NULL) in the
+ * binary format, for a parameter sent as binary: no quoting to write, and
+ * none for the server to read. */
+void pg_binary_text_array(struct strbuf *b, const char *const *v, int n);
 
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);

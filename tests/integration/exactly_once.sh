@@ -27,10 +27,10 @@ echo "# at the crash: $rows_at_crash rows, $unpublished of them not noted as pub
 check "the crash left committed rows not noted as published" yes \
   "$([ "$unpublished" -gt 0 ] && echo yes || echo no)"
 sql "CREATE TABLE crash_rows AS SELECT github_issue_id, issue_number, xmin::text AS x FROM dispatchai.issues" >/dev/null
-sql "CREATE TABLE crash_applied AS SELECT kafka_partition || ' ' || kafka_offset AS po FROM dispatchai.applied_offsets" \
+sql "CREATE TABLE crash_applied AS SELECT kafka_partition || ' ' || o AS po FROM dispatchai.applied_batches, unnest(kafka_offsets) o" \
   >/dev/null
 applied=$(sql "SELECT count(*) FROM crash_applied")
-check "applied_offsets holds every committed row's record" "$rows_at_crash" "$applied"
+check "applied_batches holds every committed row's record" "$rows_at_crash" "$applied"
 
 start_worker w2 DISPATCHD_CLASSIFY_AUDIT_FILE="$work/audit2"
 all_published() { [ "$(sql "SELECT count(*) FROM dispatchai.enriched_issues WHERE published_at IS NOT NULL")" -eq $M ]; }
