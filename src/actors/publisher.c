@@ -38,10 +38,8 @@ typedef struct publisher_state {
  * keys are replaced rather than repeated. */
 static char *enriched_json(const record_t *r, size_t *len)
 {
-    json_t *root = r->event.root;
     char at[ISO8601_LEN];
     iso8601_now(at, sizeof(at));
-    json_t *cls = cls_to_json(&r->cls);
     json_t *meta = json_pack("{s:s, s:I, s:s, s:s, s:f}", "processed_at", at, "processing_time_ms",
                              (json_int_t)((now_us() - r->taken_us) / 1000), "model_version", r->cls.model_version,
                              "provider", r->cls.provider, "cost_usd", r->cls.cost_usd);
@@ -49,17 +47,20 @@ static char *enriched_json(const record_t *r, size_t *len)
     size_t close = r->rkm ? r->rkm->len : 0;
     while (close > 0 && raw[close - 1] != '}')
         close--;
+    json_t *root = r->event.root;   /* NULL from the fast parser, which takes no event with those keys */
     if (close == 0 || json_object_get(root, "classification") || json_object_get(root, "processing_metadata")) {
-        json_object_set_new(root, "classification", cls);
+        json_object_set_new(root, "classification", cls_to_json(&r->cls));
         json_object_set_new(root, "processing_metadata", meta);
         char *out = json_dumps(root, JSON_COMPACT);
-        *len = out ? strlen(out) : 0;
+        if (out == NULL)
+            abort();
+        *len = strlen(out);
         return out;
     }
-    char *c = json_dumps(cls, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
-    json_decref(cls);
+    /* The classification as storage wrote it, when it did this pass. */
+    char *c = r->cls_json ? r->cls_json : cls_json_text(&r->cls), *m = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    if (c == NULL || m == NULL)
+    if (m == NULL)
         abort();
     static const char K1[] = ",\"classification\":", K2[] = ",\"processing_metadata\":";
     size_t nc = strlen(c), nm = strlen(m);
@@ -75,7 +76,8 @@ static char *enriched_json(const record_t *r, size_t *len)
     memcpy(o, m, nm), o += nm;
     *o++ = '}';
     *o = '\0';
-    free(c);
+    if (c != r->cls_json)
+        free(c);
     free(m);
     return out;
 }

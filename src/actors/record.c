@@ -54,6 +54,7 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     r->key[0] = '\0';
     r->event.root = NULL;
     r->event.arena = NULL;
+    r->cls_json = NULL;
     return r;
 }
 
@@ -80,6 +81,7 @@ bool record_read_key(record_t *r)
 void record_free(record_t *r)
 {
     issue_event_free(&r->event);
+    free(r->cls_json);
     if (r->retry != NULL) {
         retry_meta_free(r->retry);
         free(r->retry);

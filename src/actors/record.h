@@ -63,6 +63,8 @@ typedef struct record {
     char error[256];              /* set with error_class */
     issue_event_t event;          /* parsed; event.root NULL if invalid */
     classification_t cls;
+    char *cls_json;               /* owned: cls as stored (storage writes it, the publisher
+                                     sends the same text); NULL when not stored this pass */
 } record_t;
 
 /* A record for a fetched message: the consumption path's fields set, the

@@ -79,6 +79,7 @@ static void entry_of(ledger_entry_t *e, record_t *r)
         .retried = r->retried,
         .replay = r->replay,
         .cls = &r->cls,
+        .cls_json = r->cls_json,
     };
 }
 
@@ -103,8 +104,12 @@ static ledger_status_t write_batch(storage_state_t *s)
             abort();
         s->entries_cap = s->nbatch;
     }
-    for (int i = 0; i < s->nbatch; i++)
-        entry_of(&s->entries[i], s->batch[i]);
+    for (int i = 0; i < s->nbatch; i++) {
+        record_t *r = s->batch[i];
+        if (r->cls_json == NULL && !r->replay)   /* made once: the publisher sends the same text */
+            r->cls_json = cls_json_text(&r->cls);
+        entry_of(&s->entries[i], r);
+    }
     ledger_status_t st = ledger_store_batch(&s->scope, s->conn, s->entries, s->nbatch);
     if (st == LEDGER_OK)
         for (int i = 0; i < s->nbatch; i++)
@@ -253,7 +258,10 @@ static void storage_handler(rt_actor_t *self, rt_msg_t *msg)
         return;
     }
     if (msg->type == MSG_STORE) {
-        append(&s->batch, &s->nbatch, &s->cap, (record_t *)msg);
+        record_t *r = (record_t *)msg;
+        free(r->cls_json);   /* classified again since an earlier pass, if any */
+        r->cls_json = NULL;
+        append(&s->batch, &s->nbatch, &s->cap, r);
     } else if (msg->type == MSG_MARK_PUBLISHED) {
         append(&s->marks, &s->nmarks, &s->capmarks, (record_t *)msg);
     } else if (msg->type == MSG_PRUNE) {

@@ -58,7 +58,7 @@ static void format_rows(const bench_texts_t *t, strbuf_t *issues, strbuf_t *enri
         cls_input_t in = cls_input_of(&ev);
         classify_rules(&in, &cls);
         issue_row_t row;
-        issue_row_build(&row, &ev, &cls, t->payloads[i], strlen(t->payloads[i]), "bench-user");
+        issue_row_build(&row, &ev, &cls, NULL, t->payloads[i], strlen(t->payloads[i]), "bench-user");
         snprintf(id, sizeof(id), "%zu", i + 1);
         copy_field(issues, id, 0);
         for (int k = 0; k < ISSUE_ROW_ISSUE_COLUMNS; k++)
@@ -102,7 +102,7 @@ double bench_copy_rows(PGconn *c, const bench_texts_t *t, double *client_share)
     sb_init(&sql);
     format_rows(t, &issues, &enriched);
     exec_or_die(c, "BEGIN; SET LOCAL dispatchd.deleting = 'bench';"
-                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues, dispatchai.applied_batches; COMMIT",
+                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues; COMMIT",
                 PGRES_COMMAND_OK);
     exec_or_die(c, "CHECKPOINT", PGRES_COMMAND_OK);
     double cpu0 = bench_cpu_s(0, 0), t0 = bench_now_s();

@@ -166,7 +166,7 @@ static double run_naive(const bench_texts_t *in, const char *url, size_t count)
             exit(1);
         }
         issue_row_t row;
-        issue_row_build(&row, &recs[i]->event, &recs[i]->cls, recs[i]->rkm->payload, recs[i]->rkm->len,
+        issue_row_build(&row, &recs[i]->event, &recs[i]->cls, NULL, recs[i]->rkm->payload, recs[i]->rkm->len,
                         recs[i]->user_id);
         PGresult *r = PQexecParams(c, ins_issue.data, ISSUE_ROW_ISSUE_COLUMNS, NULL, row.v, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {

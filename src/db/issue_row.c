@@ -30,8 +30,8 @@ static char *text_array(const classification_t *c)
     return b.data;
 }
 
-void issue_row_build(issue_row_t *row, const issue_event_t *e, const classification_t *c, const char *raw,
-                     size_t rawlen, const char *user_id)
+void issue_row_build(issue_row_t *row, const issue_event_t *e, const classification_t *c, const char *cls_json,
+                     const char *raw, size_t rawlen, const char *user_id)
 {
     snprintf(row->id, sizeof(row->id), "%lld", (long long)e->issue_id);
     snprintf(row->num, sizeof(row->num), "%lld", (long long)e->number);
@@ -39,9 +39,7 @@ void issue_row_build(issue_row_t *row, const issue_event_t *e, const classificat
     snprintf(row->cost, sizeof(row->cost), "%.6f", c->cost_usd);
     row->labels = e->labels ? json_dumps(e->labels, JSON_COMPACT) : strdup("[]");
     row->assignees = e->assignees ? json_dumps(e->assignees, JSON_COMPACT) : strdup("[]");
-    json_t *cj = cls_to_json(c);
-    row->cls_json = json_dumps(cj, JSON_COMPACT);
-    json_decref(cj);
+    row->cls_json = cls_json ? strdup(cls_json) : cls_json_text(c);
     row->tags = text_array(c);
     size_t cutlen;
     row->raw = event_without_text(raw, rawlen, &cutlen);

@@ -22,10 +22,10 @@ typedef struct issue_row {
     const char *v[ISSUE_ROW_NPARAMS];   /* NULL is SQL NULL */
 } issue_row_t;
 
-/* raw: the record's bytes, stored as raw_data without the title and body
+/* cls_json: c as JSON (NULL: made here); raw: the record's bytes, stored as raw_data without the title and body
  * (event_text.h); user_id NULL or "" for none. */
-void issue_row_build(issue_row_t *row, const issue_event_t *e, const classification_t *c, const char *raw,
-                     size_t rawlen, const char *user_id);
+void issue_row_build(issue_row_t *row, const issue_event_t *e, const classification_t *c, const char *cls_json,
+                     const char *raw, size_t rawlen, const char *user_id);
 void issue_row_free(issue_row_t *row);
 
 /* Column names of the issues table for v[0..15], and of enriched_issues

@@ -274,7 +274,7 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
                 round[i] = round[j] + 1;
         if (round[i] + 1 > rounds)
             rounds = round[i] + 1;
-        issue_row_build(&t->rows[i], e[i].event, e[i].cls, e[i].raw, e[i].raw_len, e[i].user_id);
+        issue_row_build(&t->rows[i], e[i].event, e[i].cls, e[i].cls_json, e[i].raw, e[i].raw_len, e[i].user_id);
     }
     ledger_entry_t **slot = t->order;   /* each round's entries, one run after the other */
     for (int r = 0; r < rounds; r++) {

@@ -50,6 +50,7 @@ typedef struct ledger_entry {
                                      classification up, if its event never went out */
     classification_t *cls;        /* in: the classification to store; out (replay):
                                      the stored one */
+    const char *cls_json;         /* in: cls as JSON, or NULL to have it made */
     /* out */
     bool publish;                 /* an enriched event is due: a new version stored,
                                      or a stored one never acknowledged */

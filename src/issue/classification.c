@@ -73,6 +73,16 @@ json_t *cls_to_json(const classification_t *c)
                      "reasoning", c->reasoning);
 }
 
+char *cls_json_text(const classification_t *c)
+{
+    json_t *j = cls_to_json(c);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (text == NULL)
+        abort();
+    return text;
+}
+
 static const char *field_str(const json_t *obj, const char *name)
 {
     return json_string_value(json_object_get(obj, name));

@@ -36,6 +36,8 @@ void cls_add_tag(classification_t *c, const char *tag);
 
 /* The `classification` object of an enriched event. */
 json_t *cls_to_json(const classification_t *c);
+/* The same as compact JSON text (malloc'd). */
+char *cls_json_text(const classification_t *c);
 /* Reads such an object (a stored one, or a model's answer): enumerations
  * must hold allowed values and confidence lie in 0..1, else -1 with what
  * was wrong in err; text is cut to fit. model_version, provider and

@@ -58,12 +58,12 @@ static const struct { const char *word; const char *component; } COMPONENTS[] = 
     {"network", "network"}, {"http", "network"}, {"cli", "cli"}, {"command line", "cli"},
 };
 
-static char *lowercase(const char *s, size_t max)
+#define TITLE_SCAN_BYTES 1024
+
+/* s lowercased and space-padded into out (max + 3 bytes). */
+static char *lowercase(char *out, const char *s, size_t max)
 {
     size_t n = s ? strnlen(s, max) : 0;
-    char *out = malloc(n + 3);
-    if (out == NULL)
-        abort();
     out[0] = ' ';
     for (size_t i = 0; i < n; i++)
         out[i + 1] = (char)tolower((unsigned char)s[i]);
@@ -145,18 +145,16 @@ static void details(const cls_input_t *in, const char *title, const char *body, 
 
 void classify_details(const cls_input_t *in, classification_t *out)
 {
-    char *title = lowercase(in->title, 1024);
-    char *body = lowercase(in->body, BODY_SCAN_BYTES);
-    details(in, title, body, out);
-    free(title);
-    free(body);
+    char title[TITLE_SCAN_BYTES + 3], body[BODY_SCAN_BYTES + 3];
+    details(in, lowercase(title, in->title, TITLE_SCAN_BYTES), lowercase(body, in->body, BODY_SCAN_BYTES), out);
 }
 
 void classify_rules(const cls_input_t *in, classification_t *out)
 {
     memset(out, 0, sizeof(*out));
-    char *title = lowercase(in->title, 1024);
-    char *body = lowercase(in->body, BODY_SCAN_BYTES);
+    char title_buf[TITLE_SCAN_BYTES + 3], body_buf[BODY_SCAN_BYTES + 3];
+    const char *title = lowercase(title_buf, in->title, TITLE_SCAN_BYTES);
+    const char *body = lowercase(body_buf, in->body, BODY_SCAN_BYTES);
     int score[NCAT] = {0};
     const char *why = "no rule matched";
     char reason[256] = {0};
@@ -195,6 +193,4 @@ void classify_rules(const cls_input_t *in, classification_t *out)
     snprintf(out->model_version, sizeof(out->model_version), "rules-1");
     snprintf(out->provider, sizeof(out->provider), "rules");
     out->cost_usd = 0;
-    free(title);
-    free(body);
 }
