@@ -23,24 +23,25 @@
  * statement a round instead of one a row: executor start-up, constraint
  * set-up and trigger queues are paid once, not per row. */
 static const char *UPSERT_SQL =
-    "WITH v AS (SELECT * FROM unnest($1::text[]::bigint[], $2::text[], $3::text[], $4::text[]::int[], $5::text[],"
-    "  $6::text[], $7::text[], $8::text[]::jsonb[], $9::text[]::jsonb[], $10::text[], $11::text[]::timestamptz[],"
-    "  $12::text[]::timestamptz[], $13::text[]::timestamptz[], $14::text[]::jsonb[], $15::text[], $16::text[],"
-    "  $17::text[]::jsonb[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],"
-    "  $23::text[]::numeric[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[],"
-    "  $29::text[]::numeric[], $30::text[]) WITH ORDINALITY AS v(gid, owner, repo, num, title, body, state,"
-    "  labels, assignees, author, created, updated, closed, raw, source, puller, cls, category, priority,"
-    "  severity, effort, component, conf, tags, summary, reasoning, model, provider, cost, sync_id, ord)),"
-    /* an event of a sync cancelled meanwhile stores nothing (the sync
-     * locks taken first make that decision stick) */
-    " live AS (SELECT * FROM v WHERE v.sync_id IS NULL OR NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs s"
-    "  WHERE s.sync_id = v.sync_id AND s.sync_status = 'cancelled')),"
-    " up AS ("
+    /* the issues, their wide columns read once: straight from the arrays
+     * into the insert (a CTE read twice is materialized, and copying the
+     * bodies around cost more than the inserts) */
+    "WITH up AS ("
     " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
     "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
     "  sync_source, pulled_by_user_id, processed_at, last_sync_id)"
-    " SELECT gid, owner, repo, num, title, body, state, labels, assignees, author, created, updated, closed, raw,"
-    "  source, puller, now(), sync_id FROM live ORDER BY gid"
+    " SELECT v.gid, v.owner, v.repo, v.num, v.title, v.body, v.state, v.labels, v.assignees, v.author, v.created,"
+    "  v.updated, v.closed, v.raw, v.source, v.puller, now(), v.sync_id"
+    " FROM unnest($1::text[]::bigint[], $2::text[], $3::text[], $4::text[]::int[], $5::text[], $6::text[],"
+    "  $7::text[], $8::text[]::jsonb[], $9::text[]::jsonb[], $10::text[], $11::text[]::timestamptz[],"
+    "  $12::text[]::timestamptz[], $13::text[]::timestamptz[], $14::text[]::jsonb[], $15::text[], $16::text[],"
+    "  $30::text[]) AS v(gid, owner, repo, num, title, body, state, labels, assignees, author, created, updated,"
+    "  closed, raw, source, puller, sync_id)"
+    /* an event of a sync cancelled meanwhile stores nothing (the sync
+     * locks taken first make that decision stick) */
+    " WHERE v.sync_id IS NULL OR NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs s"
+    "  WHERE s.sync_id = v.sync_id AND s.sync_status = 'cancelled')"
+    " ORDER BY v.gid"
     " ON CONFLICT (github_issue_id) DO UPDATE SET repository_owner = EXCLUDED.repository_owner,"
     "  repository_name = EXCLUDED.repository_name, issue_number = EXCLUDED.issue_number,"
     "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
@@ -50,12 +51,18 @@ static const char *UPSERT_SQL =
     " WHERE dispatchai.issues.updated_at IS NULL OR EXCLUDED.updated_at IS NULL"
     "  OR dispatchai.issues.updated_at <= EXCLUDED.updated_at"
     " RETURNING id, github_issue_id),"
+    /* their classifications, for the issues stored */
     " en AS ("
     " INSERT INTO dispatchai.enriched_issues (issue_id, classification, category, priority, severity,"
     "  estimated_effort, component, confidence_score, tags, summary, ai_reasoning, processing_model,"
     "  provider, cost_usd, source_updated_at, processed_at)"
-    " SELECT up.id, cls, category, priority, severity, effort, component, conf, tags::text[], summary, reasoning,"
-    "  model, provider, cost, updated, now() FROM up JOIN live ON live.gid = up.github_issue_id ORDER BY up.id"
+    " SELECT up.id, c.cls, c.category, c.priority, c.severity, c.effort, c.component, c.conf, c.tags::text[],"
+    "  c.summary, c.reasoning, c.model, c.provider, c.cost, c.updated, now()"
+    " FROM up JOIN unnest($1::text[]::bigint[], $12::text[]::timestamptz[], $17::text[]::jsonb[], $18::text[],"
+    "  $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]::numeric[], $24::text[], $25::text[],"
+    "  $26::text[], $27::text[], $28::text[], $29::text[]::numeric[]) AS c(gid, updated, cls, category, priority,"
+    "  severity, effort, component, conf, tags, summary, reasoning, model, provider, cost)"
+    "  ON c.gid = up.github_issue_id ORDER BY up.id"
     " ON CONFLICT (issue_id) DO UPDATE SET classification = EXCLUDED.classification,"
     "  category = EXCLUDED.category, priority = EXCLUDED.priority, severity = EXCLUDED.severity,"
     "  estimated_effort = EXCLUDED.estimated_effort, component = EXCLUDED.component,"
@@ -65,13 +72,16 @@ static const char *UPSERT_SQL =
     "  source_updated_at = EXCLUDED.source_updated_at, processed_at = now()"
     " WHERE dispatchai.enriched_issues.source_updated_at IS DISTINCT FROM EXCLUDED.source_updated_at"
     " RETURNING issue_id)"
+    /* per row, in order */
     " SELECT up.id IS NOT NULL, en.issue_id IS NOT NULL,"
     "  EXISTS (SELECT 1 FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
-    "   WHERE i.github_issue_id = v.gid AND e.source_updated_at IS NOT DISTINCT FROM v.updated"
+    "   WHERE i.github_issue_id = k.gid AND e.source_updated_at IS NOT DISTINCT FROM k.updated"
     "   AND e.published_at IS NULL),"
-    "  EXISTS (SELECT 1 FROM dispatchai.issues i WHERE v.sync_id IS NOT NULL AND i.github_issue_id = v.gid"
-    "   AND i.last_sync_id = v.sync_id AND i.updated_at IS NOT DISTINCT FROM v.updated)"
-    " FROM v LEFT JOIN up ON up.github_issue_id = v.gid LEFT JOIN en ON en.issue_id = up.id ORDER BY v.ord";
+    "  EXISTS (SELECT 1 FROM dispatchai.issues i WHERE k.sync_id IS NOT NULL AND i.github_issue_id = k.gid"
+    "   AND i.last_sync_id = k.sync_id AND i.updated_at IS NOT DISTINCT FROM k.updated)"
+    " FROM unnest($1::text[]::bigint[], $12::text[]::timestamptz[], $30::text[]) WITH ORDINALITY AS k(gid, updated,"
+    "  sync_id, ord)"
+    " LEFT JOIN up ON up.github_issue_id = k.gid LEFT JOIN en ON en.issue_id = up.id ORDER BY k.ord";
 
 /* The records whose rows this transaction commits: a row per partition
  * of the batch, its offsets in an array (a row per record cost the server
