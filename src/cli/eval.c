@@ -19,9 +19,11 @@
 #include "dataset.h"
 #include "model.h"
 
-static const char *EVAL_USAGE = "usage: dispatchd eval CSV [--model MODEL] [--cv K [--c C]] [--cascade] [--config FILE]\n";
+static const char *EVAL_USAGE =
+    "usage: dispatchd eval CSV [--model MODEL] [--cv K [--seeds S] [--c C]] [--cascade] [--config FILE]\n"
+    "--cv K: K-fold cross-validation, repeated over S (3, at most 10) differently shuffled fold sets.\n";
 
-enum { CV_SEEDS = 3, ECE_BINS = 10 };
+enum { CV_SEEDS = 3, CV_MAX_SEEDS = 10, ECE_BINS = 10 };
 
 /* Predictions of labelled issues: class and confidence, with the truth. */
 typedef struct preds {
@@ -103,9 +105,9 @@ static void cascade_table(const preds_t *p, int nclasses, double call_usd)
     free(keep);
 }
 
-/* K-fold cross-validation CV_SEEDS times (differently shuffled folds): the
+/* K-fold cross-validation `seeds` times (differently shuffled folds): the
  * per-class table is the seeds' mean; *all gets every seed's predictions. */
-static void cross_validate(const dataset_t *d, int folds, double c, preds_t *all)
+static void cross_validate(const dataset_t *d, int folds, int seeds, double c, preds_t *all)
 {
     const char *names[MODEL_MAX_CLASSES];
     dataset_names(d, names);
@@ -113,8 +115,8 @@ static void cross_validate(const dataset_t *d, int folds, double c, preds_t *all
     model_example_t *train = malloc(d->n * sizeof(*train));
     model_vec_t v;
     model_vec_init(&v);
-    double mean[MODEL_MAX_CLASSES][3] = {{0}}, macro[CV_SEEDS];
-    for (int seed = 0; seed < CV_SEEDS; seed++) {
+    double mean[MODEL_MAX_CLASSES][3] = {{0}}, macro[CV_MAX_SEEDS];
+    for (int seed = 0; seed < seeds; seed++) {
         preds_t p = {all->pred + all->n, all->label + all->n, all->conf + all->n, d->n};
         model_folds(d->ex, d->n, folds, (uint64_t)seed + 1, fold);
         for (int f = 0; f < folds; f++) {
@@ -135,14 +137,14 @@ static void cross_validate(const dataset_t *d, int folds, double c, preds_t *all
         macro[seed] = scores_of(&p, NULL, d->nclasses, prf);
         for (int k = 0; k < d->nclasses; k++)
             for (int j = 0; j < 3; j++)
-                mean[k][j] += prf[k][j] / CV_SEEDS;
+                mean[k][j] += prf[k][j] / seeds;
     }
     printf("macro F1 by seed:");
-    for (int seed = 0; seed < CV_SEEDS; seed++)
+    for (int seed = 0; seed < seeds; seed++)
         printf(" %.4f", macro[seed]);
     printf("\n");
     char what[80];
-    snprintf(what, sizeof(what), "%d-fold cross-validation, mean of %d seeds", folds, CV_SEEDS);
+    snprintf(what, sizeof(what), "%d-fold cross-validation, mean of %d seeds", folds, seeds);
     print_table(d, mean, what);
     model_vec_free(&v);
     free(train);
@@ -181,7 +183,7 @@ static int predict_file(const dataset_t *d, const char *path, preds_t *p)
 int cmd_eval(int argc, char **argv)
 {
     const char *csv = NULL, *path = NULL, *cfg_file = NULL;
-    int folds = 0;
+    int folds = 0, seeds = CV_SEEDS;
     double c = 1.0;
     bool cascade = false;
     for (int i = 1; i < argc; i++) {
@@ -194,6 +196,8 @@ int cmd_eval(int argc, char **argv)
             cfg_file = argv[++i];
         } else if (strcmp(argv[i], "--cv") == 0 && i + 1 < argc) {
             folds = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+            seeds = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--c") == 0 && i + 1 < argc) {
             c = atof(argv[++i]);
         } else if (strcmp(argv[i], "--cascade") == 0) {
@@ -205,8 +209,10 @@ int cmd_eval(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (csv == NULL || (folds != 0 && folds < 2) || c <= 0 || (folds > 0 && path != NULL)) {
-        cli_error("eval: needs CSV, and either --model or --cv of 2 or more\n%s", EVAL_USAGE);
+    if (csv == NULL || (folds != 0 && folds < 2) || c <= 0 || (folds > 0 && path != NULL) || seeds < 1 ||
+        seeds > CV_MAX_SEEDS) {
+        cli_error("eval: needs CSV, and either --model or --cv of 2 or more (--seeds 1 to %d)\n%s", CV_MAX_SEEDS,
+                  EVAL_USAGE);
         return EXIT_USAGE;
     }
     config_t cfg;
@@ -221,10 +227,10 @@ int cmd_eval(int argc, char **argv)
         config_free(&cfg);
         return rc;
     }
-    size_t cap = d.n * (folds > 0 ? CV_SEEDS : 1);
+    size_t cap = d.n * (folds > 0 ? (size_t)seeds : 1);
     preds_t p = {malloc(cap * sizeof(int)), malloc(cap * sizeof(int)), malloc(cap * sizeof(double)), 0};
     if (folds > 0)
-        cross_validate(&d, folds, c, &p);
+        cross_validate(&d, folds, seeds, c, &p);
     else
         rc = predict_file(&d, path ? path : cfg.model_file, &p);
     if (rc == 0) {

@@ -27,6 +27,8 @@ check "a missing CSV: exit 2" 2 $?
 check "train without -o: exit 2" 2 $?
 "$bin" eval "$work/nolabel.csv" --cv 1 2>/dev/null
 check "eval --cv 1: exit 2" 2 $?
+"$bin" eval "$work/nolabel.csv" --cv 5 --seeds 11 2> "$work/err"
+check "eval --seeds 11: exit 2, the range named" "2 1" "$? $(grep -c 'seeds 1 to 10' "$work/err")"
 printf 'label,title,body\nbug,a,b\nfeature,only two fields\nquestion,c,d\n' > "$work/short.csv"
 "$bin" train "$work/short.csv" -o "$work/m.bin" 2> "$work/err"; rc=$?
 check "a row with too few fields: exit 2, its line named" "2 1" "$rc $(grep -c 'line 3' "$work/err")"
@@ -93,12 +95,12 @@ nlbse="$root/../shared/data/nlbse24/issues_train.csv"
 if [ -n "${DISPATCHD_TRAIN_EVAL_SMALL_ONLY:-}" ]; then
   echo "# skipped the NLBSE'24 checks: a sanitizer build (the Release run has them)"
 elif [ -f "$nlbse" ]; then
-  out=$("$bin" eval "$nlbse" --cv 5)
+  out=$("$bin" eval "$nlbse" --cv 5 --seeds 1)   # one fold set: a third of the time (0.795 for it)
   line=$(grep '^macro avg' <<<"$out")
   f1=$(awk '{print $5}' <<<"$line")
   ece=$(grep -o 'expected calibration error: [0-9.]*' <<<"$out" | awk '{print $4}')
   echo "# NLBSE'24 training file, 5-fold cross-validation: $line; ECE $ece"
-  check "cross-validated macro-F1 above 0.78 (0.80 today)" yes "$(python3 -c "print('yes' if $f1 > 0.78 else 'no')")"
+  check "cross-validated macro-F1 above 0.78 (0.795 today)" yes "$(python3 -c "print('yes' if $f1 > 0.78 else 'no')")"
   check "the held-back folds' confidences calibrated: ECE at most 0.05" yes \
     "$(python3 -c "print('yes' if $ece <= 0.05 else 'no')")"
 else

@@ -115,8 +115,8 @@ check "every enriched event keeps its correlation_id" $N "$(grep -c '"correlatio
 # processing_metadata (the publisher splices them into the raw bytes);
 # raw_data keeps the event without the title and body, which the view
 # issues_full puts back.
-"$ktool" dump "$bootstrap" "$tag.enriched" 3000 '*' > "$work/enriched_full.jsonl"
-"$ktool" dump "$bootstrap" "$tag.raw" 3000 '*' > "$work/raw_full.jsonl"
+"$ktool" dump "$bootstrap" "$tag.enriched" 1500 '*' > "$work/enriched_full.jsonl"
+"$ktool" dump "$bootstrap" "$tag.raw" 1500 '*' > "$work/raw_full.jsonl"
 psql -tA "$dburl" -c "SELECT github_issue_id || ' ' || raw_data::text FROM dispatchai.issues_full" > "$work/view.txt"
 check "enriched = raw + classification + processing_metadata; the view gives raw_data back whole" "$N $N $N" \
   "$(python3 - "$work/raw_full.jsonl" "$work/enriched_full.jsonl" "$work/view.txt" <<'PY'
