@@ -128,16 +128,6 @@ static double run_dispatchd(const bench_texts_t *in, const config_t *cfg)
     return (double)in->n / t;
 }
 
-static void exec_or_die(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "bench storage: %s: %s", sql, PQresultErrorMessage(r));
-        exit(1);
-    }
-    PQclear(r);
-}
-
 /* The original service: per message a new connection, the issue row in
  * its own transaction, then its classification in another. */
 static double run_naive(const bench_texts_t *in, const char *url, size_t count)
@@ -252,8 +242,11 @@ int bench_storage(int argc, char **argv, bench_ctx_t *ctx)
     }
     bench_note(&ctx->rep, "%zu issues (issue row + enriched row each, %s texts, %.0f bytes an event); naive peer: %zu",
                in.n, texts ? "real" : "generated", (double)in.bytes / (double)in.n, naive_n);
-    exec_or_die(c, "CREATE TABLE bench_naive_issues (LIKE dispatchai.issues INCLUDING ALL);"
-                   "CREATE TABLE bench_naive_enriched (LIKE dispatchai.enriched_issues INCLUDING ALL)");
+    if (!pg_command(c, "CREATE TABLE bench_naive_issues (LIKE dispatchai.issues INCLUDING ALL);"
+                       "CREATE TABLE bench_naive_enriched (LIKE dispatchai.enriched_issues INCLUDING ALL)")) {
+        fprintf(stderr, "bench storage: the naive peer's tables: %s", PQerrorMessage(c));
+        exit(1);
+    }
     double d = run_dispatchd(&in, &e.cfg);
     double client_share;
     double cp = bench_copy_rows(c, &in, &client_share);

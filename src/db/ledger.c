@@ -191,6 +191,19 @@ static stmt_t *add(tx_t *t, stmt_kind_t kind, const char *sql)
     return st;
 }
 
+typedef struct issue_place {
+    int64_t issue_id;
+    int at;                       /* the entry's place in the batch */
+} issue_place_t;
+
+static int by_issue_then_place(const void *a, const void *b)
+{
+    const issue_place_t *x = a, *y = b;
+    if (x->issue_id != y->issue_id)
+        return x->issue_id < y->issue_id ? -1 : 1;
+    return x->at - y->at;
+}
+
 /* One statement for the rows of entries idx[0..n): each column an array. */
 static void add_rows(tx_t *t, ledger_entry_t *e, const int *idx, int n, ledger_entry_t **slot)
 {
@@ -279,12 +292,21 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
             st->nentries = 1;
             continue;
         }
-        for (int j = 0; j < i; j++)
-            if (!e[j].replay && e[j].event->issue_id == e[i].event->issue_id)
-                round[i] = round[j] + 1;
-        if (round[i] + 1 > rounds)
-            rounds = round[i] + 1;
         issue_row_build(&t->rows[i], e[i].event, e[i].cls, e[i].cls_json, e[i].raw, e[i].raw_len, e[i].user_id);
+    }
+    /* An entry's round: how many versions of its issue come before it in
+     * the batch (sorted by issue, then place: no pass over earlier entries
+     * for each, which a batch of thousands would feel). */
+    issue_place_t place[n > 0 ? n : 1];
+    int np = 0;
+    for (int i = 0; i < n; i++)
+        if (!e[i].replay)
+            place[np++] = (issue_place_t){e[i].event->issue_id, i};
+    qsort(place, (size_t)np, sizeof(place[0]), by_issue_then_place);
+    for (int k = 0; k < np; k++) {
+        round[place[k].at] = k > 0 && place[k - 1].issue_id == place[k].issue_id ? round[place[k - 1].at] + 1 : 0;
+        if (round[place[k].at] + 1 > rounds)
+            rounds = round[place[k].at] + 1;
     }
     ledger_entry_t **slot = t->order;   /* each round's entries, one run after the other */
     for (int r = 0; r < rounds; r++) {
