@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "enriched.h"
 #include "log.h"
 #include "publisher.h"
 #include "partition.h"
 #include "retry_meta.h"
+#include "strbuf.h"
 #include "storage.h"
 #include "timefmt.h"
 
@@ -29,57 +31,21 @@ typedef struct publisher_state {
     pthread_t poll_thread;
     int stop;
     size_t max_bytes;             /* the producer's message.max.bytes */
+    strbuf_t out;                 /* the enriched event being produced */
 } publisher_state_t;
 
-/* The enriched event: the raw event's own bytes with classification and
- * processing_metadata added before its closing brace. Serializing the
- * whole event again cost a fifth of the process's CPU; the bytes are the
- * same JSON. An event that carries either key already is rebuilt, so the
- * keys are replaced rather than repeated. */
-static char *enriched_json(const record_t *r, size_t *len)
+/* The enriched event, into out. */
+static void enriched_json(const record_t *r, strbuf_t *out)
 {
     char at[ISO8601_LEN];
     iso8601_now(at, sizeof(at));
-    json_t *meta = json_pack("{s:s, s:I, s:s, s:s, s:f}", "processed_at", at, "processing_time_ms",
-                             (json_int_t)((now_us() - r->taken_us) / 1000), "model_version", r->cls.model_version,
-                             "provider", r->cls.provider, "cost_usd", r->cls.cost_usd);
-    const char *raw = r->rkm ? r->rkm->payload : NULL;
-    size_t close = r->rkm ? r->rkm->len : 0;
-    while (close > 0 && raw[close - 1] != '}')
-        close--;
-    json_t *root = r->event.root;   /* NULL from the fast parser, which takes no event with those keys */
-    if (close == 0 || json_object_get(root, "classification") || json_object_get(root, "processing_metadata")) {
-        json_object_set_new(root, "classification", cls_to_json(&r->cls));
-        json_object_set_new(root, "processing_metadata", meta);
-        char *out = json_dumps(root, JSON_COMPACT);
-        if (out == NULL)
-            abort();
-        *len = strlen(out);
-        return out;
-    }
+    enriched_meta_t meta = {at, (long long)((now_us() - r->taken_us) / 1000), r->cls.model_version, r->cls.provider,
+                            r->cls.cost_usd};
     /* The classification as storage wrote it, when it did this pass. */
-    char *c = r->cls_json ? r->cls_json : cls_json_text(&r->cls), *m = json_dumps(meta, JSON_COMPACT);
-    json_decref(meta);
-    if (m == NULL)
-        abort();
-    static const char K1[] = ",\"classification\":", K2[] = ",\"processing_metadata\":";
-    size_t nc = strlen(c), nm = strlen(m);
-    *len = close - 1 + sizeof(K1) - 1 + nc + sizeof(K2) - 1 + nm + 1;
-    char *out = malloc(*len + 1);
-    if (out == NULL)
-        abort();
-    char *o = out;
-    memcpy(o, raw, close - 1), o += close - 1;   /* all but the '}' (an event is never {}) */
-    memcpy(o, K1, sizeof(K1) - 1), o += sizeof(K1) - 1;
-    memcpy(o, c, nc), o += nc;
-    memcpy(o, K2, sizeof(K2) - 1), o += sizeof(K2) - 1;
-    memcpy(o, m, nm), o += nm;
-    *o++ = '}';
-    *o = '\0';
+    char *c = r->cls_json ? r->cls_json : cls_json_text(&r->cls);
+    enriched_value(out, r->rkm ? r->rkm->payload : "", r->rkm ? r->rkm->len : 0, r->event.root, c, &meta);
     if (c != r->cls_json)
         free(c);
-    free(m);
-    return out;
 }
 
 /* A DLQ record's retry-path headers: all but when it was due and whether
@@ -90,8 +56,9 @@ static void dlq_header_put(void *headers, const char *name, const char *value)
         kafka_header_put(headers, name, value);
 }
 
-static rd_kafka_resp_err_t produce(const actor_env_t *env, record_t *r)
+static rd_kafka_resp_err_t produce(publisher_state_t *s, record_t *r)
 {
+    const actor_env_t *env = s->env;
     rd_kafka_headers_t *h = rd_kafka_headers_new(12);
     if (r->correlation_id[0])
         rd_kafka_header_add(h, "correlation_id", -1, r->correlation_id, -1);
@@ -142,14 +109,13 @@ static rd_kafka_resp_err_t produce(const actor_env_t *env, record_t *r)
                               RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_KEY(m->key, m->key_len),
                               RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     } else {
-        size_t len;
-        char *json = enriched_json(r, &len);
+        /* copied by the producer into the message it allocates anyway: the
+         * actor's one buffer serves every event */
+        enriched_json(r, &s->out);
         e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(env->cfg->topic_enriched),
-                              RD_KAFKA_V_VALUE(json, len), RD_KAFKA_V_KEY(r->key, strlen(r->key)),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
+                              RD_KAFKA_V_VALUE(s->out.data, s->out.len), RD_KAFKA_V_KEY(r->key, strlen(r->key)),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
                               RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            free(json);
     }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_headers_destroy(h);
@@ -231,7 +197,7 @@ static void publisher_handler(rt_actor_t *self, rt_msg_t *msg)
         record_done(r);   /* already-seen issue version: nothing to publish */
         return;
     }
-    rd_kafka_resp_err_t e = produce(s->env, r);
+    rd_kafka_resp_err_t e = produce(s, r);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rt_timer_start(self, QUEUE_FULL_RETRY_MS, 0, r);
     else if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -294,7 +260,9 @@ static void *poll_main(void *arg)
  * until the runtime is destroyed. */
 static void publisher_finalize(rt_actor_t *self)
 {
-    free(rt_actor_state(self));
+    publisher_state_t *s = rt_actor_state(self);
+    sb_free(&s->out);
+    free(s);
 }
 
 rt_actor_t *publisher_spawn(const actor_env_t *env)

@@ -114,7 +114,7 @@ int reconcile_published(const actor_env_t *env, PGconn *db)
             json_t *issue = json_object_get(root, "issue");
             json_t *id = json_object_get(issue, "id");
             if (json_is_integer(id))
-                ledger_marks_add(&marks, json_integer_value(id),
+                ledger_marks_add(&marks, 0, json_integer_value(id),
                                  json_string_value(json_object_get(issue, "updated_at")));
             json_decref(root);
             int32_t part = m->partition;

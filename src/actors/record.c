@@ -37,6 +37,7 @@ record_t *record_new(rd_kafka_message_t *m, uint64_t generation)
     rd_kafka_timestamp_type_t tst;
     r->kafka_ts_ms = rd_kafka_message_timestamp(m, &tst);
     r->taken_us = 0;
+    r->row_id = 0;
     r->keyq = NULL;
     r->partition = m->partition;
     r->admitted = false;

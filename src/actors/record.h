@@ -65,6 +65,7 @@ typedef struct record {
     classification_t cls;
     char *cls_json;               /* owned: cls as stored (storage writes it, the publisher
                                      sends the same text); NULL when not stored this pass */
+    int64_t row_id;               /* its issue row's id, once stored (its mark finds it) */
 } record_t;
 
 /* A record for a fetched message: the consumption path's fields set, the

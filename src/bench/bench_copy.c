@@ -94,30 +94,42 @@ static void copy_in(PGconn *c, const char *sql, const strbuf_t *b)
     }
 }
 
-double bench_copy_rows(PGconn *c, const bench_texts_t *t, double *client_share)
+void bench_copy_prepare(bench_copy_t *cp, const bench_texts_t *t)
 {
-    strbuf_t issues, enriched, sql;
-    sb_init(&issues);
-    sb_init(&enriched);
+    sb_init(&cp->issues);
+    sb_init(&cp->enriched);
+    format_rows(t, &cp->issues, &cp->enriched);
+    cp->n = t->n;
+}
+
+double bench_copy_run(PGconn *c, const bench_copy_t *cp, bench_copy_cpu_t *cpu)
+{
+    strbuf_t sql;
     sb_init(&sql);
-    format_rows(t, &issues, &enriched);
     exec_or_die(c, "BEGIN; SET LOCAL dispatchd.deleting = 'bench';"
                    " TRUNCATE dispatchai.issues, dispatchai.enriched_issues; COMMIT",
                 PGRES_COMMAND_OK);
     exec_or_die(c, "CHECKPOINT", PGRES_COMMAND_OK);
-    double cpu0 = bench_cpu_s(0, 0), t0 = bench_now_s();
+    pid_t postmaster = bench_pg_postmaster(c);
+    double cpu0 = bench_cpu_s(0, 0), pg0 = bench_cpu_tree_s(postmaster), t0 = bench_now_s();
     exec_or_die(c, "BEGIN", PGRES_COMMAND_OK);
     sb_printf(&sql, "COPY dispatchai.issues (id, %s) FROM STDIN", ISSUE_ROW_ISSUE_COLS);
-    copy_in(c, sql.data, &issues);
+    copy_in(c, sql.data, &cp->issues);
     sql.len = 0;
     sb_printf(&sql, "COPY dispatchai.enriched_issues (issue_id, %s, source_updated_at, published_at) FROM STDIN",
               ISSUE_ROW_ENRICHED_COLS);
-    copy_in(c, sql.data, &enriched);
+    copy_in(c, sql.data, &cp->enriched);
     exec_or_die(c, "COMMIT", PGRES_COMMAND_OK);
     double wall = bench_now_s() - t0;
-    *client_share = (bench_cpu_s(0, 0) - cpu0) / wall;
-    sb_free(&issues);
-    sb_free(&enriched);
+    cpu->client_s = bench_cpu_s(0, 0) - cpu0;
+    cpu->pg_s = bench_cpu_tree_s(postmaster) - pg0;
+    cpu->client_share = cpu->client_s / wall;
     sb_free(&sql);
-    return (double)t->n / wall;
+    return (double)cp->n / wall;
+}
+
+void bench_copy_free(bench_copy_t *cp)
+{
+    sb_free(&cp->issues);
+    sb_free(&cp->enriched);
 }

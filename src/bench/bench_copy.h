@@ -12,10 +12,25 @@
 #include <libpq-fe.h>
 
 #include "bench_texts.h"
+#include "strbuf.h"
 
-/* Empties both tables first. Rows (events) per second, and the share of
- * the wall time this process was on a CPU meanwhile in *client_share;
- * exits after saying why on a database error. */
-double bench_copy_rows(PGconn *c, const bench_texts_t *t, double *client_share);
+/* Both tables' rows, formatted. */
+typedef struct bench_copy {
+    strbuf_t issues, enriched;
+    size_t n;
+} bench_copy_t;
+
+/* CPU seconds over a run: this process, and PostgreSQL's (the postmaster
+ * and its children: bench_cpu.h); the client's share of the wall time. */
+typedef struct bench_copy_cpu {
+    double client_s, pg_s, client_share;
+} bench_copy_cpu_t;
+
+void bench_copy_prepare(bench_copy_t *cp, const bench_texts_t *t);
+/* Empties both tables and checkpoints first (so does the storage bench
+ * before its side: neither pays the other's dirty pages). Rows (events)
+ * per second; exits after saying why on a database error. */
+double bench_copy_run(PGconn *c, const bench_copy_t *cp, bench_copy_cpu_t *cpu);
+void bench_copy_free(bench_copy_t *cp);
 
 #endif

@@ -136,8 +136,11 @@ int bench_e2e(int argc, char **argv, bench_ctx_t *ctx)
     /* Where the WAL went, for pg_walinspect's pg_get_wal_stats(). */
     bench_note(&ctx->rep, "the pipeline's WAL: %X/%X to %X/%X", (unsigned)((uint64_t)a.wal >> 32), (unsigned)(uint64_t)a.wal,
                (unsigned)((uint64_t)b.wal >> 32), (unsigned)(uint64_t)b.wal);
-    double share;
-    double copy = bench_copy_rows(c, &t, &share);
+    bench_copy_t cp;
+    bench_copy_cpu_t ccpu;
+    bench_copy_prepare(&cp, &t);
+    double copy = bench_copy_run(c, &cp, &ccpu);
+    bench_copy_free(&cp);
     double n = (double)t.n, pg = (b.pg - a.pg) * 1e6 / n, br = (b.broker - a.broker) * 1e6 / n,
            dd = worker_cpu * 1e6 / n;
     bench_emit(&ctx->rep, "e2e-throughput",

@@ -37,20 +37,23 @@ void issue_row_build(issue_row_t *row, const issue_event_t *e, const classificat
     snprintf(row->num, sizeof(row->num), "%lld", (long long)e->number);
     snprintf(row->conf, sizeof(row->conf), "%.4f", c->confidence);
     snprintf(row->cost, sizeof(row->cost), "%.6f", c->cost_usd);
-    row->labels = e->labels ? json_dumps(e->labels, JSON_COMPACT) : strdup("[]");
-    row->assignees = e->assignees ? json_dumps(e->assignees, JSON_COMPACT) : strdup("[]");
-    row->cls_json = cls_json ? strdup(cls_json) : cls_json_text(c);
+    /* the texts the parser kept are used as they are: no tree dumped again */
+    row->labels = e->labels_json || !e->labels ? NULL : json_dumps(e->labels, JSON_COMPACT);
+    row->assignees = e->assignees_json || !e->assignees ? NULL : json_dumps(e->assignees, JSON_COMPACT);
+    row->cls_json = cls_json ? NULL : cls_json_text(c);
     row->tags = text_array(c);
     size_t cutlen;
     row->raw = event_without_text(raw, rawlen, &cutlen);
     if (row->raw == NULL)
         row->raw = strndup(raw, rawlen);
     const char *v[ISSUE_ROW_NPARAMS] = {
-        row->id, e->owner, e->repo, row->num, e->title, e->body, e->state, row->labels, row->assignees,
+        row->id, e->owner, e->repo, row->num, e->title, e->body, e->state,
+        e->labels_json ? e->labels_json : row->labels ? row->labels : "[]",
+        e->assignees_json ? e->assignees_json : row->assignees ? row->assignees : "[]",
         e->author, e->created_at, e->updated_at, e->closed_at, row->raw, e->sync_source,
-        user_id && user_id[0] ? user_id : NULL, row->cls_json, c->category, c->priority, c->severity,
-        c->estimated_effort, c->component, row->conf, row->tags, c->summary, c->reasoning, c->model_version,
-        c->provider, row->cost,
+        user_id && user_id[0] ? user_id : NULL, cls_json ? cls_json : row->cls_json, c->category, c->priority,
+        c->severity, c->estimated_effort, c->component, row->conf, row->tags, c->summary, c->reasoning,
+        c->model_version, c->provider, row->cost,
     };
     memcpy(row->v, v, sizeof(v));
 }

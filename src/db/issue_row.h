@@ -18,11 +18,12 @@
 
 typedef struct issue_row {
     char id[24], num[24], conf[16], cost[32];
-    char *labels, *assignees, *cls_json, *tags, *raw;
+    char *labels, *assignees, *cls_json, *tags, *raw;   /* made here (NULL: borrowed or none) */
     const char *v[ISSUE_ROW_NPARAMS];   /* NULL is SQL NULL */
 } issue_row_t;
 
-/* cls_json: c as JSON (NULL: made here); raw: the record's bytes, stored as raw_data without the title and body
+/* cls_json: c as JSON (NULL: made here; else borrowed, as are the
+ * event's texts: row->v is valid while they are); raw: the record's bytes, stored as raw_data without the title and body
  * (event_text.h); user_id NULL or "" for none. */
 void issue_row_build(issue_row_t *row, const issue_event_t *e, const classification_t *c, const char *cls_json,
                      const char *raw, size_t rawlen, const char *user_id);

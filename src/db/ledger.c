@@ -30,18 +30,19 @@ static const char *UPSERT_SQL =
     " INSERT INTO dispatchai.issues (github_issue_id, repository_owner, repository_name, issue_number,"
     "  title, body, state, labels, assignees, author, created_at, updated_at, closed_at, raw_data,"
     "  sync_source, pulled_by_user_id, processed_at, last_sync_id)"
-    " SELECT v.gid, v.owner, v.repo, v.num, v.title, v.body, v.state, v.labels, v.assignees, v.author, v.created,"
-    "  v.updated, v.closed, v.raw, v.source, v.puller, now(), v.sync_id"
-    " FROM unnest($1::text[]::bigint[], $2::text[], $3::text[], $4::text[]::int[], $5::text[], $6::text[],"
-    "  $7::text[], $8::text[]::jsonb[], $9::text[]::jsonb[], $10::text[], $11::text[]::timestamptz[],"
-    "  $12::text[]::timestamptz[], $13::text[]::timestamptz[], $14::text[]::jsonb[], $15::text[], $16::text[],"
-    "  $30::text[]) AS v(gid, owner, repo, num, title, body, state, labels, assignees, author, created, updated,"
-    "  closed, raw, source, puller, sync_id)"
+    " SELECT v.gid::bigint, v.owner, v.repo, v.num::int, v.title, v.body, v.state, v.labels::jsonb,"
+    "  v.assignees::jsonb, v.author, v.created::timestamptz, v.updated::timestamptz, v.closed::timestamptz,"
+    "  v.raw::jsonb, v.source, v.puller, now(), v.sync_id"
+    " FROM (SELECT unnest($1::text[]) AS gid, unnest($2::text[]) AS owner, unnest($3::text[]) AS repo,"
+    "  unnest($4::text[]) AS num, unnest($5::text[]) AS title, unnest($6::text[]) AS body,"
+    "  unnest($7::text[]) AS state, unnest($8::text[]) AS labels, unnest($9::text[]) AS assignees,"
+    "  unnest($10::text[]) AS author, unnest($11::text[]) AS created, unnest($12::text[]) AS updated,"
+    "  unnest($13::text[]) AS closed, unnest($14::text[]) AS raw, unnest($15::text[]) AS source,"
+    "  unnest($16::text[]) AS puller, unnest($30::text[]) AS sync_id) AS v"
     /* an event of a sync cancelled meanwhile stores nothing (the sync
      * locks taken first make that decision stick) */
     " WHERE v.sync_id IS NULL OR NOT EXISTS (SELECT 1 FROM dispatchai.repository_syncs s"
     "  WHERE s.sync_id = v.sync_id AND s.sync_status = 'cancelled')"
-    " ORDER BY v.gid"
     " ON CONFLICT (github_issue_id) DO UPDATE SET repository_owner = EXCLUDED.repository_owner,"
     "  repository_name = EXCLUDED.repository_name, issue_number = EXCLUDED.issue_number,"
     "  title = EXCLUDED.title, body = EXCLUDED.body, state = EXCLUDED.state, labels = EXCLUDED.labels,"
@@ -56,13 +57,15 @@ static const char *UPSERT_SQL =
     " INSERT INTO dispatchai.enriched_issues (issue_id, classification, category, priority, severity,"
     "  estimated_effort, component, confidence_score, tags, summary, ai_reasoning, processing_model,"
     "  provider, cost_usd, source_updated_at, processed_at)"
-    " SELECT up.id, c.cls, c.category, c.priority, c.severity, c.effort, c.component, c.conf, c.tags::text[],"
-    "  c.summary, c.reasoning, c.model, c.provider, c.cost, c.updated, now()"
-    " FROM up JOIN unnest($1::text[]::bigint[], $12::text[]::timestamptz[], $17::text[]::jsonb[], $18::text[],"
-    "  $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]::numeric[], $24::text[], $25::text[],"
-    "  $26::text[], $27::text[], $28::text[], $29::text[]::numeric[]) AS c(gid, updated, cls, category, priority,"
-    "  severity, effort, component, conf, tags, summary, reasoning, model, provider, cost)"
-    "  ON c.gid = up.github_issue_id ORDER BY up.id"
+    " SELECT up.id, c.cls::jsonb, c.category, c.priority, c.severity, c.effort, c.component, c.conf::numeric,"
+    "  c.tags::text[], c.summary, c.reasoning, c.model, c.provider, c.cost::numeric, c.updated::timestamptz, now()"
+    " FROM up JOIN (SELECT unnest($1::text[])::bigint AS gid, unnest($12::text[]) AS updated,"
+    "  unnest($17::text[]) AS cls, unnest($18::text[]) AS category, unnest($19::text[]) AS priority,"
+    "  unnest($20::text[]) AS severity, unnest($21::text[]) AS effort, unnest($22::text[]) AS component,"
+    "  unnest($23::text[]) AS conf, unnest($24::text[]) AS tags, unnest($25::text[]) AS summary,"
+    "  unnest($26::text[]) AS reasoning, unnest($27::text[]) AS model, unnest($28::text[]) AS provider,"
+    "  unnest($29::text[]) AS cost) AS c"
+    "  ON c.gid = up.github_issue_id"
     " ON CONFLICT (issue_id) DO UPDATE SET classification = EXCLUDED.classification,"
     "  category = EXCLUDED.category, priority = EXCLUDED.priority, severity = EXCLUDED.severity,"
     "  estimated_effort = EXCLUDED.estimated_effort, component = EXCLUDED.component,"
@@ -74,11 +77,12 @@ static const char *UPSERT_SQL =
     " RETURNING issue_id)"
     /* per row, in order */
     " SELECT up.id IS NOT NULL, en.issue_id IS NOT NULL,"
-    "  EXISTS (SELECT 1 FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
+    "  CASE WHEN en.issue_id IS NULL THEN"   /* (only then asked: two lookups a row otherwise) */
+    "  (SELECT e.issue_id FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
     "   WHERE i.github_issue_id = k.gid AND e.source_updated_at IS NOT DISTINCT FROM k.updated"
-    "   AND e.published_at IS NULL),"
+    "   AND e.published_at IS NULL) END,"
     "  EXISTS (SELECT 1 FROM dispatchai.issues i WHERE k.sync_id IS NOT NULL AND i.github_issue_id = k.gid"
-    "   AND i.last_sync_id = k.sync_id AND i.updated_at IS NOT DISTINCT FROM k.updated)"
+    "   AND i.last_sync_id = k.sync_id AND i.updated_at IS NOT DISTINCT FROM k.updated), up.id"
     " FROM unnest($1::text[]::bigint[], $12::text[]::timestamptz[], $30::text[]) WITH ORDINALITY AS k(gid, updated,"
     "  sync_id, ord)"
     " LEFT JOIN up ON up.github_issue_id = k.gid LEFT JOIN en ON en.issue_id = up.id ORDER BY k.ord";
@@ -94,7 +98,7 @@ static const char *APPLIED_SQL =
 /* A replayed record whose rows are committed: its classification, if its
  * enriched event was never acknowledged. */
 static const char *REPLAY_SQL =
-    "SELECT e.classification, e.processing_model, e.provider, e.cost_usd"
+    "SELECT e.classification, e.processing_model, e.provider, e.cost_usd, e.issue_id"
     " FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id"
     " WHERE i.github_issue_id = $1 AND e.source_updated_at IS NOT DISTINCT FROM $2::timestamptz"
     " AND e.published_at IS NULL";
@@ -120,7 +124,15 @@ static const char *PRUNE_SQL =
     "DELETE FROM dispatchai.applied_batches WHERE consumer_group = $1 AND topic = $2"
     " AND kafka_partition = $3 AND last_offset < $4";
 
-static const char *MARK_PUBLISHED_SQL =
+/* Marks by the row's id when storage knows it (one index lookup), by
+ * GitHub id when only the enriched topic is at hand (reconciling after a
+ * crash). */
+static const char *MARK_BY_ROW_SQL =
+    "UPDATE dispatchai.enriched_issues e SET published_at = now()"
+    " FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ver)"
+    " WHERE e.issue_id = v.id AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
+
+static const char *MARK_BY_GID_SQL =
     "UPDATE dispatchai.enriched_issues e SET published_at = now()"
     " FROM dispatchai.issues i, unnest($1::bigint[], $2::timestamptz[]) AS v(gid, ver)"
     " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
@@ -144,9 +156,19 @@ static bool transient_error(const PGresult *res, PGconn *conn)
            strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
 }
 
+/* A kind of marks (0: by row id, 1: by GitHub id) as the two array
+ * parameters of its statement. */
+static void marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions)
+{
+    sb_init(ids);
+    sb_init(versions);
+    sb_printf(ids, "{%s}", m->ids[k].data);
+    sb_printf(versions, "{%s}", m->versions[k].data);
+}
+
 /* --- the storing transaction as a statement list ------------------------- */
 
-typedef enum { ST_BEGIN, ST_LOCK, ST_REPLAY, ST_ROWS, ST_APPLIED, ST_SYNC, ST_COMMIT } stmt_kind_t;
+typedef enum { ST_BEGIN, ST_LOCK, ST_REPLAY, ST_ROWS, ST_APPLIED, ST_MARK, ST_SYNC, ST_COMMIT } stmt_kind_t;
 
 /* Every statement goes unnamed, planned for its actual arrays: a cached
  * generic plan, chosen while the tables were small, turned lookups into
@@ -172,6 +194,7 @@ typedef struct tx {
     int nrows;
     ledger_entry_t **order;       /* the ST_ROWS statements' entries */
     strbuf_t lock_ids, parts, offs;
+    strbuf_t mark_ids[2], mark_versions[2];
 } tx_t;
 
 typedef struct sync_count {
@@ -234,19 +257,31 @@ static void add_rows(tx_t *t, ledger_entry_t *e, const int *idx, int n, ledger_e
  * A round holds at most one version of an issue (a statement cannot
  * update one row twice), so a batch with two versions of one issue writes
  * them one after the other, in their order, as one at a time would. */
-static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, int n)
+static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, int n, const ledger_marks_t *marks)
 {
     memset(t, 0, sizeof(*t));
-    t->s = calloc((size_t)(2 * n + 4), sizeof(*t->s));
-    t->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->rows));
-    t->order = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->order));
+    /* An entry's round: how many versions of its issue come before it in
+     * the batch (sorted by issue, then place: no pass over earlier entries
+     * for each, which a batch of thousands would feel). */
+    int round[n > 0 ? n : 1], idx[n > 0 ? n : 1], rounds = 0, replays = 0;
+    issue_place_t place[n > 0 ? n : 1];
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        round[i] = 0;
+        if (e[i].replay)
+            replays++;
+        else
+            place[np++] = (issue_place_t){e[i].event->issue_id, i};
+    }
+    qsort(place, (size_t)np, sizeof(place[0]), by_issue_then_place);
+    for (int k = 0; k < np; k++) {
+        round[place[k].at] = k > 0 && place[k - 1].issue_id == place[k].issue_id ? round[place[k - 1].at] + 1 : 0;
+        if (round[place[k].at] + 1 > rounds)
+            rounds = round[place[k].at] + 1;
+    }
     sb_init(&t->lock_ids);
     sb_init(&t->parts);
     sb_init(&t->offs);
-    if (t->s == NULL || t->rows == NULL || t->order == NULL)
-        abort();
-    t->nrows = n;
-    add(t, ST_BEGIN, "BEGIN");
     sync_count_t counts[n > 0 ? n : 1];
     int nsyncs = 0, napplied = 0;
     sb_puts(&t->lock_ids, "{");
@@ -273,14 +308,22 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
     sb_puts(&t->lock_ids, "}");
     sb_puts(&t->parts, "}");
     sb_puts(&t->offs, "}");
+    /* BEGIN, a lock, the replays, the rounds, the applied offsets, two
+     * kinds of marks, the syncs, COMMIT (a statement carries a column buffer per parameter:
+     * sized for the batch's, not for the worst case) */
+    t->s = calloc((size_t)(replays + rounds + nsyncs + 6), sizeof(*t->s));
+    t->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->rows));
+    t->order = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->order));
+    if (t->s == NULL || t->rows == NULL || t->order == NULL)
+        abort();
+    t->nrows = n;
+    add(t, ST_BEGIN, "BEGIN");
     if (nsyncs > 0) {
         stmt_t *st = add(t, ST_LOCK, SYNCS_LOCK_SHARED_SQL);
         st->n = 1;
         st->v[0] = t->lock_ids.data;
     }
-    int round[n > 0 ? n : 1], idx[n > 0 ? n : 1], rounds = 0;
     for (int i = 0; i < n; i++) {
-        round[i] = 0;
         if (e[i].replay) {
             stmt_t *st = add(t, ST_REPLAY, REPLAY_SQL);
             st->n = 2;
@@ -294,26 +337,16 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
         }
         issue_row_build(&t->rows[i], e[i].event, e[i].cls, e[i].cls_json, e[i].raw, e[i].raw_len, e[i].user_id);
     }
-    /* An entry's round: how many versions of its issue come before it in
-     * the batch (sorted by issue, then place: no pass over earlier entries
-     * for each, which a batch of thousands would feel). */
-    issue_place_t place[n > 0 ? n : 1];
-    int np = 0;
-    for (int i = 0; i < n; i++)
-        if (!e[i].replay)
-            place[np++] = (issue_place_t){e[i].event->issue_id, i};
-    qsort(place, (size_t)np, sizeof(place[0]), by_issue_then_place);
-    for (int k = 0; k < np; k++) {
-        round[place[k].at] = k > 0 && place[k - 1].issue_id == place[k].issue_id ? round[place[k - 1].at] + 1 : 0;
-        if (round[place[k].at] + 1 > rounds)
-            rounds = round[place[k].at] + 1;
-    }
-    ledger_entry_t **slot = t->order;   /* each round's entries, one run after the other */
+    /* Each round's entries, one run after the other, in GitHub id order:
+     * the statement writes them in the order of its arrays, so two writers
+     * never wait on each other's rows in a cycle (sorted here, not by a
+     * sort of the wide rows in the statement). */
+    ledger_entry_t **slot = t->order;
     for (int r = 0; r < rounds; r++) {
         int m = 0;
-        for (int i = 0; i < n; i++)
-            if (!e[i].replay && round[i] == r)
-                idx[m++] = i;
+        for (int k = 0; k < np; k++)
+            if (round[place[k].at] == r)
+                idx[m++] = place[k].at;
         add_rows(t, e, idx, m, slot);
         slot += m;
     }
@@ -324,6 +357,15 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
         st->v[1] = scope->topic;
         st->v[2] = t->parts.data;
         st->v[3] = t->offs.data;
+    }
+    for (int k = 0; marks != NULL && k < 2; k++) {
+        if (marks->n[k] == 0)
+            continue;
+        stmt_t *st = add(t, ST_MARK, k == 0 ? MARK_BY_ROW_SQL : MARK_BY_GID_SQL);
+        marks_params(marks, k, &t->mark_ids[k], &t->mark_versions[k]);
+        st->n = 2;
+        st->v[0] = t->mark_ids[k].data;
+        st->v[1] = t->mark_versions[k].data;
     }
     qsort(counts, (size_t)nsyncs, sizeof(counts[0]), by_id);
     for (int j = 0; j < nsyncs; j++) {
@@ -349,6 +391,10 @@ static void tx_free(tx_t *t)
     sb_free(&t->lock_ids);
     sb_free(&t->parts);
     sb_free(&t->offs);
+    for (int k = 0; k < 2; k++) {
+        sb_free(&t->mark_ids[k]);
+        sb_free(&t->mark_versions[k]);
+    }
 }
 
 /* A sync's progress statement counts the transaction's entries of that
@@ -383,6 +429,7 @@ static void replay_result(ledger_entry_t *e, PGresult *res)
         cls_copy_text(e->cls->provider, sizeof(e->cls->provider), PQgetvalue(res, 0, 2));
         e->cls->cost_usd = 0;   /* spent by the first pass, not by this one */
         e->publish = true;
+        e->row_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     } else {
         log_warn("ledger", "partition %d offset %lld: stored classification unreadable (%s); not republished",
                  e->partition, (long long)e->offset, j ? err : "not JSON");
@@ -408,9 +455,10 @@ static ledger_status_t stmt_result(PGconn *c, stmt_t *st, PGresult *res)
             return LEDGER_RETRY;   /* cannot happen: one answer per row */
         for (int j = 0; j < st->nentries; j++) {
             ledger_entry_t *e = st->entries[j];
-            bool stored = yes(res, j, 0), classified = yes(res, j, 1), unpublished = yes(res, j, 2);
+            bool stored = yes(res, j, 0), classified = yes(res, j, 1), unpublished = !PQgetisnull(res, j, 2);
             e->publish = (stored && classified) || unpublished;
             e->sync_dup = yes(res, j, 3);
+            e->row_id = strtoll(PQgetvalue(res, j, unpublished ? 2 : 4), NULL, 10);
         }
         return LEDGER_OK;
     }
@@ -517,10 +565,11 @@ static ledger_status_t tx_exec_each(PGconn *c, tx_t *t)
     return status;
 }
 
-ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n)
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
+                                   const ledger_marks_t *marks)
 {
     tx_t t;
-    tx_build(&t, scope, e, n);
+    tx_build(&t, scope, e, n, marks);
     ledger_status_t st = tx_exec_pipelined(c, &t);
     tx_free(&t);
     return st;
@@ -529,7 +578,7 @@ ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledge
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e)
 {
     tx_t t;
-    tx_build(&t, scope, e, 1);
+    tx_build(&t, scope, e, 1, NULL);
     ledger_status_t st = tx_exec_each(c, &t);
     if (st != LEDGER_OK && e->error[0] == '\0')
         snprintf(e->error, sizeof(e->error), "database: %s", PQerrorMessage(c));
@@ -596,46 +645,53 @@ bool ledger_prune(const ledger_scope_t *scope, PGconn *c, int32_t partition, int
 
 void ledger_marks_init(ledger_marks_t *m)
 {
-    sb_init(&m->ids);
-    sb_init(&m->versions);
-    m->n = 0;
+    memset(m, 0, sizeof(*m));
+    for (int k = 0; k < 2; k++) {
+        sb_init(&m->ids[k]);
+        sb_init(&m->versions[k]);
+    }
 }
 
-void ledger_marks_add(ledger_marks_t *m, int64_t issue_id, const char *updated_at)
+void ledger_marks_add(ledger_marks_t *m, int64_t row_id, int64_t issue_id, const char *updated_at)
 {
-    sb_printf(&m->ids, "%s%lld", m->n ? "," : "", (long long)issue_id);
-    sb_printf(&m->versions, "%s%s%s%s", m->n ? "," : "", updated_at ? "\"" : "", updated_at ? updated_at : "NULL",
-              updated_at ? "\"" : "");
-    m->n++;
+    int k = row_id > 0 ? 0 : 1;
+    sb_printf(&m->ids[k], "%s%lld", m->n[k] ? "," : "", (long long)(row_id > 0 ? row_id : issue_id));
+    sb_printf(&m->versions[k], "%s%s%s%s", m->n[k] ? "," : "", updated_at ? "\"" : "",
+              updated_at ? updated_at : "NULL", updated_at ? "\"" : "");
+    m->n[k]++;
 }
 
 int ledger_marks_write(PGconn *c, ledger_marks_t *m)
 {
-    if (m->n == 0)
-        return 0;
-    strbuf_t ids, vers;
-    sb_init(&ids);
-    sb_init(&vers);
-    sb_printf(&ids, "{%s}", m->ids.data);
-    sb_printf(&vers, "{%s}", m->versions.data);
-    const char *v[2] = {ids.data, vers.data};
-    PGresult *res = PQexecParams(c, MARK_PUBLISHED_SQL, 2, NULL, v, NULL, NULL, 0);
-    int marked = -1;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        marked = atoi(PQcmdTuples(res));
-    else
-        log_warn("ledger", "marking %d events as published deferred: %s", m->n, PQresultErrorMessage(res));
-    PQclear(res);
-    sb_free(&ids);
-    sb_free(&vers);
+    int marked = 0;
+    for (int k = 0; k < 2; k++) {
+        if (m->n[k] == 0)
+            continue;
+        strbuf_t ids, vers;
+        marks_params(m, k, &ids, &vers);
+        const char *v[2] = {ids.data, vers.data};
+        PGresult *res = PQexecParams(c, k == 0 ? MARK_BY_ROW_SQL : MARK_BY_GID_SQL, 2, NULL, v, NULL, NULL, 0);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (ok)
+            marked += atoi(PQcmdTuples(res));
+        else
+            log_warn("ledger", "marking %d events as published deferred: %s", m->n[k], PQresultErrorMessage(res));
+        PQclear(res);
+        sb_free(&ids);
+        sb_free(&vers);
+        if (!ok)
+            return -1;   /* a mark written twice marks nothing the second time */
+    }
     return marked;
 }
 
 void ledger_marks_free(ledger_marks_t *m)
 {
-    sb_free(&m->ids);
-    sb_free(&m->versions);
-    m->n = 0;
+    for (int k = 0; k < 2; k++) {
+        sb_free(&m->ids[k]);
+        sb_free(&m->versions[k]);
+        m->n[k] = 0;
+    }
 }
 
 int64_t ledger_oldest_unmarked_ms(PGconn *c)

@@ -54,6 +54,7 @@ typedef struct ledger_entry {
     /* out */
     bool publish;                 /* an enriched event is due: a new version stored,
                                      or a stored one never acknowledged */
+    int64_t row_id;               /* the issue row's id when its event is due (marks) */
     bool sync_dup;                /* its sync had stored this version already (the
                                      sync published it again after a restart): not
                                      counted twice */
@@ -66,9 +67,14 @@ typedef enum {
     LEDGER_BAD,                   /* a row was refused (batch: find it one at a time) */
 } ledger_status_t;
 
-/* Stores n entries in one transaction, pipelined. LEDGER_BAD: some entry
- * was refused and nothing was committed. */
-ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n);
+typedef struct ledger_marks ledger_marks_t;
+
+/* Stores n entries in one transaction, pipelined, with marks (or NULL):
+ * acknowledged events written in the same commit rather than one of their
+ * own. LEDGER_BAD: some entry was refused and nothing was committed, the
+ * marks neither. */
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
+                                   const ledger_marks_t *marks);
 /* Stores one entry in its own transaction, one statement at a time. */
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e);
 /* A refused entry still counts as synced (not classified) for its sync. */
@@ -83,14 +89,17 @@ bool ledger_read_applied(const ledger_scope_t *scope, PGconn *c, const int32_t *
 /* Applied offsets below `below` are history: Kafka committed past them. */
 bool ledger_prune(const ledger_scope_t *scope, PGconn *c, int32_t partition, int64_t below);
 
-/* Enriched events to mark as published, gathered then written at once. */
-typedef struct ledger_marks {
-    strbuf_t ids, versions;
-    int n;
-} ledger_marks_t;
+/* Enriched events to mark as published, gathered then written at once:
+ * by the stored row's id when known (ledger_entry_t.row_id), else by the
+ * GitHub issue id. */
+struct ledger_marks {
+    strbuf_t ids[2], versions[2];   /* by row id, by GitHub id */
+    int n[2];
+};
 
 void ledger_marks_init(ledger_marks_t *m);
-void ledger_marks_add(ledger_marks_t *m, int64_t issue_id, const char *updated_at);
+/* row_id 0: not known, issue_id (GitHub's) is used. */
+void ledger_marks_add(ledger_marks_t *m, int64_t row_id, int64_t issue_id, const char *updated_at);
 /* Returns how many rows were marked, -1 on database trouble (the marks are
  * kept; write again). */
 int ledger_marks_write(PGconn *c, ledger_marks_t *m);

@@ -1,4 +1,6 @@
 #include "classification.h"
+
+#include "strbuf.h"
 #include "event.h"
 
 #include <stddef.h>
@@ -61,26 +63,36 @@ void cls_add_tag(classification_t *c, const char *tag)
     cls_copy_text(c->tags[c->ntags++], sizeof(c->tags[0]), tag);
 }
 
-json_t *cls_to_json(const classification_t *c)
-{
-    json_t *tags = json_array();
-    for (int i = 0; i < c->ntags; i++)
-        json_array_append_new(tags, json_string(c->tags[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:s, s:s}",
-                     "category", c->category, "priority", c->priority, "severity", c->severity,
-                     "estimated_effort", c->estimated_effort, "component", c->component,
-                     "confidence", c->confidence, "tags", tags, "summary", c->summary,
-                     "reasoning", c->reasoning);
-}
-
 char *cls_json_text(const classification_t *c)
 {
-    json_t *j = cls_to_json(c);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (text == NULL)
-        abort();
-    return text;
+    static const char *const keys[] = {"category", "priority", "severity", "estimated_effort", "component"};
+    const char *vals[] = {c->category, c->priority, c->severity, c->estimated_effort, c->component};
+    strbuf_t b;
+    sb_init(&b);
+    /* one allocation: the keys, enumerations and number take ~200 bytes, the
+     * texts more when escaped */
+    sb_reserve(&b, 256 + (size_t)c->ntags * sizeof(c->tags[0]) + strlen(c->summary) * 9 / 8 +
+                       strlen(c->reasoning) * 9 / 8);
+    for (int i = 0; i < 5; i++) {
+        sb_append(&b, i ? ",\"" : "{\"", 2);
+        sb_puts(&b, keys[i]);
+        sb_append(&b, "\":", 2);
+        sb_json_string(&b, vals[i]);
+    }
+    sb_puts(&b, ",\"confidence\":");
+    sb_json_real(&b, c->confidence);
+    sb_puts(&b, ",\"tags\":[");
+    for (int i = 0; i < c->ntags; i++) {
+        if (i)
+            sb_append(&b, ",", 1);
+        sb_json_string(&b, c->tags[i]);
+    }
+    sb_puts(&b, "],\"summary\":");
+    sb_json_string(&b, c->summary);
+    sb_puts(&b, ",\"reasoning\":");
+    sb_json_string(&b, c->reasoning);
+    sb_append(&b, "}", 1);
+    return b.data;
 }
 
 static const char *field_str(const json_t *obj, const char *name)

@@ -34,9 +34,8 @@ bool cls_valid_effort(const char *s);
 void cls_copy_text(char *dst, size_t n, const char *src);
 void cls_add_tag(classification_t *c, const char *tag);
 
-/* The `classification` object of an enriched event. */
-json_t *cls_to_json(const classification_t *c);
-/* The same as compact JSON text (malloc'd). */
+/* The `classification` object of an enriched event, as compact JSON text
+ * (malloc'd). */
 char *cls_json_text(const classification_t *c);
 /* Reads such an object (a stored one, or a model's answer): enumerations
  * must hold allowed values and confidence lie in 0..1, else -1 with what

@@ -29,6 +29,8 @@ typedef struct issue_event {
     const char *title, *body, *state;
     json_t *labels;              /* array of {name,color} */
     json_t *assignees;           /* array or NULL */
+    const char *labels_json;     /* the two as compact JSON text, when the parser */
+    const char *assignees_json;  /* had it at hand (the fast one); else NULL */
     const char *author;
     const char *created_at, *updated_at, *closed_at;
     const char *sync_source;     /* "webhook" or "manual_pull" */

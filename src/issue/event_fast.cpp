@@ -106,11 +106,10 @@ const char *keep(char **o, std::string_view s)
     return at;
 }
 
-json_t *json_of(element e)
+json_t *json_of(std::string_view text)
 {
-    if (e.is_array() && array(e).size() == 0)
+    if (text == "[]")
         return json_array();
-    std::string text = simdjson::minify(e);
     return json_loadb(text.data(), text.size(), 0, nullptr);
 }
 
@@ -180,8 +179,11 @@ extern "C" int issue_event_parse_fast(issue_event_t *ev, const char *data, size_
     if (root["classification"].get(v) == simdjson::SUCCESS || root["processing_metadata"].get(v) == simdjson::SUCCESS)
         return -1;
 
+    std::string labels_text = has_labels ? simdjson::minify(labels) : std::string(),
+                assignees_text = has_assignees ? simdjson::minify(assignees) : std::string();
     std::string_view all[] = {p.event_type, p.action, p.full_name, p.repo, p.owner, p.title, p.body, p.state,
-                              p.author, p.created, p.updated, p.closed, p.sync_source, p.comment_body};
+                              p.author, p.created, p.updated, p.closed, p.sync_source, p.comment_body,
+                              labels_text, assignees_text};
     size_t size = 0;
     for (auto s : all) {
         if (s.find('\0') != std::string_view::npos)
@@ -221,8 +223,10 @@ extern "C" int issue_event_parse_fast(issue_event_t *ev, const char *data, size_
     }
     if (ev->updated_at == nullptr)
         ev->updated_at = ev->created_at;
-    ev->labels = has_labels ? json_of(labels) : nullptr;
-    ev->assignees = has_assignees ? json_of(assignees) : nullptr;
+    ev->labels_json = has_labels ? keep(&o, labels_text) : nullptr;
+    ev->assignees_json = has_assignees ? keep(&o, assignees_text) : nullptr;
+    ev->labels = has_labels ? json_of(labels_text) : nullptr;
+    ev->assignees = has_assignees ? json_of(assignees_text) : nullptr;
     if ((has_labels && ev->labels == nullptr) || (has_assignees && ev->assignees == nullptr)) {
         issue_event_free(ev);
         return -1;

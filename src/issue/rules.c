@@ -49,13 +49,15 @@ static int cat_index(const char *c)
     return 0;
 }
 
+/* Short words only count as whole words ("ui" is not "build"): they are
+ * written with the spaces around them (the text is space-padded). */
 static const struct { const char *word; const char *component; } COMPONENTS[] = {
-    {"api", "api"}, {"endpoint", "api"}, {"ui", "ui"}, {"button", "ui"}, {"css", "ui"},
-    {"frontend", "ui"}, {"database", "database"}, {"sql", "database"}, {"postgres", "database"},
+    {" api ", "api"}, {"endpoint", "api"}, {" ui ", "ui"}, {"button", "ui"}, {" css ", "ui"},
+    {"frontend", "ui"}, {"database", "database"}, {" sql ", "database"}, {"postgres", "database"},
     {"login", "auth"}, {"auth", "auth"}, {"token", "auth"}, {"build", "build"}, {"compile", "build"},
     {"cmake", "build"}, {" ci ", "build"}, {"docs", "docs"}, {"documentation", "docs"},
     {"performance", "performance"}, {"slow", "performance"}, {"memory", "performance"},
-    {"network", "network"}, {"http", "network"}, {"cli", "cli"}, {"command line", "cli"},
+    {"network", "network"}, {"http", "network"}, {" cli ", "cli"}, {"command line", "cli"},
 };
 
 #define TITLE_SCAN_BYTES 1024
@@ -130,10 +132,7 @@ static void details(const cls_input_t *in, const char *title, const char *body, 
 
     snprintf(out->component, sizeof(out->component), "general");
     for (size_t k = 0; k < sizeof(COMPONENTS) / sizeof(COMPONENTS[0]); k++) {
-        char w[40];
-        /* short words only count as whole words ("ui" is not "build") */
-        const char *word = COMPONENTS[k].word;
-        snprintf(w, sizeof(w), strlen(word) <= 3 ? " %s " : "%s", word);
+        const char *w = COMPONENTS[k].word;
         if (strstr(title, w) || strstr(body, w)) {
             snprintf(out->component, sizeof(out->component), "%s", COMPONENTS[k].component);
             cls_add_tag(out, COMPONENTS[k].component);

@@ -1,10 +1,12 @@
 /* cls_from_json: a classification read back (or from a model) keeps only
  * allowed enumeration values, a confidence in 0..1, and text cut to fit;
- * cls_to_json and cls_from_json round-trip. */
+ * cls_json_text and cls_from_json round-trip, and the text is what
+ * jansson would write for the same object, escapes included. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -33,9 +35,26 @@ static void test_round_trip(void **state)
     a.confidence = 0.75;
     cls_add_tag(&a, "crash");
     cls_add_tag(&a, "regression");
-    strcpy(a.summary, "Crashes on empty input");
+    strcpy(a.summary, "Crashes on \"empty\" input\\ \xc3\xa9\t\x01\x1f\x7f\n");
     strcpy(a.reasoning, "stack trace");
-    json_t *j = cls_to_json(&a);
+    char *text = cls_json_text(&a);
+    /* byte for byte what the jansson tree of the same fields dumps */
+    json_t *tags = json_pack("[s,s]", "crash", "regression");
+    json_t *ref = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:s, s:s}", "category", "bug", "priority", "high",
+                            "severity", "critical", "estimated_effort", "small", "component", "parser",
+                            "confidence", 0.75, "tags", tags, "summary", a.summary, "reasoning", "stack trace");
+    char *ref_text = json_dumps(ref, JSON_COMPACT);
+    assert_string_equal(text, ref_text);
+    json_decref(ref);
+    free(ref_text);
+    a.confidence = 1;   /* a whole number stays a real: 1.0 */
+    char *whole = cls_json_text(&a);
+    assert_non_null(strstr(whole, "\"confidence\":1.0,"));
+    free(whole);
+    a.confidence = 0.75;
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    free(text);
     classification_t b;
     memset(&b, 0, sizeof(b));
     char err[200];
@@ -48,6 +67,7 @@ static void test_round_trip(void **state)
     assert_string_equal(b.tags[1], "regression");
     assert_true(b.confidence > 0.749 && b.confidence < 0.751);
     assert_string_equal(b.reasoning, "stack trace");
+    assert_string_equal(b.summary, a.summary);
 }
 
 static void test_rejects_bad_values(void **state)
