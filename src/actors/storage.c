@@ -106,7 +106,7 @@ static void marks_of(const storage_state_t *s, ledger_marks_t *m)
 }
 
 /* The batch, with the marks waiting (a commit of their own otherwise). */
-static ledger_status_t write_batch(storage_state_t *s)
+static ledger_status_t write_batch(storage_state_t *s, bool *by_copy)
 {
     if (s->entries_cap < s->nbatch) {
         s->entries = realloc(s->entries, (size_t)s->nbatch * sizeof(*s->entries));
@@ -122,7 +122,8 @@ static ledger_status_t write_batch(storage_state_t *s)
     }
     ledger_marks_t m;
     marks_of(s, &m);
-    ledger_status_t st = ledger_store_batch(&s->scope, s->conn, s->entries, s->nbatch, s->nmarks > 0 ? &m : NULL);
+    ledger_status_t st =
+        ledger_store_batch(&s->scope, s->conn, s->entries, s->nbatch, s->nmarks > 0 ? &m : NULL, by_copy);
     ledger_marks_free(&m);
     if (st == LEDGER_OK)
         for (int i = 0; i < s->nbatch; i++)
@@ -204,7 +205,8 @@ static void flush(storage_state_t *s, rt_actor_t *self)
     }
     if (s->nbatch > 0) {
         uint64_t t0 = now_us();
-        ledger_status_t st = write_batch(s);
+        bool by_copy = false;
+        ledger_status_t st = write_batch(s, &by_copy);
         if (st == LEDGER_BAD) {
             if (!write_isolated(s)) {
                 schedule_retry(s, self);
@@ -222,6 +224,8 @@ static void flush(storage_state_t *s, rt_actor_t *self)
             histogram_observe_us(&g_metrics.db_write, now_us() - t0);
             histogram_observe_count(&g_metrics.db_batch_rows, (uint64_t)s->nbatch);
             metric_add(&g_metrics.db_batches, 1);
+            if (by_copy)
+                metric_add(&g_metrics.db_copy_batches, 1);
             int replays = 0;
             for (int i = 0; i < s->nbatch; i++)
                 replays += s->batch[i]->replay;

@@ -10,6 +10,7 @@
 #include "classification.h"
 #include "event.h"
 #include "issue_row.h"
+#include "schema.h"
 #include "strbuf.h"
 
 static void exec_or_die(PGconn *c, const char *sql, ExecStatusType want)
@@ -20,27 +21,6 @@ static void exec_or_die(PGconn *c, const char *sql, ExecStatusType want)
         exit(1);
     }
     PQclear(r);
-}
-
-/* One value in COPY's text format, then a tab or the row's newline. */
-static void copy_field(strbuf_t *b, const char *v, int last)
-{
-    if (v == NULL) {
-        sb_append(b, "\\N", 2);
-    } else {
-        const char *run = v;
-        for (const char *c = v;; c++) {
-            const char *esc = *c == '\\' ? "\\\\" : *c == '\t' ? "\\t" : *c == '\n' ? "\\n" : *c == '\r' ? "\\r" : NULL;
-            if (esc == NULL && *c != '\0')
-                continue;
-            sb_append(b, run, (size_t)(c - run));
-            if (*c == '\0')
-                break;
-            sb_append(b, esc, 2);
-            run = c + 1;
-        }
-    }
-    sb_append(b, last ? "\n" : "\t", 1);
 }
 
 /* Both tables' COPY text for every event, parsed and classified as the
@@ -60,14 +40,14 @@ static void format_rows(const bench_texts_t *t, strbuf_t *issues, strbuf_t *enri
         issue_row_t row;
         issue_row_build(&row, &ev, &cls, NULL, t->payloads[i], strlen(t->payloads[i]), "bench-user");
         snprintf(id, sizeof(id), "%zu", i + 1);
-        copy_field(issues, id, 0);
+        pg_copy_field(issues, id, 0);
         for (int k = 0; k < ISSUE_ROW_ISSUE_COLUMNS; k++)
-            copy_field(issues, row.v[k], k == ISSUE_ROW_ISSUE_COLUMNS - 1);
-        copy_field(enriched, id, 0);
+            pg_copy_field(issues, row.v[k], k == ISSUE_ROW_ISSUE_COLUMNS - 1);
+        pg_copy_field(enriched, id, 0);
         for (int k = ISSUE_ROW_ISSUE_COLUMNS; k < ISSUE_ROW_NPARAMS; k++)
-            copy_field(enriched, row.v[k], 0);
-        copy_field(enriched, ev.updated_at, 0);
-        copy_field(enriched, "2026-01-01T00:00:00Z", 1);   /* published: the row's final state */
+            pg_copy_field(enriched, row.v[k], 0);
+        pg_copy_field(enriched, ev.updated_at, 0);
+        pg_copy_field(enriched, "2026-01-01T00:00:00Z", 1);   /* published: the row's final state */
         issue_row_free(&row);
         issue_event_free(&ev);
     }

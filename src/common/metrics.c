@@ -278,6 +278,9 @@ void metrics_render(strbuf_t *out)
     sb_printf(out, "dispatchd_db_rows_written_total %lu\n", (unsigned long)ld(&m->db_rows));
     family(out, "dispatchd_db_batches_total", "counter", "Database batch transactions committed.");
     sb_printf(out, "dispatchd_db_batches_total %lu\n", (unsigned long)ld(&m->db_batches));
+    family(out, "dispatchd_db_copy_batches_total", "counter",
+           "Of those, batches of new issues written by COPY rather than by statements.");
+    sb_printf(out, "dispatchd_db_copy_batches_total %lu\n", (unsigned long)ld(&m->db_copy_batches));
     family(out, "dispatchd_db_reconnects_total", "counter", "Database reconnections.");
     sb_printf(out, "dispatchd_db_reconnects_total %lu\n", (unsigned long)ld(&m->db_reconnects));
     by_code(out, "dispatchd_llm_requests_total", "LLM requests by HTTP status (timeout, transport: none).",

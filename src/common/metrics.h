@@ -54,6 +54,7 @@ typedef struct metrics {
     histogram_t end_to_end;
     uint64_t db_rows;
     uint64_t db_batches;
+    uint64_t db_copy_batches;     /* of those, new issues written by COPY */
     uint64_t db_reconnects;
     uint64_t db_dead_lettered;
     uint64_t llm_cost_nano_usd;

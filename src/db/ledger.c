@@ -2,6 +2,7 @@
  * ledger.c -- see ledger.h.
  */
 #include "ledger.h"
+#include "ledger_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ static const char *UPSERT_SQL =
 /* The records whose rows this transaction commits: a row per partition
  * of the batch, its offsets in an array (a row per record cost the server
  * an insert, an index entry and a delete for each event). */
-static const char *APPLIED_SQL =
+const char *const LEDGER_APPLIED_SQL =
     "INSERT INTO dispatchai.applied_batches (consumer_group, topic, kafka_partition, last_offset, kafka_offsets)"
     " SELECT $1, $2, v.p, max(v.o), array_agg(v.o ORDER BY v.o) FROM unnest($3::int[], $4::bigint[]) AS v(p, o)"
     " GROUP BY v.p";
@@ -106,7 +107,7 @@ static const char *REPLAY_SQL =
 /* A batch's events of one sync: counted in the batch's transaction, so a
  * replay never counts twice; the sync completes when all are in (of a
  * sync still fetching from GitHub, the total is not known yet). */
-static const char *SYNC_PROGRESS_SQL =
+const char *const LEDGER_SYNC_PROGRESS_SQL =
     "UPDATE dispatchai.repository_syncs SET issues_synced = issues_synced + $2,"
     " issues_classified = issues_classified + $3, updated_at = now(),"
     " sync_status = CASE WHEN sync_status IN ('pending', 'syncing') AND NOT fetching"
@@ -127,16 +128,15 @@ static const char *PRUNE_SQL =
 /* Marks by the row's id when storage knows it (one index lookup), by
  * GitHub id when only the enriched topic is at hand (reconciling after a
  * crash). */
-static const char *MARK_BY_ROW_SQL =
+const char *const LEDGER_MARK_SQL[2] = {
     "UPDATE dispatchai.enriched_issues e SET published_at = now()"
     " FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ver)"
-    " WHERE e.issue_id = v.id AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
-
-static const char *MARK_BY_GID_SQL =
+    " WHERE e.issue_id = v.id AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL",
     "UPDATE dispatchai.enriched_issues e SET published_at = now()"
     " FROM dispatchai.issues i, unnest($1::bigint[], $2::timestamptz[]) AS v(gid, ver)"
     " WHERE e.issue_id = i.id AND i.github_issue_id = v.gid"
-    " AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL";
+    " AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL",
+};
 
 static const char *OLDEST_UNMARKED_SQL =
     "SELECT (extract(epoch FROM min(processed_at)) * 1000)::bigint"
@@ -145,7 +145,7 @@ static const char *OLDEST_UNMARKED_SQL =
 #define NPARAMS (ISSUE_ROW_NPARAMS + 1)   /* the row, then its sync_id */
 
 /* SQLSTATE classes that mean "try again", not "this row is bad". */
-static bool transient_error(const PGresult *res, PGconn *conn)
+bool ledger_transient(const PGresult *res, PGconn *conn)
 {
     if (PQstatus(conn) != CONNECTION_OK)
         return true;
@@ -158,7 +158,7 @@ static bool transient_error(const PGresult *res, PGconn *conn)
 
 /* A kind of marks (0: by row id, 1: by GitHub id) as the two array
  * parameters of its statement. */
-static void marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions)
+void ledger_marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions)
 {
     sb_init(ids);
     sb_init(versions);
@@ -351,7 +351,7 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
         slot += m;
     }
     if (napplied > 0) {
-        stmt_t *st = add(t, ST_APPLIED, APPLIED_SQL);
+        stmt_t *st = add(t, ST_APPLIED, LEDGER_APPLIED_SQL);
         st->n = 4;
         st->v[0] = scope->group;
         st->v[1] = scope->topic;
@@ -361,15 +361,15 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
     for (int k = 0; marks != NULL && k < 2; k++) {
         if (marks->n[k] == 0)
             continue;
-        stmt_t *st = add(t, ST_MARK, k == 0 ? MARK_BY_ROW_SQL : MARK_BY_GID_SQL);
-        marks_params(marks, k, &t->mark_ids[k], &t->mark_versions[k]);
+        stmt_t *st = add(t, ST_MARK, LEDGER_MARK_SQL[k]);
+        ledger_marks_params(marks, k, &t->mark_ids[k], &t->mark_versions[k]);
         st->n = 2;
         st->v[0] = t->mark_ids[k].data;
         st->v[1] = t->mark_versions[k].data;
     }
     qsort(counts, (size_t)nsyncs, sizeof(counts[0]), by_id);
     for (int j = 0; j < nsyncs; j++) {
-        stmt_t *st = add(t, ST_SYNC, SYNC_PROGRESS_SQL);
+        stmt_t *st = add(t, ST_SYNC, LEDGER_SYNC_PROGRESS_SQL);
         st->n = 3;
         st->v[0] = counts[j].id;   /* the count: sync_count_fill, once the rows' results are in */
         st->v[1] = st->a;
@@ -469,7 +469,7 @@ static ledger_status_t stmt_result(PGconn *c, stmt_t *st, PGresult *res)
     const char *m = PQresultErrorMessage(res);
     for (int j = 0; j < st->nentries; j++)
         snprintf(st->entries[j]->error, sizeof(st->entries[j]->error), "database: %.*s", (int)strcspn(m, "\n"), m);
-    return transient_error(res, c) ? LEDGER_RETRY : LEDGER_BAD;
+    return ledger_transient(res, c) ? LEDGER_RETRY : LEDGER_BAD;
 }
 
 static ledger_status_t worse(ledger_status_t a, ledger_status_t b)
@@ -566,11 +566,14 @@ static ledger_status_t tx_exec_each(PGconn *c, tx_t *t)
 }
 
 ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
-                                   const ledger_marks_t *marks)
+                                   const ledger_marks_t *marks, bool *by_copy)
 {
+    ledger_status_t st;
+    if ((*by_copy = ledger_copy_batch(scope, c, e, n, marks, &st)))
+        return st;
     tx_t t;
     tx_build(&t, scope, e, n, marks);
-    ledger_status_t st = tx_exec_pipelined(c, &t);
+    st = tx_exec_pipelined(c, &t);
     tx_free(&t);
     return st;
 }
@@ -591,7 +594,7 @@ void ledger_count_refused(PGconn *c, const ledger_entry_t *e)
     if (e->replay || e->sync_id == NULL || e->sync_id[0] == '\0')
         return;
     const char *v[3] = {e->sync_id, "1", "0"};
-    PGresult *res = PQexecParams(c, SYNC_PROGRESS_SQL, 3, NULL, v, NULL, NULL, 0);
+    PGresult *res = PQexecParams(c, LEDGER_SYNC_PROGRESS_SQL, 3, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         log_warn("ledger", "sync %s progress: %s", e->sync_id, PQresultErrorMessage(res));
     PQclear(res);
@@ -668,9 +671,9 @@ int ledger_marks_write(PGconn *c, ledger_marks_t *m)
         if (m->n[k] == 0)
             continue;
         strbuf_t ids, vers;
-        marks_params(m, k, &ids, &vers);
+        ledger_marks_params(m, k, &ids, &vers);
         const char *v[2] = {ids.data, vers.data};
-        PGresult *res = PQexecParams(c, k == 0 ? MARK_BY_ROW_SQL : MARK_BY_GID_SQL, 2, NULL, v, NULL, NULL, 0);
+        PGresult *res = PQexecParams(c, LEDGER_MARK_SQL[k], 2, NULL, v, NULL, NULL, 0);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (ok)
             marked += atoi(PQcmdTuples(res));

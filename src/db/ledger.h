@@ -69,12 +69,13 @@ typedef enum {
 
 typedef struct ledger_marks ledger_marks_t;
 
-/* Stores n entries in one transaction, pipelined, with marks (or NULL):
- * acknowledged events written in the same commit rather than one of their
- * own. LEDGER_BAD: some entry was refused and nothing was committed, the
- * marks neither. */
+/* Stores n entries in one transaction, with marks (or NULL): acknowledged
+ * events written in the same commit rather than one of their own. New
+ * issues go by COPY when they can (*by_copy says whether they did), the
+ * rest by statements, pipelined. LEDGER_BAD: some entry was refused and
+ * nothing was committed, the marks neither. */
 ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
-                                   const ledger_marks_t *marks);
+                                   const ledger_marks_t *marks, bool *by_copy);
 /* Stores one entry in its own transaction, one statement at a time. */
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e);
 /* A refused entry still counts as synced (not classified) for its sync. */

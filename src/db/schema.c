@@ -374,6 +374,25 @@ void pg_binary_text_array(strbuf_t *b, const char *const *v, int n)
     }
 }
 
+void pg_copy_field(strbuf_t *b, const char *v, int last)
+{
+    if (v == NULL) {
+        sb_append(b, "\\N", 2);
+    } else {
+        for (;;) {
+            size_t run = strcspn(v, "\\\t\n\r");
+            sb_append(b, v, run);
+            v += run;
+            if (*v == '\0')
+                break;
+            char esc[2] = {'\\', *v == '\\' ? '\\' : *v == '\t' ? 't' : *v == '\n' ? 'n' : 'r'};
+            sb_append(b, esc, 2);
+            v++;
+        }
+    }
+    sb_append(b, last ? "\n" : "\t", 1);
+}
+
 PGconn *pg_connect(const char *url, char *err, size_t errlen)
 {
     PGconn *c = PQconnectdb(url);

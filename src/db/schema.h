@@ -37,6 +37,10 @@ void pg_array_element(struct strbuf *b, const char *v);
  * binary format, for a parameter sent as binary: no quoting to write, and
  * none for the server to read. */
 void pg_binary_text_array(struct strbuf *b, const char *const *v, int n);
+/* Appends v as one field of COPY's text format (backslash, tab, newline
+ * and carriage return escaped; NULL as \N), then a tab, or the row's
+ * newline when last. */
+void pg_copy_field(struct strbuf *b, const char *v, int last);
 
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);

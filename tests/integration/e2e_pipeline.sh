@@ -93,6 +93,9 @@ print(" ".join(l.split('"')[1] + "=" + l.rsplit(" ", 1)[1] for l in t.splitlines
 PY
 )
 check "records processed by result" "ok=$N retry=0 dlq=4 skipped=0" "$ok"
+copies=$(metric_w dispatchd_db_copy_batches_total) batches=$(metric_w dispatchd_db_batches_total)
+check "the synced issues, new, went by COPY in batches of their own" yes \
+  "$([ "$copies" -ge 1 ] && [ "$copies" -le "$batches" ] && echo yes || echo "copies=$copies batches=$batches")"
 stop_run
 check "run exits 0 after SIGTERM" 0 "$run_rc"
 
@@ -171,6 +174,7 @@ print(sum(t in log for t in titles if len(t) > 12))' "$work/w.log")"
 start_run DISPATCHD_GROUP_ID="$tag-replay"
 wait_metric dispatchd_records_processed_total $((N + 4)) 120
 check "replay: every record skipped as already stored" $N "$(metric_w 'dispatchd_records_processed_total{result="skipped"}')"
+check "replay: no batch by COPY (the rows are there)" 0 "$(metric_w dispatchd_db_copy_batches_total)"
 stop_run
 check "replay run exits 0" 0 "$run_rc"
 check "replay: still N issue rows" $N "$(psql -tA "$dburl" -c 'SELECT count(*) FROM dispatchai.issues')"
