@@ -92,12 +92,8 @@ static char *user_message(const config_t *cfg, const issue_event_t *e)
     sb_init(&b);
     sb_printf(&b, "Repository: %s/%s\nTitle: %s\nLabels:", e->owner ? e->owner : "", e->repo ? e->repo : "",
               e->title ? e->title : "");
-    size_t i;
-    json_t *l;
-    json_array_foreach(e->labels, i, l) {
-        const char *name = json_string_value(json_object_get(l, "name"));
-        sb_printf(&b, " %s", name ? name : "");
-    }
+    for (int i = 0; i < e->nlabels; i++)
+        sb_printf(&b, " %s", e->labels[i]);
     sb_puts(&b, "\n\nBody:\n");
     sb_append(&b, body, len);
     return b.data;

@@ -98,7 +98,7 @@ static double local_rate(const model_t *m, const texts_t *t)
     double t0 = bench_now_s(), el;
     do {
         for (size_t i = 0; i < t->n; i++) {
-            cls_input_t in = {t->title[i], t->body[i], NULL, t->repo[i]};
+            cls_input_t in = {t->title[i], t->body[i], NULL, 0, t->repo[i]};
             classify_local(m, &v, &in, &c);
         }
         done += (long)t->n;

@@ -37,9 +37,6 @@ void issue_row_build(issue_row_t *row, const issue_event_t *e, const classificat
     snprintf(row->num, sizeof(row->num), "%lld", (long long)e->number);
     snprintf(row->conf, sizeof(row->conf), "%.4f", c->confidence);
     snprintf(row->cost, sizeof(row->cost), "%.6f", c->cost_usd);
-    /* the texts the parser kept are used as they are: no tree dumped again */
-    row->labels = e->labels_json || !e->labels ? NULL : json_dumps(e->labels, JSON_COMPACT);
-    row->assignees = e->assignees_json || !e->assignees ? NULL : json_dumps(e->assignees, JSON_COMPACT);
     row->cls_json = cls_json ? NULL : cls_json_text(c);
     row->tags = text_array(c);
     size_t cutlen;
@@ -48,8 +45,7 @@ void issue_row_build(issue_row_t *row, const issue_event_t *e, const classificat
         row->raw = strndup(raw, rawlen);
     const char *v[ISSUE_ROW_NPARAMS] = {
         row->id, e->owner, e->repo, row->num, e->title, e->body, e->state,
-        e->labels_json ? e->labels_json : row->labels ? row->labels : "[]",
-        e->assignees_json ? e->assignees_json : row->assignees ? row->assignees : "[]",
+        e->labels_json ? e->labels_json : "[]", e->assignees_json ? e->assignees_json : "[]",
         e->author, e->created_at, e->updated_at, e->closed_at, row->raw, e->sync_source,
         user_id && user_id[0] ? user_id : NULL, cls_json ? cls_json : row->cls_json, c->category, c->priority,
         c->severity, c->estimated_effort, c->component, row->conf, row->tags, c->summary, c->reasoning,
@@ -60,8 +56,6 @@ void issue_row_build(issue_row_t *row, const issue_event_t *e, const classificat
 
 void issue_row_free(issue_row_t *row)
 {
-    free(row->labels);
-    free(row->assignees);
     free(row->cls_json);
     free(row->tags);
     free(row->raw);

@@ -18,7 +18,7 @@
 
 typedef struct issue_row {
     char id[24], num[24], conf[16], cost[32];
-    char *labels, *assignees, *cls_json, *tags, *raw;   /* made here (NULL: borrowed or none) */
+    char *cls_json, *tags, *raw;   /* made here (cls_json NULL: borrowed) */
     const char *v[ISSUE_ROW_NPARAMS];   /* NULL is SQL NULL */
 } issue_row_t;
 

@@ -177,5 +177,5 @@ int cls_from_llm_response(const char *body, size_t len, classification_t *out, l
 
 cls_input_t cls_input_of(const issue_event_t *e)
 {
-    return (cls_input_t){e->title, e->comment_body ? e->comment_body : e->body, e->labels, e->full_name};
+    return (cls_input_t){e->title, e->comment_body ? e->comment_body : e->body, e->labels, e->nlabels, e->full_name};
 }

@@ -60,7 +60,8 @@ int cls_from_llm_response(const char *body, size_t len, classification_t *out, l
 typedef struct cls_input {
     const char *title;
     const char *body;
-    json_t *labels;           /* array of {name} or NULL */
+    const char *const *labels;   /* the labels' names */
+    int nlabels;
     const char *repo;         /* "owner/name", or NULL */
 } cls_input_t;
 
@@ -71,7 +72,7 @@ cls_input_t cls_input_of(const struct issue_event *e);
 
 void classify_rules(const cls_input_t *in, classification_t *out);
 /* The category a label names ("Type: Bug" -> bug), NULL if none does. */
-const char *cls_label_category(const json_t *labels);
+const char *cls_label_category(const char *const *labels, int n);
 /* The rules' heuristics for everything but the category already in out:
  * priority and severity (keywords: crash, regression, data loss, outage;
  * security), effort (body length, stack traces), component (keywords),

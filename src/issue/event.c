@@ -99,6 +99,29 @@ int issue_event_parse(issue_event_t *ev, const char *data, size_t len, size_t ma
     return issue_event_parse_reference(ev, data, len, max_bytes, err, errlen);
 }
 
+/* The labels' names (pointing into the tree) and both lists as JSON text,
+ * in one block: what the pipeline reads of them. */
+static void keep_lists(issue_event_t *ev, json_t *labels, json_t *assignees)
+{
+    char *lt = labels ? json_dumps(labels, JSON_COMPACT) : NULL, *at = assignees ? json_dumps(assignees, JSON_COMPACT) : NULL;
+    size_t n = json_array_size(labels), nl = lt ? strlen(lt) + 1 : 0, na = at ? strlen(at) + 1 : 0;
+    ev->arena = malloc(n * sizeof(char *) + nl + na + 1);
+    if (ev->arena == NULL || (labels && lt == NULL) || (assignees && at == NULL))
+        abort();
+    const char **names = (const char **)(void *)ev->arena;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(labels, i), "name"));
+        names[i] = name ? name : "";
+    }
+    char *o = ev->arena + n * sizeof(char *);
+    ev->labels = names;
+    ev->nlabels = (int)n;
+    ev->labels_json = lt ? memcpy(o, lt, nl) : NULL;
+    ev->assignees_json = at ? memcpy(o + nl, at, na) : NULL;
+    free(lt);
+    free(at);
+}
+
 int issue_event_parse_reference(issue_event_t *ev, const char *data, size_t len, size_t max_bytes,
                                 char *err, size_t errlen)
 {
@@ -175,12 +198,10 @@ int issue_event_parse_reference(issue_event_t *ev, const char *data, size_t len,
     ev->state = opt_string(issue, "state");
     if (ev->state == NULL)
         ev->state = "open";
-    ev->labels = json_object_get(issue, "labels");
-    if (ev->labels != NULL && !json_is_array(ev->labels))
+    json_t *labels = json_object_get(issue, "labels"), *assignees = json_object_get(issue, "assignees");
+    if (labels != NULL && !json_is_array(labels))
         FAIL("wrong type: issue.labels must be an array");
-    ev->assignees = json_object_get(issue, "assignees");
-    if (ev->assignees != NULL && !json_is_array(ev->assignees))
-        ev->assignees = NULL;
+    keep_lists(ev, labels, json_is_array(assignees) ? assignees : NULL);
     json_t *user = json_object_get(issue, "user");
     ev->author = json_is_object(user) ? opt_string(user, "login") : NULL;
     ev->created_at = opt_string(issue, "created_at");
@@ -213,16 +234,12 @@ fail:
 
 void issue_event_free(issue_event_t *ev)
 {
-    if (ev->root) {
-        json_decref(ev->root);
-    } else if (ev->arena) {   /* the fast parser's: its own copies */
-        json_decref(ev->labels);
-        json_decref(ev->assignees);
-        free(ev->arena);
-    }
+    json_decref(ev->root);
+    free(ev->arena);
     ev->root = NULL;   /* the other fields point into root or arena: dead with them */
     ev->arena = NULL;
-    ev->labels = ev->assignees = NULL;
+    ev->labels = NULL;
+    ev->nlabels = 0;
 }
 
 int issue_event_key(const issue_event_t *ev, char *out, size_t outlen)

@@ -20,17 +20,18 @@
 typedef struct issue_event {
     json_t *root;                /* the reference parser's tree (the fields point into it);
                                     NULL from the fast parser */
-    char *arena;                 /* the fast parser's copies of the fields (one block) */
+    char *arena;                 /* one block: the label names' list, the texts, and
+                                    (fast parser) copies of the fields */
     const char *event_type;      /* "issue", "issues", "issue_comment" */
     const char *action;
     const char *owner, *repo, *full_name;
     int64_t issue_id;
     int64_t number;
     const char *title, *body, *state;
-    json_t *labels;              /* array of {name,color} */
-    json_t *assignees;           /* array or NULL */
-    const char *labels_json;     /* the two as compact JSON text, when the parser */
-    const char *assignees_json;  /* had it at hand (the fast one); else NULL */
+    const char *const *labels;   /* each label's name, in order ("" for one without) */
+    int nlabels;
+    const char *labels_json;     /* issue.labels as compact JSON text, NULL when absent */
+    const char *assignees_json;  /* issue.assignees (an array) as JSON text, else NULL */
     const char *author;
     const char *created_at, *updated_at, *closed_at;
     const char *sync_source;     /* "webhook" or "manual_pull" */

@@ -17,7 +17,7 @@ void classify_local(const model_t *m, model_vec_t *scratch, const cls_input_t *i
     double p = 0;
     model_issue_t is = {in->repo, in->title, in->body};
     int k = model_predict(m, scratch, &is, &p);
-    const char *by_label = cls_label_category(in->labels);
+    const char *by_label = cls_label_category(in->labels, in->nlabels);
     const char *cat = by_label ? by_label : category_of(m->classes[k]);
     snprintf(out->category, sizeof(out->category), "%s", cat ? cat : "question");
     out->confidence = by_label ? (p > 0.8 ? p : 0.8) : p;

@@ -96,12 +96,10 @@ static const char *label_category(const char *name)
     return NULL;
 }
 
-const char *cls_label_category(const json_t *labels)
+const char *cls_label_category(const char *const *labels, int n)
 {
-    size_t nl = json_is_array(labels) ? json_array_size(labels) : 0;
-    for (size_t i = 0; i < nl; i++) {
-        json_t *name = json_object_get(json_array_get(labels, i), "name");
-        const char *c = json_is_string(name) ? label_category(json_string_value(name)) : NULL;
+    for (int i = 0; i < n; i++) {
+        const char *c = label_category(labels[i]);
         if (c != NULL)
             return c;
     }
@@ -158,7 +156,7 @@ void classify_rules(const cls_input_t *in, classification_t *out)
     const char *why = "no rule matched";
     char reason[256] = {0};
 
-    const char *by_label = cls_label_category(in->labels);
+    const char *by_label = cls_label_category(in->labels, in->nlabels);
     for (size_t k = 0; k < sizeof(KEYWORDS) / sizeof(KEYWORDS[0]); k++) {
         int s = (strstr(title, KEYWORDS[k].word) ? 2 : 0) + (strstr(body, KEYWORDS[k].word) ? 1 : 0);
         if (s > 0) {

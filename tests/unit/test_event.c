@@ -44,6 +44,43 @@ static void test_good_event(void **state)
     issue_event_free(&ev);
 }
 
+/* What the pipeline reads of the labels and assignees, the same from both
+ * parsers: each label's name in order ("" for one without a string name),
+ * and both lists as JSON text. */
+static void test_labels_and_assignees(void **state)
+{
+    (void)state;
+    const char *ev_text =
+        "{\"event_type\":\"issues\",\"repository\":{\"full_name\":\"o/r\"},\"issue\":{\"id\":1,\"number\":2,"
+        "\"title\":\"T\",\"labels\":[{\"name\":\"Type: Bug\"},{\"color\":\"f00\"},3,{\"name\":\"caf\\u00e9\"}],"
+        "\"assignees\":[{\"login\":\"a\"}]}}";
+    int (*parsers[2])(issue_event_t *, const char *, size_t, size_t, char *, size_t) = {issue_event_parse,
+                                                                                        issue_event_parse_reference};
+    for (int k = 0; k < 2; k++) {
+        issue_event_t ev;
+        char err[256];
+        assert_int_equal(parsers[k](&ev, ev_text, strlen(ev_text), 1 << 20, err, sizeof(err)), 0);
+        assert_int_equal(ev.nlabels, 4);
+        assert_string_equal(ev.labels[0], "Type: Bug");
+        assert_string_equal(ev.labels[1], "");
+        assert_string_equal(ev.labels[2], "");
+        assert_string_equal(ev.labels[3], "caf\xc3\xa9");
+        json_t *l = json_loads(ev.labels_json, 0, NULL), *a = json_loads(ev.assignees_json, 0, NULL);
+        assert_int_equal(json_array_size(l), 4);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "login")), "a");
+        json_decref(l);
+        json_decref(a);
+        issue_event_free(&ev);
+    }
+    /* none: no list, no texts */
+    issue_event_t ev;
+    char err[256];
+    assert_int_equal(issue_event_parse(&ev, GOOD, strlen(GOOD), 1 << 20, err, sizeof(err)), 0);
+    assert_int_equal(ev.nlabels, 1);
+    assert_null(ev.assignees_json);
+    issue_event_free(&ev);
+}
+
 /* Cuts s's text and checks the result against want (and that it is
  * JSON jansson reads). */
 static void cut_is(const char *s, const char *want)
@@ -174,6 +211,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_event),
+        cmocka_unit_test(test_labels_and_assignees),
         cmocka_unit_test(test_text_cut_from_raw_data),
         cmocka_unit_test(test_bad_inputs_named),
         cmocka_unit_test(test_oversized),

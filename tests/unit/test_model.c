@@ -77,16 +77,15 @@ static void test_separates_and_round_trips(void **state)
 
     /* The provider: the classification's category names, a label wins. */
     classification_t c;
-    cls_input_t in = {"Add support for TOML", "would be great to have", NULL, "a/b"};
+    cls_input_t in = {"Add support for TOML", "would be great to have", NULL, 0, "a/b"};
     classify_local(back, &v, &in, &c);
     assert_string_equal(c.category, "feature_request");
     assert_string_equal(c.provider, "local");
-    json_t *labels = json_loads("[{\"name\":\"type: bug\"}]", 0, NULL);
-    cls_input_t in2 = {"Add support for TOML", "", labels, NULL};
+    const char *labels[] = {"good first issue", "type: bug"};
+    cls_input_t in2 = {"Add support for TOML", "", labels, 2, NULL};
     classify_local(back, &v, &in2, &c);
     assert_string_equal(c.category, "bug");
     assert_true(c.confidence >= 0.8);
-    json_decref(labels);
     model_free(back);
     model_free(m);
     model_vec_free(&v);
