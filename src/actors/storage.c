@@ -97,15 +97,6 @@ static void forward(storage_state_t *s, record_t *r)
     rt_send_force(s->env->to->publisher, r);
 }
 
-/* The acknowledged events waiting for their marks. */
-static void marks_of(const storage_state_t *s, ledger_marks_t *m)
-{
-    ledger_marks_init(m);
-    for (int i = 0; i < s->nmarks; i++)
-        ledger_marks_add(m, s->marks[i]->row_id, s->marks[i]->event.issue_id, s->marks[i]->event.updated_at);
-}
-
-/* The batch, with the marks waiting (a commit of their own otherwise). */
 static ledger_status_t write_batch(storage_state_t *s, bool *by_copy)
 {
     if (s->entries_cap < s->nbatch) {
@@ -120,11 +111,7 @@ static ledger_status_t write_batch(storage_state_t *s, bool *by_copy)
             r->cls_json = cls_json_text(&r->cls);
         entry_of(&s->entries[i], r);
     }
-    ledger_marks_t m;
-    marks_of(s, &m);
-    ledger_status_t st =
-        ledger_store_batch(&s->scope, s->conn, s->entries, s->nbatch, s->nmarks > 0 ? &m : NULL, by_copy);
-    ledger_marks_free(&m);
+    ledger_status_t st = ledger_store_batch(&s->scope, s->conn, s->entries, s->nbatch, by_copy);
     if (st == LEDGER_OK)
         for (int i = 0; i < s->nbatch; i++)
             stored(s->batch[i], &s->entries[i]);
@@ -172,7 +159,9 @@ static void schedule_retry(storage_state_t *s, rt_actor_t *self)
 static bool write_marks(storage_state_t *s)
 {
     ledger_marks_t m;
-    marks_of(s, &m);
+    ledger_marks_init(&m);
+    for (int i = 0; i < s->nmarks; i++)
+        ledger_marks_add(&m, s->marks[i]->row_id, s->marks[i]->event.issue_id, s->marks[i]->event.updated_at);
     bool ok = ledger_marks_write(s->conn, &m) >= 0;
     ledger_marks_free(&m);
     return ok;
@@ -233,9 +222,6 @@ static void flush(storage_state_t *s, rt_actor_t *self)
             for (int i = 0; i < s->nbatch; i++)
                 forward(s, s->batch[i]);
             s->nbatch = 0;
-            for (int i = 0; i < s->nmarks; i++)   /* committed with the batch */
-                record_done(s->marks[i]);
-            s->nmarks = 0;
         }
     }
     if (s->nmarks > 0) {

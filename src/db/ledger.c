@@ -128,7 +128,7 @@ static const char *PRUNE_SQL =
 /* Marks by the row's id when storage knows it (one index lookup), by
  * GitHub id when only the enriched topic is at hand (reconciling after a
  * crash). */
-const char *const LEDGER_MARK_SQL[2] = {
+static const char *const MARK_SQL[2] = {
     "UPDATE dispatchai.enriched_issues e SET published_at = now()"
     " FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ver)"
     " WHERE e.issue_id = v.id AND e.source_updated_at IS NOT DISTINCT FROM v.ver AND e.published_at IS NULL",
@@ -158,7 +158,7 @@ bool ledger_transient(const PGresult *res, PGconn *conn)
 
 /* A kind of marks (0: by row id, 1: by GitHub id) as the two array
  * parameters of its statement. */
-void ledger_marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions)
+static void marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions)
 {
     sb_init(ids);
     sb_init(versions);
@@ -168,7 +168,7 @@ void ledger_marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t
 
 /* --- the storing transaction as a statement list ------------------------- */
 
-typedef enum { ST_BEGIN, ST_LOCK, ST_REPLAY, ST_ROWS, ST_APPLIED, ST_MARK, ST_SYNC, ST_COMMIT } stmt_kind_t;
+typedef enum { ST_BEGIN, ST_LOCK, ST_REPLAY, ST_ROWS, ST_APPLIED, ST_SYNC, ST_COMMIT } stmt_kind_t;
 
 /* Every statement goes unnamed, planned for its actual arrays: a cached
  * generic plan, chosen while the tables were small, turned lookups into
@@ -194,7 +194,6 @@ typedef struct tx {
     int nrows;
     ledger_entry_t **order;       /* the ST_ROWS statements' entries */
     strbuf_t lock_ids, parts, offs;
-    strbuf_t mark_ids[2], mark_versions[2];
 } tx_t;
 
 typedef struct sync_count {
@@ -257,7 +256,7 @@ static void add_rows(tx_t *t, ledger_entry_t *e, const int *idx, int n, ledger_e
  * A round holds at most one version of an issue (a statement cannot
  * update one row twice), so a batch with two versions of one issue writes
  * them one after the other, in their order, as one at a time would. */
-static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, int n, const ledger_marks_t *marks)
+static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, int n)
 {
     memset(t, 0, sizeof(*t));
     /* An entry's round: how many versions of its issue come before it in
@@ -308,10 +307,10 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
     sb_puts(&t->lock_ids, "}");
     sb_puts(&t->parts, "}");
     sb_puts(&t->offs, "}");
-    /* BEGIN, a lock, the replays, the rounds, the applied offsets, two
-     * kinds of marks, the syncs, COMMIT (a statement carries a column buffer per parameter:
+    /* BEGIN, a lock, the replays, the rounds, the applied offsets, the
+     * syncs, COMMIT (a statement carries a column buffer per parameter:
      * sized for the batch's, not for the worst case) */
-    t->s = calloc((size_t)(replays + rounds + nsyncs + 6), sizeof(*t->s));
+    t->s = calloc((size_t)(replays + rounds + nsyncs + 4), sizeof(*t->s));
     t->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->rows));
     t->order = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->order));
     if (t->s == NULL || t->rows == NULL || t->order == NULL)
@@ -358,15 +357,6 @@ static void tx_build(tx_t *t, const ledger_scope_t *scope, ledger_entry_t *e, in
         st->v[2] = t->parts.data;
         st->v[3] = t->offs.data;
     }
-    for (int k = 0; marks != NULL && k < 2; k++) {
-        if (marks->n[k] == 0)
-            continue;
-        stmt_t *st = add(t, ST_MARK, LEDGER_MARK_SQL[k]);
-        ledger_marks_params(marks, k, &t->mark_ids[k], &t->mark_versions[k]);
-        st->n = 2;
-        st->v[0] = t->mark_ids[k].data;
-        st->v[1] = t->mark_versions[k].data;
-    }
     qsort(counts, (size_t)nsyncs, sizeof(counts[0]), by_id);
     for (int j = 0; j < nsyncs; j++) {
         stmt_t *st = add(t, ST_SYNC, LEDGER_SYNC_PROGRESS_SQL);
@@ -391,10 +381,6 @@ static void tx_free(tx_t *t)
     sb_free(&t->lock_ids);
     sb_free(&t->parts);
     sb_free(&t->offs);
-    for (int k = 0; k < 2; k++) {
-        sb_free(&t->mark_ids[k]);
-        sb_free(&t->mark_versions[k]);
-    }
 }
 
 /* A sync's progress statement counts the transaction's entries of that
@@ -565,14 +551,13 @@ static ledger_status_t tx_exec_each(PGconn *c, tx_t *t)
     return status;
 }
 
-ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
-                                   const ledger_marks_t *marks, bool *by_copy)
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n, bool *by_copy)
 {
     ledger_status_t st;
-    if ((*by_copy = ledger_copy_batch(scope, c, e, n, marks, &st)))
+    if ((*by_copy = ledger_copy_batch(scope, c, e, n, &st)))
         return st;
     tx_t t;
-    tx_build(&t, scope, e, n, marks);
+    tx_build(&t, scope, e, n);
     st = tx_exec_pipelined(c, &t);
     tx_free(&t);
     return st;
@@ -581,7 +566,7 @@ ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledge
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e)
 {
     tx_t t;
-    tx_build(&t, scope, e, 1, NULL);
+    tx_build(&t, scope, e, 1);
     ledger_status_t st = tx_exec_each(c, &t);
     if (st != LEDGER_OK && e->error[0] == '\0')
         snprintf(e->error, sizeof(e->error), "database: %s", PQerrorMessage(c));
@@ -671,9 +656,9 @@ int ledger_marks_write(PGconn *c, ledger_marks_t *m)
         if (m->n[k] == 0)
             continue;
         strbuf_t ids, vers;
-        ledger_marks_params(m, k, &ids, &vers);
+        marks_params(m, k, &ids, &vers);
         const char *v[2] = {ids.data, vers.data};
-        PGresult *res = PQexecParams(c, LEDGER_MARK_SQL[k], 2, NULL, v, NULL, NULL, 0);
+        PGresult *res = PQexecParams(c, MARK_SQL[k], 2, NULL, v, NULL, NULL, 0);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (ok)
             marked += atoi(PQcmdTuples(res));

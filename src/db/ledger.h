@@ -67,15 +67,10 @@ typedef enum {
     LEDGER_BAD,                   /* a row was refused (batch: find it one at a time) */
 } ledger_status_t;
 
-typedef struct ledger_marks ledger_marks_t;
-
-/* Stores n entries in one transaction, with marks (or NULL): acknowledged
- * events written in the same commit rather than one of their own. New
- * issues go by COPY when they can (*by_copy says whether they did), the
- * rest by statements, pipelined. LEDGER_BAD: some entry was refused and
- * nothing was committed, the marks neither. */
-ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
-                                   const ledger_marks_t *marks, bool *by_copy);
+/* Stores n entries in one transaction. New issues go by COPY when they
+ * can (*by_copy says whether they did), the rest by statements, pipelined.
+ * LEDGER_BAD: some entry was refused and nothing was committed. */
+ledger_status_t ledger_store_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n, bool *by_copy);
 /* Stores one entry in its own transaction, one statement at a time. */
 ledger_status_t ledger_store_one(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e);
 /* A refused entry still counts as synced (not classified) for its sync. */
@@ -93,10 +88,10 @@ bool ledger_prune(const ledger_scope_t *scope, PGconn *c, int32_t partition, int
 /* Enriched events to mark as published, gathered then written at once:
  * by the stored row's id when known (ledger_entry_t.row_id), else by the
  * GitHub issue id. */
-struct ledger_marks {
+typedef struct ledger_marks {
     strbuf_t ids[2], versions[2];   /* by row id, by GitHub id */
     int n[2];
-};
+} ledger_marks_t;
 
 void ledger_marks_init(ledger_marks_t *m);
 /* row_id 0: not known, issue_id (GitHub's) is used. */

@@ -4,8 +4,8 @@
  * upsert statement's row-at-a-time inserts, conflict checks and per-row
  * answers do, and a batch of new issues -- a first sync, a backfill, the
  * usual webhook -- needs none of those. Everything else about the
- * transaction is the statements path's (ledger.c): the applied offsets,
- * the marks, the syncs' progress, in the same commit. An issue that
+ * transaction is the statements path's (ledger.c): the applied offsets
+ * and the syncs' progress, in the same commit. An issue that
  * appears meanwhile makes the COPY fail on its unique key, and the batch
  * goes the statements way, row by row.
  */
@@ -165,26 +165,12 @@ static void write_rows(copy_tx_t *t, ledger_entry_t *e, int n, strbuf_t *issues,
     free(ids);
 }
 
-static void write_marks(copy_tx_t *t, const ledger_marks_t *marks)
-{
-    for (int k = 0; marks != NULL && k < 2; k++) {
-        if (marks->n[k] == 0)
-            continue;
-        strbuf_t ids, versions;
-        ledger_marks_params(marks, k, &ids, &versions);
-        command(t, LEDGER_MARK_SQL[k], 2, (const char *const[]){ids.data, versions.data});
-        sb_free(&ids);
-        sb_free(&versions);
-    }
-}
-
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-bool ledger_copy_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
-                       const ledger_marks_t *marks, ledger_status_t *st)
+bool ledger_copy_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n, ledger_status_t *st)
 {
     if (!fits(e, n))
         return false;
@@ -234,7 +220,6 @@ bool ledger_copy_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e
         write_rows(&t, e, n, &issues, &enriched);
         if (napplied > 0)
             command(&t, LEDGER_APPLIED_SQL, 4, (const char *const[]){scope->group, scope->topic, parts.data, offs.data});
-        write_marks(&t, marks);
         for (int j = 0; j < distinct; j++) {
             int of = 0;   /* new rows: none stored by this sync before */
             for (int i = 0; i < n; i++)

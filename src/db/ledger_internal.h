@@ -12,18 +12,14 @@
 extern const char *const LEDGER_APPLIED_SQL;
 /* $1 sync id, $2 synced, $3 classified. */
 extern const char *const LEDGER_SYNC_PROGRESS_SQL;
-/* By row id, by GitHub id: $1 ids, $2 versions (ledger_marks_params). */
-extern const char *const LEDGER_MARK_SQL[2];
 
 /* Whether an error means "try again" rather than "this row is bad". */
 bool ledger_transient(const PGresult *res, PGconn *conn);
-void ledger_marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions);
 
 /* The batch by COPY when it can go that way: n entries (no replays, each
  * issue once) of issues the database has none of, none of a cancelled
  * sync. false: it cannot (nothing written; the statements path takes it);
  * true: *st says how it went, as ledger_store_batch does. */
-bool ledger_copy_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n,
-                       const ledger_marks_t *marks, ledger_status_t *st);
+bool ledger_copy_batch(const ledger_scope_t *scope, PGconn *c, ledger_entry_t *e, int n, ledger_status_t *st);
 
 #endif

