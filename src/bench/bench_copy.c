@@ -13,14 +13,12 @@
 #include "schema.h"
 #include "strbuf.h"
 
-static void exec_or_die(PGconn *c, const char *sql, ExecStatusType want)
+static void exec_or_die(PGconn *c, const char *sql)
 {
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != want) {
-        fprintf(stderr, "bench copy: %.60s: %s", sql, PQresultErrorMessage(r));
+    if (!pg_command(c, sql)) {
+        fprintf(stderr, "bench copy: %.60s: %s", sql, PQerrorMessage(c));
         exit(1);
     }
-    PQclear(r);
 }
 
 /* Both tables' COPY text for every event, parsed and classified as the
@@ -55,23 +53,12 @@ static void format_rows(const bench_texts_t *t, strbuf_t *issues, strbuf_t *enri
 
 static void copy_in(PGconn *c, const char *sql, const strbuf_t *b)
 {
-    exec_or_die(c, sql, PGRES_COPY_IN);
-    for (size_t off = 0; off < b->len; off += 1 << 20) {
-        size_t n = b->len - off < (1 << 20) ? b->len - off : (1 << 20);
-        if (PQputCopyData(c, b->data + off, (int)n) != 1) {
-            fprintf(stderr, "bench copy: %s", PQerrorMessage(c));
-            exit(1);
-        }
+    PGresult *r = pg_copy_in(c, sql, b->data, b->len);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench copy: %s", PQresultErrorMessage(r));
+        exit(1);
     }
-    PQputCopyEnd(c, NULL);
-    PGresult *r;
-    while ((r = PQgetResult(c)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "bench copy: %s", PQresultErrorMessage(r));
-            exit(1);
-        }
-        PQclear(r);
-    }
+    PQclear(r);
 }
 
 void bench_copy_prepare(bench_copy_t *cp, const bench_texts_t *t)
@@ -87,19 +74,18 @@ double bench_copy_run(PGconn *c, const bench_copy_t *cp, bench_copy_cpu_t *cpu)
     strbuf_t sql;
     sb_init(&sql);
     exec_or_die(c, "BEGIN; SET LOCAL dispatchd.deleting = 'bench';"
-                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues; COMMIT",
-                PGRES_COMMAND_OK);
-    exec_or_die(c, "CHECKPOINT", PGRES_COMMAND_OK);
+                   " TRUNCATE dispatchai.issues, dispatchai.enriched_issues; COMMIT");
+    exec_or_die(c, "CHECKPOINT");
     pid_t postmaster = bench_pg_postmaster(c);
     double cpu0 = bench_cpu_s(0, 0), pg0 = bench_cpu_tree_s(postmaster), t0 = bench_now_s();
-    exec_or_die(c, "BEGIN", PGRES_COMMAND_OK);
+    exec_or_die(c, "BEGIN");
     sb_printf(&sql, "COPY dispatchai.issues (id, %s) FROM STDIN", ISSUE_ROW_ISSUE_COLS);
     copy_in(c, sql.data, &cp->issues);
     sql.len = 0;
     sb_printf(&sql, "COPY dispatchai.enriched_issues (issue_id, %s, source_updated_at, published_at) FROM STDIN",
               ISSUE_ROW_ENRICHED_COLS);
     copy_in(c, sql.data, &cp->enriched);
-    exec_or_die(c, "COMMIT", PGRES_COMMAND_OK);
+    exec_or_die(c, "COMMIT");
     double wall = bench_now_s() - t0;
     cpu->client_s = bench_cpu_s(0, 0) - cpu0;
     cpu->pg_s = bench_cpu_tree_s(postmaster) - pg0;

@@ -156,16 +156,6 @@ bool ledger_transient(const PGresult *res, PGconn *conn)
            strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
 }
 
-/* A kind of marks (0: by row id, 1: by GitHub id) as the two array
- * parameters of its statement. */
-static void marks_params(const ledger_marks_t *m, int k, strbuf_t *ids, strbuf_t *versions)
-{
-    sb_init(ids);
-    sb_init(versions);
-    sb_printf(ids, "{%s}", m->ids[k].data);
-    sb_printf(versions, "{%s}", m->versions[k].data);
-}
-
 /* --- the storing transaction as a statement list ------------------------- */
 
 typedef enum { ST_BEGIN, ST_LOCK, ST_REPLAY, ST_ROWS, ST_APPLIED, ST_SYNC, ST_COMMIT } stmt_kind_t;
@@ -633,10 +623,10 @@ bool ledger_prune(const ledger_scope_t *scope, PGconn *c, int32_t partition, int
 
 void ledger_marks_init(ledger_marks_t *m)
 {
-    memset(m, 0, sizeof(*m));
     for (int k = 0; k < 2; k++) {
         sb_init(&m->ids[k]);
         sb_init(&m->versions[k]);
+        m->n[k] = 0;
     }
 }
 
@@ -656,7 +646,10 @@ int ledger_marks_write(PGconn *c, ledger_marks_t *m)
         if (m->n[k] == 0)
             continue;
         strbuf_t ids, vers;
-        marks_params(m, k, &ids, &vers);
+        sb_init(&ids);
+        sb_init(&vers);
+        sb_printf(&ids, "{%s}", m->ids[k].data);
+        sb_printf(&vers, "{%s}", m->versions[k].data);
         const char *v[2] = {ids.data, vers.data};
         PGresult *res = PQexecParams(c, MARK_SQL[k], 2, NULL, v, NULL, NULL, 0);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;

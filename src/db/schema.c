@@ -393,6 +393,28 @@ void pg_copy_field(strbuf_t *b, const char *v, int last)
     sb_append(b, last ? "\n" : "\t", 1);
 }
 
+PGresult *pg_copy_in(PGconn *c, const char *sql, const char *data, size_t len)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return r;
+    PQclear(r);
+    bool sent = true;
+    for (size_t off = 0; off < len && sent; off += 1 << 20)
+        sent = PQputCopyData(c, data + off, (int)(len - off < (1 << 20) ? len - off : (1 << 20))) == 1;
+    PQputCopyEnd(c, sent ? NULL : "the rows could not be sent");
+    PGresult *answer = NULL;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (answer == NULL || (PQresultStatus(answer) == PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_COMMAND_OK)) {
+            PQclear(answer);
+            answer = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    return answer ? answer : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+}
+
 PGconn *pg_connect(const char *url, char *err, size_t errlen)
 {
     PGconn *c = PQconnectdb(url);

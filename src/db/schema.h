@@ -41,6 +41,10 @@ void pg_binary_text_array(struct strbuf *b, const char *const *v, int n);
  * and carriage return escaped; NULL as \N), then a tab, or the row's
  * newline when last. */
 void pg_copy_field(struct strbuf *b, const char *v, int last);
+/* Runs sql, a COPY ... FROM STDIN, and sends it len bytes of rows in its
+ * format (in pieces: libpq takes an int). The server's answer: COMMAND_OK,
+ * or the first failure (the caller clears it). */
+PGresult *pg_copy_in(PGconn *c, const char *sql, const char *data, size_t len);
 
 /* Opens a connection; NULL with the server's message in err. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen);
