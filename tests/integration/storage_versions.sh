@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue versions out of order: an older updated_at never overwrites a newer
 # one (neither the issue row nor its classification), the older version
-# publishes nothing, and a newer one after it wins. Also: `run` refuses a
+# publishes nothing, and a newer one after it wins. A batch of new issues
+# (which goes by COPY) with one row the database refuses is written row
+# by row instead: the bad row alone to the DLQ. Also: `run` refuses a
 # database whose schema is older than it needs, naming the command to run.
 #   storage_versions.sh DISPATCHD KTOOL REPO_ROOT
 set -uo pipefail
@@ -38,6 +40,42 @@ check "one issue row, one classification" "1 1" \
 "$ktool" dump "$bootstrap" "$tag.enriched" 3000 > "$work/enriched.jsonl"
 check "enriched events: the newer and the newest version only" '{"count":2}' "$(tail -1 "$work/enriched.jsonl")"
 check "no enriched event of the older version" 0 "$(grep -c '"title":"older"' "$work/enriched.jsonl")"
+
+# 20 new issues held in one batch (one writer, a long window) go by COPY;
+# 20 more with a login too long for its column among them: COPY is tried,
+# refused, and the batch goes row by row, the bad row alone to the DLQ.
+issues20() {   # issues20 FIRST_ID BAD_INDEX FILE
+  python3 - "$@" <<'PY'
+import json, sys
+first, bad = int(sys.argv[1]), int(sys.argv[2])
+with open(sys.argv[3], "w") as f:
+    for n in range(20):
+        f.write(json.dumps({"id": first + n, "number": first + n, "title": "copy %d" % n, "body": "b",
+                            "user": {"login": "x" * 300 if n == bad else "u"},
+                            "created_at": "2024-06-01T00:00:00Z", "updated_at": "2024-06-01T00:00:00Z"}) + "\n")
+PY
+}
+printf 'storage_connections = 1\nstorage_batch_window_ms = 3000\nstorage_batch_size = 1000\n' >> "$work/dispatchd.conf"
+issues20 6000 -1 "$work/good.jsonl"
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync versions/copy --from "$work/good.jsonl" --force \
+  --config "$work/dispatchd.conf" >/dev/null 2>&1
+start_worker w2
+done_n() { [ "$(metric w2 dispatchd_records_processed_total)" -ge "$1" ]; }
+wait_until 60 done_n 20
+check "20 new issues in one batch: by COPY" "20 1" \
+  "$(echo "$(metric w2 'dispatchd_records_processed_total{result="ok"}') $(metric w2 dispatchd_db_copy_batches_total)")"
+issues20 7000 7 "$work/bad.jsonl"
+KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$bin" sync versions/copy --from "$work/bad.jsonl" --force \
+  --config "$work/dispatchd.conf" >/dev/null 2>&1
+wait_until 60 done_n 40
+check "20 more, one refused: 19 stored, 1 to the DLQ, no second batch by COPY" "39 1 1" \
+  "$(echo "$(metric w2 'dispatchd_records_processed_total{result="ok"}') $(metric w2 'dispatchd_records_processed_total{result="dlq"}') $(metric w2 dispatchd_db_copy_batches_total)")"
+stop_worker w2
+check "the good rows and their classifications are there" "39 39" \
+  "$(sql "SELECT (SELECT count(*) FROM dispatchai.issues WHERE repository_name = 'copy') || ' ' || (SELECT count(*) FROM dispatchai.enriched_issues e JOIN dispatchai.issues i ON i.id = e.issue_id WHERE i.repository_name = 'copy')")"
+"$ktool" dump "$bootstrap" "$tag.dlq" 3000 > "$work/dlq.jsonl"
+check "the refused row's DLQ record carries the database's own error" 1 \
+  "$(grep -c '"error":"database: ERROR:  value too long for type character varying(255)' "$work/dlq.jsonl")"
 
 psql -q "$admin" -c "CREATE DATABASE ${db}_old"
 psql -q "postgresql://postgres@127.0.0.1:$pgport/${db}_old" \
